@@ -1,0 +1,1 @@
+//! Load `stack.hcl`: parse with spans, evaluate variables, locals and functions, build the typed `Stack`.

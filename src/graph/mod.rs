@@ -1,0 +1,1 @@
+//! The dependency DAG of resource addresses: building, cycle diagnostics, ordered walks.

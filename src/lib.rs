@@ -1,0 +1,17 @@
+//! sovstack: declarative provisioning of a sovereign LLM inference stack.
+//!
+//! The pipeline runs in one direction:
+//! load (`config`) -> `validate` -> `render` -> `graph` -> refresh (`providers`) -> `plan` -> `apply` -> record (`state`).
+
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod graph;
+pub mod plan;
+pub mod providers;
+pub mod render;
+pub mod resources;
+pub mod sandbox;
+pub mod state;
+pub mod telemetry;
+pub mod validate;

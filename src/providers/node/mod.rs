@@ -1,0 +1,1 @@
+//! What runs on a host: bootstrap, files, compose, probes, health checks.

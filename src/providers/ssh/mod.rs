@@ -1,0 +1,1 @@
+//! SSH transport: host-key pinning, exec, atomic upload.

@@ -1,0 +1,1 @@
+//! State: model, atomic local backend with lock, PostgreSQL backend, journal.

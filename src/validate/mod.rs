@@ -1,0 +1,1 @@
+//! Semantic and policy checks over a loaded `Stack`; knowledge tables live here as data.
