@@ -3,6 +3,10 @@
 //! The pipeline runs in one direction:
 //! load (`config`) -> `validate` -> `render` -> `graph` -> refresh (`providers`) -> `plan` -> `apply` -> record (`state`).
 
+// Diagnostics are rich on purpose (spans, labels, help); they are returned rarely and never
+// on a hot path, so boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod apply;
 pub mod cli;
 pub mod config;

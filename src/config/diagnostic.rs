@@ -1,0 +1,249 @@
+//! Diagnostics: what `validate` (and loading) says about a stack, with spans, shown through miette.
+
+use super::source::{SourceFile, Span};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the stack. `code` is stable (tests and users grep for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub span: Option<Span>,
+    pub label: Option<String>,
+    pub help: Option<String>,
+    /// Secondary places that explain the finding (e.g. every member of a cycle).
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: None,
+            help: None,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// An ordered collection of diagnostics for one source file.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn errors(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.items.len() - self.errors()
+    }
+
+    /// Source order, errors before warnings at the same place; duplicates removed.
+    pub fn sort(&mut self) {
+        self.items.sort_by(|a, b| {
+            let ka = (a.span.as_ref().map(|s| s.start), a.severity, a.code);
+            let kb = (b.span.as_ref().map(|s| s.start), b.severity, b.code);
+            ka.cmp(&kb).then_with(|| a.message.cmp(&b.message))
+        });
+        self.items.dedup();
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(iter: I) -> Self {
+        Self {
+            items: iter.into_iter().collect(),
+        }
+    }
+}
+
+/// A diagnostic bound to its source, in the shape miette renders.
+struct Bound<'a> {
+    diag: &'a Diagnostic,
+    source: NamedSource<String>,
+}
+
+impl fmt::Debug for Bound<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bound").field("diag", self.diag).finish()
+    }
+}
+
+impl fmt::Display for Bound<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Bound<'_> {}
+
+impl miette::Diagnostic for Bound<'_> {
+    // The code is already on the `file:line:col` header line; miette would repeat it.
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.diag.span.as_ref().map(|_| &self.source as _)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.diag.span.clone()?;
+        let primary =
+            LabeledSpan::new_primary_with_span(self.diag.label.clone(), span.start..span.end);
+        let related = self
+            .diag
+            .related
+            .iter()
+            .map(|(s, l)| LabeledSpan::new_with_span(Some(l.clone()), s.start..s.end));
+        Some(Box::new(std::iter::once(primary).chain(related)))
+    }
+}
+
+/// Renders diagnostics as text: a `file:line:col: severity[code]: message` line (for grep and
+/// editors), then miette's source excerpt with the label and help. No colour, fixed width, so
+/// output is stable for snapshots and CI logs.
+pub fn render(diags: &Diagnostics, source: &SourceFile) -> String {
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .with_links(false);
+    let mut out = String::new();
+    for d in diags.iter() {
+        let sev = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match &d.span {
+            Some(span) => {
+                let (line, col) = source.line_col(span.start);
+                out.push_str(&format!(
+                    "{}:{line}:{col}: {sev}[{}]: {}\n",
+                    source.name(),
+                    d.code,
+                    d.message
+                ));
+            }
+            None => out.push_str(&format!(
+                "{}: {sev}[{}]: {}\n",
+                source.name(),
+                d.code,
+                d.message
+            )),
+        }
+        let bound = Bound {
+            diag: d,
+            source: NamedSource::new(source.name(), source.text().to_string()),
+        };
+        let mut excerpt = String::new();
+        if handler.render_report(&mut excerpt, &bound).is_ok() {
+            out.push_str(&excerpt);
+        }
+        out.push('\n');
+    }
+    let (e, w) = (diags.errors(), diags.warnings());
+    if e + w > 0 {
+        out.push_str(&format!(
+            "{}: {e} error{}, {w} warning{}\n",
+            source.name(),
+            if e == 1 { "" } else { "s" },
+            if w == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
