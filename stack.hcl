@@ -251,9 +251,9 @@ compose "signoz" {
     user    = "root"
     volumes = ["zookeeper-data:/bitnami/zookeeper"]
     environment = {
-      ZOO_SERVER_ID              = "1"
-      ALLOW_ANONYMOUS_LOGIN      = "yes"
-      ZOO_AUTOPURGE_INTERVAL     = "1"
+      ZOO_SERVER_ID                 = "1"
+      ALLOW_ANONYMOUS_LOGIN         = "yes"
+      ZOO_AUTOPURGE_INTERVAL        = "1"
       ZOO_ENABLE_PROMETHEUS_METRICS = "yes"
     }
     restart = "unless-stopped"
@@ -323,11 +323,11 @@ compose "signoz" {
     ports   = ["8080:8080"]
     volumes = ["signoz-data:/var/lib/signoz"]
     environment = {
-      SIGNOZ_TELEMETRYSTORE_PROVIDER        = "clickhouse"
-      SIGNOZ_TELEMETRYSTORE_CLICKHOUSE_DSN  = "tcp://clickhouse:9000"
-      SIGNOZ_SQLSTORE_SQLITE_PATH           = "/var/lib/signoz/signoz.db"
-      SIGNOZ_ANALYTICS_ENABLED              = "false"
-      SIGNOZ_STATSREPORTER_ENABLED          = "false"
+      SIGNOZ_TELEMETRYSTORE_PROVIDER       = "clickhouse"
+      SIGNOZ_TELEMETRYSTORE_CLICKHOUSE_DSN = "tcp://clickhouse:9000"
+      SIGNOZ_SQLSTORE_SQLITE_PATH          = "/var/lib/signoz/signoz.db"
+      SIGNOZ_ANALYTICS_ENABLED             = "false"
+      SIGNOZ_STATSREPORTER_ENABLED         = "false"
     }
     secret_environment = {
       SIGNOZ_TOKENIZER_JWT_SECRET = var.signoz_jwt_secret
@@ -351,7 +351,7 @@ compose "signoz" {
     command = ["--config=/etc/otel-collector-config.yaml", "--manager-config=/etc/manager-config.yaml", "--copy-path=/var/tmp/collector-config.yaml"]
     ports   = ["4317:4317"]
     environment = {
-      OTEL_RESOURCE_ATTRIBUTES = "host.name=signoz-host,os.type=linux"
+      OTEL_RESOURCE_ATTRIBUTES        = "host.name=signoz-host,os.type=linux"
       LOW_CARDINAL_EXCEPTION_GROUPING = "false"
     }
     restart = "unless-stopped"

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch; one file per command.
 
 mod common;
+mod fmt;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Load and check the stack; diagnostics point at file:line:col.
     Validate(validate::Args),
+    /// Rewrite the stack file in canonical layout, keeping comments.
+    Fmt(fmt::Args),
 }
 
 /// Entry point used by the binary; returns the process exit code.
@@ -51,5 +54,6 @@ pub fn main() -> i32 {
     }
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
+        Command::Fmt(args) => fmt::run(&cli, args),
     }
 }

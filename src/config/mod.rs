@@ -2,6 +2,7 @@
 
 pub mod diagnostic;
 mod eval;
+pub mod fmt;
 pub mod functions;
 mod load;
 pub mod model;
