@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use miette::Diagnostic;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,8 +66,11 @@ pub struct JournalEntry {
     pub hash: String,
     pub who: String,
     pub host: String,
-    pub when: DateTime<Utc>,
+    /// RFC 3339, UTC, as written (kept as text so that the hash covers exactly these bytes: a date parser would
+    /// also accept `t`/`z` and hide an altered byte).
+    pub when: String,
     /// Lineage and serial of the state after the run.
+    #[serde(deserialize_with = "super::model::strict_uuid::option")]
     pub lineage: Option<Uuid>,
     pub serial: Option<u64>,
     pub operation: String,
@@ -93,7 +96,7 @@ impl JournalEntry {
             hash: String::new(),
             who: super::lock_info::current_user(),
             host: super::lock_info::current_host(),
-            when: Utc::now(),
+            when: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             lineage,
             serial,
             operation: record.operation,

@@ -13,6 +13,34 @@ use super::keyed_hash::KeyedHash;
 /// The newest state format this build reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// UUIDs are read only in the form we write (lowercase, hyphenated). A UUID parser also accepts upper case, and
+/// the checksum is computed over parsed content, so without this an altered byte (`a` -> `A`) would pass.
+pub(crate) mod strict_uuid {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use uuid::Uuid;
+
+    fn parse<E: Error>(s: &str) -> Result<Uuid, E> {
+        let u = Uuid::parse_str(s).map_err(E::custom)?;
+        if u.hyphenated().to_string() != s {
+            return Err(E::custom(format!(
+                "`{s}` is not a lowercase hyphenated UUID"
+            )));
+        }
+        Ok(u)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
+        parse(&String::deserialize(d)?)
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| parse(&s))
+            .transpose()
+    }
+}
+
 /// A state snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +49,7 @@ pub struct StateFile {
     pub format_version: u32,
     /// Random id given to a state when it is created; every later snapshot and log entry carries it, so that
     /// states of different stacks or workspaces are never mixed up.
+    #[serde(deserialize_with = "strict_uuid::deserialize")]
     pub lineage: Uuid,
     /// Incremented on every persisted snapshot; saved plans record it to detect staleness.
     pub serial: u64,
@@ -213,6 +242,17 @@ mod tests {
         assert_eq!(serde_json::to_vec_pretty(&back).unwrap(), bytes1);
         s.resources.get_mut("server.gpu").unwrap().id = Some("2".into());
         assert_ne!(s.compute_checksum().unwrap(), c1);
+    }
+
+    #[test]
+    fn only_the_canonical_uuid_form_is_read() {
+        let s = StateFile::new("demo");
+        let text = serde_json::to_string(&s).unwrap();
+        let lineage = s.lineage.to_string();
+        assert!(serde_json::from_str::<StateFile>(&text).is_ok());
+        let upper = text.replace(&lineage, &lineage.to_uppercase());
+        let err = serde_json::from_str::<StateFile>(&upper).unwrap_err();
+        assert!(err.to_string().contains("lowercase"), "{err}");
     }
 
     #[test]

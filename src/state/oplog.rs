@@ -22,6 +22,7 @@ use super::model::{StateFile, StateOp};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OplogEntry {
+    #[serde(deserialize_with = "super::model::strict_uuid::deserialize")]
     pub lineage: Uuid,
     pub base_serial: u64,
     pub seq: u64,
