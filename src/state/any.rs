@@ -1,0 +1,106 @@
+//! One concrete backend type for callers that pick the backend at run time (the CLI): the traits use `impl
+//! Future` and are not object-safe, so dispatch is an enum.
+
+use std::time::Duration;
+
+use super::backend::{Loaded, StateBackend, StateWriter};
+use super::error::StateError;
+use super::journal::{JournalEntry, JournalRecord};
+use super::local::{LocalBackend, LocalWriter};
+use super::lock_info::LockInfo;
+use super::model::{StateFile, StateOp};
+use super::oplog::StateWarning;
+use super::postgres::{PgBackend, PgWriter};
+
+/// Either backend.
+#[derive(Debug, Clone)]
+pub enum AnyBackend {
+    Local(LocalBackend),
+    Postgres(PgBackend),
+}
+
+/// Either backend's writer.
+#[derive(Debug)]
+pub enum AnyWriter {
+    Local(LocalWriter),
+    Postgres(PgWriter),
+}
+
+macro_rules! both {
+    ($self:expr, $b:ident => $e:expr) => {
+        match $self {
+            AnyWriter::Local($b) => $e,
+            AnyWriter::Postgres($b) => $e,
+        }
+    };
+}
+
+impl StateBackend for AnyBackend {
+    type Writer = AnyWriter;
+
+    fn location(&self) -> String {
+        match self {
+            AnyBackend::Local(b) => b.location(),
+            AnyBackend::Postgres(b) => b.location(),
+        }
+    }
+
+    async fn lock(&self, operation: &str, timeout: Duration) -> Result<AnyWriter, StateError> {
+        Ok(match self {
+            AnyBackend::Local(b) => AnyWriter::Local(b.lock(operation, timeout).await?),
+            AnyBackend::Postgres(b) => AnyWriter::Postgres(b.lock(operation, timeout).await?),
+        })
+    }
+
+    async fn load(&self) -> Result<Option<Loaded>, StateError> {
+        match self {
+            AnyBackend::Local(b) => b.load().await,
+            AnyBackend::Postgres(b) => b.load().await,
+        }
+    }
+
+    async fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
+        match self {
+            AnyBackend::Local(b) => b.force_unlock(lock_id).await,
+            AnyBackend::Postgres(b) => b.force_unlock(lock_id).await,
+        }
+    }
+}
+
+impl StateWriter for AnyWriter {
+    fn lock_info(&self) -> &LockInfo {
+        both!(self, w => w.lock_info())
+    }
+
+    fn state(&self) -> Option<&StateFile> {
+        both!(self, w => w.state())
+    }
+
+    fn warnings(&self) -> &[StateWarning] {
+        both!(self, w => w.warnings())
+    }
+
+    async fn init(&mut self, stack: &str) -> Result<(), StateError> {
+        both!(self, w => w.init(stack).await)
+    }
+
+    async fn record(&mut self, op: StateOp) -> Result<(), StateError> {
+        both!(self, w => w.record(op).await)
+    }
+
+    async fn persist(&mut self, state: StateFile) -> Result<u64, StateError> {
+        both!(self, w => w.persist(state).await)
+    }
+
+    async fn fold(&mut self) -> Result<u64, StateError> {
+        both!(self, w => w.fold().await)
+    }
+
+    async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {
+        both!(self, w => w.append_journal(record).await)
+    }
+
+    async fn unlock(self) -> Result<(), StateError> {
+        both!(self, w => w.unlock().await)
+    }
+}

@@ -1,0 +1,629 @@
+//! PostgreSQL backend: the same snapshot + operation log + journal as the local backend, in tables keyed by stack
+//! name, with the lock held as a session-level advisory lock.
+//!
+//! Session advisory locks belong to one connection, so every writer opens its own dedicated connection, takes the
+//! lock on it and does all its writes on it: if that session dies, the lock is gone and so is the ability to
+//! write (there is no pool that could hand a write to a session without the lock). Tables are created if missing,
+//! under a transaction-scoped advisory lock so that two first runs do not race on `CREATE TABLE`.
+//!
+//! Connection: a libpq-style string (`host=127.0.0.1 port=5432 user=sovstack dbname=state`) or URL, usually from
+//! `SOVSTACK_PG_CONN`. TLS is not supported yet: use it on a trusted network or through a local tunnel.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, NoTls};
+
+use super::backend::{Loaded, StateBackend, StateWriter};
+use super::error::StateError;
+use super::journal::{self, JournalEntry, JournalError, JournalRecord, JournalSummary};
+use super::lock_info::LockInfo;
+use super::model::{FORMAT_VERSION, StateFile, StateOp};
+use super::oplog::{self, OplogEntry, StateWarning};
+use super::snapshot;
+
+/// Environment variable with the connection string.
+pub const PG_CONN_ENV: &str = "SOVSTACK_PG_CONN";
+
+const LOCK_POLL: Duration = Duration::from_millis(100);
+/// Key of the transaction lock that serializes table creation.
+const DDL_LOCK_KEY: i64 = 0x736f_7673_7461_636b; // "sovstack"
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sovstack_state (
+    stack         text PRIMARY KEY,
+    lineage       text NOT NULL,
+    serial        bigint NOT NULL,
+    body          text NOT NULL,
+    previous_body text,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sovstack_state_oplog (
+    stack       text NOT NULL,
+    base_serial bigint NOT NULL,
+    seq         bigint NOT NULL,
+    body        text NOT NULL,
+    PRIMARY KEY (stack, base_serial, seq)
+);
+CREATE TABLE IF NOT EXISTS sovstack_state_lock (
+    stack       text PRIMARY KEY,
+    backend_pid integer NOT NULL,
+    info        text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sovstack_journal (
+    stack text NOT NULL,
+    seq   bigint NOT NULL,
+    body  text NOT NULL,
+    PRIMARY KEY (stack, seq)
+);
+";
+
+/// State of one stack in PostgreSQL.
+#[derive(Clone)]
+pub struct PgBackend {
+    conn: String,
+    stack: String,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection string may hold a password.
+        f.debug_struct("PgBackend")
+            .field("stack", &self.stack)
+            .finish()
+    }
+}
+
+fn pg(context: &str) -> impl FnOnce(tokio_postgres::Error) -> StateError + '_ {
+    move |e| StateError::pg(context, e)
+}
+
+impl PgBackend {
+    /// State of `stack` in the database at `conn`.
+    pub fn new(conn: impl Into<String>, stack: impl Into<String>) -> Self {
+        PgBackend {
+            conn: conn.into(),
+            stack: stack.into(),
+        }
+    }
+
+    /// Connection string from `SOVSTACK_PG_CONN`.
+    pub fn from_env(stack: impl Into<String>) -> Result<Self, StateError> {
+        let conn = std::env::var(PG_CONN_ENV).map_err(|_| StateError::Key {
+            reason: format!("{PG_CONN_ENV} is not set"),
+        })?;
+        Ok(Self::new(conn, stack))
+    }
+
+    /// Advisory lock key of this stack: the first 8 bytes of a hash of its name.
+    pub fn lock_key(&self) -> i64 {
+        let d = Sha256::digest(format!("sovstack-state-lock\0{}", self.stack).as_bytes());
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[..8]);
+        i64::from_be_bytes(b)
+    }
+
+    fn location_path(&self) -> PathBuf {
+        PathBuf::from(format!("postgresql:{}", self.stack))
+    }
+
+    async fn connect(&self) -> Result<(Client, JoinHandle<()>), StateError> {
+        let (client, connection) = tokio_postgres::connect(&self.conn, NoTls)
+            .await
+            .map_err(pg("connect"))?;
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("PostgreSQL state connection ended: {e}");
+            }
+        });
+        let mut client = client;
+        ensure_schema(&mut client).await?;
+        Ok((client, task))
+    }
+
+    /// Process id of the session holding this stack's advisory lock, if any.
+    async fn holder_pid(&self, client: &Client) -> Result<Option<i32>, StateError> {
+        let key = self.lock_key() as u64;
+        let row = client
+            .query_opt(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+                 AND classid = $1 AND objid = $2 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[&((key >> 32) as u32), &(key as u32)],
+            )
+            .await
+            .map_err(pg("read pg_locks"))?;
+        Ok(row.map(|r| r.get::<_, i32>(0)))
+    }
+
+    /// The info row and whether it belongs to the live holder.
+    async fn lock_row(
+        &self,
+        client: &Client,
+    ) -> Result<Option<(i32, Option<Box<LockInfo>>)>, StateError> {
+        let row = client
+            .query_opt(
+                "SELECT backend_pid, info FROM sovstack_state_lock WHERE stack = $1",
+                &[&self.stack],
+            )
+            .await
+            .map_err(pg("read lock info"))?;
+        Ok(row.map(|r| {
+            let info: String = r.get(1);
+            (
+                r.get::<_, i32>(0),
+                serde_json::from_str(&info).ok().map(Box::new),
+            )
+        }))
+    }
+
+    /// Info of the live holder; stale rows of crashed sessions are ignored.
+    async fn holder_info(&self, client: &Client) -> Result<Option<Box<LockInfo>>, StateError> {
+        let Some(pid) = self.holder_pid(client).await? else {
+            return Ok(None);
+        };
+        Ok(match self.lock_row(client).await? {
+            Some((row_pid, info)) if row_pid == pid => info,
+            _ => None,
+        })
+    }
+
+    async fn read(
+        &self,
+        client: &Client,
+    ) -> Result<(Option<StateFile>, oplog::Replay), StateError> {
+        let location = self.location_path();
+        let row = client
+            .query_opt(
+                "SELECT body FROM sovstack_state WHERE stack = $1",
+                &[&self.stack],
+            )
+            .await
+            .map_err(pg("read snapshot"))?;
+        let entries = client
+            .query(
+                "SELECT body FROM sovstack_state_oplog WHERE stack = $1 ORDER BY base_serial, seq",
+                &[&self.stack],
+            )
+            .await
+            .map_err(pg("read operation log"))?;
+        let Some(row) = row else {
+            if !entries.is_empty() {
+                return Err(StateError::SnapshotMissing {
+                    path: location,
+                    present: PathBuf::from(format!("{} operation log rows", entries.len())),
+                });
+            }
+            return Ok((
+                None,
+                oplog::Replay {
+                    next_seq: 1,
+                    ..Default::default()
+                },
+            ));
+        };
+        let body: String = row.get(0);
+        let mut state = snapshot::decode(&location, body.as_bytes())?;
+        if state.stack != self.stack {
+            return Err(StateError::WrongStack {
+                location: self.location(),
+                expected: self.stack.clone(),
+                found: state.stack,
+            });
+        }
+        let mut replay = oplog::Replay {
+            next_seq: 1,
+            ..Default::default()
+        };
+        for (i, r) in entries.iter().enumerate() {
+            let body: String = r.get(0);
+            if let Some(e) =
+                oplog::check_entry(&location, i + 1, body.as_bytes(), &state, replay.next_seq)?
+            {
+                replay.ops.push(e.change);
+                replay.next_seq += 1;
+            }
+        }
+        for op in &replay.ops {
+            state.apply(op);
+        }
+        Ok((Some(state), replay))
+    }
+
+    /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
+    pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
+        let (client, _task) = self.connect().await?;
+        let rows = client
+            .query(
+                "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq",
+                &[&self.stack],
+            )
+            .await
+            .map_err(pg("read journal"))?;
+        let mut prev: Option<(u64, String)> = None;
+        for (i, r) in rows.iter().enumerate() {
+            let body: String = r.get(0);
+            let entry = journal::check_line(
+                body.as_bytes(),
+                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            )
+            .map_err(|reason| {
+                StateError::Journal(JournalError::Broken {
+                    path: self.location_path(),
+                    line: i + 1,
+                    reason,
+                })
+            })?;
+            prev = Some((entry.seq, entry.hash));
+        }
+        Ok(match prev {
+            Some((entries, head_hash)) => JournalSummary { entries, head_hash },
+            None => JournalSummary {
+                entries: 0,
+                head_hash: journal::GENESIS_HASH.to_string(),
+            },
+        })
+    }
+}
+
+async fn ensure_schema(client: &mut Client) -> Result<(), StateError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(pg("begin schema transaction"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK_KEY])
+        .await
+        .map_err(pg("lock schema creation"))?;
+    tx.batch_execute(SCHEMA)
+        .await
+        .map_err(pg("create tables"))?;
+    tx.commit().await.map_err(pg("commit schema"))
+}
+
+impl StateBackend for PgBackend {
+    type Writer = PgWriter;
+
+    fn location(&self) -> String {
+        format!("postgresql stack `{}`", self.stack)
+    }
+
+    async fn lock(&self, operation: &str, timeout: Duration) -> Result<PgWriter, StateError> {
+        let (client, task) = self.connect().await?;
+        let key = self.lock_key();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await
+                .map_err(pg("take advisory lock"))?
+                .get(0);
+            if got {
+                break;
+            }
+            let holder = self.holder_info(&client).await?;
+            if timeout.is_zero() {
+                return Err(StateError::LockHeld {
+                    location: self.location(),
+                    holder,
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(StateError::LockTimeout {
+                    location: self.location(),
+                    waited: timeout,
+                    holder,
+                });
+            }
+            tokio::time::sleep(LOCK_POLL.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+        }
+        let info = LockInfo::for_current_process(operation);
+        let info_json = serde_json::to_string(&info).map_err(StateError::Encode)?;
+        client
+            .execute(
+                "INSERT INTO sovstack_state_lock (stack, backend_pid, info) VALUES ($1, pg_backend_pid(), $2) \
+                 ON CONFLICT (stack) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, info = EXCLUDED.info",
+                &[&self.stack, &info_json],
+            )
+            .await
+            .map_err(pg("write lock info"))?;
+        let (state, replay) = self.read(&client).await?;
+        Ok(PgWriter {
+            backend: self.clone(),
+            client,
+            _task: task,
+            info,
+            state,
+            next_seq: replay.next_seq,
+            warnings: replay.warnings,
+        })
+    }
+
+    async fn load(&self) -> Result<Option<Loaded>, StateError> {
+        let (client, _task) = self.connect().await?;
+        let (state, replay) = self.read(&client).await?;
+        Ok(state.map(|state| Loaded {
+            state,
+            pending_ops: replay.next_seq - 1,
+            warnings: replay.warnings,
+        }))
+    }
+
+    async fn force_unlock(&self, lock_id: &str) -> Result<(), StateError> {
+        let (client, _task) = self.connect().await?;
+        let location = self.location();
+        let row = self.lock_row(&client).await?;
+        let holder_pid = self.holder_pid(&client).await?;
+        let row_info = row.as_ref().and_then(|(_, i)| i.clone());
+        if row_info.as_ref().map(|i| i.id.as_str()) != Some(lock_id) {
+            return Err(match (holder_pid, row_info) {
+                (None, None) => StateError::NotLocked { location },
+                (_, holder) => StateError::LockIdMismatch {
+                    location,
+                    given: lock_id.to_string(),
+                    holder,
+                },
+            });
+        }
+        if let (Some(pid), Some((row_pid, _))) = (holder_pid, &row)
+            && pid == *row_pid
+        {
+            // The holder's session is stuck (a hung CI job, a lost laptop): ending it releases the lock.
+            client
+                .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                .await
+                .map_err(pg("terminate the lock holder's session"))?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.holder_pid(&client).await? == Some(pid) {
+                if Instant::now() >= deadline {
+                    return Err(StateError::LockHeld {
+                        location,
+                        holder: self.holder_info(&client).await?,
+                    });
+                }
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        }
+        client
+            .execute(
+                "DELETE FROM sovstack_state_lock WHERE stack = $1",
+                &[&self.stack],
+            )
+            .await
+            .map_err(pg("delete lock info"))?;
+        Ok(())
+    }
+}
+
+/// Holder of the advisory lock, on its own session.
+pub struct PgWriter {
+    backend: PgBackend,
+    client: Client,
+    _task: JoinHandle<()>,
+    info: LockInfo,
+    state: Option<StateFile>,
+    next_seq: u64,
+    warnings: Vec<StateWarning>,
+}
+
+impl std::fmt::Debug for PgWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgWriter")
+            .field("backend", &self.backend)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl PgWriter {
+    /// Writes `next` as the snapshot (old body kept as `previous_body`) and drops the folded log rows, in one
+    /// transaction. The update only applies if the stored serial is still the one we loaded: a writer that
+    /// bypassed the lock is detected instead of overwritten.
+    async fn write_snapshot(&mut self, mut next: StateFile) -> Result<u64, StateError> {
+        next.format_version = FORMAT_VERSION;
+        next.stack = self.backend.stack.clone();
+        next.seal();
+        let body = String::from_utf8(snapshot::encode(&next)?).map_err(|e| {
+            StateError::SnapshotCorrupt {
+                path: self.backend.location_path(),
+                reason: e.to_string(),
+            }
+        })?;
+        let expected_prev: Option<i64> = self.state.as_ref().map(|s| s.serial as i64);
+        let serial = next.serial as i64;
+        let stack = self.backend.stack.clone();
+        let lineage = next.lineage.to_string();
+        let tx = self.client.transaction().await.map_err(pg("begin"))?;
+        let changed = match expected_prev {
+            None => tx
+                .execute(
+                    "INSERT INTO sovstack_state (stack, lineage, serial, body) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (stack) DO NOTHING",
+                    &[&stack, &lineage, &serial, &body],
+                )
+                .await
+                .map_err(pg("insert snapshot"))?,
+            Some(prev) => tx
+                .execute(
+                    "UPDATE sovstack_state SET previous_body = body, body = $2, serial = $3, lineage = $4, \
+                     updated_at = now() WHERE stack = $1 AND serial = $5",
+                    &[&stack, &body, &serial, &lineage, &prev],
+                )
+                .await
+                .map_err(pg("update snapshot"))?,
+        };
+        if changed != 1 {
+            return Err(StateError::PostgresCorrupt {
+                stack,
+                reason: "the stored snapshot changed while we held the lock (a writer that does not lock?); \
+                         nothing was written"
+                    .into(),
+            });
+        }
+        tx.execute(
+            "DELETE FROM sovstack_state_oplog WHERE stack = $1 AND base_serial < $2",
+            &[&stack, &serial],
+        )
+        .await
+        .map_err(pg("empty operation log"))?;
+        tx.commit().await.map_err(pg("commit snapshot"))?;
+        self.state = Some(next);
+        self.next_seq = 1;
+        Ok(serial as u64)
+    }
+}
+
+impl StateWriter for PgWriter {
+    fn lock_info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn state(&self) -> Option<&StateFile> {
+        self.state.as_ref()
+    }
+
+    fn warnings(&self) -> &[StateWarning] {
+        &self.warnings
+    }
+
+    async fn init(&mut self, stack: &str) -> Result<(), StateError> {
+        if let Some(s) = &self.state {
+            return Err(StateError::AlreadyInitialized {
+                location: self.backend.location(),
+                lineage: s.lineage.to_string(),
+            });
+        }
+        if stack != self.backend.stack {
+            return Err(StateError::WrongStack {
+                location: self.backend.location(),
+                expected: self.backend.stack.clone(),
+                found: stack.to_string(),
+            });
+        }
+        let mut s = StateFile::new(stack);
+        s.serial = 1;
+        self.write_snapshot(s).await.map(|_| ())
+    }
+
+    async fn record(&mut self, op: StateOp) -> Result<(), StateError> {
+        let Some(state) = &self.state else {
+            return Err(StateError::NotInitialized {
+                location: self.backend.location(),
+            });
+        };
+        let entry = OplogEntry::new(state.lineage, state.serial, self.next_seq, op)?;
+        let body = serde_json::to_string(&entry).map_err(StateError::Encode)?;
+        // One autocommitted row: durable on return, cost independent of the state's size.
+        self.client
+            .execute(
+                "INSERT INTO sovstack_state_oplog (stack, base_serial, seq, body) VALUES ($1, $2, $3, $4)",
+                &[&self.backend.stack, &(entry.base_serial as i64), &(entry.seq as i64), &body],
+            )
+            .await
+            .map_err(pg("append to operation log"))?;
+        self.next_seq += 1;
+        if let Some(state) = self.state.as_mut() {
+            state.apply(&entry.change);
+        }
+        Ok(())
+    }
+
+    async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
+        let serial = match &self.state {
+            Some(cur) if cur.lineage != state.lineage => {
+                return Err(StateError::ForeignLineage {
+                    path: self.backend.location_path(),
+                    expected: cur.lineage.to_string(),
+                    found: state.lineage.to_string(),
+                });
+            }
+            Some(cur) => cur.serial + 1,
+            None => state.serial.max(1),
+        };
+        state.serial = serial;
+        self.write_snapshot(state).await
+    }
+
+    async fn fold(&mut self) -> Result<u64, StateError> {
+        let Some(state) = &self.state else {
+            return Err(StateError::NotInitialized {
+                location: self.backend.location(),
+            });
+        };
+        if self.next_seq == 1 {
+            return Ok(state.serial);
+        }
+        let mut next = state.clone();
+        next.serial += 1;
+        self.write_snapshot(next).await
+    }
+
+    async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {
+        let stack = self.backend.stack.clone();
+        let location = self.backend.location_path();
+        let (lineage, serial) = match &self.state {
+            Some(s) => (Some(s.lineage), Some(s.serial)),
+            None => (None, None),
+        };
+        let last = self
+            .client
+            .query_opt(
+                "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq DESC LIMIT 1",
+                &[&stack],
+            )
+            .await
+            .map_err(pg("read journal head"))?;
+        let prev = match last {
+            None => None,
+            Some(r) => {
+                let body: String = r.get(0);
+                let tail_err = |reason: String| StateError::JournalTail {
+                    path: location.clone(),
+                    reason,
+                };
+                let e: JournalEntry =
+                    serde_json::from_str(&body).map_err(|e| tail_err(e.to_string()))?;
+                let actual = e.compute_hash()?;
+                if actual != e.hash {
+                    return Err(tail_err(format!(
+                        "last entry's hash {} does not match its content {actual}",
+                        e.hash
+                    )));
+                }
+                Some((e.seq, e.hash))
+            }
+        };
+        let entry = JournalEntry::next(
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            record,
+            lineage,
+            serial,
+        )?;
+        let body = serde_json::to_string(&entry).map_err(StateError::Encode)?;
+        self.client
+            .execute(
+                "INSERT INTO sovstack_journal (stack, seq, body) VALUES ($1, $2, $3)",
+                &[&stack, &(entry.seq as i64), &body],
+            )
+            .await
+            .map_err(pg("append to journal"))?;
+        Ok(entry)
+    }
+
+    async fn unlock(self) -> Result<(), StateError> {
+        self.client
+            .execute(
+                "DELETE FROM sovstack_state_lock WHERE stack = $1 AND backend_pid = pg_backend_pid()",
+                &[&self.backend.stack],
+            )
+            .await
+            .map_err(pg("delete lock info"))?;
+        self.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.backend.lock_key()])
+            .await
+            .map_err(pg("release advisory lock"))?;
+        Ok(())
+    }
+}
