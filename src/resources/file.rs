@@ -1,0 +1,73 @@
+//! `file.<compose>["<path>"]`: one rendered artifact on a node (compose.yaml, a collector
+//! config, a mounted file, a service's env file). Diffed by content hash; plain files keep
+//! their text in state so a later plan can show a unified diff, secret files only a keyed hash.
+
+use super::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+/// A rendered file as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeFile {
+    /// `server.x` or `host.y`.
+    pub node: String,
+    /// The `compose` block it belongs to.
+    pub compose: String,
+    /// Absolute path on the node.
+    pub remote_path: String,
+    /// Path under the project directory; part of the address.
+    pub relative_path: String,
+    pub mode: u32,
+    pub owner: Option<String>,
+    pub content: FileContent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileContent {
+    Plain(String),
+    /// Secret content: the plaintext when every secret it holds was provided.
+    Secret(Option<String>),
+}
+
+pub struct FileKind;
+
+impl ResourceKind for FileKind {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "node" | "path" => ChangeMode::Replace,
+            _ => ChangeMode::Update,
+        }
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        ctx.files
+            .iter()
+            .map(|f| {
+                let name = format!("{}[{}]", f.compose, Json::String(f.relative_path.clone()));
+                let node_name = f.node.split_once('.').map_or(f.node.as_str(), |(_, n)| n);
+                let mut d = Desired::new("file", &name)
+                    .attr("node", f.node.clone())
+                    .attr("path", f.remote_path.clone())
+                    .attr("mode", format!("{:04o}", f.mode))
+                    .attr("owner", f.owner.clone().map_or(Json::Null, Json::String))
+                    .depends_on(format!("bootstrap.{node_name}"));
+                match &f.content {
+                    FileContent::Plain(text) => {
+                        d = d
+                            .attr("sha256", hex::encode(Sha256::digest(text.as_bytes())))
+                            .attr("content", text.clone());
+                        d.diffable = Some(text.clone());
+                    }
+                    FileContent::Secret(v) => {
+                        d.sensitive.insert("content".into(), v.clone());
+                    }
+                }
+                d
+            })
+            .collect()
+    }
+}

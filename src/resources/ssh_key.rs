@@ -1,0 +1,41 @@
+//! `ssh_key`: a Hetzner Cloud SSH key. The key material cannot change in place.
+
+use super::{ChangeMode, Desired, DesiredContext, ResourceKind, labels_json};
+
+pub struct SshKeyKind;
+
+impl ResourceKind for SshKeyKind {
+    fn kind(&self) -> &'static str {
+        "ssh_key"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "name" | "labels" => ChangeMode::Update,
+            _ => ChangeMode::Replace,
+        }
+    }
+
+    fn computed(&self) -> &'static [&'static str] {
+        &["id", "fingerprint"]
+    }
+
+    fn is_cloud(&self) -> bool {
+        true
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        let stack = &ctx.stack.name.value;
+        ctx.stack
+            .ssh_keys
+            .iter()
+            .map(|k| {
+                let d = Desired::new("ssh_key", &k.name);
+                let labels = labels_json(stack, &d.address, &k.labels);
+                d.attr("name", format!("{stack}-{}", k.name))
+                    .attr("public_key", k.public_key.value.trim().to_string())
+                    .attr("labels", labels)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,55 @@
+//! `volume`: a Hetzner Cloud volume. It grows in place and moves between servers by
+//! detach/attach; its location and filesystem are fixed at creation.
+
+use super::{ChangeMode, Desired, DesiredContext, ResourceKind, labels_json};
+
+pub struct VolumeKind;
+
+impl ResourceKind for VolumeKind {
+    fn kind(&self) -> &'static str {
+        "volume"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "name" | "labels" | "size" | "server" | "automount" => ChangeMode::Update,
+            _ => ChangeMode::Replace,
+        }
+    }
+
+    fn computed(&self) -> &'static [&'static str] {
+        &["id", "linux_device"]
+    }
+
+    fn is_cloud(&self) -> bool {
+        true
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        let stack = &ctx.stack.name.value;
+        ctx.stack
+            .volumes
+            .iter()
+            .map(|v| {
+                let mut d = Desired::new("volume", &v.name);
+                let labels = labels_json(stack, &d.address, &v.labels);
+                let server = v.server.as_ref().map(|s| s.value.clone());
+                let location = v
+                    .location
+                    .as_ref()
+                    .map(|l| l.value.clone())
+                    .or_else(|| server.as_ref().and_then(|s| ctx.stack.server(s)).map(|s| s.location.value.clone()));
+                if let Some(s) = &server {
+                    d = d.depends_on(format!("server.{s}"));
+                }
+                d.attr("name", format!("{stack}-{}", v.name))
+                    .attr("size", v.size_gb.value)
+                    .attr("location", location.map_or(serde_json::Value::Null, Into::into))
+                    .attr("server", server.map_or(serde_json::Value::Null, Into::into))
+                    .attr("format", v.format.clone().map_or(serde_json::Value::Null, Into::into))
+                    .attr("automount", v.automount)
+                    .attr("labels", labels)
+            })
+            .collect()
+    }
+}
