@@ -797,6 +797,20 @@ impl VllmFlags {
                 i += 1;
                 continue;
             }
+            // A lone `-O` is only rewritten when a level 0-3 follows; otherwise argparse does not know it.
+            if arg == "-O"
+                && !args
+                    .get(i + 1)
+                    .is_some_and(|n| ["0", "1", "2", "3"].contains(&n.as_str()))
+            {
+                out.problems.push(CommandProblem::UnknownFlag {
+                    index: i,
+                    written: arg.clone(),
+                    suggestion: Some("--optimization-level"),
+                });
+                i += 1;
+                continue;
+            }
             let lookup = self.lookup(name);
             let (info, json_key) = match lookup {
                 FlagLookup::Known(info) => (info, None),
@@ -1471,6 +1485,18 @@ mod tests {
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.value_of("--optimization-level"), Some("3"));
         assert_eq!(p.value_of("--seed"), Some("-1"));
+    }
+
+    #[test]
+    fn parse_lone_o_needs_a_level() {
+        let p = v33().parse_command(&args(&["M", "-O", "2"]));
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(p.value_of("--optimization-level"), Some("2"));
+        let p = v33().parse_command(&args(&["M", "-O", "--port", "8000"]));
+        assert!(matches!(
+            &p.problems[..],
+            [CommandProblem::UnknownFlag { index: 1, .. }]
+        ));
     }
 
     #[test]
