@@ -164,7 +164,7 @@ fn gpus(stack: &Stack, compose: &Compose, out: &mut Diagnostics) {
         let Some(g) = &service.gpus else { continue };
         match &compose.on.value {
             Target::Server(name) => {
-                let mut d = Diagnostic::error(
+                let d = Diagnostic::error(
                     "compose::no-gpu",
                     format!(
                         "service `{}` requests GPUs, but it runs on Cloud server `{name}`: Hetzner Cloud server types have no GPUs",
@@ -174,9 +174,6 @@ fn gpus(stack: &Stack, compose: &Compose, out: &mut Diagnostics) {
                 .at(g.span.clone())
                 .label("no GPU on this node")
                 .help("Hetzner's GPUs are dedicated GEX servers: declare the machine as a `host` (with `gpus = 1`) and run this compose project on it");
-                if let Some(s) = stack.server(name) {
-                    d = d.related(s.server_type.span.clone(), "a Cloud server type");
-                }
                 out.push(d);
             }
             Target::Host(name) => {
@@ -203,7 +200,6 @@ fn gpus(stack: &Stack, compose: &Compose, out: &mut Diagnostics) {
                         )
                         .at(g.span.clone())
                         .label("more than the host has")
-                        .related(host.span.clone(), "the host")
                         .help("set `gpus` on the host to the number it has (nvidia-smi -L), or run the service elsewhere"),
                     );
                 }

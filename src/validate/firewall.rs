@@ -85,10 +85,22 @@ fn unfirewalled_ports(stack: &Stack, out: &mut Diagnostics) {
                 } else {
                     format!("{} ports from {first}/{proto}", uncovered.len())
                 };
-                let mut d = Diagnostic::error(
+                let why = if firewalls.is_empty() {
+                    "no firewall applies to that server".to_string()
+                } else {
+                    format!(
+                        "no `in` rule of {} admits it",
+                        firewalls
+                            .iter()
+                            .map(|f| format!("firewall `{}`", f.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let d = Diagnostic::error(
                     "policy::unfirewalled-port",
                     format!(
-                        "service `{}` publishes {which} on server `{server}`, and no firewall rule admits it",
+                        "service `{}` publishes {which} on server `{server}`, and {why}",
                         service.name
                     ),
                 )
@@ -97,14 +109,6 @@ fn unfirewalled_ports(stack: &Stack, out: &mut Diagnostics) {
                 .help(format!(
                     "Docker-published ports bypass the host's own firewall: publish on `127.0.0.1:` if only the node needs it, or add a firewall `rule {{ port = \"{first}\" source_ips = [...] }}` applied to server `{server}`"
                 ));
-                if firewalls.is_empty()
-                    && let Some(s) = stack.server(server)
-                {
-                    d = d.related(s.span.clone(), "no firewall applies to this server");
-                }
-                for f in &firewalls {
-                    d = d.related(f.span.clone(), "applies here, without a rule for this port");
-                }
                 out.push(d);
             }
         }
@@ -177,7 +181,7 @@ compose "c" {
         let text = stack("", "\"8080:8080\"").replace("apply_to = [server.web]", "");
         let d = with_code(&text, "policy::unfirewalled-port");
         assert_eq!(d.len(), 1);
-        assert!(d[0].related.iter().any(|(_, l)| l.contains("no firewall")));
+        assert!(d[0].message.contains("no firewall applies"));
     }
 
     #[test]

@@ -1,22 +1,12 @@
 //! Policy: where machines may be, and that images are pinned.
 
 use super::common::ImageRef;
-use crate::config::{Diagnostic, Diagnostics, Span, Spanned, Stack, value};
-
-/// Hetzner locations and their countries (Cloud and dedicated parks). Source: reference
-/// `hcloud-api.md` §13 (network zones), `robot-api.md` (dedicated parks NBG1/FSN1/HEL1). Kept here
-/// until the knowledge tables carry a Hetzner module.
-const HETZNER_LOCATIONS: &[(&str, &str)] = &[
-    ("fsn1", "Falkenstein, DE"),
-    ("nbg1", "Nuremberg, DE"),
-    ("hel1", "Helsinki, FI"),
-    ("ash", "Ashburn, US"),
-    ("hil", "Hillsboro, US"),
-    ("sin", "Singapore, SG"),
-];
+use super::knowledge::hetzner::{self, ServerTypeLookup};
+use crate::config::{Diagnostic, Diagnostics, Spanned, Stack, value};
 
 pub fn check(stack: &Stack, out: &mut Diagnostics) {
     locations(stack, out);
+    server_types(stack, out);
     pinned_images(stack, out);
 }
 
@@ -40,11 +30,9 @@ fn locations(stack: &Stack, out: &mut Diagnostics) {
         if value::is_unknown(&loc.value) {
             continue;
         }
-        let known = HETZNER_LOCATIONS.iter().find(|(n, _)| *n == loc.value);
-        if known.is_none() {
-            let hint =
-                super::knowledge::closest(&loc.value, HETZNER_LOCATIONS.iter().map(|(n, _)| *n))
-                    .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+        let Some(known) = hetzner::location(&loc.value) else {
+            let hint = hetzner::suggest_location(&loc.value)
+                .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
             out.push(
                 Diagnostic::error(
                     "hetzner::unknown-location",
@@ -57,17 +45,17 @@ fn locations(stack: &Stack, out: &mut Diagnostics) {
                 .label("unknown location")
                 .help(format!(
                     "{hint}Hetzner locations are {}",
-                    HETZNER_LOCATIONS
+                    hetzner::LOCATIONS
                         .iter()
-                        .map(|(n, c)| format!("{n} ({c})"))
+                        .map(|l| format!("{} ({}, {})", l.name, l.city, l.country))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )),
             );
             continue;
-        }
-        if !allowed.value.iter().any(|a| *a == loc.value) {
-            let place = known.map_or("", |(_, c)| *c);
+        };
+        if !allowed.value.contains(&loc.value) {
+            let place = format!("{}, {}", known.city, known.country);
             out.push(
                 Diagnostic::error(
                     "policy::location",
@@ -78,7 +66,6 @@ fn locations(stack: &Stack, out: &mut Diagnostics) {
                 )
                 .at(loc.span.clone())
                 .label("not allowed by policy")
-                .related(policy_span(stack, &allowed.span), "allowed locations")
                 .help(format!(
                     "use one of {} (or change `policy.allowed_locations` if data may really live there)",
                     allowed.value.join(", ")
@@ -88,11 +75,36 @@ fn locations(stack: &Stack, out: &mut Diagnostics) {
     }
 }
 
-fn policy_span(stack: &Stack, span: &Span) -> Span {
-    if span.is_empty() {
-        stack.policy.span.clone().unwrap_or_else(|| span.clone())
-    } else {
-        span.clone()
+fn server_types(stack: &Stack, out: &mut Diagnostics) {
+    for s in &stack.servers {
+        let t = &s.server_type;
+        if value::is_unknown(&t.value) {
+            continue;
+        }
+        match hetzner::server_type(&t.value) {
+            ServerTypeLookup::Known(_) => {}
+            ServerTypeLookup::DedicatedGpu(p) => out.push(
+                Diagnostic::error(
+                    "hetzner::server-type",
+                    format!("`{}` is a dedicated server product, not a Hetzner Cloud server type", p.name),
+                )
+                .at(t.span.clone())
+                .label("dedicated, not Cloud")
+                .help("the Cloud API cannot create dedicated GPU machines: order it, then declare it as a `host` block (address, host_key, gpus)"),
+            ),
+            ServerTypeLookup::Unknown { suggestion } => {
+                let hint = suggestion.map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                out.push(
+                    Diagnostic::warning(
+                        "hetzner::server-type",
+                        format!("`{}` is not a Hetzner Cloud server type we know", t.value),
+                    )
+                    .at(t.span.clone())
+                    .label("unknown server type")
+                    .help(format!("{hint}Cloud server types have no GPUs; Hetzner's GPUs are dedicated GEX servers, declared as `host` blocks")),
+                );
+            }
+        }
     }
 }
 

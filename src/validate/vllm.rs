@@ -177,18 +177,18 @@ impl Rules<'_> {
                     let d = if tracing_flag {
                         Diagnostic::warning(
                             "vllm::env-no-effect",
-                            format!("`{name}` does nothing: {why}"),
+                            format!("`{name}` does nothing: vLLM never reads it (tracing is on because `command` has `--otlp-traces-endpoint`)"),
                         )
-                        .help(format!(
-                            "remove it: {use_instead} is already given ({})",
-                            info.source
-                        ))
+                        .help(format!("remove it (source: {})", info.source))
                     } else {
                         Diagnostic::error(
                             "vllm::env-no-effect",
                             format!("`{name}` does nothing: {why}"),
                         )
-                        .help(format!("use {use_instead} instead ({})", info.source))
+                        .help(format!(
+                            "use {use_instead} instead (source: {})",
+                            info.source
+                        ))
                     };
                     d.label("not read by vLLM")
                 }
@@ -209,7 +209,7 @@ impl Rules<'_> {
                     format!("`{name}` has no effect on vLLM: {why}"),
                 )
                 .label("ignored")
-                .help(format!("remove it ({})", info.source)),
+                .help(format!("remove it (source: {})", info.source)),
                 EnvVarFact::Enumerated { values, why, .. } => {
                     if value::is_unknown(&val.value) || values.contains(&val.value.as_str()) {
                         continue;
