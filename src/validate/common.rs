@@ -1,9 +1,7 @@
 //! Small parsers and lookups the rules share: image references, endpoints, volume mounts, and which
 //! services run which collector config.
 //!
-//! Image parsing lives here until the knowledge tables grow an `images` module; it follows the Docker
-//! reference grammar only as far as the rules need (repository, tag, digest).
-
+use super::knowledge::images;
 use crate::config::{Collector, Compose, FileSource, Service, Stack, value};
 
 /// A container image reference, split.
@@ -16,33 +14,26 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
-    /// `None` when the reference is not known yet (it depends on a value only known after apply).
+    /// `None` when the reference is not known yet (it depends on a value only known after apply) or
+    /// is malformed (reported by the compose rules).
     pub fn parse(text: &str) -> Option<Self> {
-        if value::is_unknown(text) || text.trim().is_empty() {
+        if value::is_unknown(text) {
             return None;
         }
-        let (name, digest) = match text.split_once('@') {
-            Some((n, d)) => (n, Some(d.to_string())),
-            None => (text, None),
+        let parsed = images::ImageRef::parse(text).ok()?;
+        let repository = if parsed.is_docker_hub() {
+            parsed.short_repository().to_string()
+        } else {
+            format!(
+                "{}/{}",
+                parsed.registry.as_deref().unwrap_or_default(),
+                parsed.repository
+            )
         };
-        // A `:` after the last `/` separates the tag; one before it belongs to a registry port.
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (repo, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (
-                &name[..last_slash + i],
-                Some(name[last_slash + i + 1..].to_string()),
-            ),
-            None => (name, None),
-        };
-        let repo = repo
-            .strip_prefix("docker.io/")
-            .or_else(|| repo.strip_prefix("index.docker.io/"))
-            .unwrap_or(repo);
-        let repo = repo.strip_prefix("library/").unwrap_or(repo);
         Some(Self {
-            repository: repo.to_string(),
-            tag,
-            digest,
+            repository,
+            tag: parsed.tag,
+            digest: parsed.digest,
         })
     }
 
@@ -250,11 +241,9 @@ mod tests {
         assert_eq!(i.tag, None);
         assert!(!i.is_pinned());
         assert!(!ImageRef::parse("signoz/signoz:latest").unwrap().is_pinned());
-        assert!(
-            ImageRef::parse("docker.io/library/postgres@sha256:abc")
-                .unwrap()
-                .is_pinned()
-        );
+        let digest = format!("docker.io/library/postgres@sha256:{}", "a".repeat(64));
+        assert!(ImageRef::parse(&digest).unwrap().is_pinned());
+        assert_eq!(ImageRef::parse("Bad/Name:1"), None);
         assert_eq!(
             ImageRef::parse("docker.io/library/postgres:16")
                 .unwrap()

@@ -1,12 +1,15 @@
 //! Compose projects: host ports, dependencies, GPUs, named volumes, runtimes.
 
 use super::common::Mount;
-use super::knowledge::closest;
-use crate::config::{Compose, Diagnostic, Diagnostics, Gpus, PortMapping, Span, Stack, Target};
+use super::knowledge::{self, closest};
+use crate::config::{
+    Compose, Diagnostic, Diagnostics, Gpus, PortMapping, Span, Stack, Target, value,
+};
 
 pub fn check(stack: &Stack, out: &mut Diagnostics) {
     port_conflicts(stack, out);
     for compose in &stack.composes {
+        images(compose, out);
         dependencies(compose, out);
         volumes(compose, out);
         gpus(stack, compose, out);
@@ -87,6 +90,22 @@ fn clash(a: &PortMapping, b: &PortMapping) -> bool {
         (Some(x), Some(y)) => x == y,
     };
     ip_overlap && a.protocol == b.protocol && pa.from <= pb.to && pb.from <= pa.to
+}
+
+fn images(compose: &Compose, out: &mut Diagnostics) {
+    for service in &compose.services {
+        if value::is_unknown(&service.image.value) {
+            continue;
+        }
+        if let Err(e) = knowledge::images::ImageRef::parse(&service.image.value) {
+            out.push(
+                Diagnostic::error("compose::invalid-image", format!("service `{}`: {e}", service.name))
+                    .at(service.image.span.clone())
+                    .label("not an image reference")
+                    .help("write `[registry/]repository[:tag][@sha256:<digest>]`, e.g. `vllm/vllm-openai:v0.33.0`"),
+            );
+        }
+    }
 }
 
 fn dependencies(compose: &Compose, out: &mut Diagnostics) {
@@ -288,6 +307,18 @@ compose "b" {
         assert!(d[0].message.contains("compose `a`"));
         let fixed = text.replace("\"4317:4317\", \"127", "\"127");
         assert!(with_code(&fixed, "compose::port-conflict").is_empty());
+    }
+
+    #[test]
+    fn malformed_image_reference() {
+        let text = HOST
+            .replace("x/two:1", "X/Two:1")
+            .replace("GPUS", "0")
+            .replace("BODY", "");
+        let d = with_code(&text, "compose::invalid-image");
+        assert_eq!(d.len(), 1);
+        assert_eq!(pointed(&text, &d[0]), "\"X/Two:1\"");
+        assert!(with_code(&host("0", ""), "compose::invalid-image").is_empty());
     }
 
     #[test]

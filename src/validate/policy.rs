@@ -222,8 +222,11 @@ compose "c" {
             assert_eq!(d.len(), 1, "{img}");
             assert_eq!(pointed(&text, &d[0]), format!("\"{img}\""));
         }
-        for img in ["vllm/vllm-openai:v0.33.0", "postgres@sha256:0123"] {
-            assert!(with_code(&IMAGE.replace("IMG", img), "policy::unpinned-image").is_empty());
+        let digest = format!("postgres@sha256:{}", "0".repeat(64));
+        for img in ["vllm/vllm-openai:v0.33.0", digest.as_str()] {
+            let text = IMAGE.replace("IMG", img);
+            assert!(with_code(&text, "policy::unpinned-image").is_empty());
+            assert!(with_code(&text, "compose::invalid-image").is_empty());
         }
     }
 
