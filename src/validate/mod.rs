@@ -1,8 +1,60 @@
 //! Semantic and policy checks over a loaded `Stack`; knowledge tables live here as data.
+//!
+//! One module per area. Every rule emits a diagnostic with a stable code (`area::what`), the span of
+//! the value at fault, a message saying what is wrong and a help line saying what to do. Rules skip
+//! values that are only known after apply: a rule never guesses.
+
+mod checks;
+mod collector;
+mod common;
+mod compose;
+mod firewall;
+pub mod knowledge;
+mod policy;
+mod signoz;
+mod vllm;
 
 use crate::config::{Diagnostics, Stack};
 
-/// Every check over a loaded stack.
-pub fn check(_stack: &Stack) -> Diagnostics {
-    Diagnostics::new()
+/// Every check over a loaded stack, sorted in source order.
+pub fn check(stack: &Stack) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    policy::check(stack, &mut out);
+    firewall::check(stack, &mut out);
+    compose::check(stack, &mut out);
+    vllm::check(stack, &mut out);
+    collector::check(stack, &mut out);
+    signoz::check(stack, &mut out);
+    checks::check(stack, &mut out);
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::config::{Diagnostic, LoadOptions, load_str};
+    use std::path::Path;
+
+    /// Load an inline stack (which must load without errors) and run every rule on it.
+    pub fn run(text: &str) -> Vec<Diagnostic> {
+        let loaded = load_str("stack.hcl", text, Path::new("."), &LoadOptions::default());
+        assert!(
+            !loaded.diagnostics.has_errors(),
+            "the test stack does not load: {:#?}",
+            loaded.diagnostics
+        );
+        let stack = loaded.stack.expect("stack");
+        super::check(&stack).into_vec()
+    }
+
+    /// The diagnostics with `code`.
+    pub fn with_code(text: &str, code: &str) -> Vec<Diagnostic> {
+        run(text).into_iter().filter(|d| d.code == code).collect()
+    }
+
+    /// The text a diagnostic points at.
+    pub fn pointed<'a>(text: &'a str, d: &Diagnostic) -> &'a str {
+        let span = d.span.clone().expect("span");
+        &text[span]
+    }
 }

@@ -2,3 +2,4 @@
 
 mod harness;
 mod state;
+mod validate;
