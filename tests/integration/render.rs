@@ -360,3 +360,63 @@ fn the_redacted_render_needs_no_secret_and_says_what_it_left_out() {
     assert_eq!(service_hashes(&plan), service_hashes(&full));
     assert!(plan.iter().all(|a| !a.text().contains(CANARY)));
 }
+
+#[test]
+fn cloud_init_carries_the_pinned_host_key_exactly_and_nothing_else_secret() {
+    let artifacts = render(&reference());
+    let ci = artifacts
+        .iter()
+        .find(|a| a.kind == ArtifactKind::CloudInit)
+        .unwrap();
+    assert!(ci.text().starts_with("#cloud-config\n"));
+    let doc: serde_json::Value = serde_saphyr::from_str(ci.text()).unwrap();
+    assert_eq!(doc["ssh_keys"]["ed25519_private"], FAKE_PRIVATE);
+    assert_eq!(doc["ssh_keys"]["ed25519_public"], FAKE_PUBLIC);
+    assert_eq!(doc["ssh_deletekeys"], true);
+    assert_eq!(doc["ssh_genkeytypes"], serde_json::json!([]));
+    assert!(ci.sensitive && ci.digest.starts_with("hmac-sha256:"));
+    assert!(!ci.text().contains(CANARY));
+
+    let no_key = RenderOptions {
+        host_keys: BTreeMap::new(),
+        ..apply_opts()
+    };
+    assert!(matches!(
+        render_stack(&reference(), &no_key),
+        Err(RenderError::MissingHostKey { server }) if server == "observability"
+    ));
+    let no_digest_key = RenderOptions {
+        digest_key: None,
+        ..apply_opts()
+    };
+    assert!(matches!(
+        render_stack(&reference(), &no_digest_key),
+        Err(RenderError::MissingDigestKey)
+    ));
+}
+
+#[test]
+fn dollar_signs_reach_the_container_literally() {
+    let text = replaced(
+        r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m""#,
+        r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "$${HOME}x$y""#,
+    );
+    let artifacts = render(&load_text(&text, Some(CANARY)));
+    let compose = artifacts
+        .iter()
+        .find(|a| a.remote_path == "/opt/sovstack/signoz/compose.yaml")
+        .unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(compose.text()).unwrap();
+    assert_eq!(
+        doc["services"]["schema-migrator"]["environment"]["SIGNOZ_OTEL_COLLECTOR_TIMEOUT"],
+        "$${HOME}x$$y"
+    );
+}
+
+#[test]
+fn a_secret_compose_cannot_read_back_is_refused_without_echoing_it() {
+    let stack = load_text(&reference_text(), Some("it's-a-secret"));
+    let err = render_stack(&stack, &apply_opts()).unwrap_err();
+    assert!(matches!(err, RenderError::UnrepresentableEnvValue { .. }));
+    assert!(!format!("{err} {err:?}").contains("it's-a-secret"));
+}
