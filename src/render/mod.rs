@@ -18,6 +18,7 @@ mod output;
 mod resolve;
 mod yaml;
 
+pub use compose::{LABEL_INPUTS_HASH, LABEL_PROJECT, LABEL_SERVICE};
 pub use error::{MissingSecret, RenderError};
 pub use output::{Manifest, ManifestArtifact, ManifestService, write_out};
 
