@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
 mod harness;
+mod render;
 mod state;
 mod validate;
