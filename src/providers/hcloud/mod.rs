@@ -24,6 +24,9 @@ pub mod ratelimit;
 pub mod retry;
 mod transport;
 
+#[cfg(test)]
+mod spec_tests;
+
 pub use actions::PollPolicy;
 pub use client::{HcloudClient, JitterSource};
 pub use clock::{Clock, ManualClock, SystemClock};
