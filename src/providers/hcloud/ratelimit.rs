@@ -89,8 +89,10 @@ impl RateLimitInfo {
 #[derive(Debug, Default)]
 struct PacerState {
     last: Option<RateLimitInfo>,
-    /// Monotonic time before which no request may start.
-    next_slot: Duration,
+    /// Monotonic start of the most recently admitted request.
+    last_start: Option<Duration>,
+    /// Monotonic time before which no request may start (set after a 429).
+    floor: Duration,
 }
 
 /// Shared pacing state of one client.
@@ -104,7 +106,8 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserves the next slot and returns how long the caller must sleep before sending.
+    /// Admits the next request and returns how long the caller must sleep before sending: at least
+    /// the current spacing after the previously admitted request, and not before the floor.
     pub fn reserve(
         &self,
         policy: &PacingPolicy,
@@ -116,8 +119,9 @@ impl Pacer {
             .last
             .map(|info| info.pacing_delay(policy, now_unix))
             .unwrap_or(Duration::ZERO);
-        let start = state.next_slot.max(now_mono);
-        state.next_slot = start + spacing;
+        let earliest = state.last_start.map(|t| t + spacing).unwrap_or(now_mono);
+        let start = now_mono.max(earliest).max(state.floor);
+        state.last_start = Some(start);
         start - now_mono
     }
 
@@ -132,7 +136,7 @@ impl Pacer {
     /// Holds back every request (not just the one that got the 429) until `until`.
     pub fn block_until(&self, until: Duration) {
         let mut state = self.lock();
-        state.next_slot = state.next_slot.max(until);
+        state.floor = state.floor.max(until);
     }
 }
 
@@ -234,7 +238,7 @@ mod tests {
         let waits: Vec<u64> = (0..3)
             .map(|_| pacer.reserve(&p, mono, unix).as_secs())
             .collect();
-        assert_eq!(waits, vec![0, 1, 2]);
+        assert_eq!(waits, vec![1, 2, 3]);
         pacer.block_until(mono + Duration::from_secs(30));
         assert_eq!(pacer.reserve(&p, mono, unix), Duration::from_secs(30));
     }

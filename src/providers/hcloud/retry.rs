@@ -90,7 +90,8 @@ pub enum Verdict {
 /// Decides whether an attempt is retried. `idempotent` is true for GET, PUT and DELETE: sending them
 /// twice has the same effect as once, so any transport failure may be retried.
 pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<'_>) -> Verdict {
-    let gateway = |status: u16| status == 502 || status == 504;
+    // A 5xx answer to a POST does not say whether the backend applied it before failing.
+    let gateway = |status: u16| (502..=504).contains(&status);
     match outcome {
         AttemptOutcome::Api { status, code } => match code {
             // These describe the request itself; sending it again cannot succeed.
@@ -125,7 +126,9 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 ambiguous: !idempotent && gateway(status),
                 rate_limited: false,
             },
-            _ => Verdict::Stop { ambiguous: false },
+            _ => Verdict::Stop {
+                ambiguous: !idempotent && status >= 500,
+            },
         },
         AttemptOutcome::BareStatus { status } => match status {
             429 => Verdict::Retry {
@@ -136,7 +139,9 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 ambiguous: !idempotent && gateway(status),
                 rate_limited: false,
             },
-            _ => Verdict::Stop { ambiguous: false },
+            _ => Verdict::Stop {
+                ambiguous: !idempotent && status >= 500,
+            },
         },
         AttemptOutcome::Transport(TransportKind::Connect) => Verdict::Retry {
             ambiguous: false,
@@ -237,6 +242,8 @@ mod tests {
         assert!(retries(bare(true, 504)));
         assert!(retries(bare(true, 429)));
         assert!(!retries(bare(true, 500)));
+        assert_eq!(bare(false, 500), Verdict::Stop { ambiguous: true });
+        assert_eq!(bare(true, 500), Verdict::Stop { ambiguous: false });
         assert!(!retries(bare(true, 409)));
         assert_eq!(
             bare(false, 504),
@@ -245,9 +252,15 @@ mod tests {
                 rate_limited: false
             }
         );
-        // A 503 means the backend refused the work, so a POST retry cannot double-apply.
         assert_eq!(
             bare(false, 503),
+            Verdict::Retry {
+                ambiguous: true,
+                rate_limited: false
+            }
+        );
+        assert_eq!(
+            bare(true, 503),
             Verdict::Retry {
                 ambiguous: false,
                 rate_limited: false
