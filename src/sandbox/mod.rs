@@ -318,3 +318,51 @@ pub async fn serve(args: SandboxArgs) -> Result<(), SandboxError> {
     handle.shutdown().await;
     signal.map_err(SandboxError::Signal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    #[test]
+    fn cli_args_become_config() {
+        let cli = Cli::try_parse_from([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--action-seconds",
+            "0.25",
+            "--faults",
+            "POST /servers:503#1",
+            "--server-ip",
+            "127.0.0.1",
+            "--rate-limit",
+            "7200",
+        ])
+        .unwrap();
+        let config = cli.args.to_config().unwrap();
+        assert_eq!(config.action_duration, Duration::from_millis(250));
+        assert_eq!(config.faults.rules.len(), 1);
+        assert_eq!(
+            config.server_ipv4,
+            ServerIpv4::Fixed(std::net::Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(config.rate_limit.limit, 7200);
+        assert!((config.rate_limit.refill_per_second - 2.0).abs() < 1e-9);
+
+        assert!(Cli::try_parse_from(["sandbox", "--server-ip", "10.0.0.1"]).is_err());
+        let bad = Cli::try_parse_from(["sandbox", "--action-seconds=-1"]).unwrap();
+        assert!(matches!(
+            bad.args.to_config(),
+            Err(SandboxError::ActionDuration(_))
+        ));
+        let bad = Cli::try_parse_from(["sandbox", "--faults", "nonsense"]).unwrap();
+        assert!(matches!(bad.args.to_config(), Err(SandboxError::Faults(_))));
+    }
+}

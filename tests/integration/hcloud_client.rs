@@ -163,6 +163,13 @@ fn undeclared_keys(schema: &Value, instance: &Value, at: &str, out: &mut Vec<Str
 /// the operation's request schema with no undeclared property (or is absent when none is defined).
 fn assert_contract(sb: &SandboxHandle) -> usize {
     let entries = sb.request_log().entries();
+    // The shared validator: bodies and query types of every request the client sent, and the
+    // simulator's answers, against the spec.
+    crate::harness::openapi::assert_log_conforms(
+        &entries,
+        crate::harness::openapi::RequestCheck::All,
+    );
+    // Stricter for the client: no undeclared property anywhere in a body, no deprecated endpoint.
     let mut problems = Vec::new();
     for entry in &entries {
         let (method, path) = entry.endpoint.split_once(' ').unwrap();

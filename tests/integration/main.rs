@@ -2,3 +2,4 @@
 
 mod harness;
 mod hcloud_client;
+mod sandbox;

@@ -1,1 +1,3 @@
 //! Shared test harness: paths, the sovstack binary, temporary workspaces.
+
+pub mod openapi;
