@@ -1,1 +1,368 @@
-//! A local simulator of the Hetzner Cloud API (axum), faithful to the official spec.
+//! A local simulator of the Hetzner Cloud API (`/v1`), faithful to the official OpenAPI spec, for tests and for
+//! `sovstack sandbox` rehearsals. It only ever hands out loopback addresses.
+//!
+//! # Endpoints
+//! | resource | endpoints |
+//! | --- | --- |
+//! | SSH keys | `GET/POST /ssh_keys`, `GET/PUT/DELETE /ssh_keys/{id}` (filters: `name`, `fingerprint`, `label_selector`) |
+//! | servers | `GET/POST /servers`, `GET/PUT/DELETE /servers/{id}` (DELETE answers 200 with an action), `POST /servers/{id}/actions/{poweron,poweroff,shutdown,reboot,reset,change_type,rebuild}` |
+//! | firewalls | `GET/POST /firewalls`, `GET/PUT/DELETE /firewalls/{id}`, `POST /firewalls/{id}/actions/{set_rules,apply_to_resources,remove_from_resources}` |
+//! | volumes | `GET/POST /volumes`, `GET/PUT/DELETE /volumes/{id}`, `POST /volumes/{id}/actions/{attach,detach,resize}` |
+//! | actions | `GET /actions?id=1&id=2`, `GET /actions/{id}`, `GET /{servers,firewalls,volumes}/{id}/actions`, `GET /{servers,firewalls,volumes}/actions/{id}`, deprecated `GET /{..}/{id}/actions/{action_id}` |
+//! | catalogs | `GET /locations[/{id}]` (fsn1, nbg1, hel1, ash, hil, sin), `GET /server_types[/{id}]` (cx, cpx, cax, ccx lines), `GET /images[/{id}]` |
+//!
+//! # Behaviour
+//! - **Auth**: `Authorization: Bearer <token>` on every request, else 401 `unauthorized`; with a configured token it
+//!   must match exactly.
+//! - **Errors** have the spec's shape `{"error": {"code", "message", "details"}}` and its status table: 400
+//!   `json_error` for unparsable JSON, 422 `invalid_input` with `details.fields[{name, messages}]` listing every bad
+//!   field, 404 `not_found`, 409 `uniqueness_error` (`details.fields[{name}]`) for duplicate names and SSH
+//!   fingerprints, 423 `locked` while an action runs on the resource, 422 `resource_in_use`,
+//!   `server_not_stopped`, `invalid_server_type`, `firewall_already_applied`, `firewall_managed_by_label_selector`,
+//!   404 `firewall_resource_not_found`, 412 `resource_unavailable` (server type not offered in the location).
+//! - **Actions** run for `action_duration` (0 allowed) from `running` (with progress) to `success`, or to `error`
+//!   when a fault says so; state changes when they finish (server `initializing` -> `running`, `off` after poweroff,
+//!   firewall `pending` -> `applied`, volume `creating` -> `available`, ...). Actions finish lazily on the next request
+//!   after their due time, so no timer task exists and reloaded state behaves the same. Mutating actions and DELETE
+//!   answer 423 `locked` while an action on that resource runs; `PUT` (name, labels) is allowed, as labels are
+//!   routinely edited during long actions.
+//! - **Rate limit**: a token bucket (default 3600 requests, one back per second) counts every request, answered or
+//!   not; `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (UNIX time when full) on every response, 429
+//!   `rate_limit_exceeded` when empty.
+//! - **Lists**: `page`, `per_page` (default 25, clamped to 50), `meta.pagination` and a `Link` header; exact `name`
+//!   filters; `label_selector` ([`labels`]); `sort=field[:asc|:desc]`, repeatable.
+//! - **Addresses**: servers get a loopback IPv4 ([`ServerIpv4`]: one fixed address, or sequential from 127.0.1.1);
+//!   IPv6 is always `null`. Networks, placement groups and primary IPs are not simulated (422 if requested).
+//! - **Every response** carries `X-Correlation-Id`; every request is recorded in the [`RequestLog`].
+//! - **State** lives in memory; with a state file it is reloaded at start and written atomically (temp file, fsync,
+//!   rename) after every change. IDs only grow.
+//!
+//! # Faults
+//! See [`faults`] for the grammar, e.g. `POST /servers:429@0.5,GET /actions:latency=200ms,*:503#3,
+//! POST /servers/*/actions/poweroff:action_error,POST /servers:fail_after_create`. Probabilities use a seeded RNG
+//! (`fault_seed`), so a test run is reproducible.
+//!
+//! # Use from tests
+//! ```no_run
+//! # async fn demo() -> Result<(), sovstack::sandbox::SandboxError> {
+//! use sovstack::sandbox::{Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::for_tests(), "127.0.0.1:0".parse().unwrap()).await?;
+//! let base = sandbox.base_url(); // http://127.0.0.1:PORT/v1
+//! // ... drive it with any HTTP client, mutate it "behind the client's back" through the same API ...
+//! assert!(sandbox.request_log().count("GET /servers") <= 1);
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod body;
+pub mod catalog;
+pub mod error;
+pub mod faults;
+pub mod labels;
+pub mod model;
+pub mod pagination;
+pub mod query;
+pub mod ratelimit;
+pub mod request_log;
+pub mod store;
+
+mod app;
+mod handlers;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultSpec, FaultSpecError};
+pub use ratelimit::RateLimitConfig;
+pub use request_log::{LoggedRequest, RequestLog};
+pub use store::{ServerIpv4, StateFileError};
+
+use app::{App, Shared};
+use faults::FaultEngine;
+use ratelimit::TokenBucket;
+use store::Store;
+
+/// Everything that shapes one simulator instance.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// How long every action runs before it finishes.
+    pub action_duration: Duration,
+    pub faults: FaultSpec,
+    /// Seed for probabilistic faults (`@p`).
+    pub fault_seed: u64,
+    pub server_ipv4: ServerIpv4,
+    pub rate_limit: RateLimitConfig,
+    /// Where state is loaded from and persisted to; `None` keeps it in memory only.
+    pub state_file: Option<PathBuf>,
+    /// The only accepted bearer token; `None` accepts any non-empty token.
+    pub token: Option<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            action_duration: Duration::from_secs(1),
+            faults: FaultSpec::default(),
+            fault_seed: 0,
+            server_ipv4: ServerIpv4::default(),
+            rate_limit: RateLimitConfig::default(),
+            state_file: None,
+            token: None,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Fast actions (5 ms) for test suites; everything else as the real API.
+    pub fn for_tests() -> Self {
+        Self {
+            action_duration: Duration::from_millis(5),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}")]
+    #[diagnostic(help("pick another address with --listen, e.g. 127.0.0.1:0 for any free port"))]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateFileError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Faults(#[from] FaultSpecError),
+    #[error("action duration must be a finite, non-negative number of seconds, got {0}")]
+    ActionDuration(f64),
+    #[error("waiting for the stop signal failed")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Starts simulators.
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Binds `listen` (use port 0 for a free port), loads the state file if any, and serves in the background.
+    pub async fn start(
+        config: SandboxConfig,
+        listen: SocketAddr,
+    ) -> Result<SandboxHandle, SandboxError> {
+        let store = match &config.state_file {
+            Some(path) => Store::load(path)?.unwrap_or_default(),
+            None => Store::default(),
+        };
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let log = RequestLog::default();
+        let app = App(Arc::new(Shared {
+            store: Mutex::new(store),
+            action_duration: chrono::Duration::from_std(config.action_duration)
+                .unwrap_or(chrono::Duration::MAX),
+            server_ipv4: config.server_ipv4,
+            token: config.token.clone(),
+            state_file: config.state_file.clone(),
+            faults: Mutex::new(FaultEngine::new(config.faults.clone(), config.fault_seed)),
+            bucket: Mutex::new(TokenBucket::new(config.rate_limit, Instant::now())),
+            log: log.clone(),
+        }));
+        let router = app::router(app.clone());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::accept_loop(listener, router, stopped));
+        Ok(SandboxHandle {
+            addr,
+            app,
+            log,
+            stop,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops serving too; [`SandboxHandle::shutdown`] also waits for that.
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    app: App,
+    log: RequestLog,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SandboxHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the value for a client's endpoint setting.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn request_log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    pub fn reset_log(&self) {
+        self.log.clear();
+    }
+
+    /// Replaces the fault rules (and restarts their counters) while running.
+    pub fn set_faults(&self, spec: FaultSpec, seed: u64) {
+        self.app.set_faults(spec, seed);
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// `sovstack sandbox`: serve the simulator until interrupted.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8765",
+        env = "SOVSTACK_SANDBOX_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// How long each action runs, in seconds (fractions and 0 allowed).
+    #[arg(long, default_value_t = 1.0)]
+    pub action_seconds: f64,
+    /// Fault rules, e.g. `POST /servers:503#1,*:latency=100ms@0.2` (grammar in the sandbox docs).
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Seed for probabilistic faults.
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Persist the simulated project to this JSON file and reload it on start.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Loopback IPv4 for servers: `127.0.0.1` gives every server that address, `127.0.1.1+` allocates from it.
+    #[arg(long, default_value = "127.0.1.1+", value_parser = parse_server_ip)]
+    pub server_ip: ServerIpv4,
+    /// Accept only this bearer token (default: any non-empty token).
+    #[arg(long, env = "SOVSTACK_SANDBOX_TOKEN")]
+    pub token: Option<String>,
+    /// Requests per hour before 429 (refills evenly over the hour).
+    #[arg(long, default_value_t = 3600)]
+    pub rate_limit: u32,
+}
+
+fn parse_server_ip(s: &str) -> Result<ServerIpv4, String> {
+    s.parse()
+}
+
+impl SandboxArgs {
+    pub fn to_config(&self) -> Result<SandboxConfig, SandboxError> {
+        if !self.action_seconds.is_finite() || self.action_seconds < 0.0 {
+            return Err(SandboxError::ActionDuration(self.action_seconds));
+        }
+        Ok(SandboxConfig {
+            action_duration: Duration::from_secs_f64(self.action_seconds),
+            faults: FaultSpec::parse(&self.faults)?,
+            fault_seed: self.fault_seed,
+            server_ipv4: self.server_ip,
+            rate_limit: RateLimitConfig {
+                limit: self.rate_limit,
+                refill_per_second: f64::from(self.rate_limit) / 3600.0,
+            },
+            state_file: self.state.clone(),
+            token: self.token.clone(),
+        })
+    }
+}
+
+/// Runs the simulator until Ctrl-C, printing the endpoint to use.
+pub async fn serve(args: SandboxArgs) -> Result<(), SandboxError> {
+    let config = args.to_config()?;
+    let handle = Sandbox::start(config, args.listen).await?;
+    println!(
+        "Hetzner Cloud API sandbox listening on {}",
+        handle.base_url()
+    );
+    println!(
+        "Point the client at it, e.g. HCLOUD_ENDPOINT={} (any bearer token unless --token is set)",
+        handle.base_url()
+    );
+    let signal = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    signal.map_err(SandboxError::Signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    #[test]
+    fn cli_args_become_config() {
+        let cli = Cli::try_parse_from([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--action-seconds",
+            "0.25",
+            "--faults",
+            "POST /servers:503#1",
+            "--server-ip",
+            "127.0.0.1",
+            "--rate-limit",
+            "7200",
+        ])
+        .unwrap();
+        let config = cli.args.to_config().unwrap();
+        assert_eq!(config.action_duration, Duration::from_millis(250));
+        assert_eq!(config.faults.rules.len(), 1);
+        assert_eq!(
+            config.server_ipv4,
+            ServerIpv4::Fixed(std::net::Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(config.rate_limit.limit, 7200);
+        assert!((config.rate_limit.refill_per_second - 2.0).abs() < 1e-9);
+
+        assert!(Cli::try_parse_from(["sandbox", "--server-ip", "10.0.0.1"]).is_err());
+        let bad = Cli::try_parse_from(["sandbox", "--action-seconds=-1"]).unwrap();
+        assert!(matches!(
+            bad.args.to_config(),
+            Err(SandboxError::ActionDuration(_))
+        ));
+        let bad = Cli::try_parse_from(["sandbox", "--faults", "nonsense"]).unwrap();
+        assert!(matches!(bad.args.to_config(), Err(SandboxError::Faults(_))));
+    }
+}

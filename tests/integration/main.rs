@@ -1,6 +1,8 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
 mod harness;
+mod hcloud_client;
 mod render;
+mod sandbox;
 mod state;
 mod validate;

@@ -1,2 +1,4 @@
-//! Shared test harness: paths, the sovstack binary, temporary workspaces.
+//! Shared test harness: paths, the sovstack binary, temporary workspaces, real servers.
+
+pub mod openapi;
 pub mod postgres;

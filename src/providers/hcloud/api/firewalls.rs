@@ -1,0 +1,109 @@
+use reqwest::Method;
+
+use crate::providers::hcloud::client::HcloudClient;
+use crate::providers::hcloud::error::HcloudError;
+use crate::providers::hcloud::ids::FirewallId;
+use crate::providers::hcloud::models::{
+    Action, ApplyFirewall, CreateFirewall, CreateFirewallResponse, Firewall, FirewallResource,
+    FirewallRule, RemoveFirewall, SetFirewallRules, UpdateResource,
+};
+use crate::providers::hcloud::pagination::ListParams;
+use crate::providers::hcloud::transport::ApiRequest;
+
+impl HcloudClient {
+    /// `GET /firewalls`, all pages.
+    pub async fn list_firewalls(&self, params: &ListParams) -> Result<Vec<Firewall>, HcloudError> {
+        self.list_all("/firewalls", "firewalls", params).await
+    }
+
+    pub async fn get_firewall(&self, id: FirewallId) -> Result<Firewall, HcloudError> {
+        let request = ApiRequest::get("/firewalls/{id}", format!("/firewalls/{id}"));
+        self.execute_field(&request, "firewall").await
+    }
+
+    /// `POST /firewalls`; wait on the returned actions (one `apply_firewall` per resource).
+    pub async fn create_firewall(
+        &self,
+        body: &CreateFirewall,
+    ) -> Result<CreateFirewallResponse, HcloudError> {
+        let request = ApiRequest::new(Method::POST, "/firewalls", "/firewalls").json(body)?;
+        self.execute_json(&request).await
+    }
+
+    /// Changes name and/or labels (labels are replaced as a whole).
+    pub async fn update_firewall(
+        &self,
+        id: FirewallId,
+        body: &UpdateResource,
+    ) -> Result<Firewall, HcloudError> {
+        let request = ApiRequest::new(Method::PUT, "/firewalls/{id}", format!("/firewalls/{id}"))
+            .json(body)?;
+        self.execute_field(&request, "firewall").await
+    }
+
+    /// Replaces all rules (an empty list clears them). Returns `set_firewall_rules` plus one
+    /// `apply_firewall` per resource the firewall is applied to.
+    pub async fn set_firewall_rules(
+        &self,
+        id: FirewallId,
+        rules: &[FirewallRule],
+    ) -> Result<Vec<Action>, HcloudError> {
+        let body = SetFirewallRules {
+            rules: rules.to_vec(),
+        };
+        let request = ApiRequest::new(
+            Method::POST,
+            "/firewalls/{id}/actions/set_rules",
+            format!("/firewalls/{id}/actions/set_rules"),
+        )
+        .json(&body)?;
+        self.execute_field(&request, "actions").await
+    }
+
+    /// The firewall counts as applied only once the returned actions succeed.
+    pub async fn apply_firewall_to_resources(
+        &self,
+        id: FirewallId,
+        resources: &[FirewallResource],
+    ) -> Result<Vec<Action>, HcloudError> {
+        let body = ApplyFirewall {
+            apply_to: resources.to_vec(),
+        };
+        let request = ApiRequest::new(
+            Method::POST,
+            "/firewalls/{id}/actions/apply_to_resources",
+            format!("/firewalls/{id}/actions/apply_to_resources"),
+        )
+        .json(&body)?;
+        self.execute_field(&request, "actions").await
+    }
+
+    /// Servers reached through a label selector cannot be removed individually
+    /// (`firewall_managed_by_label_selector`).
+    pub async fn remove_firewall_from_resources(
+        &self,
+        id: FirewallId,
+        resources: &[FirewallResource],
+    ) -> Result<Vec<Action>, HcloudError> {
+        let body = RemoveFirewall {
+            remove_from: resources.to_vec(),
+        };
+        let request = ApiRequest::new(
+            Method::POST,
+            "/firewalls/{id}/actions/remove_from_resources",
+            format!("/firewalls/{id}/actions/remove_from_resources"),
+        )
+        .json(&body)?;
+        self.execute_field(&request, "actions").await
+    }
+
+    /// Fails with `resource_in_use` while the firewall is still applied anywhere.
+    pub async fn delete_firewall(&self, id: FirewallId) -> Result<(), HcloudError> {
+        let request = ApiRequest::new(
+            Method::DELETE,
+            "/firewalls/{id}",
+            format!("/firewalls/{id}"),
+        );
+        self.execute_empty(&request).await
+    }
+}

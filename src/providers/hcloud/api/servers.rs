@@ -1,0 +1,113 @@
+use reqwest::Method;
+
+use crate::providers::hcloud::client::HcloudClient;
+use crate::providers::hcloud::error::HcloudError;
+use crate::providers::hcloud::ids::ServerId;
+use crate::providers::hcloud::models::{
+    Action, ChangeServerType, CreateServer, CreateServerResponse, RebuildServer,
+    RebuildServerResponse, Server, UpdateResource,
+};
+use crate::providers::hcloud::pagination::ListParams;
+use crate::providers::hcloud::transport::ApiRequest;
+
+impl HcloudClient {
+    /// `GET /servers`, all pages.
+    pub async fn list_servers(&self, params: &ListParams) -> Result<Vec<Server>, HcloudError> {
+        self.list_all("/servers", "servers", params).await
+    }
+
+    pub async fn get_server(&self, id: ServerId) -> Result<Server, HcloudError> {
+        let request = ApiRequest::get("/servers/{id}", format!("/servers/{id}"));
+        self.execute_field(&request, "server").await
+    }
+
+    /// `POST /servers`. Wait on [`CreateServerResponse::actions`] before using the server. If this
+    /// fails with [`HcloudError::is_outcome_unknown`], the server may exist: look it up by labels.
+    pub async fn create_server(
+        &self,
+        body: &CreateServer,
+    ) -> Result<CreateServerResponse, HcloudError> {
+        let request = ApiRequest::new(Method::POST, "/servers", "/servers").json(body)?;
+        self.execute_json(&request).await
+    }
+
+    /// Changes name and/or labels (labels are replaced as a whole).
+    pub async fn update_server(
+        &self,
+        id: ServerId,
+        body: &UpdateResource,
+    ) -> Result<Server, HcloudError> {
+        let request =
+            ApiRequest::new(Method::PUT, "/servers/{id}", format!("/servers/{id}")).json(body)?;
+        self.execute_field(&request, "server").await
+    }
+
+    /// `DELETE /servers/{id}`: asynchronous, returns the deletion action. Volumes, primary IPs
+    /// (unless `auto_delete`) and firewalls are detached, not deleted.
+    pub async fn delete_server(&self, id: ServerId) -> Result<Action, HcloudError> {
+        let request = ApiRequest::new(Method::DELETE, "/servers/{id}", format!("/servers/{id}"));
+        self.execute_field(&request, "action").await
+    }
+
+    async fn server_action(
+        &self,
+        id: ServerId,
+        template: &'static str,
+        name: &str,
+    ) -> Result<Action, HcloudError> {
+        let request = ApiRequest::new(
+            Method::POST,
+            template,
+            format!("/servers/{id}/actions/{name}"),
+        );
+        self.execute_field(&request, "action").await
+    }
+
+    /// Hard power cut.
+    pub async fn poweroff_server(&self, id: ServerId) -> Result<Action, HcloudError> {
+        self.server_action(id, "/servers/{id}/actions/poweroff", "poweroff")
+            .await
+    }
+
+    pub async fn poweron_server(&self, id: ServerId) -> Result<Action, HcloudError> {
+        self.server_action(id, "/servers/{id}/actions/poweron", "poweron")
+            .await
+    }
+
+    /// ACPI shutdown. The action's success does not mean the server is off: poll its `status`, and
+    /// fall back to [`HcloudClient::poweroff_server`] if the OS ignores the request.
+    pub async fn shutdown_server(&self, id: ServerId) -> Result<Action, HcloudError> {
+        self.server_action(id, "/servers/{id}/actions/shutdown", "shutdown")
+            .await
+    }
+
+    /// The server must be off (else `server_not_stopped`).
+    pub async fn change_server_type(
+        &self,
+        id: ServerId,
+        body: &ChangeServerType,
+    ) -> Result<Action, HcloudError> {
+        let request = ApiRequest::new(
+            Method::POST,
+            "/servers/{id}/actions/change_type",
+            format!("/servers/{id}/actions/change_type"),
+        )
+        .json(body)?;
+        self.execute_field(&request, "action").await
+    }
+
+    /// Reinstalls the disk from an image; everything on it is lost.
+    pub async fn rebuild_server(
+        &self,
+        id: ServerId,
+        body: &RebuildServer,
+    ) -> Result<RebuildServerResponse, HcloudError> {
+        let request = ApiRequest::new(
+            Method::POST,
+            "/servers/{id}/actions/rebuild",
+            format!("/servers/{id}/actions/rebuild"),
+        )
+        .json(body)?;
+        self.execute_json(&request).await
+    }
+}

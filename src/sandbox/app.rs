@@ -1,0 +1,277 @@
+//! Shared application state, the per-request middleware (rate limit, faults, auth, log, headers) and the router.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::faults::{FaultEngine, FaultSpec};
+use super::handlers::{actions, catalog, firewalls, servers, ssh_keys, volumes};
+use super::ratelimit::TokenBucket;
+use super::request_log::{LoggedRequest, RequestLog, endpoint_template};
+use super::store::{ServerIpv4, Store};
+
+/// Bodies above this are refused; the largest legal field (`user_data`) is 32 KiB.
+const MAX_BODY: usize = 1024 * 1024;
+
+pub struct Shared {
+    pub store: Mutex<Store>,
+    pub action_duration: chrono::Duration,
+    pub server_ipv4: ServerIpv4,
+    pub token: Option<String>,
+    pub state_file: Option<PathBuf>,
+    pub faults: Mutex<FaultEngine>,
+    pub bucket: Mutex<TokenBucket>,
+    pub log: RequestLog,
+}
+
+#[derive(Clone)]
+pub struct App(pub Arc<Shared>);
+
+/// What the middleware tells a handler about its request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Actions this request starts end in `error` with this code.
+    pub action_error: Option<String>,
+    /// `http://host/v1/...` of this request without the query, for `Link` headers.
+    pub url: String,
+}
+
+/// Marks a response whose connection must be closed without sending it (`drop_after_create`).
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl App {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.0.store)
+    }
+
+    pub fn faults(&self) -> MutexGuard<'_, FaultEngine> {
+        lock(&self.0.faults)
+    }
+
+    pub fn set_faults(&self, spec: FaultSpec, seed: u64) {
+        *self.faults() = FaultEngine::new(spec, seed);
+    }
+
+    /// Runs `f` on the store after finishing due actions; persists when `f` may have changed something.
+    pub fn with_store<R>(
+        &self,
+        mutating: bool,
+        f: impl FnOnce(&mut Store, DateTime<Utc>) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut store = self.store();
+        let now = Utc::now();
+        let advanced = store.advance(now);
+        let result = f(&mut store, now);
+        if (mutating && result.is_ok()) || advanced {
+            self.persist(&store)?;
+        }
+        result
+    }
+
+    pub fn persist(&self, store: &Store) -> Result<(), ApiError> {
+        match &self.0.state_file {
+            None => Ok(()),
+            Some(path) => store.persist(path).map_err(|e| {
+                tracing::error!(error = %e, "cannot persist sandbox state");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "cannot persist sandbox state",
+                )
+            }),
+        }
+    }
+}
+
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/actions", get(actions::list))
+        .route("/actions/{id}", get(actions::get))
+        .route("/ssh_keys", get(ssh_keys::list).post(ssh_keys::create))
+        .route(
+            "/ssh_keys/{id}",
+            get(ssh_keys::get)
+                .put(ssh_keys::update)
+                .delete(ssh_keys::delete),
+        )
+        .route("/servers", get(servers::list).post(servers::create))
+        .route("/servers/actions/{id}", get(actions::get_for_servers))
+        .route(
+            "/servers/{id}",
+            get(servers::get)
+                .put(servers::update)
+                .delete(servers::delete),
+        )
+        .route("/servers/{id}/actions", get(actions::list_for_server))
+        .route(
+            "/servers/{id}/actions/{action}",
+            post(servers::action).get(actions::get_nested_server),
+        )
+        .route("/firewalls", get(firewalls::list).post(firewalls::create))
+        .route("/firewalls/actions/{id}", get(actions::get_for_firewalls))
+        .route(
+            "/firewalls/{id}",
+            get(firewalls::get)
+                .put(firewalls::update)
+                .delete(firewalls::delete),
+        )
+        .route("/firewalls/{id}/actions", get(actions::list_for_firewall))
+        .route(
+            "/firewalls/{id}/actions/{action}",
+            post(firewalls::action).get(actions::get_nested_firewall),
+        )
+        .route("/volumes", get(volumes::list).post(volumes::create))
+        .route("/volumes/actions/{id}", get(actions::get_for_volumes))
+        .route(
+            "/volumes/{id}",
+            get(volumes::get)
+                .put(volumes::update)
+                .delete(volumes::delete),
+        )
+        .route("/volumes/{id}/actions", get(actions::list_for_volume))
+        .route(
+            "/volumes/{id}/actions/{action}",
+            post(volumes::action).get(actions::get_nested_volume),
+        )
+        .route("/locations", get(catalog::list_locations))
+        .route("/locations/{id}", get(catalog::get_location))
+        .route("/server_types", get(catalog::list_server_types))
+        .route("/server_types/{id}", get(catalog::get_server_type))
+        .route("/images", get(catalog::list_images))
+        .route("/images/{id}", get(catalog::get_image))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the request method is not allowed",
+            )
+        });
+    Router::new()
+        .nest("/v1", api)
+        .fallback(|| async { ApiError::not_found("endpoint") })
+        .layer(middleware::from_fn_with_state(app.clone(), per_request))
+        .with_state(app)
+}
+
+fn authorized(app: &App, req: &Request) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(token) = value.strip_prefix("Bearer ") else {
+        return false;
+    };
+    match &app.0.token {
+        Some(expected) => token == expected,
+        None => !token.trim().is_empty(),
+    }
+}
+
+/// Order matters: the rate limit counts every request (the spec: "authenticated or not"), faults come next so an
+/// injected 503 still costs a token, then auth, then the handler.
+async fn per_request(State(app): State<App>, req: Request, next: Next) -> Response {
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let mut req = Request::from_parts(parts, AxumBody::from(bytes.clone()));
+    let (request_body, request_body_raw) = if bytes.is_empty() {
+        (None, None)
+    } else {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) => (Some(v), None),
+            Err(_) => (None, Some(String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    };
+
+    let rate = lock(&app.0.bucket).take(Instant::now(), SystemTime::now());
+    let outcome = app.faults().evaluate(method.as_str(), &path);
+    if !outcome.latency.is_zero() {
+        tokio::time::sleep(outcome.latency).await;
+    }
+
+    let mut response = if !rate.allowed {
+        ApiError::rate_limited(rate.limit).into_response()
+    } else if let Some(err) = outcome.replace.clone() {
+        err.into_response()
+    } else if !authorized(&app, &req) {
+        ApiError::unauthorized().into_response()
+    } else {
+        req.extensions_mut().insert(Ctx {
+            action_error: outcome.action_error.clone(),
+            url: format!("http://{host}{path}"),
+        });
+        next.run(req).await
+    };
+
+    let succeeded = response.status().is_success();
+    let mut dropped = false;
+    if succeeded && outcome.drop_after_create {
+        dropped = true;
+    } else if succeeded && outcome.fail_after_create {
+        response = super::faults::status_error(503).into_response();
+    }
+
+    let (mut parts, body) = response.into_parts();
+    let body_bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let response_body = serde_json::from_slice::<Value>(&body_bytes).ok();
+
+    app.0.log.push(LoggedRequest {
+        seq: 0,
+        method: method.to_string(),
+        endpoint: endpoint_template(method.as_str(), &path),
+        path,
+        query,
+        request_body,
+        request_body_raw,
+        status: parts.status.as_u16(),
+        response_body,
+        correlation_id: correlation_id.clone(),
+        faults: outcome.fired,
+        dropped,
+    });
+
+    let headers = &mut parts.headers;
+    for (name, value) in [
+        ("ratelimit-limit", rate.limit.to_string()),
+        ("ratelimit-remaining", rate.remaining.to_string()),
+        ("ratelimit-reset", rate.reset.to_string()),
+        ("x-correlation-id", correlation_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if dropped {
+        parts.extensions.insert(DropConnection);
+    }
+    Response::from_parts(parts, AxumBody::from(body_bytes))
+}
