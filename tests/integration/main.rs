@@ -1,3 +1,4 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
 mod harness;
+mod ssh;

@@ -407,12 +407,17 @@ impl Live {
             deadline,
             options,
         );
-        session.set_blocking(true);
-
         let (stdout, stderr) = match pumped {
-            Ok(out) => out,
+            Ok(out) => {
+                session.set_blocking(true);
+                out
+            }
             Err(failure) => {
+                // Still non-blocking: a remote that stopped answering must not hold us for another
+                // io_timeout while closing. The connection is not reused after this.
                 let _ = channel.close();
+                drop(channel);
+                session.set_blocking(true);
                 return Err(match failure {
                     PumpError::Deadline => SshError::CommandTimedOut {
                         target: label.to_string(),

@@ -240,6 +240,7 @@ impl SshError {
             SshError::Timeout { .. }
                 | SshError::Session { .. }
                 | SshError::CommandTimedOut { .. }
+                | SshError::OutputTooLarge { .. }
                 | SshError::Worker { .. }
         )
     }

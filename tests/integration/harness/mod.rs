@@ -1,1 +1,2 @@
 //! Shared test harness: paths, the sovstack binary, temporary workspaces.
+pub mod sshd;
