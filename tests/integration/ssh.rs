@@ -314,7 +314,9 @@ async fn mismatched_host_key_fails_before_authentication_or_any_command() {
             expected,
             presented,
             target,
+            key_type,
         } => {
+            assert_eq!(key_type.as_deref(), Some("ssh-ed25519"));
             assert_eq!(*expected, wrong);
             assert_eq!(*presented, sshd.host_key_fingerprint());
             assert_eq!(target, &sshd.target().to_string());
@@ -480,10 +482,10 @@ async fn authentication_failure_names_what_was_tried() {
 
 #[tokio::test]
 async fn connect_to_a_closed_port_is_refused() {
-    let port = unused_port();
+    let closed = ClosedPort::new();
     let endpoint = sovstack::providers::ssh::SshEndpoint {
-        target: SshTarget::new("127.0.0.1", port, "root"),
-        auth: SshAuth::Agent,
+        target: SshTarget::new("127.0.0.1", closed.port, "root"),
+        auth: SshAuth::agent(),
         host_key: HostKeyPolicy::LearnOnce,
     };
     let err = SshTransport::connect(endpoint, options())
@@ -494,7 +496,8 @@ async fn connect_to_a_closed_port_is_refused() {
 
 #[tokio::test]
 async fn wait_for_sshd_gives_up_at_the_deadline() {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], unused_port()));
+    let closed = ClosedPort::new();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], closed.port));
     let started = Instant::now();
     let err = wait_for_sshd(addr, started + Duration::from_millis(1500))
         .await
@@ -636,13 +639,161 @@ async fn docker_shim_answers_compose_over_ssh_and_records_invocations() {
     assert_eq!(calls[2]["cwd"], project_dir);
 }
 
-fn unused_port() -> u16 {
-    // Bound then released: nothing listens there afterwards (tests never bind fixed ports).
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+#[tokio::test]
+async fn agent_authentication_uses_the_agents_keys() {
+    let Some(sshd) = Sshd::start() else { return };
+    let Some(agent) = Agent::start() else {
+        eprintln!("=== SKIPPED: ssh-agent is missing ===");
+        return;
+    };
+    let mut endpoint = sshd.pinned_endpoint();
+    endpoint.auth = SshAuth::Agent {
+        socket: Some(agent.socket.clone()),
+    };
+
+    // An empty agent: the error says so.
+    let err = SshTransport::connect(endpoint.clone(), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SshError::AuthFailed { tried, .. } if tried == &vec!["ssh-agent (holds no keys)".to_string()]),
+        "{err:?}"
+    );
+
+    agent.add(&sshd.client_key());
+    let t = SshTransport::connect(endpoint, options()).await.unwrap();
+    let out = t
+        .exec_checked(ExecRequest::new("echo via-agent"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"via-agent\n");
+}
+
+#[tokio::test]
+async fn a_silent_command_outlives_the_io_timeout() {
+    let Some(sshd) = Sshd::start() else { return };
+    // io_timeout bounds single protocol steps, not commands: `compose up --wait` can be silent
+    // for minutes while keepalives keep the connection alive.
+    let opts = SshOptions {
+        io_timeout: Duration::from_millis(500),
+        keepalive_interval: Duration::from_millis(300),
+        ..options()
+    };
+    let t = SshTransport::connect(sshd.pinned_endpoint(), opts)
+        .await
+        .unwrap();
+    let out = t
+        .exec_checked(ExecRequest::new("sleep 2; echo awake"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"awake\n");
+    assert!(!t.is_broken());
+}
+
+/// A loopback port that refuses connections for as long as the guard lives: bound but never
+/// listening, so no other test (or sshd) can take it meanwhile.
+struct ClosedPort {
+    fd: libc::c_int,
+    port: u16,
+}
+
+impl ClosedPort {
+    fn new() -> Self {
+        // SAFETY: plain socket syscalls on a fresh descriptor we own; the structs are fully
+        // initialised and their sizes passed correctly.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "socket()");
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            addr.sin_port = 0;
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+                0,
+                "bind()"
+            );
+            let mut bound: libc::sockaddr_in = std::mem::zeroed();
+            let mut bound_len = len;
+            assert_eq!(
+                libc::getsockname(
+                    fd,
+                    &mut bound as *mut _ as *mut libc::sockaddr,
+                    &mut bound_len
+                ),
+                0
+            );
+            ClosedPort {
+                fd,
+                port: u16::from_be(bound.sin_port),
+            }
+        }
+    }
+}
+
+impl Drop for ClosedPort {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptor this guard owns, once.
+        unsafe {
+            libc::close(self.fd);
+        }
+    }
+}
+
+/// A real ssh-agent on a private socket, killed on drop.
+struct Agent {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start() -> Option<Agent> {
+        which("ssh-agent")?;
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(Agent {
+            child,
+            socket,
+            _dir: dir,
+        })
+    }
+
+    fn add(&self, key: &std::path::Path) {
+        let out = std::process::Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn which(tool: &str) -> Option<std::path::PathBuf> {

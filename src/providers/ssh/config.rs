@@ -44,8 +44,9 @@ pub enum SshAuth {
         path: PathBuf,
         passphrase: Option<Zeroizing<String>>,
     },
-    /// Every identity the ssh-agent at `$SSH_AUTH_SOCK` offers, in its order.
-    Agent,
+    /// Every identity an ssh-agent offers, in its order: the agent at `socket`, or at
+    /// `$SSH_AUTH_SOCK` when `None`.
+    Agent { socket: Option<PathBuf> },
 }
 
 impl SshAuth {
@@ -54,6 +55,11 @@ impl SshAuth {
             path: path.into(),
             passphrase: None,
         }
+    }
+
+    /// The agent at `$SSH_AUTH_SOCK`.
+    pub fn agent() -> Self {
+        SshAuth::Agent { socket: None }
     }
 }
 
@@ -65,7 +71,7 @@ impl fmt::Debug for SshAuth {
                 .field("path", path)
                 .field("passphrase", &passphrase.as_ref().map(|_| "(sensitive)"))
                 .finish(),
-            SshAuth::Agent => f.write_str("Agent"),
+            SshAuth::Agent { socket } => f.debug_struct("Agent").field("socket", socket).finish(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ssh2::{BlockDirections, Channel, DisconnectCode, ErrorCode, Session};
+use ssh2::{BlockDirections, Channel, DisconnectCode, ErrorCode, HostKeyType, MethodType, Session};
 
 use super::config::{SshAuth, SshEndpoint, SshOptions, SshTarget};
 use super::error::SshError;
@@ -26,6 +26,18 @@ const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 /// libssh2's LIBSSH2_ERROR_EAGAIN: a non-blocking call would block.
 const LIBSSH2_ERROR_EAGAIN: i32 = -37;
 const CHUNK: usize = 32 * 1024;
+
+/// Plain host keys only, ed25519 first (OpenSSH's own order). Without this a host with a host
+/// certificate would present the certificate, whose fingerprint is not the key's; and the key we
+/// pin for servers we create is the ed25519 one, next to the ecdsa/rsa keys cloud-init generates.
+const HOST_KEY_PREFERENCE: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+];
 
 pub struct SshConnection {
     target: SshTarget,
@@ -83,6 +95,19 @@ impl SshConnection {
         session.set_tcp_stream(stream);
         session.set_blocking(true);
         session.set_timeout(millis(options.io_timeout));
+        let supported = session
+            .supported_algs(MethodType::HostKey)
+            .unwrap_or_default();
+        let preferred: Vec<&str> = HOST_KEY_PREFERENCE
+            .iter()
+            .copied()
+            .filter(|alg| supported.contains(alg))
+            .collect();
+        if !preferred.is_empty() {
+            session
+                .method_pref(MethodType::HostKey, &preferred.join(","))
+                .map_err(|e| session_err(&label, "session setup", e))?;
+        }
         session.handshake().map_err(|e| {
             if is_timeout(&e) {
                 SshError::Timeout {
@@ -98,15 +123,18 @@ impl SshConnection {
             }
         })?;
 
-        let presented = session
+        let (presented, key_type) = session
             .host_key()
-            .map(|(blob, _)| HostKeyFingerprint::from_key_blob(blob))
+            .map(|(blob, kind)| (HostKeyFingerprint::from_key_blob(blob), key_type_name(kind)))
             .ok_or_else(|| SshError::HostKeyMissing {
                 target: label.clone(),
             })?;
         let verdict = match endpoint.host_key.verify(&label, presented) {
             Ok(v) => v,
-            Err(e) => {
+            Err(mut e) => {
+                if let SshError::HostKeyMismatch { key_type: kt, .. } = &mut e {
+                    *kt = Some(key_type.to_string());
+                }
                 let _ = session.disconnect(
                     Some(DisconnectCode::HostKeyNotVerifiable),
                     "host key mismatch",
@@ -324,11 +352,14 @@ fn authenticate(
                 Err(e) => tried.push(format!("publickey {} ({})", path.display(), e.message())),
             }
         }
-        SshAuth::Agent => {
+        SshAuth::Agent { socket } => {
             let agent_err = |e: ssh2::Error| SshError::Agent {
                 message: e.message().to_string(),
             };
             let mut agent = session.agent().map_err(agent_err)?;
+            if let Some(socket) = socket {
+                agent.set_identity_path(socket).map_err(agent_err)?;
+            }
             agent.connect().map_err(agent_err)?;
             agent.list_identities().map_err(agent_err)?;
             let identities = agent.identities().map_err(agent_err)?;
@@ -592,6 +623,18 @@ fn wait_for_socket(fd: RawFd, directions: BlockDirections, timeout: Duration) {
     // or interrupted poll just means another loop iteration.
     unsafe {
         libc::poll(&mut pfd, 1, ms);
+    }
+}
+
+fn key_type_name(kind: HostKeyType) -> &'static str {
+    match kind {
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Unknown => "unknown",
     }
 }
 

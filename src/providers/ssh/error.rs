@@ -62,21 +62,25 @@ pub enum SshError {
     Handshake { target: String, message: String },
 
     #[error(
-        "host key of {target} does not match the pinned fingerprint\n  expected:  {expected}\n  presented: {presented}"
+        "host key of {target} does not match the pinned fingerprint\n  expected:  {expected}\n  presented: {presented}{}",
+        key_type.as_deref().map(|t| format!(" ({t})")).unwrap_or_default()
     )]
     #[diagnostic(
         code(sovstack::ssh::host_key_mismatch),
         help(
             "nothing was sent to the host: we stopped before authenticating. If the host was reinstalled \
              or its key rotated on purpose, verify the new fingerprint out of band (e.g. the provider's \
-             console: `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) and update the pinned \
-             fingerprint. Otherwise someone may be intercepting the connection"
+             console: `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`; the ed25519 key is used \
+             when the host has one) and update the pinned fingerprint. Otherwise someone may be \
+             intercepting the connection"
         )
     )]
     HostKeyMismatch {
         target: String,
         expected: HostKeyFingerprint,
         presented: HostKeyFingerprint,
+        /// The algorithm of the presented key (`ssh-ed25519`), when known.
+        key_type: Option<String>,
     },
 
     #[error("{target} presented no host key")]

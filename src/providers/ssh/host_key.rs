@@ -132,6 +132,7 @@ impl HostKeyPolicy {
                 target: target.to_string(),
                 expected: *expected,
                 presented,
+                key_type: None,
             }),
             HostKeyPolicy::LearnOnce => Ok(HostKeyVerdict::Learned(presented)),
         }
@@ -204,6 +205,7 @@ mod tests {
                 target,
                 expected,
                 presented,
+                ..
             }) => {
                 assert_eq!(target, "root@h:22");
                 assert_eq!(expected, good);

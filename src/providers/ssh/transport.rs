@@ -225,6 +225,53 @@ mod tests {
         assert!(!dbg.contains("secret"), "{dbg}");
     }
 
+    /// The node layer holds transports as `Arc<dyn Transport>`; a fake must be enough to drive it.
+    struct Fake;
+
+    impl Transport for Fake {
+        fn describe(&self) -> String {
+            "fake@host:22".into()
+        }
+        fn exec(&self, request: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, SshError>> {
+            Box::pin(async move {
+                Ok(ExecOutput {
+                    status: if request.command == "fail" { 1 } else { 0 },
+                    signal: None,
+                    stdout: request.stdin.unwrap_or_default(),
+                    stderr: b"fake stderr".to_vec(),
+                })
+            })
+        }
+        fn upload(&self, request: UploadRequest) -> BoxFuture<'_, Result<UploadReceipt, SshError>> {
+            Box::pin(async move {
+                Ok(UploadReceipt {
+                    sha256: request.sha256_hex(),
+                    bytes: request.contents.len() as u64,
+                    path: request.path,
+                })
+            })
+        }
+        fn read_file(&self, _path: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, SshError>> {
+            Box::pin(async { Ok(None) })
+        }
+    }
+
+    #[tokio::test]
+    async fn transport_is_usable_as_a_trait_object() {
+        let t: std::sync::Arc<dyn Transport> = std::sync::Arc::new(Fake);
+        let out = t
+            .exec_checked(ExecRequest::new("cat").stdin(b"hi".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"hi");
+        let err = t.exec_checked(ExecRequest::new("fail")).await.unwrap_err();
+        assert!(
+            matches!(&err, SshError::CommandFailed { target, stderr_tail, .. }
+                if target == "fake@host:22" && stderr_tail == "fake stderr"),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn abbreviate_long_commands() {
         assert_eq!(abbreviate("abc", 5), "abc");

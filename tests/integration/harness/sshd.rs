@@ -1,6 +1,7 @@
 //! A real OpenSSH server on 127.0.0.1, one per test, for the SSH transport and the node layer.
 //!
-//! Each `Sshd` owns a temp directory with its own host key, client key, `authorized_keys`, config
+//! Each `Sshd` owns a temp directory with its own host keys (ed25519, whose fingerprint it
+//! exposes, plus ecdsa like a real host), client key, `authorized_keys`, config
 //! and log, a `bin/` directory with the docker shim (first on PATH for every command run over
 //! SSH), and a `remote/` directory tests use as the node's project directory. The server is
 //! killed on drop.
@@ -89,6 +90,13 @@ impl SshdBuilder {
             _ => keygen(&host_key, "sovstack-test-host"),
         }
         let fingerprint = fingerprint_by_ssh_keygen(&root.join("ssh_host_ed25519_key.pub"));
+        // Real hosts have several host keys (cloud-init generates ecdsa and rsa next to the
+        // ed25519 key we inject); the client must still get the ed25519 one.
+        keygen_type(
+            &root.join("ssh_host_ecdsa_key"),
+            "ecdsa",
+            "sovstack-test-host",
+        );
 
         let client_key = root.join("client_key");
         keygen(&client_key, "sovstack-test-client");
@@ -341,8 +349,12 @@ fn current_user() -> String {
 }
 
 fn keygen(path: &Path, comment: &str) {
+    keygen_type(path, "ed25519", comment)
+}
+
+fn keygen_type(path: &Path, kind: &str, comment: &str) {
     let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", comment, "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .status()
@@ -380,6 +392,7 @@ fn config(root: &Path, port: u16, user: &str) -> String {
     format!(
         "Port {port}
 ListenAddress 127.0.0.1
+HostKey {r}/ssh_host_ecdsa_key
 HostKey {r}/ssh_host_ed25519_key
 PidFile {r}/sshd.pid
 AuthorizedKeysFile {r}/authorized_keys
