@@ -690,6 +690,157 @@ async fn a_silent_command_outlives_the_io_timeout() {
     assert!(!t.is_broken());
 }
 
+/// Runs the docker shim directly (no sshd needed) with its files in `dir`.
+fn shim(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/integration/harness/bin/docker"
+    ));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("DOCKER_SHIM_LOG", dir.join("shim.log"))
+        .env("DOCKER_SHIM_STATE", dir.join("state.json"))
+        .env_remove("DOCKER_SHIM_COMPOSE_VERSION")
+        .env_remove("COMPOSE_PROGRESS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run docker shim")
+}
+
+fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn docker_shim_simulates_versions_faults_and_teardown() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("compose.yaml"),
+        "services:\n  vllm:\n    image: vllm/vllm-openai:v0.33.0\n    healthcheck:\n      test: [CMD, 'true']\n  collector:\n    image: otel/opentelemetry-collector-contrib:0.159.0\n",
+    )
+    .unwrap();
+    let up = [
+        "compose",
+        "-p",
+        "llm",
+        "--progress",
+        "json",
+        "up",
+        "-d",
+        "--wait",
+    ];
+
+    // Compose 5 reports progress as status Working/Done with the action in `text`.
+    let out = shim(d, &[("DOCKER_SHIM_COMPOSE_VERSION", "5.0.1")], &up);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stderr);
+    assert!(events.contains(
+        &serde_json::json!({"id": "Container llm-vllm-1", "status": "Done", "text": "Started"})
+    ));
+
+    // Unchanged services are left running; a changed image is recreated.
+    let compose = std::fs::read_to_string(d.join("compose.yaml")).unwrap();
+    std::fs::write(
+        d.join("compose.yaml"),
+        compose.replace("v0.33.0", "v0.34.0"),
+    )
+    .unwrap();
+    let out = shim(d, &[], &up);
+    let events = json_lines(&out.stderr);
+    assert!(
+        events
+            .contains(&serde_json::json!({"id": "Container llm-collector-1", "status": "Running"}))
+    );
+    assert!(
+        events.contains(&serde_json::json!({"id": "Container llm-vllm-1", "status": "Recreated"}))
+    );
+
+    // An unhealthy container makes `up --wait` fail with a JSON error, and ps shows it.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("state.json")).unwrap()).unwrap();
+    state["faults"] = serde_json::json!({"vllm": "unhealthy"});
+    std::fs::write(d.join("state.json"), state.to_string()).unwrap();
+    let out = shim(
+        d,
+        &[],
+        &[
+            "compose",
+            "-p",
+            "llm",
+            "--progress",
+            "json",
+            "up",
+            "-d",
+            "--wait",
+            "--force-recreate",
+            "vllm",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let last = json_lines(&out.stderr).pop().unwrap();
+    assert_eq!(
+        last,
+        serde_json::json!({"error": true, "message": "container llm-vllm-1 is unhealthy"})
+    );
+    let ps = shim(
+        d,
+        &[],
+        &["compose", "-p", "llm", "ps", "--format", "json", "vllm"],
+    );
+    assert_eq!(json_lines(&ps.stdout)[0]["Health"], "unhealthy");
+
+    // Compose older than 2.21 prints one JSON array; older than 2.29 has no JSON progress.
+    let ps = shim(
+        d,
+        &[("DOCKER_SHIM_COMPOSE_VERSION", "2.20.3")],
+        &["compose", "-p", "llm", "ps", "--format", "json"],
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&ps.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    let out = shim(d, &[("DOCKER_SHIM_COMPOSE_VERSION", "2.20.3")], &up);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported --progress value"));
+
+    // down removes everything; ps is empty afterwards.
+    let out = shim(
+        d,
+        &[],
+        &["compose", "-p", "llm", "--progress", "json", "down", "-v"],
+    );
+    assert!(out.status.success());
+    assert!(
+        json_lines(&out.stderr)
+            .contains(&serde_json::json!({"id": "Network llm_default", "status": "Removed"}))
+    );
+    let ps = shim(
+        d,
+        &[],
+        &["compose", "-p", "llm", "ps", "--format", "json", "-a"],
+    );
+    assert!(ps.stdout.is_empty());
+
+    // Unknown commands fail loudly; engine facts come in docker's JSON shapes.
+    let out = shim(d, &[], &["system", "prune"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = shim(d, &[], &["version", "--format", "{{json .}}"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["Server"]["Version"], "27.3.1");
+    let out = shim(d, &[], &["version", "--format", "{{.Server.Version}}"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "27.3.1");
+
+    let log = std::fs::read_to_string(d.join("shim.log")).unwrap();
+    assert_eq!(log.lines().count(), 11);
+}
+
 /// A loopback port that refuses connections for as long as the guard lives: bound but never
 /// listening, so no other test (or sshd) can take it meanwhile.
 struct ClosedPort {
