@@ -4,5 +4,6 @@ mod harness;
 mod hcloud_client;
 mod render;
 mod sandbox;
+mod ssh;
 mod state;
 mod validate;

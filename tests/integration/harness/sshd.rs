@@ -1,0 +1,428 @@
+//! A real OpenSSH server on 127.0.0.1, one per test, for the SSH transport and the node layer.
+//!
+//! Each `Sshd` owns a temp directory with its own host keys (ed25519, whose fingerprint it
+//! exposes, plus ecdsa like a real host), client key, `authorized_keys`, config
+//! and log, a `bin/` directory with the docker shim (first on PATH for every command run over
+//! SSH), and a `remote/` directory tests use as the node's project directory. The server is
+//! killed on drop.
+//!
+//! PATH: the login shell's rc files may prepend their own directories (root's `.bashrc` here
+//! does), so `SetEnv PATH=...` is not enough. sshd's `ForceCommand` runs a small wrapper that sets
+//! PATH and the shim variables, logs the command, then runs `$SSH_ORIGINAL_COMMAND` with `/bin/sh
+//! -c`, exactly as a POSIX login shell would.
+//!
+//! When `/usr/sbin/sshd` is missing, `Sshd::start()` returns `None` after a loud message, or
+//! panics when `CI` is set (CI must install openssh-server, see `.ci/run`).
+
+use std::fs;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sovstack::providers::ssh::{
+    HostKeyFingerprint, HostKeyPolicy, SshAuth, SshEndpoint, SshTarget,
+};
+
+pub const SSHD: &str = "/usr/sbin/sshd";
+const SHIM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/integration/harness/bin/docker"
+);
+const START_ATTEMPTS: usize = 5;
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Sshd {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    user: String,
+    host_key: HostKeyFingerprint,
+}
+
+#[derive(Default)]
+pub struct SshdBuilder {
+    host_key_private: Option<String>,
+    host_key_public: Option<String>,
+}
+
+impl SshdBuilder {
+    /// Use this host key (OpenSSH format) instead of one made by `ssh-keygen`.
+    pub fn host_key(mut self, private_openssh: &str, public_openssh: &str) -> Self {
+        self.host_key_private = Some(private_openssh.to_string());
+        self.host_key_public = Some(public_openssh.to_string());
+        self
+    }
+
+    pub fn start(self) -> Option<Sshd> {
+        if !Path::new(SSHD).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!("{SSHD} is missing: CI must install openssh-server (see .ci/run)");
+            }
+            eprintln!(
+                "\n=== SKIPPED: {SSHD} is missing; install openssh-server to run the SSH tests ===\n"
+            );
+            return None;
+        }
+        // The privilege separation directory; Debian creates it only via systemd.
+        let _ = fs::create_dir_all("/run/sshd");
+
+        let mut dir = tempfile::Builder::new()
+            .prefix("sovstack-sshd-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        let user = current_user();
+
+        let host_key = root.join("ssh_host_ed25519_key");
+        match (&self.host_key_private, &self.host_key_public) {
+            (Some(private), Some(public)) => {
+                write_mode(&host_key, private.as_bytes(), 0o600);
+                write_mode(
+                    &root.join("ssh_host_ed25519_key.pub"),
+                    format!("{}\n", public.trim_end()).as_bytes(),
+                    0o644,
+                );
+            }
+            _ => keygen(&host_key, "sovstack-test-host"),
+        }
+        let fingerprint = fingerprint_by_ssh_keygen(&root.join("ssh_host_ed25519_key.pub"));
+        // Real hosts have several host keys (cloud-init generates ecdsa and rsa next to the
+        // ed25519 key we inject); the client must still get the ed25519 one.
+        keygen_type(
+            &root.join("ssh_host_ecdsa_key"),
+            "ecdsa",
+            "sovstack-test-host",
+        );
+
+        let client_key = root.join("client_key");
+        keygen(&client_key, "sovstack-test-client");
+        fs::copy(root.join("client_key.pub"), root.join("authorized_keys"))
+            .expect("authorized_keys");
+
+        let bin = root.join("bin");
+        fs::create_dir(&bin).expect("bin dir");
+        fs::copy(SHIM, bin.join("docker")).expect("copy docker shim");
+        fs::set_permissions(bin.join("docker"), fs::Permissions::from_mode(0o755))
+            .expect("chmod shim");
+        fs::create_dir(root.join("remote")).expect("remote root");
+        write_mode(&root.join("commands.log"), b"", 0o644);
+        write_mode(
+            &root.join("login-wrapper"),
+            wrapper(&root).as_bytes(),
+            0o755,
+        );
+
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            fs::write(root.join("sshd_config"), config(&root, port, &user)).expect("config");
+            let log = fs::File::create(root.join("sshd.log")).expect("sshd log");
+            let child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(root.join("sshd_config"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                // Own process group, so drop can kill the per-connection children too.
+                .process_group(0)
+                .spawn()
+                .expect("spawn sshd");
+            let mut sshd = Sshd {
+                child,
+                dir,
+                port,
+                user: user.clone(),
+                host_key: fingerprint,
+            };
+            match sshd.wait_ready() {
+                Ok(()) => return Some(sshd),
+                Err(Retry::PortTaken) => {
+                    // Another test grabbed the port between our probe and sshd's bind.
+                    dir = sshd.into_dir();
+                    continue;
+                }
+                Err(Retry::Fatal(why)) => panic!("sshd did not start: {why}\n{}", sshd.log()),
+            }
+        }
+        panic!("sshd could not bind a free port in {START_ATTEMPTS} attempts");
+    }
+}
+
+enum Retry {
+    PortTaken,
+    Fatal(String),
+}
+
+impl Sshd {
+    /// Starts a server with fresh keys, or `None` (after a loud message) where sshd is missing.
+    pub fn start() -> Option<Sshd> {
+        SshdBuilder::default().start()
+    }
+
+    pub fn builder() -> SshdBuilder {
+        SshdBuilder::default()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The server's host key fingerprint, as `ssh-keygen -lf` printed it.
+    pub fn host_key_fingerprint(&self) -> HostKeyFingerprint {
+        self.host_key
+    }
+
+    /// A private key file that `authorized_keys` accepts.
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.path().join("client_key")
+    }
+
+    pub fn target(&self) -> SshTarget {
+        SshTarget::new("127.0.0.1", self.port, self.user.clone())
+    }
+
+    pub fn endpoint(&self, host_key: HostKeyPolicy) -> SshEndpoint {
+        SshEndpoint {
+            target: self.target(),
+            auth: SshAuth::key_file(self.client_key()),
+            host_key,
+        }
+    }
+
+    /// Endpoint pinned to the server's real host key.
+    pub fn pinned_endpoint(&self) -> SshEndpoint {
+        self.endpoint(HostKeyPolicy::Pinned(self.host_key))
+    }
+
+    /// A directory on "the node" tests can use as the project directory.
+    pub fn remote_root(&self) -> PathBuf {
+        self.dir.path().join("remote")
+    }
+
+    /// First on PATH for commands run over SSH; holds the docker shim.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// Puts an executable `name` with `script` on the remote PATH, ahead of the system's tools.
+    pub fn install_tool(&self, name: &str, script: &str) {
+        write_mode(&self.bin_dir().join(name), script.as_bytes(), 0o755);
+    }
+
+    pub fn shim_log_path(&self) -> PathBuf {
+        self.dir.path().join("docker-shim.log")
+    }
+
+    pub fn shim_state_path(&self) -> PathBuf {
+        self.dir.path().join("docker-shim-state.json")
+    }
+
+    /// Every docker invocation so far: `{"argv": [...], "cwd": "...", "time": ...}`.
+    pub fn shim_invocations(&self) -> Vec<serde_json::Value> {
+        match fs::read_to_string(self.shim_log_path()) {
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("shim log line is JSON"))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => panic!("reading shim log: {e}"),
+        }
+    }
+
+    pub fn read_shim_state(&self) -> serde_json::Value {
+        match fs::read_to_string(self.shim_state_path()) {
+            Ok(text) => serde_json::from_str(&text).expect("shim state is JSON"),
+            Err(_) => serde_json::json!({ "projects": {} }),
+        }
+    }
+
+    pub fn write_shim_state(&self, state: &serde_json::Value) {
+        fs::write(
+            self.shim_state_path(),
+            serde_json::to_vec_pretty(state).expect("state JSON"),
+        )
+        .expect("write shim state");
+    }
+
+    /// Every command sshd ran for a client, one line each (newlines folded to spaces).
+    pub fn commands_run(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.path().join("commands.log"))
+            .expect("commands log")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// How many clients authenticated, from sshd's own log.
+    pub fn accepted_logins(&self) -> usize {
+        self.log().matches("Accepted publickey for").count()
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), Retry> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = self.log();
+                if log.contains("Address already in use") || log.contains("Cannot bind any address")
+                {
+                    return Err(Retry::PortTaken);
+                }
+                return Err(Retry::Fatal(format!("sshd exited with {status}")));
+            }
+            if banner(self.addr()).is_some() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Retry::Fatal(format!(
+                    "no SSH banner on {} within {READY_TIMEOUT:?}",
+                    self.addr()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn into_dir(mut self) -> tempfile::TempDir {
+        self.kill();
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        let dir = std::mem::replace(&mut self.dir, placeholder);
+        drop(self);
+        dir
+    }
+
+    fn kill(&mut self) {
+        // SAFETY: plain syscall; the negative pid addresses sshd's own process group (set at spawn).
+        unsafe {
+            libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn banner(addr: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut buf = [0u8; 256];
+    let n = stream.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    text.starts_with("SSH-").then_some(text)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    assert!(out.status.success(), "id -un failed");
+    String::from_utf8(out.stdout)
+        .expect("user name is UTF-8")
+        .trim()
+        .to_string()
+}
+
+fn keygen(path: &Path, comment: &str) {
+    keygen_type(path, "ed25519", comment)
+}
+
+fn keygen_type(path: &Path, kind: &str, comment: &str) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", "", "-C", comment, "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen failed for {}", path.display());
+}
+
+/// What OpenSSH itself says the fingerprint of a public key file is.
+pub fn fingerprint_by_ssh_keygen(public_key: &Path) -> HostKeyFingerprint {
+    let out = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(public_key)
+        .output()
+        .expect("run ssh-keygen -l");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -l: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "256 SHA256:... comment (ED25519)"
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let field = text.split_whitespace().nth(1).expect("fingerprint field");
+    field
+        .parse()
+        .expect("ssh-keygen prints an OpenSSH fingerprint")
+}
+
+fn write_mode(path: &Path, contents: &[u8], mode: u32) {
+    fs::write(path, contents).expect("write file");
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn config(root: &Path, port: u16, user: &str) -> String {
+    let r = root.display();
+    format!(
+        "Port {port}
+ListenAddress 127.0.0.1
+HostKey {r}/ssh_host_ecdsa_key
+HostKey {r}/ssh_host_ed25519_key
+PidFile {r}/sshd.pid
+AuthorizedKeysFile {r}/authorized_keys
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowUsers {user}
+ForceCommand {r}/login-wrapper
+LogLevel VERBOSE
+"
+    )
+}
+
+fn wrapper(root: &Path) -> String {
+    let r = root.display();
+    format!(
+        r#"#!/bin/sh
+# sshd ForceCommand for the test server: fix PATH after the login shell's rc files, log the
+# command, then run it the way sshd would have.
+PATH='{r}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+DOCKER_SHIM_LOG='{r}/docker-shim.log'
+DOCKER_SHIM_STATE='{r}/docker-shim-state.json'
+SOVSTACK_TEST_REMOTE_ROOT='{r}/remote'
+export PATH DOCKER_SHIM_LOG DOCKER_SHIM_STATE SOVSTACK_TEST_REMOTE_ROOT
+{{ printf '%s' "${{SSH_ORIGINAL_COMMAND-}}" | tr '\n' ' '; echo; }} >> '{r}/commands.log'
+if [ -z "${{SSH_ORIGINAL_COMMAND-}}" ]; then exec /bin/sh; fi
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"#
+    )
+}
