@@ -1,1 +1,11 @@
 //! The executor: walks the plan graph with bounded parallelism and emits progress events.
+//!
+//! Kind-specific work lives behind [`Applier`]: one implementation for Hetzner Cloud
+//! resources, one for what runs on nodes over SSH. The executor only orders, runs, records
+//! state after every completed operation, and reports.
+
+mod applier;
+mod events;
+
+pub use applier::{Applier, ApplyContext, ApplyError, ApplyOptions, Observed};
+pub use events::{Event, EventSink};

@@ -17,7 +17,12 @@ impl ResourceKind for Bootstrap {
     }
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
-        let mut nodes: Vec<Target> = ctx.stack.composes.iter().map(|c| c.on.value.clone()).collect();
+        let mut nodes: Vec<Target> = ctx
+            .stack
+            .composes
+            .iter()
+            .map(|c| c.on.value.clone())
+            .collect();
         nodes.sort_by_key(|t| t.address());
         nodes.dedup();
         nodes
@@ -37,7 +42,12 @@ impl ResourceKind for Bootstrap {
                     .depends_on(t.address());
                 // Volumes are attached before anything is installed on their server.
                 if let Target::Server(name) = &t {
-                    for v in ctx.stack.volumes.iter().filter(|v| v.server.as_ref().is_some_and(|s| s.value == *name)) {
+                    for v in ctx
+                        .stack
+                        .volumes
+                        .iter()
+                        .filter(|v| v.server.as_ref().is_some_and(|s| s.value == *name))
+                    {
                         d = d.depends_on(format!("volume.{}", v.name));
                     }
                 }

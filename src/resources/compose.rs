@@ -42,11 +42,20 @@ impl ResourceKind for ComposeKind {
                 }
                 d = d.attr("services", Json::Object(services));
                 for f in ctx.files.iter().filter(|f| f.compose == c.name) {
-                    d = d.depends_on(format!("file.{}[{}]", c.name, Json::String(f.relative_path.clone())));
+                    d = d.depends_on(format!(
+                        "file.{}[{}]",
+                        c.name,
+                        Json::String(f.relative_path.clone())
+                    ));
                 }
                 // Firewalls protecting the server are in place before anything listens on it.
                 if let crate::config::Target::Server(server) = &c.on.value {
-                    for fw in ctx.stack.firewalls.iter().filter(|f| f.apply_to.iter().any(|s| s.value == *server)) {
+                    for fw in ctx
+                        .stack
+                        .firewalls
+                        .iter()
+                        .filter(|f| f.apply_to.iter().any(|s| s.value == *server))
+                    {
                         d = d.depends_on(format!("firewall.{}", fw.name));
                     }
                 }

@@ -52,7 +52,11 @@ pub fn rule_json(r: &FirewallRule) -> Json {
     let mut o = serde_json::Map::new();
     o.insert(
         "direction".into(),
-        json!(if r.direction == Direction::In { "in" } else { "out" }),
+        json!(if r.direction == Direction::In {
+            "in"
+        } else {
+            "out"
+        }),
     );
     o.insert("protocol".into(), json!(r.protocol.as_str()));
     if let Some(p) = &r.port {

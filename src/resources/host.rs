@@ -33,7 +33,9 @@ impl ResourceKind for HostKind {
                     .attr("port", h.ssh.port)
                     .attr(
                         "host_key",
-                        h.host_key.as_ref().map_or(Json::Null, |k| Json::String(k.value.clone())),
+                        h.host_key
+                            .as_ref()
+                            .map_or(Json::Null, |k| Json::String(k.value.clone())),
                     )
             })
             .collect()

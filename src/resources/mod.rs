@@ -185,10 +185,21 @@ pub fn ownership_labels(stack: &str, address: &str) -> BTreeMap<String, String> 
 pub fn label_value(s: &str) -> String {
     let mapped: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    trimmed.chars().take(63).collect::<String>().trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    trimmed
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 /// A JSON object of string labels merged with sovstack's own.
@@ -209,7 +220,10 @@ mod tests {
 
     #[test]
     fn label_values_follow_hetzner_rules() {
-        assert_eq!(label_value("file.llm[\"compose.yaml\"]"), "file.llm__compose.yaml");
+        assert_eq!(
+            label_value("file.llm[\"compose.yaml\"]"),
+            "file.llm__compose.yaml"
+        );
         assert_eq!(label_value("server.gpu"), "server.gpu");
         assert!(label_value(&"x".repeat(100)).len() <= 63);
     }
@@ -218,7 +232,10 @@ mod tests {
     fn unknowns_become_dependencies() {
         let mut d = Desired::new("file", "x").attr(
             "content",
-            format!("http://{}:4317", value::after_apply("server.obs.ipv4_address")),
+            format!(
+                "http://{}:4317",
+                value::after_apply("server.obs.ipv4_address")
+            ),
         );
         d.infer_dependencies();
         assert!(d.dependencies.contains("server.obs"));

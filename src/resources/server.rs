@@ -34,7 +34,11 @@ impl ResourceKind for ServerKind {
             .map(|s| {
                 let mut d = Desired::new("server", &s.name);
                 let labels = labels_json(stack, &d.address, &s.labels);
-                let ssh_keys: Vec<String> = s.ssh_keys.iter().map(|k| format!("{stack}-{}", k.value)).collect();
+                let ssh_keys: Vec<String> = s
+                    .ssh_keys
+                    .iter()
+                    .map(|k| format!("{stack}-{}", k.value))
+                    .collect();
                 for k in &s.ssh_keys {
                     d = d.depends_on(format!("ssh_key.{}", k.value));
                 }

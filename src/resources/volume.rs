@@ -34,19 +34,26 @@ impl ResourceKind for VolumeKind {
                 let mut d = Desired::new("volume", &v.name);
                 let labels = labels_json(stack, &d.address, &v.labels);
                 let server = v.server.as_ref().map(|s| s.value.clone());
-                let location = v
-                    .location
-                    .as_ref()
-                    .map(|l| l.value.clone())
-                    .or_else(|| server.as_ref().and_then(|s| ctx.stack.server(s)).map(|s| s.location.value.clone()));
+                let location = v.location.as_ref().map(|l| l.value.clone()).or_else(|| {
+                    server
+                        .as_ref()
+                        .and_then(|s| ctx.stack.server(s))
+                        .map(|s| s.location.value.clone())
+                });
                 if let Some(s) = &server {
                     d = d.depends_on(format!("server.{s}"));
                 }
                 d.attr("name", format!("{stack}-{}", v.name))
                     .attr("size", v.size_gb.value)
-                    .attr("location", location.map_or(serde_json::Value::Null, Into::into))
+                    .attr(
+                        "location",
+                        location.map_or(serde_json::Value::Null, Into::into),
+                    )
                     .attr("server", server.map_or(serde_json::Value::Null, Into::into))
-                    .attr("format", v.format.clone().map_or(serde_json::Value::Null, Into::into))
+                    .attr(
+                        "format",
+                        v.format.clone().map_or(serde_json::Value::Null, Into::into),
+                    )
                     .attr("automount", v.automount)
                     .attr("labels", labels)
             })
