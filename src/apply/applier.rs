@@ -6,6 +6,50 @@ use crate::resources::Desired;
 use crate::state::{KeyedHasher, ResourceState};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// A request to make a resource's state durable now, answered once it is.
+pub type CheckpointRequest = (String, ResourceState, oneshot::Sender<Result<(), String>>);
+
+/// Lets an applier record state in the middle of an operation (e.g. the fingerprint of a
+/// host key it generated, before the create request that installs it), so that a crash
+/// right after leaves enough in state to adopt safely. The executor serves the requests.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    tx: Option<mpsc::UnboundedSender<CheckpointRequest>>,
+}
+
+impl Checkpoint {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<CheckpointRequest>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx: Some(tx) }, rx)
+    }
+
+    /// No durability (tests of one applier): checkpoints succeed without being stored.
+    pub fn none() -> Self {
+        Self { tx: None }
+    }
+
+    pub async fn record(&self, address: &str, state: ResourceState) -> Result<(), ApplyError> {
+        let Some(tx) = &self.tx else { return Ok(()) };
+        let (ack, done) = oneshot::channel();
+        let failed = |message: String| ApplyError::Precondition {
+            address: address.to_string(),
+            message,
+            help: Some("the state could not be written; fix that before applying again".into()),
+        };
+        tx.send((address.to_string(), state, ack)).map_err(|_| {
+            failed("the executor stopped before the checkpoint was recorded".into())
+        })?;
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(failed(format!("cannot record checkpoint: {e}"))),
+            Err(_) => Err(failed(
+                "the executor stopped before the checkpoint was recorded".into(),
+            )),
+        }
+    }
+}
 
 /// What every operation may look at. `resources` is the live view of state: the executor
 /// updates it after every completed operation, so a firewall created after its server sees
@@ -17,6 +61,7 @@ pub struct ApplyContext {
     pub resources: Arc<RwLock<BTreeMap<String, ResourceState>>>,
     pub hasher: Arc<KeyedHasher>,
     pub events: EventSink,
+    pub checkpoint: Checkpoint,
     pub options: ApplyOptions,
 }
 
@@ -47,6 +92,25 @@ pub struct ApplyOptions {
     pub trust_new_host_keys: bool,
     /// Operations allowed to run at once.
     pub parallelism: usize,
+}
+
+/// A resource carrying this stack's label that state does not know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Orphan {
+    pub kind: String,
+    /// The `sovstack.address` label it carries, if any.
+    pub address_label: Option<String>,
+    pub id: String,
+    pub name: String,
+}
+
+/// What one refresh found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refreshed {
+    pub observed: BTreeMap<String, Observed>,
+    pub orphans: Vec<Orphan>,
+    /// Policy findings about what exists (a location outside the allowed set, as the API reports it).
+    pub violations: Vec<String>,
 }
 
 /// What refresh found for one recorded resource.
@@ -129,5 +193,5 @@ pub trait Applier: Send + Sync {
         &self,
         cx: &ApplyContext,
         recorded: &BTreeMap<String, ResourceState>,
-    ) -> Result<BTreeMap<String, Observed>, ApplyError>;
+    ) -> Result<Refreshed, ApplyError>;
 }
