@@ -1,0 +1,144 @@
+//! The plan as text, the way Terraform users read it in pull requests: `+ ~ - -/+`,
+//! `# forces replacement`, `(sensitive)`, `(known after apply)`, unified diffs of files.
+
+use super::model::*;
+use crate::config::value;
+use serde_json::Value as Json;
+use std::fmt::Write as _;
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str("Changed outside sovstack:\n\n");
+        for d in &plan.drift {
+            render_drift(&mut out, d);
+        }
+        out.push_str(
+            "Unless the configuration is changed to match, apply will undo these changes.\n\n",
+        );
+    }
+    let actionable: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if actionable.is_empty() {
+        out.push_str("No changes. The stack matches its configuration.\n");
+    } else {
+        out.push_str("sovstack will perform the following actions:\n\n");
+        for c in actionable {
+            render_change(&mut out, c);
+        }
+        let _ = writeln!(
+            out,
+            "Plan: {} to add, {} to change, {} to destroy.",
+            plan.summary.add, plan.summary.change, plan.summary.destroy
+        );
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "\nWarning: {w}");
+    }
+    out
+}
+
+fn verb(c: &ResourceChange) -> &'static str {
+    match c.action {
+        Action::Create => "created",
+        Action::Update => "updated in place",
+        Action::Replace => "replaced",
+        Action::Delete => "destroyed",
+        Action::NoOp => "left unchanged",
+    }
+}
+
+fn render_change(out: &mut String, c: &ResourceChange) {
+    let _ = write!(out, "  # {} will be {}", c.address, verb(c));
+    if let Some(r) = &c.reason {
+        let _ = write!(out, " ({r})");
+    }
+    out.push('\n');
+    let _ = writeln!(out, "{:>3} {} {{", c.action.symbol(), c.address);
+    let width = c.changes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+    for a in &c.changes {
+        // File contents are shown as a diff below, not as a value.
+        if a.name == "content" && !a.sensitive && (c.diff.is_some() || c.action == Action::Update) {
+            continue;
+        }
+        let sym = match (c.action, &a.before, &a.after, a.after_unknown) {
+            (Action::Create, ..) => "+",
+            (Action::Delete, ..) => "-",
+            (_, None, _, _) if !a.sensitive => "+",
+            (_, Some(_), None, false) if !a.sensitive => "-",
+            _ => "~",
+        };
+        let name = format!("{:<width$}", a.name);
+        let line = match c.action {
+            Action::Create => format!("{name} = {}", after(a)),
+            Action::Delete => format!("{name} = {}", before(a)),
+            _ if a.sensitive => format!("{name} = (sensitive value changed)"),
+            _ => format!("{name} = {} -> {}", before(a), after(a)),
+        };
+        let _ = write!(out, "      {sym} {line}");
+        if a.forces_replacement {
+            out.push_str(" # forces replacement");
+        }
+        out.push('\n');
+    }
+    if let Some(d) = &c.diff {
+        for l in d.lines() {
+            let _ = writeln!(out, "        {l}");
+        }
+    }
+    out.push_str("    }\n\n");
+}
+
+fn render_drift(out: &mut String, d: &Drift) {
+    let what = match d.kind {
+        DriftKind::Policy => "violates the stack's policy",
+        DriftKind::Changed => "has changed",
+        DriftKind::Deleted => "has been deleted",
+        DriftKind::Orphan => "exists but is not managed (orphan)",
+    };
+    let _ = writeln!(out, "  # {} {what}", d.address);
+    if let Some(m) = &d.message {
+        let _ = writeln!(out, "    {m}");
+    }
+    for a in &d.changes {
+        let _ = writeln!(out, "      ~ {} = {} -> {}", a.name, before(a), after(a));
+    }
+    out.push('\n');
+}
+
+fn before(a: &AttrChange) -> String {
+    if a.sensitive {
+        return "(sensitive)".into();
+    }
+    a.before.as_ref().map_or_else(|| "null".into(), show)
+}
+
+fn after(a: &AttrChange) -> String {
+    if a.sensitive {
+        "(sensitive)".into()
+    } else if a.after_unknown {
+        "(known after apply)".into()
+    } else {
+        a.after.as_ref().map_or_else(|| "null".into(), show)
+    }
+}
+
+/// Values as HCL-ish literals; multi-line strings are summarised.
+fn show(v: &Json) -> String {
+    match v {
+        Json::String(s) if value::is_unknown(s) => {
+            let d = value::describe(s);
+            if d == "(known after apply)" {
+                d
+            } else {
+                format!("{d:?}")
+            }
+        }
+        Json::String(s) if s.contains('\n') => format!("<<{} lines>>", s.lines().count()),
+        Json::String(s) => format!("{s:?}"),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
