@@ -2,6 +2,9 @@
 
 mod common;
 mod fmt;
+mod pipeline;
+mod plan;
+mod refresh;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +31,9 @@ pub struct Cli {
     /// The stack file.
     #[arg(long, global = true, default_value = "stack.hcl", value_name = "FILE")]
     pub stack: PathBuf,
+    /// The local state file (default: .sovstack/state.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Set a variable (repeatable); overrides SOVSTACK_VAR_<name>.
     #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -41,6 +47,22 @@ pub enum Command {
     Validate(validate::Args),
     /// Rewrite the stack file in canonical layout, keeping comments.
     Fmt(fmt::Args),
+    /// Show what apply would change.
+    Plan(plan::Args),
+}
+
+/// A runtime for commands that talk to state backends, the API or nodes.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
 }
 
 /// Entry point used by the binary; returns the process exit code.
@@ -55,5 +77,6 @@ pub fn main() -> i32 {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Plan(args) => plan::run(&cli, args),
     }
 }

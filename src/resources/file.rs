@@ -3,6 +3,7 @@
 //! their text in state so a later plan can show a unified diff, secret files only a keyed hash.
 
 use super::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::config::value;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +21,9 @@ pub struct NodeFile {
     pub mode: u32,
     pub owner: Option<String>,
     pub content: FileContent,
+    /// References (`server.x.ipv4_address`) the content still waits for; its hash is then
+    /// known only after apply.
+    pub unknowns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +60,15 @@ impl ResourceKind for FileKind {
                     .attr("owner", f.owner.clone().map_or(Json::Null, Json::String))
                     .depends_on(format!("bootstrap.{node_name}"));
                 match &f.content {
+                    FileContent::Plain(text) if !f.unknowns.is_empty() => {
+                        // The text shows placeholders; the real hash exists only after apply.
+                        let waits_for = f
+                            .unknowns
+                            .iter()
+                            .map(|r| value::after_apply(r))
+                            .collect::<String>();
+                        d = d.attr("sha256", waits_for).attr("content", text.clone());
+                    }
                     FileContent::Plain(text) => {
                         d = d
                             .attr("sha256", hex::encode(Sha256::digest(text.as_bytes())))

@@ -1,0 +1,204 @@
+//! The steps plan, apply and destroy share: read state, load the stack with what state
+//! knows, validate, render, build desired resources, and hash every input.
+
+use super::{Cli, common};
+use crate::config::{Diagnostics, Stack, diagnostic};
+use crate::render::{self, Artifact, ArtifactKind, RenderMode, RenderOptions};
+use crate::resources::{self, Desired, DesiredContext, FileContent, NodeFile};
+use crate::state::{KeyedHasher, LocalBackend, StateBackend, StateFile};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where the local state lives, relative to the working directory (the stack's directory
+/// with `-C`): `.sovstack/state.json`, or `--state FILE`.
+pub fn state_path(cli: &Cli) -> PathBuf {
+    cli.state
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".sovstack/state.json"))
+}
+
+pub fn backend(cli: &Cli) -> LocalBackend {
+    LocalBackend::new(state_path(cli))
+}
+
+/// Values of computed attributes recorded in state (`server.x.ipv4_address`), which resolve
+/// the stack's after-apply references.
+pub fn known_from_state(state: Option<&StateFile>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(state) = state else { return out };
+    for (addr, r) in &state.resources {
+        let Some(kind) = resources::kind(&r.kind) else {
+            continue;
+        };
+        for attr in kind.computed() {
+            if let Some(v) = r.attributes.get(*attr).and_then(|v| v.as_str()) {
+                out.insert(format!("{addr}.{attr}"), v.to_string());
+            }
+        }
+        if let Some(id) = &r.id {
+            out.entry(format!("{addr}.id"))
+                .or_insert_with(|| id.clone());
+        }
+    }
+    out
+}
+
+/// The key for digests of secret-bearing rendered files, derived from the state key so the
+/// raw key is never handed out.
+pub fn render_digest_key(hasher: &KeyedHasher) -> Vec<u8> {
+    hex::decode(hasher.hash(b"sovstack/render-digest-key/v1").mac).unwrap_or_default()
+}
+
+/// Everything a plan is made from.
+pub struct Prepared {
+    pub stack: Stack,
+    pub desired: Vec<Desired>,
+    pub inputs_hash: String,
+}
+
+/// Loads and checks the stack (printing diagnostics), renders, builds desired resources.
+/// `None` means an error was printed.
+pub fn prepare(
+    cli: &Cli,
+    state: Option<&StateFile>,
+    hasher: Option<&KeyedHasher>,
+    mode: RenderMode,
+) -> Option<Prepared> {
+    let known = known_from_state(state);
+    let mut loaded = common::load_with_known(cli, known.clone())?;
+    let Some(stack) = loaded.stack.take() else {
+        print_diagnostics(&loaded.diagnostics, &loaded.source);
+        return None;
+    };
+    loaded.diagnostics.extend(crate::validate::check(&stack));
+    loaded.diagnostics.sort();
+    print_diagnostics(&loaded.diagnostics, &loaded.source);
+    if loaded.diagnostics.has_errors() {
+        return None;
+    }
+    let opts = match (mode, hasher) {
+        (RenderMode::Apply, Some(h)) => RenderOptions::apply(known, render_digest_key(h)),
+        (_, h) => RenderOptions {
+            digest_key: h.map(render_digest_key),
+            ..RenderOptions::redacted(known)
+        },
+    };
+    let artifacts = match render::render_stack(&stack, &opts) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return None;
+        }
+    };
+    let files = node_files(&stack, &artifacts);
+    let service_hashes: BTreeMap<(String, String), String> = render::service_hashes(&artifacts)
+        .into_iter()
+        .map(|((_node, compose, service), h)| ((compose, service), h))
+        .collect();
+    let bootstrap = crate::providers::node::bootstrap_sha256();
+    let desired = resources::desired(&DesiredContext {
+        stack: &stack,
+        files: &files,
+        bootstrap_sha256: &bootstrap,
+        service_hashes: &service_hashes,
+    });
+    let inputs_hash = inputs_hash(&loaded.source, &stack, &artifacts, hasher);
+    Some(Prepared {
+        stack,
+        desired,
+        inputs_hash,
+    })
+}
+
+fn print_diagnostics(d: &Diagnostics, source: &crate::config::SourceFile) {
+    let text = diagnostic::render(d, source);
+    if !text.is_empty() {
+        eprint!("{text}");
+    }
+}
+
+/// Rendered artifacts that land on nodes as files (cloud-init goes to the API instead).
+pub fn node_files(stack: &Stack, artifacts: &[Artifact]) -> Vec<NodeFile> {
+    artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::CloudInit)
+        .filter_map(|a| {
+            let compose_name = a.compose.clone()?;
+            let compose = stack.compose(&compose_name)?;
+            let dir = compose.directory.value.trim_end_matches('/');
+            let relative = a
+                .remote_path
+                .strip_prefix(dir)
+                .map(|r| r.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| a.remote_path.clone());
+            let text = String::from_utf8_lossy(&a.content).into_owned();
+            let content = if a.sensitive {
+                FileContent::Secret((!a.redacted).then_some(text))
+            } else {
+                FileContent::Plain(text)
+            };
+            Some(NodeFile {
+                node: a.node.clone(),
+                compose: compose_name,
+                remote_path: a.remote_path.clone(),
+                relative_path: relative,
+                mode: a.mode,
+                owner: a.owner.clone(),
+                content,
+                unknowns: a.unknowns.clone(),
+            })
+        })
+        .collect()
+}
+
+/// sha256 over everything a plan depends on: the stack text, variable values (secrets as
+/// keyed hashes), every rendered artifact's digest, and the tool version.
+fn inputs_hash(
+    source: &crate::config::SourceFile,
+    stack: &Stack,
+    artifacts: &[Artifact],
+    hasher: Option<&KeyedHasher>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(source.text().as_bytes());
+    for v in &stack.variables {
+        h.update([0]);
+        h.update(v.name.as_bytes());
+        h.update([0]);
+        match (&v.value, v.sensitive, hasher) {
+            (None, ..) => h.update(b"(unset)"),
+            (Some(val), true, Some(k)) => h.update(k.hash_json(val).mac.as_bytes()),
+            (Some(_), true, None) => h.update(b"(sensitive)"),
+            (Some(val), false, _) => h.update(val.to_string().as_bytes()),
+        }
+    }
+    for a in artifacts {
+        h.update([0]);
+        h.update(a.node.as_bytes());
+        h.update(a.remote_path.as_bytes());
+        h.update(a.digest.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The state (if any) and the key to compare secrets with. Reading never creates files:
+/// without state, the key comes from `SOVSTACK_STATE_KEY` or is absent.
+pub async fn read_state(
+    cli: &Cli,
+) -> Result<(Option<StateFile>, Option<KeyedHasher>), crate::state::StateError> {
+    let backend = backend(cli);
+    let loaded = backend.load().await?;
+    for w in loaded.iter().flat_map(|l| &l.warnings) {
+        eprintln!("warning: {w}");
+    }
+    let state = loaded.map(|l| l.state);
+    let hasher = if state.is_some() {
+        Some(backend.hasher()?)
+    } else {
+        KeyedHasher::from_env()?
+    };
+    Ok((state, hasher))
+}

@@ -1,0 +1,110 @@
+//! `sovstack plan`: what apply would change. Offline by default for a stack with no state.
+
+use super::{Cli, exit, pipeline};
+use crate::plan::{self, PlanInput, PlanOptions, SavedPlan};
+use crate::render::RenderMode;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print the plan as JSON (schemas/plan.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// Save the plan for `sovstack apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Plan only this address and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Replace this address even if unchanged (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Read what really exists before planning (`--refresh=false` to skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Plan the destruction of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> i32 {
+    let rt = match super::runtime() {
+        Some(rt) => rt,
+        None => return exit::ERROR,
+    };
+    let (state, hasher) = match rt.block_on(pipeline::read_state(cli)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return exit::ERROR;
+        }
+    };
+    let Some(prepared) =
+        pipeline::prepare(cli, state.as_ref(), hasher.as_ref(), RenderMode::Redacted)
+    else {
+        return exit::ERROR;
+    };
+    let drift = if args.refresh && state.is_some() {
+        match rt.block_on(super::refresh::drift(
+            cli,
+            &prepared,
+            state.as_ref(),
+            hasher.as_ref(),
+        )) {
+            Ok(d) => d,
+            Err(code) => return code,
+        }
+    } else {
+        Vec::new()
+    };
+    let input = PlanInput {
+        stack: &prepared.stack.name.value,
+        desired: &prepared.desired,
+        prior: state.as_ref(),
+        hasher: hasher.as_ref(),
+        inputs_hash: prepared.inputs_hash.clone(),
+        drift,
+    };
+    let opts = PlanOptions {
+        targets: args.targets.clone(),
+        replace: args.replace.clone(),
+        destroy: args.destroy,
+    };
+    let plan = match plan::compute(&input, &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return exit::ERROR;
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).unwrap_or_default()
+        );
+    } else {
+        print!("{}", plan::text::render(&plan));
+    }
+    if let Some(out) = &args.out {
+        let saved = SavedPlan::new(plan.clone());
+        if let Err(e) = crate::state::atomic::write_atomic(out, saved.to_json().as_bytes()) {
+            eprintln!("{:?}", miette::Report::new(e));
+            return exit::ERROR;
+        }
+        if !args.json {
+            println!(
+                "\nSaved the plan to {}; apply it with `sovstack apply {}`.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    if args.detailed_exitcode && (plan.has_changes() || !plan.drift.is_empty()) {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
