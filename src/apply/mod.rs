@@ -6,6 +6,12 @@
 
 mod applier;
 mod events;
+pub mod executor;
+pub mod progress;
 
-pub use applier::{Applier, ApplyContext, ApplyError, ApplyOptions, Observed};
+pub use applier::{
+    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed,
+    Orphan, Refreshed,
+};
 pub use events::{Event, EventSink};
+pub use executor::{ExecuteError, Outcome, execute};

@@ -1,5 +1,7 @@
 //! Command-line definitions and dispatch; one file per command.
 
+mod appliers;
+mod apply;
 mod common;
 mod fmt;
 mod pipeline;
@@ -49,6 +51,10 @@ pub enum Command {
     Fmt(fmt::Args),
     /// Show what apply would change.
     Plan(plan::Args),
+    /// Make the world match the stack (or apply a saved plan).
+    Apply(apply::Args),
+    /// Destroy everything in state.
+    Destroy(apply::DestroyArgs),
 }
 
 /// A runtime for commands that talk to state backends, the API or nodes.
@@ -78,5 +84,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
         Command::Plan(args) => plan::run(&cli, args),
+        Command::Apply(args) => apply::run(&cli, args),
+        Command::Destroy(args) => apply::run_destroy(&cli, args),
     }
 }

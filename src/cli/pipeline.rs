@@ -3,7 +3,7 @@
 
 use super::{Cli, common};
 use crate::config::{Diagnostics, Stack, diagnostic};
-use crate::render::{self, Artifact, ArtifactKind, RenderMode, RenderOptions};
+use crate::render::{self, Artifact, ArtifactKind, RenderError, RenderOptions};
 use crate::resources::{self, Desired, DesiredContext, FileContent, NodeFile};
 use crate::state::{KeyedHasher, LocalBackend, StateBackend, StateFile};
 use sha2::{Digest, Sha256};
@@ -59,11 +59,14 @@ pub struct Prepared {
 
 /// Loads and checks the stack (printing diagnostics), renders, builds desired resources.
 /// `None` means an error was printed.
+///
+/// Rendering is real whenever it can be (key available, every secret set, every referenced
+/// value known); otherwise it is redacted, and the resources waiting for a value or a secret
+/// say so (unknown markers, unset sensitive values): apply defers them to a later wave.
 pub fn prepare(
     cli: &Cli,
     state: Option<&StateFile>,
     hasher: Option<&KeyedHasher>,
-    mode: RenderMode,
 ) -> Option<Prepared> {
     let known = known_from_state(state);
     let mut loaded = common::load_with_known(cli, known.clone())?;
@@ -77,14 +80,21 @@ pub fn prepare(
     if loaded.diagnostics.has_errors() {
         return None;
     }
-    let opts = match (mode, hasher) {
-        (RenderMode::Apply, Some(h)) => RenderOptions::apply(known, render_digest_key(h)),
-        (_, h) => RenderOptions {
-            digest_key: h.map(render_digest_key),
-            ..RenderOptions::redacted(known)
-        },
+    let redacted = RenderOptions {
+        digest_key: hasher.map(render_digest_key),
+        ..RenderOptions::redacted(known.clone())
     };
-    let artifacts = match render::render_stack(&stack, &opts) {
+    let real = hasher
+        .filter(|_| stack.unset_sensitive_variables().is_empty())
+        .map(|h| RenderOptions::apply(known, render_digest_key(h)));
+    let rendered = match real {
+        Some(opts) => match render::render_stack(&stack, &opts) {
+            Err(RenderError::Unresolved { .. }) => render::render_stack(&stack, &redacted),
+            other => other,
+        },
+        None => render::render_stack(&stack, &redacted),
+    };
+    let artifacts = match rendered {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));

@@ -2,7 +2,6 @@
 
 use super::{Cli, exit, pipeline};
 use crate::plan::{self, PlanInput, PlanOptions, SavedPlan};
-use crate::render::RenderMode;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -42,9 +41,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
             return exit::ERROR;
         }
     };
-    let Some(prepared) =
-        pipeline::prepare(cli, state.as_ref(), hasher.as_ref(), RenderMode::Redacted)
-    else {
+    let Some(prepared) = pipeline::prepare(cli, state.as_ref(), hasher.as_ref()) else {
         return exit::ERROR;
     };
     let drift = if args.refresh && state.is_some() {
