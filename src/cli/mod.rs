@@ -7,6 +7,7 @@ mod fmt;
 mod pipeline;
 mod plan;
 mod refresh;
+mod state_cmd;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +56,31 @@ pub enum Command {
     Apply(apply::Args),
     /// Destroy everything in state.
     Destroy(apply::DestroyArgs),
+    /// Show the state, or a saved plan.
+    Show(state_cmd::ShowArgs),
+    /// Inspect or carefully edit the state.
+    #[command(subcommand)]
+    State(state_cmd::StateCommand),
+    /// Show output values.
+    Output(state_cmd::OutputArgs),
+    /// Print the dependency graph as Graphviz DOT.
+    Graph,
+    /// Release a state lock left by a crashed run.
+    ForceUnlock {
+        /// The lock id shown in the "state is locked" message.
+        id: String,
+    },
+    /// Check the hash-chained journal of applies.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Serve a local simulation of the Hetzner Cloud API, to rehearse on.
+    Sandbox(crate::sandbox::SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify every link of the journal.
+    Verify,
 }
 
 /// A runtime for commands that talk to state backends, the API or nodes.
@@ -86,5 +112,21 @@ pub fn main() -> i32 {
         Command::Plan(args) => plan::run(&cli, args),
         Command::Apply(args) => apply::run(&cli, args),
         Command::Destroy(args) => apply::run_destroy(&cli, args),
+        Command::Show(args) => state_cmd::run_show(&cli, args),
+        Command::State(cmd) => state_cmd::run_state(&cli, cmd),
+        Command::Output(args) => state_cmd::run_output(&cli, args),
+        Command::Graph => state_cmd::run_graph(&cli),
+        Command::ForceUnlock { id } => state_cmd::run_force_unlock(&cli, id),
+        Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(&cli),
+        Command::Sandbox(args) => match runtime() {
+            Some(rt) => match rt.block_on(crate::sandbox::serve(args.clone())) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("{:?}", miette::Report::new(e));
+                    exit::ERROR
+                }
+            },
+            None => exit::ERROR,
+        },
     }
 }

@@ -2,6 +2,7 @@
 
 mod harness;
 mod hcloud_client;
+mod plan;
 mod render;
 mod sandbox;
 mod ssh;
