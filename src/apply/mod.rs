@@ -5,7 +5,11 @@
 //! state after every completed operation, and reports.
 
 mod applier;
+pub mod cloud;
 mod events;
 
-pub use applier::{Applier, ApplyContext, ApplyError, ApplyOptions, Observed};
+pub use applier::{
+    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed,
+    Orphan, Refreshed,
+};
 pub use events::{Event, EventSink};
