@@ -876,3 +876,41 @@ fn private_key_lines(user_data: &str) -> Vec<String> {
         .filter(|l| l.len() >= 20 && !l.starts_with("-----"))
         .collect()
 }
+
+#[tokio::test]
+async fn a_run_that_died_after_the_create_is_adopted_with_its_checkpointed_host_key() {
+    let env = Env::start(cloud_only(), "").await;
+    env.create("ssh_key.admin").await;
+    let first = env.create("server.app").await;
+    // The process died after the server existed but before the result was recorded: state
+    // holds only the checkpoint.
+    let (_, pending, _) = env.checkpoints.lock().unwrap()[0].clone();
+    env.record("server.app", pending.clone());
+    let boots_before = env.boots.lock().unwrap().len();
+
+    let again = env.create("server.app").await;
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.status, ResourceStatus::Ready);
+    assert_eq!(
+        again.attributes["host_key_fingerprint"],
+        pending.attributes["host_key_fingerprint"]
+    );
+    assert_eq!(env.sb.request_log().count("POST /servers"), 1);
+    assert_eq!(
+        env.checkpoints.lock().unwrap().len(),
+        1,
+        "no new key generated"
+    );
+    assert_eq!(env.boots.lock().unwrap().len(), boots_before);
+
+    // Deleting a never-confirmed create finds it by its labels.
+    env.record("server.app", pending);
+    env.delete("server.app").await;
+    assert!(
+        env.client
+            .list_servers(&ListParams::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
