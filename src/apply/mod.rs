@@ -5,6 +5,7 @@
 //! state after every completed operation, and reports.
 
 mod applier;
+pub mod cloud;
 mod events;
 pub mod executor;
 pub mod progress;

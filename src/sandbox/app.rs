@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::boot::BootHook;
 use super::error::ApiError;
 use super::faults::{FaultEngine, FaultSpec};
 use super::handlers::{actions, catalog, firewalls, servers, ssh_keys, volumes};
@@ -33,6 +34,7 @@ pub struct Shared {
     pub faults: Mutex<FaultEngine>,
     pub bucket: Mutex<TokenBucket>,
     pub log: RequestLog,
+    pub boot: Option<BootHook>,
 }
 
 #[derive(Clone)]
@@ -80,6 +82,14 @@ impl App {
         let result = f(&mut store, now);
         if (mutating && result.is_ok()) || advanced {
             self.persist(&store)?;
+        }
+        let boots = store.take_boots();
+        drop(store);
+        // Outside the lock: a hook may take a moment, and must never stall the API.
+        if let Some(hook) = &self.0.boot {
+            for event in boots {
+                hook(event);
+            }
         }
         result
     }

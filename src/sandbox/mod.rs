@@ -33,6 +33,8 @@
 //!   filters; `label_selector` ([`labels`]); `sort=field[:asc|:desc]`, repeatable.
 //! - **Addresses**: servers get a loopback IPv4 ([`ServerIpv4`]: one fixed address, or sequential from 127.0.1.1);
 //!   IPv6 is always `null`. Networks, placement groups and primary IPs are not simulated (422 if requested).
+//! - **Boot**: when a created server's first start finishes, the optional [`SandboxConfig::boot`] hook (CLI:
+//!   `--boot-command`) gets a [`BootEvent`] with the server's id, name, IPv4 and user data ([`boot`]).
 //! - **Every response** carries `X-Correlation-Id`; every request is recorded in the [`RequestLog`].
 //! - **State** lives in memory; with a state file it is reloaded at start and written atomically (temp file, fsync,
 //!   rename) after every change. IDs only grow.
@@ -55,6 +57,7 @@
 //! ```
 
 pub mod body;
+pub mod boot;
 pub mod catalog;
 pub mod error;
 pub mod faults;
@@ -79,6 +82,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use boot::{BootEvent, BootHook, command_hook};
 pub use faults::{FaultSpec, FaultSpecError};
 pub use ratelimit::RateLimitConfig;
 pub use request_log::{LoggedRequest, RequestLog};
@@ -90,7 +94,7 @@ use ratelimit::TokenBucket;
 use store::Store;
 
 /// Everything that shapes one simulator instance.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// How long every action runs before it finishes.
     pub action_duration: Duration,
@@ -103,6 +107,23 @@ pub struct SandboxConfig {
     pub state_file: Option<PathBuf>,
     /// The only accepted bearer token; `None` accepts any non-empty token.
     pub token: Option<String>,
+    /// Called once per created server when it has booted ([`boot`]).
+    pub boot: Option<BootHook>,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("action_duration", &self.action_duration)
+            .field("faults", &self.faults)
+            .field("fault_seed", &self.fault_seed)
+            .field("server_ipv4", &self.server_ipv4)
+            .field("rate_limit", &self.rate_limit)
+            .field("state_file", &self.state_file)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("boot", &self.boot.as_ref().map(|_| "(hook)"))
+            .finish()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -115,6 +136,7 @@ impl Default for SandboxConfig {
             rate_limit: RateLimitConfig::default(),
             state_file: None,
             token: None,
+            boot: None,
         }
     }
 }
@@ -184,6 +206,7 @@ impl Sandbox {
             faults: Mutex::new(FaultEngine::new(config.faults.clone(), config.fault_seed)),
             bucket: Mutex::new(TokenBucket::new(config.rate_limit, Instant::now())),
             log: log.clone(),
+            boot: config.boot.clone(),
         }));
         let router = app::router(app.clone());
         let (stop, stopped) = watch::channel(false);
@@ -276,6 +299,10 @@ pub struct SandboxArgs {
     /// Requests per hour before 429 (refills evenly over the hour).
     #[arg(long, default_value_t = 3600)]
     pub rate_limit: u32,
+    /// Run this shell command when a created server boots, with SANDBOX_SERVER_ID,
+    /// SANDBOX_SERVER_NAME, SANDBOX_SERVER_IPV4 and SANDBOX_USER_DATA (a file with the user data).
+    #[arg(long)]
+    pub boot_command: Option<String>,
 }
 
 fn parse_server_ip(s: &str) -> Result<ServerIpv4, String> {
@@ -298,6 +325,7 @@ impl SandboxArgs {
             },
             state_file: self.state.clone(),
             token: self.token.clone(),
+            boot: self.boot_command.clone().map(command_hook),
         })
     }
 }

@@ -122,6 +122,10 @@ pub enum Change {
         volume: u64,
         size: u64,
     },
+    /// The server's first start after create finished: report it to the boot hook.
+    ServerBooted {
+        server: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -76,6 +76,9 @@ pub struct Store {
     pub firewalls: BTreeMap<u64, Firewall>,
     pub volumes: BTreeMap<u64, Volume>,
     pub actions: BTreeMap<u64, Action>,
+    /// Servers that booted since the last [`Store::take_boots`]; not persisted.
+    #[serde(skip)]
+    pub boots: Vec<super::boot::BootEvent>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -264,7 +267,22 @@ impl Store {
                     v.size = size;
                 }
             }
+            Change::ServerBooted { server } => {
+                if let Some(s) = self.servers.get(&server) {
+                    self.boots.push(super::boot::BootEvent {
+                        server_id: s.id,
+                        name: s.name.clone(),
+                        ipv4: s.ipv4,
+                        user_data: s.user_data.clone(),
+                    });
+                }
+            }
         }
+    }
+
+    /// Boot events to report, oldest first.
+    pub fn take_boots(&mut self) -> Vec<super::boot::BootEvent> {
+        std::mem::take(&mut self.boots)
     }
 
     pub fn is_locked(&self, kind: &str, id: u64) -> bool {

@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
+mod cloud_apply;
 mod harness;
 mod hcloud_client;
 mod plan;

@@ -312,10 +312,13 @@ pub async fn create(
                 NewAction {
                     command: "start_server",
                     resources: vec![(id, "server")],
-                    on_success: vec![Change::ServerStatus {
-                        server: id,
-                        status: "running".into(),
-                    }],
+                    on_success: vec![
+                        Change::ServerStatus {
+                            server: id,
+                            status: "running".into(),
+                        },
+                        Change::ServerBooted { server: id },
+                    ],
                     on_error: vec![Change::ServerStatus {
                         server: id,
                         status: "off".into(),
