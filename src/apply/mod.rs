@@ -6,6 +6,9 @@
 
 mod applier;
 mod events;
+pub mod node;
 
-pub use applier::{Applier, ApplyContext, ApplyError, ApplyOptions, Observed};
+pub use applier::{
+    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, Observed, Orphan, Refreshed,
+};
 pub use events::{Event, EventSink};
