@@ -114,13 +114,14 @@ impl NodeApplier {
         node: &str,
     ) -> Result<SshTransport, ApplyError> {
         let ep = endpoint(cx, node)?;
-        if node.starts_with("server.") && self.first_contact(node) {
-            if let Ok(ip) = ep.target.host.parse::<IpAddr>() {
-                cx.events
-                    .progress(address, format!("waiting for sshd on {}", ep.target));
-                let deadline = tokio::time::Instant::now() + self.sshd_wait;
-                wait_for_sshd(SocketAddr::new(ip, ep.target.port), deadline).await?;
-            }
+        if node.starts_with("server.")
+            && self.first_contact(node)
+            && let Ok(ip) = ep.target.host.parse::<IpAddr>()
+        {
+            cx.events
+                .progress(address, format!("waiting for sshd on {}", ep.target));
+            let deadline = tokio::time::Instant::now() + self.sshd_wait;
+            wait_for_sshd(SocketAddr::new(ip, ep.target.port), deadline).await?;
         }
         Ok(self.pool.get(&ep).await?)
     }
