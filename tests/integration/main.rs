@@ -2,6 +2,7 @@
 
 mod harness;
 mod hcloud_client;
+mod node;
 mod render;
 mod sandbox;
 mod ssh;
