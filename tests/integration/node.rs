@@ -462,7 +462,7 @@ async fn apply_recreate_refresh_delete() {
     let drift = a.refresh(&cx2, &recorded).await.unwrap();
     match &drift.observed["file.llm[\"vllm.env\"]"] {
         Observed::Present(f) => {
-            assert!(f.attributes.get("content").is_none());
+            assert!(!f.attributes.contains_key("content"));
             assert_ne!(
                 f.sensitive_attributes["content"],
                 recorded["file.llm[\"vllm.env\"]"].sensitive_attributes["content"]
