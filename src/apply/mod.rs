@@ -8,6 +8,7 @@ mod applier;
 pub mod cloud;
 mod events;
 pub mod executor;
+pub mod node;
 pub mod progress;
 
 pub use applier::{

@@ -3,6 +3,7 @@
 mod cloud_apply;
 mod harness;
 mod hcloud_client;
+mod node;
 mod plan;
 mod render;
 mod sandbox;

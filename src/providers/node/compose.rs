@@ -1,0 +1,251 @@
+//! Driving `docker compose` on a node: `up` with `--wait`, explicit recreation of the services
+//! whose inputs changed, `down`. Output is read only as `--progress json` events (one JSON object
+//! per line on stderr); human text is never parsed, it changes between releases.
+//!
+//! Compose's project flags (`-p`, `-f`, `--progress`) are flags of the `compose` command and must
+//! come before the subcommand.
+
+use super::error::NodeError;
+use crate::providers::ssh::{ExecRequest, Transport, shell_quote};
+use serde::Deserialize;
+
+/// One compose project on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeProject {
+    pub name: String,
+    /// Absolute project directory; holds `compose.yaml`.
+    pub directory: String,
+}
+
+impl ComposeProject {
+    pub fn compose_file(&self) -> String {
+        format!("{}/compose.yaml", self.directory.trim_end_matches('/'))
+    }
+
+    /// `cd <dir> && docker compose -p <name> -f <dir>/compose.yaml --progress json <args...>`.
+    pub fn command(&self, args: &[&str]) -> String {
+        let mut cmd = format!(
+            "cd {} && docker compose -p {} -f {} --progress json",
+            shell_quote(&self.directory),
+            shell_quote(&self.name),
+            shell_quote(&self.compose_file())
+        );
+        for a in args {
+            cmd.push(' ');
+            cmd.push_str(&shell_quote(a));
+        }
+        cmd
+    }
+
+    /// Brings every service up and waits until each is running (and healthy where it has a check).
+    pub fn up_command(&self) -> String {
+        self.command(&["up", "-d", "--wait", "--remove-orphans"])
+    }
+
+    /// Recreates exactly `services` (their dependencies are left alone).
+    pub fn recreate_command(&self, services: &[String]) -> String {
+        let mut args = vec!["up", "-d", "--wait", "--no-deps", "--force-recreate"];
+        args.extend(services.iter().map(String::as_str));
+        self.command(&args)
+    }
+
+    /// `down`; with `volumes` the named volumes go too. Runs without the compose file, by the
+    /// project's labels, so a project whose directory is gone can still be removed.
+    pub fn down_command(&self, volumes: bool) -> String {
+        let mut cmd = format!(
+            "docker compose -p {} --progress json down --remove-orphans",
+            shell_quote(&self.name)
+        );
+        if volumes {
+            cmd.push_str(" -v");
+        }
+        cmd
+    }
+}
+
+/// One `--progress json` line, in any of the shapes Compose has used (2.29 to 4.x:
+/// `{"id","status"}`; 5.x: `{"id","status":"Done|Working|Error","text"}`; errors
+/// `{"error":true,"message"}`; warnings `{"level":"warning","msg"}`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+pub struct ProgressEvent {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub error: Option<bool>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(default)]
+    pub msg: Option<String>,
+}
+
+impl ProgressEvent {
+    pub fn is_error(&self) -> bool {
+        self.error == Some(true)
+            || self.status.as_deref() == Some("Error")
+            || self.level.as_deref() == Some("error")
+    }
+
+    /// One line for the progress renderer: `Container llm-vllm-1: Started`.
+    pub fn summary(&self) -> Option<String> {
+        if let Some(m) = self.message.as_ref().or(self.msg.as_ref()) {
+            let level =
+                self.level
+                    .as_deref()
+                    .unwrap_or(if self.is_error() { "error" } else { "info" });
+            return Some(format!("{level}: {m}"));
+        }
+        let id = self.id.as_deref()?;
+        let what = match (self.status.as_deref(), self.text.as_deref()) {
+            (Some("Done" | "Working" | "Error"), Some(t)) => t,
+            (Some(s), _) => s,
+            (None, Some(t)) => t,
+            (None, None) => return None,
+        };
+        Some(format!("{id}: {what}"))
+    }
+}
+
+/// The JSON events in `stderr`; other lines are counted, never interpreted.
+pub fn parse_progress(stderr: &[u8]) -> (Vec<ProgressEvent>, usize) {
+    let text = String::from_utf8_lossy(stderr);
+    let mut events = Vec::new();
+    let mut other = 0;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match serde_json::from_str::<ProgressEvent>(line) {
+            Ok(e) if line.starts_with('{') => events.push(e),
+            _ => other += 1,
+        }
+    }
+    (events, other)
+}
+
+/// Runs one compose command, passing each event to `on_event`; a failure carries the error
+/// events' messages (or the exit status when compose gave none).
+pub async fn run_compose(
+    t: &dyn Transport,
+    project: &ComposeProject,
+    action: &str,
+    command: String,
+    on_event: &(dyn Fn(&ProgressEvent) + Send + Sync),
+) -> Result<Vec<ProgressEvent>, NodeError> {
+    let out = t.exec(ExecRequest::new(command)).await?;
+    let (events, other_lines) = parse_progress(&out.stderr);
+    for e in &events {
+        on_event(e);
+    }
+    if out.success() {
+        return Ok(events);
+    }
+    let mut reasons: Vec<String> = events
+        .iter()
+        .filter(|e| e.is_error())
+        .filter_map(ProgressEvent::summary)
+        .collect();
+    reasons.dedup();
+    if reasons.is_empty() {
+        reasons.push(format!(
+            "exit status {} with no error event ({other_lines} non-JSON line(s) on stderr{})",
+            out.status,
+            if other_lines > 0 {
+                "; run it on the node to see them"
+            } else {
+                ""
+            }
+        ));
+    }
+    Err(NodeError::Compose {
+        target: t.describe(),
+        project: project.name.clone(),
+        action: action.to_string(),
+        reason: reasons.join("; "),
+    })
+}
+
+/// Services to recreate on an update: those present before and now whose inputs hash changed.
+/// New services are created by the `up` itself; removed ones are removed as orphans.
+pub fn changed_services(prior: &serde_json::Value, desired: &serde_json::Value) -> Vec<String> {
+    let (Some(prior), Some(desired)) = (prior.as_object(), desired.as_object()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = desired
+        .iter()
+        .filter(|(svc, hash)| prior.get(*svc).is_some_and(|p| p != *hash))
+        .map(|(svc, _)| svc.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn project() -> ComposeProject {
+        ComposeProject {
+            name: "llm".into(),
+            directory: "/opt/sovstack/llm".into(),
+        }
+    }
+
+    #[test]
+    fn project_flags_come_before_the_subcommand() {
+        assert_eq!(
+            project().up_command(),
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --remove-orphans"
+        );
+        assert_eq!(
+            project().recreate_command(&["otel-collector".into()]),
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --no-deps --force-recreate otel-collector"
+        );
+        assert_eq!(
+            project().down_command(true),
+            "docker compose -p llm --progress json down --remove-orphans -v"
+        );
+        let odd = ComposeProject {
+            name: "a b".into(),
+            directory: "/x y".into(),
+        };
+        assert!(
+            odd.up_command()
+                .starts_with("cd '/x y' && docker compose -p 'a b' -f '/x y/compose.yaml'")
+        );
+    }
+
+    #[test]
+    fn progress_in_every_shape() {
+        let stderr = br#"{"id":"Container llm-vllm-1","status":"Started"}
+{"id":"Container llm-otel-1","status":"Done","text":"Healthy"}
+ Container llm-x-1  Started
+{"level":"warning","msg":"Found orphan containers","time":"2026-01-01T00:00:00Z"}
+{"error":true,"message":"container llm-vllm-1 is unhealthy"}
+"#;
+        let (events, other) = parse_progress(stderr);
+        assert_eq!(other, 1);
+        let lines: Vec<String> = events.iter().filter_map(ProgressEvent::summary).collect();
+        assert_eq!(
+            lines,
+            [
+                "Container llm-vllm-1: Started",
+                "Container llm-otel-1: Healthy",
+                "warning: Found orphan containers",
+                "error: container llm-vllm-1 is unhealthy"
+            ]
+        );
+        assert!(events[3].is_error() && !events[2].is_error());
+    }
+
+    #[test]
+    fn only_changed_existing_services_are_recreated() {
+        let prior = json!({"vllm": "a", "otel": "b", "gone": "c"});
+        let desired = json!({"vllm": "a", "otel": "B", "new": "d"});
+        assert_eq!(changed_services(&prior, &desired), ["otel"]);
+        assert!(changed_services(&json!(null), &desired).is_empty());
+    }
+}

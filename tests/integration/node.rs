@@ -1,0 +1,639 @@
+//! The node layer end to end against a real sshd on loopback and the recording docker shim:
+//! bootstrap (nothing installed), uploads with modes, compose driven in the right argument
+//! order, exactly one recreate for one changed service, pinned host keys, checks against an
+//! OpenAI stand-in, refresh finding drift, delete, and a secret that never leaks.
+
+use crate::harness::openai_standin::OpenAiStandIn;
+use crate::harness::sshd::Sshd;
+use sovstack::apply::node::NodeApplier;
+use sovstack::apply::{
+    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, Event, EventSink, Observed,
+};
+use sovstack::config::{LoadOptions, Stack, load_str};
+use sovstack::providers::node::bootstrap_sha256;
+use sovstack::providers::ssh::{SshOptions, SshPool};
+use sovstack::render::{RenderOptions, render_stack, service_hashes};
+use sovstack::resources::{self, Desired, DesiredContext, FileContent, NodeFile};
+use sovstack::state::{KeyedHasher, ResourceState};
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const CANARY: &str = "canary-node-5d1e77b2-secret";
+const WRONG_KEY: &str = "SHA256:nRbcglnlGrdjK4Xvhk/xHoVduyq7TI/R/BFgihwZkdA";
+
+struct Params<'a> {
+    host_key: Option<String>,
+    otel_name: &'a str,
+    standin_port: u16,
+    within: &'a str,
+}
+
+fn stack_text(sshd: &Sshd, p: &Params) -> String {
+    let dir = sshd.remote_root().join("llm");
+    let host_key = p
+        .host_key
+        .as_ref()
+        .map(|k| format!("host_key = \"{k}\""))
+        .unwrap_or_default();
+    format!(
+        r#"
+stack "nodetest" {{}}
+
+variable "api_token" {{
+  type      = string
+  sensitive = true
+}}
+
+host "box" {{
+  address  = "127.0.0.1"
+  {host_key}
+  location = "fsn1"
+  ssh {{
+    user             = "{user}"
+    port             = {port}
+    private_key_file = "{key}"
+  }}
+}}
+
+compose "llm" {{
+  on        = host.box
+  directory = "{dir}"
+
+  service "vllm" {{
+    image       = "vllm/vllm-openai:v0.33.0"
+    environment = {{
+      OTEL_SERVICE_NAME = "{otel}"
+    }}
+    secret_environment = {{
+      API_TOKEN = var.api_token
+    }}
+    ports = ["127.0.0.1:8000:8000"]
+  }}
+
+  service "otel-collector" {{
+    image   = "otel/opentelemetry-collector-contrib:0.159.0"
+    user    = "10001:10001"
+    volumes = ["./audit:/var/lib/otelcol/audit"]
+    file "/etc/otelcol-contrib/config.yaml" {{
+      content = "receivers: {{}}\n"
+    }}
+  }}
+}}
+
+check "health" {{
+  compose = compose.llm
+  within  = "{within}"
+  http {{
+    url = "http://127.0.0.1:{sp}/health"
+  }}
+}}
+
+check "audit" {{
+  compose = compose.llm
+  within  = "{within}"
+  trace_roundtrip {{
+    url        = "http://127.0.0.1:{sp}/v1/chat/completions"
+    model      = "qwen2.5-1.5b"
+    audit_file = "audit/spans.jsonl"
+  }}
+}}
+"#,
+        user = sshd.user(),
+        port = sshd.port(),
+        key = sshd.client_key().display(),
+        dir = dir.display(),
+        otel = p.otel_name,
+        sp = p.standin_port,
+        within = p.within,
+    )
+}
+
+fn load(text: &str) -> Stack {
+    let mut opts = LoadOptions::default();
+    opts.vars.insert("api_token".into(), CANARY.into());
+    let loaded = load_str("stack.hcl", text, std::path::Path::new("."), &opts);
+    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+    loaded.stack.expect("stack")
+}
+
+/// Desired resources as the planner builds them: render, then each kind's `desired`.
+fn desired(stack: &Stack) -> Vec<Desired> {
+    let artifacts = render_stack(
+        stack,
+        &RenderOptions::apply(BTreeMap::new(), b"test-digest-key".to_vec()),
+    )
+    .expect("render");
+    let mut files = Vec::new();
+    for a in artifacts.iter().filter(|a| a.compose.is_some()) {
+        let compose = a.compose.clone().unwrap();
+        let dir = &stack.compose(&compose).unwrap().directory.value;
+        files.push(NodeFile {
+            node: a.node.clone(),
+            compose,
+            remote_path: a.remote_path.clone(),
+            relative_path: a
+                .remote_path
+                .strip_prefix(&format!("{dir}/"))
+                .unwrap()
+                .to_string(),
+            mode: a.mode,
+            owner: a.owner.clone(),
+            content: if a.sensitive {
+                FileContent::Secret(Some(a.text().to_string()))
+            } else {
+                FileContent::Plain(a.text().to_string())
+            },
+        });
+    }
+    let hashes: BTreeMap<(String, String), String> = service_hashes(&artifacts)
+        .into_iter()
+        .map(|((_, c, s), h)| ((c, s), h))
+        .collect();
+    let sha = bootstrap_sha256();
+    resources::desired(&DesiredContext {
+        stack,
+        files: &files,
+        bootstrap_sha256: &sha,
+        service_hashes: &hashes,
+    })
+    .into_iter()
+    .filter(|d| ["host", "bootstrap", "file", "compose", "check"].contains(&d.kind))
+    .collect()
+}
+
+fn context(stack: &Stack, trust: bool) -> (ApplyContext, UnboundedReceiver<Event>) {
+    let (events, rx) = EventSink::new();
+    let cx = ApplyContext {
+        stack: Arc::new(stack.clone()),
+        resources: Arc::new(RwLock::new(BTreeMap::new())),
+        hasher: Arc::new(KeyedHasher::from_key([7u8; 32])),
+        events,
+        checkpoint: Checkpoint::none(),
+        options: ApplyOptions {
+            trust_new_host_keys: trust,
+            parallelism: 4,
+        },
+    };
+    (cx, rx)
+}
+
+fn rank(kind: &str) -> usize {
+    ["host", "bootstrap", "file", "compose", "check"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap()
+}
+
+/// Applies in dependency order (the kinds' order), recording like the executor does.
+async fn apply_all(
+    a: &NodeApplier,
+    cx: &ApplyContext,
+    want: &[Desired],
+    errors: &mut Vec<String>,
+) -> Result<(), ApplyError> {
+    let mut sorted: Vec<&Desired> = want.iter().collect();
+    sorted.sort_by_key(|d| (rank(d.kind), d.address.clone()));
+    for d in sorted {
+        let prior = cx.resource(&d.address);
+        let result = match &prior {
+            None => a.create(cx, d).await,
+            Some(p) => {
+                let changed: Vec<String> = d
+                    .attributes
+                    .iter()
+                    .filter(|(k, v)| p.attributes.get(*k) != Some(v))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let secret_changed =
+                    d.sensitive
+                        .get("content")
+                        .cloned()
+                        .flatten()
+                        .is_some_and(|s| {
+                            p.sensitive_attributes
+                                .get("content")
+                                .is_none_or(|h| !cx.hasher.matches(s.as_bytes(), h))
+                        });
+                if changed.is_empty() && !secret_changed {
+                    continue;
+                }
+                a.update(cx, d, p, &changed).await
+            }
+        };
+        match result {
+            Ok(state) => {
+                cx.resources
+                    .write()
+                    .unwrap()
+                    .insert(d.address.clone(), state);
+            }
+            Err(e) => {
+                errors.push(format!("{e:?} {e}"));
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(format!("{e:?}"));
+    }
+    out
+}
+
+fn applier() -> NodeApplier {
+    NodeApplier::new(Arc::new(SshPool::new(SshOptions::default())))
+}
+
+fn compose_calls(sshd: &Sshd) -> Vec<Vec<String>> {
+    sshd.shim_invocations()
+        .into_iter()
+        .map(|i| {
+            i["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect::<Vec<String>>()
+        })
+        .filter(|argv| argv.first().map(String::as_str) == Some("compose"))
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_recreate_refresh_delete() {
+    let Some(sshd) = Sshd::start() else { return };
+    let dir = sshd.remote_root().join("llm");
+    let standin = OpenAiStandIn::start(0, &dir.join("audit/spans.jsonl"));
+    let params = Params {
+        host_key: Some(sshd.host_key_fingerprint().to_string()),
+        otel_name: "vllm",
+        standin_port: standin.port(),
+        within: "30s",
+    };
+    let stack = load(&stack_text(&sshd, &params));
+    let want = desired(&stack);
+    let (cx, mut rx) = context(&stack, false);
+    let a = applier();
+    let mut errors = Vec::new();
+    apply_all(&a, &cx, &want, &mut errors).await.unwrap();
+
+    // Bootstrap decided from the shim's versions; no package manager ran.
+    let commands = sshd.commands_run();
+    assert!(
+        commands.iter().any(|c| c.starts_with("sh -s --")),
+        "{commands:#?}"
+    );
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.contains("apt-get install") && !c.contains("sh -s"))
+    );
+    let docker_calls: Vec<String> = sshd
+        .shim_invocations()
+        .iter()
+        .map(|i| i["argv"].to_string())
+        .collect();
+    assert!(
+        docker_calls.iter().any(|c| c.contains("\"version\"")),
+        "{docker_calls:?}"
+    );
+
+    // Files in place with their modes; the env file holding the secret is 0600.
+    let env = dir.join("vllm.env");
+    assert_eq!(
+        std::fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&env).unwrap().contains(CANARY));
+    let compose_yaml = dir.join("compose.yaml");
+    assert_eq!(
+        std::fs::metadata(&compose_yaml)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
+    let recorded = cx.resource("file.llm[\"compose.yaml\"]").unwrap();
+    assert_eq!(
+        recorded.attributes["content"].as_str().unwrap(),
+        std::fs::read_to_string(&compose_yaml).unwrap()
+    );
+    // The collector's audit directory exists and belongs to its numeric user.
+    let audit_meta = std::fs::metadata(dir.join("audit")).unwrap();
+    assert!(audit_meta.is_dir());
+    assert_eq!((audit_meta.uid(), audit_meta.gid()), (10001, 10001));
+
+    // Compose up with the project flags before the subcommand; nothing recreated on create.
+    let calls = compose_calls(&sshd);
+    let up: Vec<String> = [
+        "compose",
+        "-p",
+        "llm",
+        "-f",
+        &format!("{}/compose.yaml", dir.display()),
+        "--progress",
+        "json",
+        "up",
+        "-d",
+        "--wait",
+        "--remove-orphans",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(calls.iter().filter(|c| **c == up).count(), 1, "{calls:#?}");
+    assert!(!calls.iter().flatten().any(|a| a == "--force-recreate"));
+    let compose_state = cx.resource("compose.llm").unwrap();
+    let bundle = compose_state.attributes["bundle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dir.join("releases")
+            .join(&bundle)
+            .join("compose.yaml")
+            .is_file()
+    );
+    // Both checks passed against the stand-in; the round trip wrote one audit line.
+    assert!(cx.resource("check.health").is_some() && cx.resource("check.audit").is_some());
+    assert!(standin.requests() >= 2);
+    let audit_text = std::fs::read_to_string(dir.join("audit/spans.jsonl")).unwrap();
+    assert_eq!(audit_text.lines().count(), 1);
+
+    // One connection for the whole run.
+    assert_eq!(sshd.accepted_logins(), 1, "{}", sshd.log());
+    assert_eq!(a.pool().connections_opened(), 1);
+
+    // Change one service's environment: only its hash moves, only it is recreated.
+    let stack2 = load(&stack_text(
+        &sshd,
+        &Params {
+            otel_name: "vllm-renamed",
+            ..params
+        },
+    ));
+    let want2 = desired(&stack2);
+    let services = |ds: &[Desired]| {
+        ds.iter()
+            .find(|d| d.address == "compose.llm")
+            .unwrap()
+            .attributes["services"]
+            .clone()
+    };
+    let (s1, s2) = (services(&want), services(&want2));
+    assert_ne!(s1["vllm"], s2["vllm"]);
+    assert_eq!(s1["otel-collector"], s2["otel-collector"]);
+    let cx2 = ApplyContext {
+        stack: Arc::new(stack2.clone()),
+        ..cx.clone()
+    };
+    let before = compose_calls(&sshd).len();
+    apply_all(&a, &cx2, &want2, &mut errors).await.unwrap();
+    let after: Vec<Vec<String>> = compose_calls(&sshd)[before..].to_vec();
+    let recreates: Vec<&Vec<String>> = after
+        .iter()
+        .filter(|c| c.contains(&"--force-recreate".to_string()))
+        .collect();
+    assert_eq!(recreates.len(), 1, "{after:#?}");
+    assert_eq!(recreates[0].last().unwrap(), "vllm");
+    assert!(recreates[0].contains(&"--no-deps".to_string()));
+    let bundle2 = cx2.resource("compose.llm").unwrap().attributes["bundle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(bundle, bundle2);
+    // The previous bundle is still there for a rollback.
+    assert!(
+        dir.join("releases")
+            .join(&bundle)
+            .join("compose.yaml")
+            .is_file()
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("releases").join(&bundle).join("compose.yaml"))
+            .unwrap()
+            .contains("OTEL_SERVICE_NAME: vllm\n")
+    );
+
+    // Refresh with nothing changed reports nothing.
+    let recorded: BTreeMap<String, ResourceState> = cx2.resources.read().unwrap().clone();
+    let quiet = a.refresh(&cx2, &recorded).await.unwrap();
+    assert!(quiet.observed.is_empty(), "{:?}", quiet.observed);
+
+    // Drift: an edited file, a stopped container.
+    std::fs::write(&compose_yaml, "services: {}\n").unwrap();
+    let mut shim = sshd.read_shim_state();
+    shim["projects"]["llm"]["services"]["otel-collector"]["state"] = "exited".into();
+    shim["projects"]["llm"]["services"]["otel-collector"]["exit_code"] = 1.into();
+    sshd.write_shim_state(&shim);
+    let drift = a.refresh(&cx2, &recorded).await.unwrap();
+    match &drift.observed["file.llm[\"compose.yaml\"]"] {
+        Observed::Present(f) => {
+            assert_eq!(f.attributes["content"], "services: {}\n");
+            assert_ne!(
+                f.attributes["sha256"],
+                recorded["file.llm[\"compose.yaml\"]"].attributes["sha256"]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match &drift.observed["compose.llm"] {
+        Observed::Present(c) => {
+            assert_eq!(
+                c.attributes["services"]["otel-collector"],
+                "(not running: exited (1))"
+            );
+            assert_eq!(
+                c.attributes["services"]["vllm"],
+                recorded["compose.llm"].attributes["services"]["vllm"]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!drift.observed.contains_key("bootstrap.box"));
+    // A secret file changed behind our back: seen through keyed hashes, never read into state as text.
+    std::fs::write(&env, "API_TOKEN=changed\n").unwrap();
+    let drift = a.refresh(&cx2, &recorded).await.unwrap();
+    match &drift.observed["file.llm[\"vllm.env\"]"] {
+        Observed::Present(f) => {
+            assert!(!f.attributes.contains_key("content"));
+            assert_ne!(
+                f.sensitive_attributes["content"],
+                recorded["file.llm[\"vllm.env\"]"].sensitive_attributes["content"]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Docker gone: the bootstrap is missing.
+    std::fs::rename(
+        sshd.bin_dir().join("docker"),
+        sshd.bin_dir().join("docker.off"),
+    )
+    .unwrap();
+    let gone = a.refresh(&cx2, &recorded).await.unwrap();
+    assert_eq!(gone.observed.get("bootstrap.box"), Some(&Observed::Missing));
+    std::fs::rename(
+        sshd.bin_dir().join("docker.off"),
+        sshd.bin_dir().join("docker"),
+    )
+    .unwrap();
+    // A file removed: missing.
+    std::fs::remove_file(&compose_yaml).unwrap();
+    let missing = a.refresh(&cx2, &recorded).await.unwrap();
+    assert_eq!(
+        missing.observed.get("file.llm[\"compose.yaml\"]"),
+        Some(&Observed::Missing)
+    );
+
+    // Delete runs `down`, keeping volumes unless asked.
+    a.delete(&cx2, "compose.llm", &recorded["compose.llm"])
+        .await
+        .unwrap();
+    let last = compose_calls(&sshd).last().unwrap().clone();
+    assert_eq!(
+        last,
+        [
+            "compose",
+            "-p",
+            "llm",
+            "--progress",
+            "json",
+            "down",
+            "--remove-orphans"
+        ]
+    );
+    assert!(sshd.read_shim_state()["projects"].get("llm").is_none());
+
+    // Still one connection; the secret is nowhere but on the node.
+    assert_eq!(sshd.accepted_logins(), 1);
+    let mut seen = drain(&mut rx);
+    seen.extend(errors);
+    seen.push(serde_json::to_string(&*cx2.resources.read().unwrap()).unwrap());
+    seen.push(format!("{drift:?}"));
+    for s in &seen {
+        assert!(!s.contains(CANARY), "secret leaked: {s}");
+    }
+    assert!(
+        seen.iter().any(|s| s.contains("uploaded")),
+        "no progress events"
+    );
+}
+
+#[tokio::test]
+async fn host_key_mismatch_runs_nothing() {
+    let Some(sshd) = Sshd::start() else { return };
+    let stack = load(&stack_text(
+        &sshd,
+        &Params {
+            host_key: Some(WRONG_KEY.into()),
+            otel_name: "vllm",
+            standin_port: 9,
+            within: "1s",
+        },
+    ));
+    let (cx, _rx) = context(&stack, true);
+    let mut errors = Vec::new();
+    let err = apply_all(&applier(), &cx, &desired(&stack), &mut errors)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ApplyError::Ssh(sovstack::providers::ssh::SshError::HostKeyMismatch { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(sshd.commands_run().is_empty(), "{:?}", sshd.commands_run());
+    assert!(sshd.shim_invocations().is_empty());
+    assert_eq!(sshd.accepted_logins(), 0);
+}
+
+#[tokio::test]
+async fn unpinned_host_is_refused_unless_trusted_then_learned() {
+    let Some(sshd) = Sshd::start() else { return };
+    let params = Params {
+        host_key: None,
+        otel_name: "vllm",
+        standin_port: 9,
+        within: "1s",
+    };
+    let stack = load(&stack_text(&sshd, &params));
+    let host = desired(&stack)
+        .into_iter()
+        .find(|d| d.address == "host.box")
+        .unwrap();
+    let (cx, _rx) = context(&stack, false);
+    let err = applier().create(&cx, &host).await.unwrap_err();
+    assert!(err.to_string().contains("neither pinned"), "{err}");
+    assert_eq!(sshd.accepted_logins(), 0);
+
+    let (cx, _rx) = context(&stack, true);
+    let state = applier().create(&cx, &host).await.unwrap();
+    assert_eq!(
+        state.attributes["host_key_fingerprint"],
+        sshd.host_key_fingerprint().to_string()
+    );
+}
+
+#[tokio::test]
+async fn checks_fail_clearly_when_the_endpoint_is_down() {
+    let Some(sshd) = Sshd::start() else { return };
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stack = load(&stack_text(
+        &sshd,
+        &Params {
+            host_key: Some(sshd.host_key_fingerprint().to_string()),
+            otel_name: "vllm",
+            standin_port: port,
+            within: "2s",
+        },
+    ));
+    let want = desired(&stack);
+    let (cx, _rx) = context(&stack, false);
+    let a = applier();
+    for address in ["check.health", "check.audit"] {
+        let d = want.iter().find(|d| d.address == address).unwrap();
+        let started = std::time::Instant::now();
+        let err = a.create(&cx, d).await.unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        match &err {
+            ApplyError::CheckFailed { message, .. } => {
+                assert!(message.contains("statuses seen: 000"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Up, but the audit file never gets the trace: the round trip fails saying so.
+    let dir = sshd.remote_root().join("llm");
+    std::fs::create_dir_all(dir.join("audit")).unwrap();
+    let standin = OpenAiStandIn::start(0, &dir.join("elsewhere.jsonl"));
+    let stack = load(&stack_text(
+        &sshd,
+        &Params {
+            host_key: Some(sshd.host_key_fingerprint().to_string()),
+            otel_name: "vllm",
+            standin_port: standin.port(),
+            within: "2s",
+        },
+    ));
+    let (cx, _rx) = context(&stack, false);
+    let d = desired(&stack)
+        .into_iter()
+        .find(|d| d.address == "check.audit")
+        .unwrap();
+    let err = a.create(&cx, &d).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
