@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
+mod cli;
 mod harness;
 mod hcloud_client;
 mod render;
