@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
 mod cli;
+mod docs;
 mod harness;
 mod hcloud_client;
 mod render;
