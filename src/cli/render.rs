@@ -101,18 +101,15 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     match render_to(cli, args, stack) {
         Ok(manifest) => {
             let incomplete = manifest.artifacts.iter().filter(|a| !a.complete).count();
+            let n = manifest.artifacts.len();
+            let what = if n == 1 { "artifact" } else { "artifacts" };
             let out = args.out.join("manifest.json");
             if incomplete == 0 {
-                println!(
-                    "{}: {} artifacts written",
-                    out.display(),
-                    manifest.artifacts.len()
-                );
+                println!("{}: {n} {what} written", out.display());
             } else {
                 println!(
-                    "{}: {} artifacts written, {incomplete} with placeholders (not deployable as is)",
-                    out.display(),
-                    manifest.artifacts.len()
+                    "{}: {n} {what} written, {incomplete} with placeholders (not deployable as is)",
+                    out.display()
                 );
             }
             exit::OK
