@@ -20,7 +20,7 @@ ssh_key "admin" {
 }
 
 server "app" {
-  server_type = "cx22"
+  server_type = "cx23"
   location    = "nbg1"
   image       = var.image
   ssh_keys    = [ssh_key.admin]

@@ -27,7 +27,7 @@ ssh_key "ops" {
 }
 
 server "tracing" {
-  server_type = "cx32"
+  server_type = "cx33"
   location    = "hel1"
   image       = "debian-12"
   ssh_keys    = [ssh_key.ops]

@@ -149,6 +149,20 @@ impl KeyedHasher {
         &self.key_id
     }
 
+    /// The key for the digests of secret-bearing rendered artifacts (`RenderOptions::digest_key`): a sub-key
+    /// derived from the state key, so the state key itself never leaves this type.
+    ///
+    /// HKDF-Extract style (the fixed label is the HMAC key, the state key the message) rather than
+    /// `HMAC(state key, label)`: the latter is exactly what [`KeyedHasher::hash`] would store for a sensitive value
+    /// equal to the label, which would put the sub-key into the state.
+    pub fn digest_key(&self) -> [u8; KEY_LEN] {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"sovstack-render-digest-key")
+            .unwrap_or_else(|_| unreachable!());
+        mac.update(&self.key);
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length, so this cannot fail for our fixed 32-byte key.
         <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!())
@@ -218,6 +232,21 @@ mod tests {
         assert_eq!(h.mac.len(), 64);
         assert!(!h.mac.contains("s3cret"));
         assert!(!format!("{a:?}").contains("0707"));
+    }
+
+    #[test]
+    fn digest_key_is_derived_stable_and_per_key() {
+        let a = KeyedHasher::from_key([7; 32]);
+        assert_eq!(a.digest_key(), KeyedHasher::from_key([7; 32]).digest_key());
+        assert_ne!(a.digest_key(), KeyedHasher::from_key([8; 32]).digest_key());
+        assert_ne!(
+            a.digest_key(),
+            [7; 32],
+            "the raw key must not be handed out"
+        );
+        // Not what `hash` stores for any value: a value equal to the label must not reveal the sub-key.
+        let label_hash = a.hash("sovstack-render-digest-key");
+        assert_ne!(hex::encode(a.digest_key()), label_hash.mac);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
+mod cli;
 mod cloud_apply;
+mod docs;
 mod harness;
 mod hcloud_client;
 mod node;

@@ -1,5 +1,6 @@
 //! Shared test harness: paths, the sovstack binary, temporary workspaces, real servers.
 
+pub mod cli;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
