@@ -457,13 +457,13 @@ mod tests {
 stack "t" {}
 ssh_key "k" { public_key = "ssh-ed25519 AAAA" }
 server "a" {
-  server_type = "cx22"
+  server_type = "cx23"
   location = "fsn1"
   image = "ubuntu-24.04"
   ssh_keys = [ssh_key.k]
 }
 server "b" {
-  server_type = "cx22"
+  server_type = "cx23"
   location = "fsn1"
   image = "ubuntu-24.04"
 }

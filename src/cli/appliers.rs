@@ -2,18 +2,33 @@
 
 use super::exit;
 use crate::apply::Applier;
-use crate::config::Stack;
+use crate::apply::cloud::{CLOUD_KINDS, CloudApplier};
+use crate::apply::node::NodeApplier;
+use crate::providers::hcloud::HcloudClient;
+use crate::providers::ssh::{SshOptions, SshPool};
 use std::sync::Arc;
 
-/// The appliers for this stack. Filled in as provider layers land; the executor refuses a
-/// plan with a kind no applier handles, naming it.
-pub fn build(_stack: &Stack) -> Result<Vec<Arc<dyn Applier>>, i32> {
-    let appliers: Vec<Arc<dyn Applier>> = Vec::new();
-    if appliers.is_empty() {
-        return Err({
-            eprintln!("error: this build has no provider layers wired yet");
-            exit::ERROR
-        });
+pub fn is_cloud_kind(kind: &str) -> bool {
+    CLOUD_KINDS.contains(&kind)
+}
+
+/// The appliers for a run. The Hetzner client is only built when cloud resources are
+/// involved, so a stack of existing hosts needs no API token.
+pub fn build(needs_cloud: bool) -> Result<Vec<Arc<dyn Applier>>, i32> {
+    let mut appliers: Vec<Arc<dyn Applier>> = vec![Arc::new(NodeApplier::new(Arc::new(
+        SshPool::new(SshOptions::default()),
+    )))];
+    if needs_cloud {
+        match HcloudClient::from_env() {
+            Ok(client) => appliers.push(Arc::new(CloudApplier::new(client))),
+            Err(e) => {
+                eprintln!("{:?}", miette::Report::new(e));
+                eprintln!(
+                    "  help: set HCLOUD_TOKEN (and HCLOUD_ENDPOINT to rehearse against `sovstack sandbox`)"
+                );
+                return Err(exit::ERROR);
+            }
+        }
     }
     Ok(appliers)
 }

@@ -45,6 +45,12 @@ pub struct Args {
     /// Replace this address even if unchanged (repeatable).
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
+    /// Read what really exists first (`--refresh=false` to skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Accept what changed outside sovstack into the state; change nothing in the world.
+    #[arg(long)]
+    pub refresh_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +83,8 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     };
     let opts = RunOptions {
         operation: "apply",
+        refresh: args.refresh,
+        refresh_only: args.refresh_only,
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout.unwrap_or_default(),
@@ -100,6 +108,8 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> i32 {
     };
     let opts = RunOptions {
         operation: "destroy",
+        refresh: false,
+        refresh_only: false,
         auto_approve: args.auto_approve,
         parallelism: args.parallelism,
         lock_timeout: args.lock_timeout.unwrap_or_default(),
@@ -118,6 +128,8 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> i32 {
 
 struct RunOptions {
     operation: &'static str,
+    refresh: bool,
+    refresh_only: bool,
     auto_approve: bool,
     parallelism: usize,
     lock_timeout: Duration,
@@ -170,18 +182,48 @@ async fn run_waves(cli: &Cli, opts: &RunOptions) -> i32 {
                 return exit::ERROR;
             }
         }
+        // The first wave diffs against the world, so apply undoes what changed outside.
+        let (prior, drift) = match &state {
+            Some(s) if wave == 1 && opts.refresh => {
+                match super::refresh::refresh(&prepared.stack, s, &hasher).await {
+                    Ok(r) => {
+                        for e in &r.errors {
+                            eprintln!("{e}");
+                        }
+                        if !r.errors.is_empty() {
+                            eprintln!(
+                                "error: could not read everything; fix the above or apply with --refresh=false"
+                            );
+                            return exit::ERROR;
+                        }
+                        (Some(r.state), r.drift)
+                    }
+                    Err(code) => return code,
+                }
+            }
+            other => (other.clone(), Vec::new()),
+        };
+        if opts.refresh_only {
+            return accept_refresh(&mut writer, prior, drift, opts.auto_approve).await;
+        }
         let plan = match plan::compute(
             &PlanInput {
                 stack: &prepared.stack.name.value,
                 desired: &prepared.desired,
-                prior: state.as_ref(),
+                prior: prior.as_ref(),
                 hasher: Some(&hasher),
                 inputs_hash: prepared.inputs_hash.clone(),
-                drift: Vec::new(),
+                drift,
             },
             &opts.plan_options,
         ) {
-            Ok(p) => p,
+            Ok(mut p) => {
+                p.state = state.as_ref().map(|s| crate::plan::StateRef {
+                    lineage: s.lineage.to_string(),
+                    serial: s.serial,
+                });
+                p
+            }
             Err(e) => return report(e),
         };
         if wave == 1 {
@@ -199,6 +241,23 @@ async fn run_waves(cli: &Cli, opts: &RunOptions) -> i32 {
                 return exit::ERROR;
             }
         } else if !plan.has_changes() {
+            break;
+        }
+        // A later wave may only do what earlier waves could not: something applied in this
+        // run that still differs means apply and plan disagree, and looping would churn it.
+        if let Some(again) = plan.changes.iter().find(|c| {
+            c.action != Action::NoOp
+                && results
+                    .get(&c.address)
+                    .is_some_and(|r| r.outcome == JournalOutcome::Succeeded)
+        }) {
+            let attrs: Vec<&str> = again.changes.iter().map(|a| a.name.as_str()).collect();
+            eprintln!(
+                "error: {} still differs after it was applied in this run ({}); stopping instead of applying it again.\n  help: this is a bug in sovstack; `sovstack plan` shows the difference",
+                again.address,
+                attrs.join(", ")
+            );
+            failed = true;
             break;
         }
         let wave_plan = ready_part(&plan, &prepared.desired);
@@ -294,10 +353,11 @@ async fn execute_wave<W: StateWriter>(
     hasher: &Arc<crate::state::KeyedHasher>,
     opts: &RunOptions,
 ) -> Result<Outcome, i32> {
-    let appliers = match super::appliers::build(stack) {
-        Ok(a) => a,
-        Err(code) => return Err(code),
-    };
+    let needs_cloud = plan
+        .changes
+        .iter()
+        .any(|c| c.action != Action::NoOp && super::appliers::is_cloud_kind(&c.kind));
+    let appliers = super::appliers::build(needs_cloud)?;
     let (events, rx) = EventSink::new();
     let printer = tokio::spawn(apply::progress::print_events(rx));
     let (checkpoint, checkpoint_rx) = Checkpoint::new();
@@ -466,6 +526,75 @@ fn outputs_from(
         out.insert(o.name.clone(), v);
     }
     out
+}
+
+/// `apply --refresh-only`: the world as it is becomes the recorded state.
+async fn accept_refresh<W: StateWriter>(
+    writer: &mut W,
+    refreshed: Option<StateFile>,
+    drift: Vec<crate::plan::Drift>,
+    auto_approve: bool,
+) -> i32 {
+    let Some(refreshed) = refreshed else {
+        println!("No state yet: nothing to refresh.");
+        return exit::OK;
+    };
+    let shown = crate::plan::Plan {
+        format_version: crate::plan::PLAN_FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        stack: refreshed.stack.clone(),
+        state: None,
+        inputs_hash: String::new(),
+        drift: drift.clone(),
+        changes: Vec::new(),
+        summary: Default::default(),
+        warnings: Vec::new(),
+    };
+    if drift.is_empty() {
+        println!("No changes outside sovstack; the state already matches the world.");
+        return exit::OK;
+    }
+    print!(
+        "{}",
+        plan::text::render(&shown).replace(
+            "Unless the configuration is changed to match, apply will undo these changes.",
+            "These changes will be accepted into the state; nothing in the world changes.",
+        )
+    );
+    if !auto_approve && !confirm("accept these changes into the state") {
+        return exit::ERROR;
+    }
+    match writer.persist(refreshed).await {
+        Ok(serial) => {
+            let results = drift
+                .iter()
+                .map(|d| {
+                    (
+                        d.address.clone(),
+                        AddressResult {
+                            action: "refresh".into(),
+                            outcome: JournalOutcome::Succeeded,
+                            message: Some(format!("{:?}", d.kind).to_lowercase()),
+                        },
+                    )
+                })
+                .collect();
+            let record = JournalRecord {
+                operation: "apply --refresh-only".into(),
+                plan_hash: None,
+                results,
+            };
+            if let Err(e) = writer.append_journal(record).await {
+                return report(e);
+            }
+            println!(
+                "Accepted {} change(s) into the state (serial {serial}).",
+                drift.len()
+            );
+            exit::OK
+        }
+        Err(e) => report(e),
+    }
 }
 
 fn confirm(operation: &str) -> bool {

@@ -7,6 +7,7 @@ mod fmt;
 mod pipeline;
 mod plan;
 mod refresh;
+mod render;
 mod state_cmd;
 mod validate;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Rewrite the stack file in canonical layout, keeping comments.
     Fmt(fmt::Args),
+    /// Write every artifact and manifest.json to a directory.
+    Render(render::Args),
     /// Show what apply would change.
     Plan(plan::Args),
     /// Make the world match the stack (or apply a saved plan).
@@ -109,6 +112,7 @@ pub fn main() -> i32 {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Render(args) => render::run(&cli, args),
         Command::Plan(args) => plan::run(&cli, args),
         Command::Apply(args) => apply::run(&cli, args),
         Command::Destroy(args) => apply::run_destroy(&cli, args),

@@ -44,23 +44,29 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     let Some(prepared) = pipeline::prepare(cli, state.as_ref(), hasher.as_ref()) else {
         return exit::ERROR;
     };
-    let drift = if args.refresh && state.is_some() {
-        match rt.block_on(super::refresh::drift(
-            cli,
-            &prepared,
-            state.as_ref(),
-            hasher.as_ref(),
-        )) {
-            Ok(d) => d,
-            Err(code) => return code,
+    // A saved plan refers to the recorded state; the diff is made against the world.
+    let recorded = state.as_ref().map(|s| crate::plan::StateRef {
+        lineage: s.lineage.to_string(),
+        serial: s.serial,
+    });
+    let (prior, drift) = match &state {
+        Some(s) if args.refresh => {
+            match rt.block_on(super::refresh::for_plan(
+                cli,
+                &prepared.stack,
+                s,
+                hasher.as_ref(),
+            )) {
+                Ok(r) => (Some(r.state), r.drift),
+                Err(code) => return code,
+            }
         }
-    } else {
-        Vec::new()
+        other => (other.clone(), Vec::new()),
     };
     let input = PlanInput {
         stack: &prepared.stack.name.value,
         desired: &prepared.desired,
-        prior: state.as_ref(),
+        prior: prior.as_ref(),
         hasher: hasher.as_ref(),
         inputs_hash: prepared.inputs_hash.clone(),
         drift,
@@ -71,7 +77,10 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
         destroy: args.destroy,
     };
     let plan = match plan::compute(&input, &opts) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            p.state = recorded;
+            p
+        }
         Err(e) => {
             eprintln!("{:?}", miette::Report::new(e));
             return exit::ERROR;

@@ -1,17 +1,196 @@
-//! Reading what really exists, for plan (drift section) and drift.
+//! Reading what really exists: one list call per cloud resource type, one probe per node.
+//! The result is the state as the world has it (what plan diffs against, so apply undoes
+//! drift) and the drift itself (what changed outside sovstack).
 
 use super::{Cli, exit};
-use crate::plan::Drift;
-use crate::state::{KeyedHasher, StateFile};
+use crate::apply::{ApplyContext, ApplyOptions, Checkpoint, EventSink, Observed, Refreshed};
+use crate::config::Stack;
+use crate::plan::{AttrChange, Drift, DriftKind, unified_diff};
+use crate::state::{KeyedHasher, ResourceState, StateFile};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
-/// Refresh is wired once the cloud and node appliers land; until then a plan against an
-/// existing state says so instead of pretending the world matched.
-pub async fn drift(
+pub struct RefreshResult {
+    /// The recorded state with observed attributes; resources gone from the world removed.
+    pub state: StateFile,
+    pub drift: Vec<Drift>,
+    /// Errors for parts that could not be read (a host unreachable): reported, the rest checked.
+    pub errors: Vec<String>,
+}
+
+pub async fn refresh(
+    stack: &Stack,
+    state: &StateFile,
+    hasher: &KeyedHasher,
+) -> Result<RefreshResult, i32> {
+    let needs_cloud = state
+        .resources
+        .values()
+        .any(|r| super::appliers::is_cloud_kind(&r.kind));
+    let appliers = super::appliers::build(needs_cloud)?;
+    // The appliers hash secrets with the state's own key, so recorded hashes compare.
+    let cx = ApplyContext {
+        stack: Arc::new(stack.clone()),
+        resources: Arc::new(RwLock::new(state.resources.clone())),
+        hasher: Arc::new(hasher.clone()),
+        events: EventSink::discard(),
+        checkpoint: Checkpoint::none(),
+        options: ApplyOptions::default(),
+    };
+    let mut errors = Vec::new();
+    let mut found = Refreshed::default();
+    for a in &appliers {
+        let mine: BTreeMap<String, ResourceState> = state
+            .resources
+            .iter()
+            .filter(|(_, r)| a.handles(&r.kind))
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        match a.refresh(&cx, &mine).await {
+            Ok(r) => {
+                found.observed.extend(r.observed);
+                found.orphans.extend(r.orphans);
+                found.violations.extend(r.violations);
+            }
+            Err(e) => errors.push(format!("{:?}", miette::Report::new(e))),
+        }
+    }
+    Ok(fold(state, found, errors))
+}
+
+/// Applies observations to the recorded state and says what differs.
+pub fn fold(state: &StateFile, found: Refreshed, errors: Vec<String>) -> RefreshResult {
+    let mut refreshed = state.clone();
+    let mut drift = Vec::new();
+    for v in found.violations {
+        let address = v.split(':').next().unwrap_or("policy").trim().to_string();
+        drift.push(Drift {
+            address,
+            kind: DriftKind::Policy,
+            changes: Vec::new(),
+            message: Some(v),
+        });
+    }
+    for (addr, obs) in found.observed {
+        let Some(recorded) = state.resources.get(&addr) else {
+            continue;
+        };
+        match obs {
+            Observed::Missing => {
+                refreshed.resources.remove(&addr);
+                drift.push(Drift {
+                    address: addr,
+                    kind: DriftKind::Deleted,
+                    changes: Vec::new(),
+                    message: None,
+                });
+            }
+            Observed::Present(actual) => {
+                let (changes, diff) = attribute_drift(&addr, recorded, &actual);
+                if !changes.is_empty() {
+                    drift.push(Drift {
+                        address: addr.clone(),
+                        kind: DriftKind::Changed,
+                        changes,
+                        message: diff,
+                    });
+                }
+                if let Some(r) = refreshed.resources.get_mut(&addr) {
+                    r.attributes = actual.attributes;
+                    if !actual.sensitive_attributes.is_empty() {
+                        r.sensitive_attributes = actual.sensitive_attributes;
+                    }
+                }
+            }
+        }
+    }
+    for o in found.orphans {
+        drift.push(Drift {
+            address: o.address_label.clone().unwrap_or_else(|| format!("{}.{}", o.kind, o.name)),
+            kind: DriftKind::Orphan,
+            changes: Vec::new(),
+            message: Some(format!(
+                "{} `{}` (id {}) carries this stack's label but is not in state; delete it, or `sovstack state` it in",
+                o.kind, o.name, o.id
+            )),
+        });
+    }
+    drift.sort_by(|a, b| (a.kind, &a.address).cmp(&(b.kind, &b.address)));
+    RefreshResult {
+        state: refreshed,
+        drift,
+        errors,
+    }
+}
+
+fn attribute_drift(
+    addr: &str,
+    recorded: &ResourceState,
+    actual: &ResourceState,
+) -> (Vec<AttrChange>, Option<String>) {
+    let mut changes = Vec::new();
+    let mut diff = None;
+    let keys: std::collections::BTreeSet<&String> = recorded
+        .attributes
+        .keys()
+        .chain(actual.attributes.keys())
+        .collect();
+    for k in keys {
+        let (b, a) = (recorded.attributes.get(k), actual.attributes.get(k));
+        if b == a || a.is_none() {
+            continue;
+        }
+        if k == "content" {
+            if let (Some(Json::String(old)), Some(Json::String(new))) = (b, a) {
+                diff = Some(unified_diff(addr, old, new));
+            }
+            continue;
+        }
+        changes.push(AttrChange {
+            name: k.clone(),
+            before: b.cloned(),
+            after: a.cloned(),
+            after_unknown: false,
+            sensitive: false,
+            forces_replacement: false,
+        });
+    }
+    for (k, h) in &actual.sensitive_attributes {
+        if recorded.sensitive_attributes.get(k) != Some(h) {
+            changes.push(AttrChange {
+                name: k.clone(),
+                before: None,
+                after: None,
+                after_unknown: false,
+                sensitive: true,
+                forces_replacement: false,
+            });
+        }
+    }
+    (changes, diff)
+}
+
+/// For `plan`: refresh when there is something recorded, print what could not be read.
+pub async fn for_plan(
     _cli: &Cli,
-    _prepared: &super::pipeline::Prepared,
-    _state: Option<&StateFile>,
-    _hasher: Option<&KeyedHasher>,
-) -> Result<Vec<Drift>, i32> {
-    eprintln!("error: refreshing is not available in this build; run with --refresh=false");
-    Err(exit::ERROR)
+    stack: &Stack,
+    state: &StateFile,
+    hasher: Option<&KeyedHasher>,
+) -> Result<RefreshResult, i32> {
+    let Some(hasher) = hasher else {
+        eprintln!("error: the state key is missing, so recorded secrets cannot be compared");
+        return Err(exit::ERROR);
+    };
+    let r = refresh(stack, state, hasher).await?;
+    for e in &r.errors {
+        eprintln!("{e}");
+    }
+    if !r.errors.is_empty() {
+        eprintln!(
+            "error: could not read everything; the plan would be a guess. Fix the above, or plan with --refresh=false"
+        );
+        return Err(exit::ERROR);
+    }
+    Ok(r)
 }

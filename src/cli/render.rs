@@ -141,7 +141,8 @@ fn render_to(cli: &Cli, args: &Args, stack: &Stack) -> Result<Manifest, CommandE
         };
         let mut result = render::render_stack(stack, &opts);
         if matches!(result, Err(RenderError::MissingDigestKey)) {
-            let key_path = state_key_path(&cli.stack);
+            let key_path =
+                crate::state::atomic::with_suffix(&super::pipeline::state_path(cli), ".key");
             let hasher = state_key(&key_path).map_err(|source| CommandError::StateKey {
                 path: key_path.display().to_string(),
                 source,
@@ -159,14 +160,6 @@ fn render_to(cli: &Cli, args: &Args, stack: &Stack) -> Result<Manifest, CommandE
     };
     prepare_out_dir(&args.out, &artifacts)?;
     render::write_out(&artifacts, &args.out).map_err(CommandError::Render)
-}
-
-/// `<stack dir>/.sovstack/state.json.key`.
-fn state_key_path(stack_file: &Path) -> PathBuf {
-    let dir = stack_file.parent().unwrap_or(Path::new(""));
-    let mut p = dir.join(DEFAULT_STATE_FILE).into_os_string();
-    p.push(".key");
-    PathBuf::from(p)
 }
 
 /// `SOVSTACK_STATE_KEY`, else the local key file (created on first use, as apply would).
@@ -261,18 +254,6 @@ fn prepare_out_dir(out: &Path, artifacts: &[render::Artifact]) -> Result<(), Com
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_path_is_beside_the_default_state() {
-        assert_eq!(
-            state_key_path(Path::new("stack.hcl")),
-            PathBuf::from(".sovstack/state.json.key")
-        );
-        assert_eq!(
-            state_key_path(Path::new("infra/prod.hcl")),
-            PathBuf::from("infra/.sovstack/state.json.key")
-        );
-    }
 
     #[test]
     fn foreign_directories_are_refused_and_new_ones_created() {

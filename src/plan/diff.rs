@@ -301,7 +301,10 @@ fn delete_change(addr: &str, prior: &ResourceState) -> ResourceChange {
 fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String, ResourceChange>) {
     let replaced_nodes: BTreeSet<String> = changes
         .values()
-        .filter(|c| c.action == Action::Replace && matches!(c.kind.as_str(), "server" | "host"))
+        .filter(|c| {
+            matches!(c.action, Action::Replace | Action::Create)
+                && matches!(c.kind.as_str(), "server" | "host")
+        })
         .map(|c| c.address.clone())
         .collect();
     if replaced_nodes.is_empty() {
@@ -331,6 +334,41 @@ fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String
         {
             c.action = Action::Create;
             c.reason = Some("its node is replaced".to_string());
+        }
+    }
+    // Firewalls and volumes attached to a replaced server must be attached to the new one:
+    // the attachment attribute is re-applied in place against what the API reports.
+    for d in desired {
+        let attr = match d.kind {
+            "firewall" => "apply_to",
+            "volume" => "server",
+            _ => continue,
+        };
+        if !d
+            .dependencies
+            .iter()
+            .any(|dep| replaced_nodes.contains(dep))
+        {
+            continue;
+        }
+        let Some(c) = changes.get_mut(&d.address) else {
+            continue;
+        };
+        if !matches!(c.action, Action::NoOp | Action::Update) {
+            continue;
+        }
+        c.action = Action::Update;
+        c.reason = Some("a server it is attached to is replaced".to_string());
+        if !c.changes.iter().any(|a| a.name == attr) {
+            let v = d.attributes.get(attr).cloned();
+            c.changes.push(AttrChange {
+                name: attr.to_string(),
+                before: v.clone(),
+                after: v,
+                after_unknown: false,
+                sensitive: false,
+                forces_replacement: false,
+            });
         }
     }
 }

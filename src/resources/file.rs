@@ -84,3 +84,49 @@ impl ResourceKind for FileKind {
             .collect()
     }
 }
+
+/// What the node kinds need from a render: every file that lands on a node (cloud-init goes
+/// to the API instead) and each service's inputs hash, by (compose block, service).
+pub fn node_inputs(
+    stack: &crate::config::Stack,
+    artifacts: &[crate::render::Artifact],
+) -> (
+    Vec<NodeFile>,
+    std::collections::BTreeMap<(String, String), String>,
+) {
+    let files = artifacts
+        .iter()
+        .filter(|a| a.kind != crate::render::ArtifactKind::CloudInit)
+        .filter_map(|a| {
+            let compose_name = a.compose.clone()?;
+            let compose = stack.compose(&compose_name)?;
+            let dir = compose.directory.value.trim_end_matches('/');
+            let relative = a
+                .remote_path
+                .strip_prefix(dir)
+                .map(|r| r.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| a.remote_path.clone());
+            let text = String::from_utf8_lossy(&a.content).into_owned();
+            let content = if a.sensitive {
+                FileContent::Secret((!a.redacted).then_some(text))
+            } else {
+                FileContent::Plain(text)
+            };
+            Some(NodeFile {
+                node: a.node.clone(),
+                compose: compose_name,
+                remote_path: a.remote_path.clone(),
+                relative_path: relative,
+                mode: a.mode,
+                owner: a.owner.clone(),
+                content,
+                unknowns: a.unknowns.clone(),
+            })
+        })
+        .collect();
+    let hashes = crate::render::service_hashes(artifacts)
+        .into_iter()
+        .map(|((_node, compose, service), h)| ((compose, service), h))
+        .collect();
+    (files, hashes)
+}

@@ -15,7 +15,7 @@ mod volume;
 pub use bootstrap::Bootstrap;
 pub use check::CheckKind;
 pub use compose::ComposeKind;
-pub use file::{FileContent, FileKind, NodeFile};
+pub use file::{FileContent, FileKind, NodeFile, node_inputs};
 pub use firewall::FirewallKind;
 pub use host::HostKind;
 pub use server::ServerKind;

@@ -19,7 +19,14 @@ impl ResourceKind for ServerKind {
     }
 
     fn computed(&self) -> &'static [&'static str] {
-        &["id", "ipv4_address", "ipv6_address", "host_key_fingerprint"]
+        // `status` (running, off...) is reported by the API; sovstack does not set it.
+        &[
+            "id",
+            "ipv4_address",
+            "ipv6_address",
+            "host_key_fingerprint",
+            "status",
+        ]
     }
 
     fn is_cloud(&self) -> bool {

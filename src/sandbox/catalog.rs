@@ -119,7 +119,7 @@ macro_rules! st {
 pub const SERVER_TYPES: &[ServerType] = &[
     st!(
         22,
-        "cx22",
+        "cx23",
         2,
         4.0,
         40,
@@ -131,7 +131,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
     ),
     st!(
         23,
-        "cx32",
+        "cx33",
         4,
         8.0,
         80,
@@ -143,7 +143,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
     ),
     st!(
         24,
-        "cx42",
+        "cx43",
         8,
         16.0,
         160,
@@ -155,7 +155,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
     ),
     st!(
         25,
-        "cx52",
+        "cx53",
         16,
         32.0,
         320,

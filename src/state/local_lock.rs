@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::error::StateError;
@@ -20,6 +20,18 @@ pub struct FileLock {
 }
 
 fn open(path: &Path) -> Result<File, StateError> {
+    // The first writer creates the state directory, private to its owner: it will hold the
+    // state, its key and its journal.
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StateError::io("create state directory", dir, e))?;
+    }
     OpenOptions::new()
         .read(true)
         .write(true)

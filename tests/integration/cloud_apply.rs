@@ -240,7 +240,7 @@ async fn creates_every_kind_with_computed_attributes_and_deletes_to_empty() {
     );
     assert!(api_server.ipv4_address().unwrap().starts_with("127."));
     assert_eq!(server.attributes["ipv6_address"], Value::Null);
-    assert_eq!(server.attributes["server_type"], json!("cx22"));
+    assert_eq!(server.attributes["server_type"], json!("cx23"));
     assert_eq!(server.attributes["status"], json!("running"));
     assert_eq!(api_server.labels["role"], "app");
     assert_eq!(api_server.labels["sovstack.address"], "server.app");
@@ -392,7 +392,7 @@ async fn updates_in_place_send_only_what_the_change_needs() {
     let mut server = env.desired("server.app");
     server
         .attributes
-        .insert("server_type".into(), json!("cx32"));
+        .insert("server_type".into(), json!("cx33"));
     env.sb.reset_log();
     let state = env.update(&server, &["server_type"]).await.unwrap();
     let mutations: Vec<String> = env
@@ -421,9 +421,9 @@ async fn updates_in_place_send_only_what_the_change_needs() {
         .get_server(ServerId(env.id("server.app")))
         .await
         .unwrap();
-    assert_eq!(api_server.server_type.name, "cx32");
+    assert_eq!(api_server.server_type.name, "cx33");
     assert_eq!(api_server.status, models::ServerStatus::Running);
-    assert_eq!(state.attributes["server_type"], json!("cx32"));
+    assert_eq!(state.attributes["server_type"], json!("cx33"));
     assert_eq!(
         state.attributes["host_key_fingerprint"],
         env.checkpoints.lock().unwrap()[0].1.attributes["host_key_fingerprint"],
@@ -463,7 +463,7 @@ async fn updates_in_place_send_only_what_the_change_needs() {
     let mut server = env.desired("server.app");
     server
         .attributes
-        .insert("server_type".into(), json!("cx32"));
+        .insert("server_type".into(), json!("cx33"));
     let labels = server.attributes.get_mut("labels").unwrap();
     labels["role"] = json!("web");
     env.sb.reset_log();
@@ -493,7 +493,7 @@ async fn firewall_moves_between_servers_and_volume_follows_its_server() {
     )
     .unwrap();
     let two = format!(
-        "{text}\nserver \"db\" {{\n  server_type = \"cx22\"\n  location = \"nbg1\"\n  image = var.image\n  ssh_keys = [ssh_key.admin]\n}}\n"
+        "{text}\nserver \"db\" {{\n  server_type = \"cx23\"\n  location = \"nbg1\"\n  image = var.image\n  ssh_keys = [ssh_key.admin]\n}}\n"
     );
     let env = Env::start(stack_from(&two), "").await;
     env.create_all().await;
@@ -522,7 +522,7 @@ async fn firewall_moves_between_servers_and_volume_follows_its_server() {
     assert_eq!(boots[1].user_data.as_ref(), Some(&sent[1]));
     assert_ne!(sent[0], sent[1], "every server has its own host key");
     // A server created stopped does not boot.
-    let mut off = CreateServer::new("off", "cx22", "ubuntu-24.04");
+    let mut off = CreateServer::new("off", "cx23", "ubuntu-24.04");
     off.location = Some("nbg1".into());
     off.start_after_create = Some(false);
     let off = env.client.create_server(&off).await.unwrap();
@@ -574,7 +574,7 @@ async fn a_resource_with_our_labels_is_adopted_not_duplicated() {
     let env = Env::start(cloud_only(), "").await;
     env.create("ssh_key.admin").await;
     // Made by an earlier run that died before recording it (and before its checkpoint).
-    let mut body = CreateServer::new("cloud-only-app", "cx22", "ubuntu-24.04");
+    let mut body = CreateServer::new("cloud-only-app", "cx23", "ubuntu-24.04");
     body.location = Some("nbg1".into());
     body.ssh_keys = vec![env.id("ssh_key.admin").to_string()];
     body.labels = labels("server.app");
@@ -585,7 +585,7 @@ async fn a_resource_with_our_labels_is_adopted_not_duplicated() {
     let mut desired = env.desired("server.app");
     desired
         .attributes
-        .insert("server_type".into(), json!("cx32"));
+        .insert("server_type".into(), json!("cx33"));
     let state = env.applier.create(&env.cx, &desired).await.unwrap();
     assert_eq!(state.id, Some(existing.server.id.to_string()));
     assert_eq!(state.status, ResourceStatus::Ready);
@@ -600,10 +600,10 @@ async fn a_resource_with_our_labels_is_adopted_not_duplicated() {
     );
     // Brought in line: the desired type and labels.
     let api = env.client.get_server(existing.server.id).await.unwrap();
-    assert_eq!(api.server_type.name, "cx32");
+    assert_eq!(api.server_type.name, "cx33");
     assert_eq!(api.status, models::ServerStatus::Running);
     assert_eq!(api.labels["role"], "app");
-    assert_eq!(state.attributes["server_type"], json!("cx32"));
+    assert_eq!(state.attributes["server_type"], json!("cx33"));
     // No host key was recorded for it: it is not invented.
     assert_eq!(state.attributes["host_key_fingerprint"], Value::Null);
 
@@ -682,7 +682,7 @@ async fn refresh_costs_the_same_for_50_servers_as_for_1() {
     let env = Env::start(cloud_only(), "").await;
     for i in 0..50 {
         let address = format!("server.s{i}");
-        let mut body = CreateServer::new(format!("s{i}"), "cx22", "ubuntu-24.04");
+        let mut body = CreateServer::new(format!("s{i}"), "cx23", "ubuntu-24.04");
         body.location = Some("fsn1".into());
         body.labels = labels(&address);
         let created = env.client.create_server(&body).await.unwrap();
@@ -753,7 +753,7 @@ async fn refresh_reports_drift_missing_orphans_and_location_violations() {
         .await
         .unwrap();
     env.client.wait_for([&deleted]).await.unwrap();
-    let mut ghost = CreateServer::new("ghost", "cx22", "ubuntu-24.04");
+    let mut ghost = CreateServer::new("ghost", "cx23", "ubuntu-24.04");
     ghost.location = Some("fsn1".into());
     ghost.labels = labels("server.ghost");
     env.client.create_server(&ghost).await.unwrap();

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cloud_apply;
+mod cloud_e2e;
 mod docs;
 mod harness;
 mod hcloud_client;

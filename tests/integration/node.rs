@@ -12,8 +12,8 @@ use sovstack::apply::{
 use sovstack::config::{LoadOptions, Stack, load_str};
 use sovstack::providers::node::bootstrap_sha256;
 use sovstack::providers::ssh::{SshOptions, SshPool};
-use sovstack::render::{RenderOptions, render_stack, service_hashes};
-use sovstack::resources::{self, Desired, DesiredContext, FileContent, NodeFile};
+use sovstack::render::{RenderOptions, render_stack};
+use sovstack::resources::{self, Desired, DesiredContext};
 use sovstack::state::{KeyedHasher, ResourceState};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -125,32 +125,7 @@ fn desired(stack: &Stack) -> Vec<Desired> {
         &RenderOptions::apply(BTreeMap::new(), b"test-digest-key".to_vec()),
     )
     .expect("render");
-    let mut files = Vec::new();
-    for a in artifacts.iter().filter(|a| a.compose.is_some()) {
-        let compose = a.compose.clone().unwrap();
-        let dir = &stack.compose(&compose).unwrap().directory.value;
-        files.push(NodeFile {
-            node: a.node.clone(),
-            compose,
-            remote_path: a.remote_path.clone(),
-            relative_path: a
-                .remote_path
-                .strip_prefix(&format!("{dir}/"))
-                .unwrap()
-                .to_string(),
-            mode: a.mode,
-            owner: a.owner.clone(),
-            content: if a.sensitive {
-                FileContent::Secret(Some(a.text().to_string()))
-            } else {
-                FileContent::Plain(a.text().to_string())
-            },
-        });
-    }
-    let hashes: BTreeMap<(String, String), String> = service_hashes(&artifacts)
-        .into_iter()
-        .map(|((_, c, s), h)| ((c, s), h))
-        .collect();
+    let (files, hashes) = resources::node_inputs(stack, &artifacts);
     let sha = bootstrap_sha256();
     resources::desired(&DesiredContext {
         stack,

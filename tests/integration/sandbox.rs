@@ -150,7 +150,7 @@ impl Api {
     }
 
     async fn create_server(&self, name: &str, extra: Value) -> Resp {
-        let mut body = json!({"name": name, "server_type": "cx22", "image": "ubuntu-24.04", "location": "fsn1"});
+        let mut body = json!({"name": name, "server_type": "cx23", "image": "ubuntu-24.04", "location": "fsn1"});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
@@ -214,10 +214,10 @@ async fn catalogs_have_eu_and_non_eu_locations_types_and_images() {
 
     let r = api.get("/server_types?per_page=50").await;
     let types = r.body["server_types"].as_array().unwrap();
-    for name in ["cx22", "cpx22", "ccx13", "cax11"] {
+    for name in ["cx23", "cpx22", "ccx13", "cax11"] {
         assert!(types.iter().any(|t| t["name"] == name), "{name} missing");
     }
-    let cx22 = api.get("/server_types?name=cx22").await.body["server_types"][0].clone();
+    let cx22 = api.get("/server_types?name=cx23").await.body["server_types"][0].clone();
     assert_eq!(cx22["architecture"], "x86");
     assert!(
         cx22["prices"]
@@ -393,7 +393,7 @@ async fn server_lifecycle_with_power_type_and_rebuild_actions() {
     let not_stopped = api
         .post(
             &format!("/servers/{id}/actions/change_type"),
-            json!({"server_type": "cx32", "upgrade_disk": true}),
+            json!({"server_type": "cx33", "upgrade_disk": true}),
         )
         .await;
     assert_eq!(
@@ -434,7 +434,7 @@ async fn server_lifecycle_with_power_type_and_rebuild_actions() {
     let ct = api
         .post(
             &format!("/servers/{id}/actions/change_type"),
-            json!({"server_type": "cx32", "upgrade_disk": true}),
+            json!({"server_type": "cx33", "upgrade_disk": true}),
         )
         .await;
     assert_eq!(ct.body["action"]["command"], "change_server_type");
@@ -445,7 +445,7 @@ async fn server_lifecycle_with_power_type_and_rebuild_actions() {
             s["server_type"]["name"].as_str(),
             s["primary_disk_size"].as_u64()
         ),
-        (Some("cx32"), Some(80))
+        (Some("cx33"), Some(80))
     );
 
     let on = api
@@ -1503,7 +1503,7 @@ fn validator_matches_templates_and_reports_violations_with_paths() {
         api.validate_request(
             "POST",
             "/v1/servers",
-            Some(&json!({"name": "a", "server_type": "cx22", "image": "x"}))
+            Some(&json!({"name": "a", "server_type": "cx23", "image": "x"}))
         )
         .is_empty()
     );
