@@ -41,6 +41,12 @@ variable "gpu_host_key" {
   description = "Host key fingerprint of the GEX44 (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)."
 }
 
+variable "deploy_root" {
+  type        = string
+  default     = "/opt/sovstack"
+  description = "Directory on each node under which every compose project lives."
+}
+
 variable "signoz_jwt_secret" {
   type        = string
   sensitive   = true
@@ -50,7 +56,7 @@ variable "signoz_jwt_secret" {
 locals {
   location    = "fsn1"
   environment = "production"
-  signoz_dir  = "/opt/sovstack/signoz"
+  signoz_dir  = "${var.deploy_root}/signoz"
   ingest_host = server.observability.ipv4_address
 }
 
@@ -196,8 +202,9 @@ collector "sidecar" {
 }
 
 compose "inference" {
-  on      = host.gpu
-  volumes = ["hf-cache"]
+  on        = host.gpu
+  directory = "${var.deploy_root}/inference"
+  volumes   = ["hf-cache"]
 
   service "vllm" {
     image = "vllm/vllm-openai:v0.33.0"
