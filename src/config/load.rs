@@ -473,6 +473,17 @@ impl<'a> Loader<'a> {
                 value,
             });
         }
+        for given in self.opts.vars.keys() {
+            if !out.iter().any(|v| &v.name == given) {
+                let names: Vec<&str> = out.iter().map(|v| v.name.as_str()).collect();
+                let d = Diagnostic::error(
+                    "language::undeclared-variable",
+                    format!("--var {given}: the stack declares no variable `{given}`"),
+                )
+                .help(help_for_unknown(given, names.iter().copied(), "variables"));
+                self.err(d);
+            }
+        }
         (out, values, sensitive)
     }
 
@@ -2177,6 +2188,24 @@ mod tests {
         );
         assert!(parse_port_mapping("8000").unwrap().published.is_none());
         assert!(parse_port_mapping("a:b").is_none());
+    }
+
+    #[test]
+    fn a_value_for_an_undeclared_variable_is_an_error() {
+        let mut opts = LoadOptions::default();
+        opts.vars.insert("imgae".into(), "x".into());
+        let l = load_str(
+            "s.hcl",
+            "stack \"s\" {}\nvariable \"image\" {}\n",
+            Path::new("."),
+            &opts,
+        );
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::undeclared-variable")
+            .expect("reported");
+        assert_eq!(d.help.as_deref(), Some("did you mean `image`?"));
     }
 
     #[test]
