@@ -91,7 +91,6 @@ pub enum Verdict {
 /// twice has the same effect as once, so any transport failure may be retried.
 pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<'_>) -> Verdict {
     // A 5xx answer to a POST does not say whether the backend applied it before failing.
-    let gateway = |status: u16| (502..=504).contains(&status);
     match outcome {
         AttemptOutcome::Api { status, code } => match code {
             // These describe the request itself; sending it again cannot succeed.
@@ -118,12 +117,19 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 ambiguous: false,
                 rate_limited: false,
             },
+            // A POST answered by a gateway error may have been applied: it is not re-sent (a
+            // second create could duplicate a resource); the caller adopts by labels instead.
+            ErrorCode::BadGateway | ErrorCode::Timeout | ErrorCode::Unavailable | _
+                if !idempotent && matches!(status, 502..=504) =>
+            {
+                Verdict::Stop { ambiguous: true }
+            }
             ErrorCode::BadGateway | ErrorCode::Timeout | ErrorCode::Unavailable => Verdict::Retry {
-                ambiguous: !idempotent && gateway(status),
+                ambiguous: false,
                 rate_limited: false,
             },
             _ if matches!(status, 502..=504) => Verdict::Retry {
-                ambiguous: !idempotent && gateway(status),
+                ambiguous: false,
                 rate_limited: false,
             },
             _ => Verdict::Stop {
@@ -135,8 +141,9 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 ambiguous: false,
                 rate_limited: true,
             },
+            502..=504 if !idempotent => Verdict::Stop { ambiguous: true },
             502..=504 => Verdict::Retry {
-                ambiguous: !idempotent && gateway(status),
+                ambiguous: false,
                 rate_limited: false,
             },
             _ => Verdict::Stop {
@@ -245,20 +252,9 @@ mod tests {
         assert_eq!(bare(false, 500), Verdict::Stop { ambiguous: true });
         assert_eq!(bare(true, 500), Verdict::Stop { ambiguous: false });
         assert!(!retries(bare(true, 409)));
-        assert_eq!(
-            bare(false, 504),
-            Verdict::Retry {
-                ambiguous: true,
-                rate_limited: false
-            }
-        );
-        assert_eq!(
-            bare(false, 503),
-            Verdict::Retry {
-                ambiguous: true,
-                rate_limited: false
-            }
-        );
+        // A POST answered by a gateway error may have been applied: never re-sent.
+        assert_eq!(bare(false, 504), Verdict::Stop { ambiguous: true });
+        assert_eq!(bare(false, 503), Verdict::Stop { ambiguous: true });
         assert_eq!(
             bare(true, 503),
             Verdict::Retry {
