@@ -119,11 +119,7 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
             },
             // A POST answered by a gateway error may have been applied: it is not re-sent (a
             // second create could duplicate a resource); the caller adopts by labels instead.
-            ErrorCode::BadGateway | ErrorCode::Timeout | ErrorCode::Unavailable | _
-                if !idempotent && matches!(status, 502..=504) =>
-            {
-                Verdict::Stop { ambiguous: true }
-            }
+            _ if !idempotent && matches!(status, 502..=504) => Verdict::Stop { ambiguous: true },
             ErrorCode::BadGateway | ErrorCode::Timeout | ErrorCode::Unavailable => Verdict::Retry {
                 ambiguous: false,
                 rate_limited: false,
