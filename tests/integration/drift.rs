@@ -528,3 +528,35 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     );
     sb.shutdown().await;
 }
+
+/// Applies a cloud-only stack of `n` servers, then counts the API requests one drift run makes.
+async fn drift_requests_for(n: usize) -> (usize, std::collections::BTreeMap<String, u64>) {
+    let sb = sandbox().await;
+    let names: Vec<String> = (0..n).map(|i| format!("s{i:02}")).collect();
+    let stack = format!("stack \"fleet\" {{}}\n{}", cloud_part(&names));
+    let (_tmp, dir) = workspace(&stack);
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    sb.reset_log();
+    let out = run(&sb, &dir, &["drift", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let counts = sb.request_log().counts();
+    let total = sb.request_log().len();
+    sb.shutdown().await;
+    (total, counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_of_50_servers_costs_the_same_api_calls_as_of_one() {
+    let (one, one_counts) = drift_requests_for(1).await;
+    let (fifty, fifty_counts) = drift_requests_for(50).await;
+    assert_eq!(
+        one, fifty,
+        "1 server: {one_counts:?}\n50 servers: {fifty_counts:?}"
+    );
+    assert_eq!(
+        fifty_counts.get("GET /servers"),
+        Some(&1),
+        "{fifty_counts:?}"
+    );
+}
