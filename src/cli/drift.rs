@@ -50,22 +50,38 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
         Err(code) => return code,
     };
     // Configuration not applied: planned against the recorded state, so drift is not counted
-    // again as pending work.
-    let unapplied = match plan::compute(
-        &PlanInput {
-            stack: &prepared.stack.name.value,
-            desired: &prepared.desired,
-            prior: Some(&state),
-            hasher: Some(&hasher),
-            inputs_hash: prepared.inputs_hash.clone(),
-            drift: Vec::new(),
-        },
-        &PlanOptions::default(),
-    ) {
-        Ok(p) => drift::unapplied(&p),
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return exit::ERROR;
+    // again as pending work. Without every secret value the files cannot be rendered as apply
+    // would, and the comparison would list them all, so it is skipped and said so.
+    let unset: Vec<String> = prepared
+        .stack
+        .unset_sensitive_variables()
+        .iter()
+        .map(|v| format!("SOVSTACK_VAR_{}", v.name))
+        .collect();
+    let mut notes = Vec::new();
+    let unapplied = if !unset.is_empty() {
+        notes.push(format!(
+            "configuration not applied was not compared: sensitive variables have no value ({}); drift itself was fully checked",
+            unset.join(", ")
+        ));
+        Vec::new()
+    } else {
+        match plan::compute(
+            &PlanInput {
+                stack: &prepared.stack.name.value,
+                desired: &prepared.desired,
+                prior: Some(&state),
+                hasher: Some(&hasher),
+                inputs_hash: prepared.inputs_hash.clone(),
+                drift: Vec::new(),
+            },
+            &PlanOptions::default(),
+        ) {
+            Ok(p) => drift::unapplied(&p),
+            Err(e) => {
+                eprintln!("{:?}", miette::Report::new(e));
+                return exit::ERROR;
+            }
         }
     };
     let mut report = DriftReport {
@@ -90,6 +106,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                 help: e.help.clone(),
             })
             .collect(),
+        notes,
         summary: DriftSummary::default(),
     };
     report.settle();

@@ -105,6 +105,10 @@ pub struct DriftReport {
     pub unapplied: Vec<Unapplied>,
     #[serde(default)]
     pub errors: Vec<ReportError>,
+    /// What this run could not compare, and why (e.g. configuration not applied, without the
+    /// secret values the rendering needs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub summary: DriftSummary,
 }
 

@@ -147,6 +147,7 @@ fn report(findings: Vec<Finding>) -> DriftReport {
         findings,
         unapplied: Vec::new(),
         errors: Vec::new(),
+        notes: Vec::new(),
         summary: DriftSummary::default(),
     };
     r.settle();

@@ -56,6 +56,9 @@ pub fn render(r: &DriftReport) -> String {
         }
         out.push('\n');
     }
+    for n in &r.notes {
+        let _ = writeln!(out, "Note: {n}\n");
+    }
     let s = &r.summary;
     let _ = match r.status {
         Status::Clean => writeln!(

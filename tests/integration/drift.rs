@@ -291,6 +291,24 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         (logins.0 + 1, logins.1 + 1)
     );
 
+    // Cron needs no secret values for drift; without them the comparison with stack.hcl is
+    // skipped, and said so, instead of listing every rendered file as unapplied.
+    let mut c = command(&sb, &dir, &["drift", "--json"]);
+    c.env_remove("SOVSTACK_VAR_api_token");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["unapplied"], serde_json::json!([]), "{json:#}");
+    assert!(
+        json["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("SOVSTACK_VAR_api_token"),
+        "{json:#}"
+    );
+
     // Behind sovstack's back: a firewall rule opened to the world through the API, a server
     // deleted, an orphan server with our labels, a managed file edited, a container stopped.
     let fw = id_of(&sb, "firewalls", "firewall.app").await;
