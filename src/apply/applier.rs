@@ -111,6 +111,17 @@ pub struct Refreshed {
     pub orphans: Vec<Orphan>,
     /// Policy findings about what exists (a location outside the allowed set, as the API reports it).
     pub violations: Vec<String>,
+    /// Parts that could not be read (a host unreachable), by node address; their resources
+    /// are absent from `observed`, and the rest was still read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A node (or other part) refresh could not read, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub address: String,
+    pub message: String,
+    pub help: Option<String>,
 }
 
 /// What refresh found for one recorded resource.

@@ -13,7 +13,7 @@ pub mod progress;
 
 pub use applier::{
     Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed,
-    Orphan, Refreshed,
+    Orphan, Refreshed, Unreadable,
 };
 pub use events::{Event, EventSink};
 pub use executor::{ExecuteError, Outcome, execute};

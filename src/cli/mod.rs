@@ -3,6 +3,7 @@
 mod appliers;
 mod apply;
 mod common;
+mod drift;
 mod fmt;
 mod pipeline;
 mod plan;
@@ -59,6 +60,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Destroy everything in state.
     Destroy(apply::DestroyArgs),
+    /// Report what changed outside sovstack (exit 0 none, 2 drift, 1 error).
+    Drift(drift::Args),
     /// Show the state, or a saved plan.
     Show(state_cmd::ShowArgs),
     /// Inspect or carefully edit the state.
@@ -116,6 +119,7 @@ pub fn main() -> i32 {
         Command::Plan(args) => plan::run(&cli, args),
         Command::Apply(args) => apply::run(&cli, args),
         Command::Destroy(args) => apply::run_destroy(&cli, args),
+        Command::Drift(args) => drift::run(&cli, args),
         Command::Show(args) => state_cmd::run_show(&cli, args),
         Command::State(cmd) => state_cmd::run_state(&cli, cmd),
         Command::Output(args) => state_cmd::run_output(&cli, args),

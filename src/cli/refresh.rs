@@ -16,7 +16,38 @@ pub struct RefreshResult {
     pub state: StateFile,
     pub drift: Vec<Drift>,
     /// Errors for parts that could not be read (a host unreachable): reported, the rest checked.
-    pub errors: Vec<String>,
+    pub errors: Vec<RefreshError>,
+}
+
+/// A part of the world refresh could not read: one node (`address`), or a whole provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshError {
+    pub address: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl RefreshError {
+    fn from_apply(address: Option<String>, e: &crate::apply::ApplyError) -> Self {
+        Self {
+            address,
+            message: e.to_string(),
+            help: miette::Diagnostic::help(e).map(|h| h.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.address {
+            Some(a) => write!(f, "error: {a} could not be read: {}", self.message)?,
+            None => write!(f, "error: {}", self.message)?,
+        }
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn refresh(
@@ -52,15 +83,20 @@ pub async fn refresh(
                 found.observed.extend(r.observed);
                 found.orphans.extend(r.orphans);
                 found.violations.extend(r.violations);
+                errors.extend(r.unreadable.into_iter().map(|u| RefreshError {
+                    address: Some(u.address),
+                    message: u.message,
+                    help: u.help,
+                }));
             }
-            Err(e) => errors.push(format!("{:?}", miette::Report::new(e))),
+            Err(e) => errors.push(RefreshError::from_apply(None, &e)),
         }
     }
     Ok(fold(state, found, errors))
 }
 
 /// Applies observations to the recorded state and says what differs.
-pub fn fold(state: &StateFile, found: Refreshed, errors: Vec<String>) -> RefreshResult {
+pub fn fold(state: &StateFile, found: Refreshed, errors: Vec<RefreshError>) -> RefreshResult {
     let mut refreshed = state.clone();
     let mut drift = Vec::new();
     for v in found.violations {

@@ -16,6 +16,11 @@ impl ResourceKind for Bootstrap {
         ChangeMode::Update
     }
 
+    /// What the node reports after the script ran; the plan does not diff them.
+    fn computed(&self) -> &'static [&'static str] {
+        &["docker_version", "compose_version"]
+    }
+
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
         let mut nodes: Vec<Target> = ctx
             .stack

@@ -19,6 +19,11 @@ impl ResourceKind for ComposeKind {
         }
     }
 
+    /// The release directory apply made (content-addressed); the plan does not diff it.
+    fn computed(&self) -> &'static [&'static str] {
+        &["bundle"]
+    }
+
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
         ctx.stack
             .composes

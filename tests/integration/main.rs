@@ -4,6 +4,7 @@ mod cli;
 mod cloud_apply;
 mod cloud_e2e;
 mod docs;
+mod drift;
 mod harness;
 mod hcloud_client;
 mod node;

@@ -8,7 +8,7 @@
 //! - Docker or Compose missing or not answering: the node's `bootstrap` is missing.
 
 use super::NodeApplier;
-use crate::apply::{ApplyContext, ApplyError, Observed, Refreshed};
+use crate::apply::{ApplyContext, ApplyError, Observed, Refreshed, Unreadable};
 use crate::providers::node::{ProbeReport, probe};
 use crate::providers::ssh::Transport;
 use crate::state::ResourceState;
@@ -48,34 +48,62 @@ impl NodeApplier {
                 by_node.entry(node).or_default().push((address, r));
             }
         }
+        // Nodes are probed at once (each on its own connection); one that cannot be reached
+        // is reported for itself and does not stop the others.
+        let probes = by_node.into_iter().map(|(node, resources)| async move {
+            let result = self.refresh_node(cx, &node, &resources).await;
+            (node, result)
+        });
         let mut out = Refreshed::default();
-        for (node, resources) in by_node {
-            let projects: Vec<String> = resources
-                .iter()
-                .filter(|(_, r)| r.kind == "compose")
-                .filter_map(|(_, r)| attr(r, "project").map(str::to_string))
-                .collect();
-            let files: Vec<String> = resources
-                .iter()
-                .filter(|(_, r)| r.kind == "file")
-                .filter_map(|(_, r)| attr(r, "path").map(str::to_string))
-                .collect();
-            cx.events.progress(
-                &node,
-                format!(
-                    "probing ({} project(s), {} file(s))",
-                    projects.len(),
-                    files.len()
-                ),
-            );
-            let t = self.connect(cx, &node, &node).await?;
-            let report = probe(&t, &projects, &files)
-                .await
-                .map_err(|e| super::node_error(&node, e))?;
-            for (address, r) in resources {
-                if let Some(o) = self.observe(cx, &t, &report, address, r).await? {
-                    out.observed.insert(address.clone(), o);
+        for (node, result) in futures_util::future::join_all(probes).await {
+            match result {
+                Ok(observed) => out.observed.extend(observed),
+                Err(e) => {
+                    cx.events.progress(&node, format!("cannot be read: {e}"));
+                    out.unreadable.push(Unreadable {
+                        help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
+                        message: e.to_string(),
+                        address: node,
+                    });
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One connection, one probe, then the comparisons (reading a file only when it differs).
+    async fn refresh_node(
+        &self,
+        cx: &ApplyContext,
+        node: &str,
+        resources: &[(&String, &ResourceState)],
+    ) -> Result<BTreeMap<String, Observed>, ApplyError> {
+        let projects: Vec<String> = resources
+            .iter()
+            .filter(|(_, r)| r.kind == "compose")
+            .filter_map(|(_, r)| attr(r, "project").map(str::to_string))
+            .collect();
+        let files: Vec<String> = resources
+            .iter()
+            .filter(|(_, r)| r.kind == "file")
+            .filter_map(|(_, r)| attr(r, "path").map(str::to_string))
+            .collect();
+        cx.events.progress(
+            node,
+            format!(
+                "probing ({} project(s), {} file(s))",
+                projects.len(),
+                files.len()
+            ),
+        );
+        let t = self.connect(cx, node, node).await?;
+        let report = probe(&t, &projects, &files)
+            .await
+            .map_err(|e| super::node_error(node, e))?;
+        let mut out = BTreeMap::new();
+        for (address, r) in resources {
+            if let Some(o) = self.observe(cx, &t, &report, address, r).await? {
+                out.insert((*address).clone(), o);
             }
         }
         Ok(out)

@@ -1,0 +1,25 @@
+//! `sovstack drift`: what changed outside sovstack, as a report (text, JSON, OTLP logs).
+//!
+//! Refresh (`cli/refresh.rs`) reads the world; this module classifies what it found (policy,
+//! cloud, node), adds the policy checks only the refreshed world can answer (a firewall rule
+//! open to the internet without `public = true`), says what to do about each finding, and
+//! renders the report.
+
+mod build;
+mod model;
+pub mod otlp;
+pub mod text;
+
+pub use build::{findings, unapplied};
+pub use model::*;
+
+/// JSON Schema of the drift report (`schemas/drift.schema.json`).
+pub fn drift_schema_json() -> String {
+    let schema = schemars::schema_for!(DriftReport);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests;
