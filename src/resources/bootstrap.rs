@@ -16,6 +16,11 @@ impl ResourceKind for Bootstrap {
         ChangeMode::Update
     }
 
+    /// What the script found or installed, recorded by apply: not a wish, so never a change.
+    fn computed(&self) -> &'static [&'static str] {
+        &["docker_version", "compose_version"]
+    }
+
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
         let mut nodes: Vec<Target> = ctx
             .stack

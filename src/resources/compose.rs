@@ -19,6 +19,12 @@ impl ResourceKind for ComposeKind {
         }
     }
 
+    /// The release directory apply kept the deployed files under, named by the services'
+    /// hashes: derived from `services`, so never a change of its own.
+    fn computed(&self) -> &'static [&'static str] {
+        &["bundle"]
+    }
+
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
         ctx.stack
             .composes
