@@ -11,5 +11,6 @@ mod plan;
 mod render;
 mod sandbox;
 mod ssh;
+mod stack_e2e;
 mod state;
 mod validate;
