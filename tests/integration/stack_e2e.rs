@@ -377,6 +377,16 @@ async fn world() -> Option<World> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_stack_end_to_end() {
+    // Nodes listen on port 22 as real ones do; only root may bind it.
+    // SAFETY: a plain syscall without arguments.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the stack end-to-end test as root (it binds port 22 on loopback)"
+        );
+        eprintln!("\n=== SKIPPED: the stack end-to-end test needs root to bind port 22 ===\n");
+        return;
+    }
     let _ports = FixedPorts::take();
     let Some(mut w) = world().await else { return };
     let deploy = w.deploy.path().to_path_buf();
@@ -388,6 +398,14 @@ async fn reference_stack_end_to_end() {
     assert!(out.status.success(), "{}", text(&out));
     let applied = text(&out);
     assert!(applied.contains("Apply complete"), "{applied}");
+    // The env file holding the secret is planned, but shown only as sensitive.
+    let env_plan: String = applied
+        .lines()
+        .skip_while(|l| !l.contains(r#"+ file.signoz["signoz.env"] {"#))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(env_plan.contains("content = (sensitive)"), "{applied}");
     for what in ["ssh_keys", "servers", "firewalls", "volumes"] {
         assert_eq!(w.count(what).await, 1, "{what}");
     }
@@ -584,6 +602,16 @@ async fn reference_stack_end_to_end() {
         "{refused}"
     );
     assert!(refused.contains("Apply stopped with errors"), "{refused}");
+    // The operator sees what failed and why: the live line, then the full diagnostic.
+    assert!(
+        refused.contains("host.gpu: update FAILED: host key of root@127.77.1.1:22"),
+        "{refused}"
+    );
+    assert!(refused.contains(&wrong), "{refused}");
+    assert!(
+        refused.contains("nothing was sent to the host"),
+        "{refused}"
+    );
     assert_eq!(w.host.commands_run(), commands);
     assert_eq!(w.host.shim_invocations(), docker);
     assert_eq!(w.host.accepted_logins(), logins);
