@@ -17,6 +17,7 @@
 use crate::harness::openai_standin::OpenAiStandIn;
 use crate::harness::sshd::{Sshd, fingerprint_by_ssh_keygen};
 use sovstack::sandbox::{BootEvent, Sandbox, SandboxConfig, SandboxHandle, ServerIpv4};
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -315,6 +316,24 @@ fn recreated(invocations: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// Container generation per service of a project in the shim's state: a recreate bumps it,
+/// however it was asked for.
+fn generations(state: &serde_json::Value, project: &str) -> BTreeMap<String, u64> {
+    state["projects"][project]["services"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(n, c)| (n.clone(), c["generation"].as_u64().unwrap_or(1)))
+        .collect()
+}
+
+/// `before` with `bumped` one generation higher.
+fn bump(before: &BTreeMap<String, u64>, bumped: &str) -> BTreeMap<String, u64> {
+    let mut after = before.clone();
+    *after.get_mut(bumped).unwrap() += 1;
+    after
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
@@ -515,11 +534,23 @@ async fn reference_stack_end_to_end() {
         w.host.shim_invocations().len(),
         w.server.with(|s| s.shim_invocations().len()),
     );
+    let (host_gens, server_gens) = (
+        generations(&w.host.read_shim_state(), "inference"),
+        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
+    );
     let out = w.run(&["apply", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         recreated(&w.host.shim_invocations()[host_before..]),
         ["vllm"]
+    );
+    assert_eq!(
+        generations(&w.host.read_shim_state(), "inference"),
+        bump(&host_gens, "vllm")
+    );
+    assert_eq!(
+        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
+        server_gens
     );
     assert_eq!(
         recreated(&w.server.with(|s| s.shim_invocations())[server_before..]),
@@ -537,8 +568,17 @@ async fn reference_stack_end_to_end() {
         w.host.shim_invocations().len(),
         w.server.with(|s| s.shim_invocations().len()),
     );
+    let host_gens = generations(&w.host.read_shim_state(), "inference");
     let out = w.run(&["apply", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        generations(&w.host.read_shim_state(), "inference"),
+        bump(&host_gens, "otel-collector")
+    );
+    assert_eq!(
+        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
+        server_gens
+    );
     let applied = text(&out);
     assert!(
         applied
@@ -647,6 +687,38 @@ async fn reference_stack_end_to_end() {
     assert!(
         seq(&|e| e.query.as_deref() == Some("e2e_marker=down-host")).is_some(),
         "compose down never ran on the GPU host"
+    );
+    let downs = |invocations: Vec<serde_json::Value>| -> Vec<Vec<String>> {
+        invocations
+            .iter()
+            .map(argv)
+            .filter(|a| a.iter().any(|x| x == "down"))
+            .collect()
+    };
+    // Named volumes (ClickHouse's data) are kept: the stack does not set destroy_volumes.
+    assert_eq!(
+        w.server.with(|s| downs(s.shim_invocations())),
+        [[
+            "compose",
+            "-p",
+            "signoz",
+            "--progress",
+            "json",
+            "down",
+            "--remove-orphans"
+        ]]
+    );
+    assert_eq!(
+        downs(w.host.shim_invocations()),
+        [[
+            "compose",
+            "-p",
+            "inference",
+            "--progress",
+            "json",
+            "down",
+            "--remove-orphans"
+        ]]
     );
     for what in ["ssh_keys", "servers", "firewalls", "volumes"] {
         assert_eq!(w.count(what).await, 0, "{what} left after destroy");
