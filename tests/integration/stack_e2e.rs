@@ -503,6 +503,15 @@ async fn reference_stack_end_to_end() {
             "{check}: {applied}"
         );
     }
+    // The host's collector exports to the server created in the same run (a later wave).
+    let collector_config = fs::read_to_string(
+        deploy.join("inference/files/otel-collector/etc/otelcol-contrib/config.yaml"),
+    )
+    .unwrap();
+    assert!(
+        collector_config.contains(&format!("endpoint: {SERVER_IP}:4317")),
+        "{collector_config}"
+    );
     let audit = fs::read_to_string(deploy.join("inference/audit/spans.jsonl")).unwrap();
     assert_eq!(audit.lines().count(), 1, "{audit}");
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
@@ -728,6 +737,7 @@ async fn reference_stack_end_to_end() {
         w.server.with(Sshd::read_shim_state)["projects"],
         serde_json::json!({})
     );
+    assert!(!env_file.exists(), "destroy left the secret on the node");
     let listed = text(&w.run(&["state", "list"]).await);
     assert!(
         !listed.lines().any(|l| l.contains('.')),
