@@ -200,11 +200,14 @@ pub async fn execute<W: StateWriter>(
                         }
                     }
                     Err(e) => {
+                        // The live line gets what went wrong; the full diagnostic (code,
+                        // help) goes into the outcome for the command to report.
+                        let summary = e.to_string();
                         let message = format!("{:?}", miette::Report::new(e));
                         cx.events.send(Event::Failed {
                             address: task.address.clone(),
                             action: action_name(task.action).into(),
-                            error: message.clone(),
+                            error: summary,
                         });
                         outcome.failed.push((task.address.clone(), message));
                         for dependent in graph.dependents(&task.address) {
@@ -475,6 +478,13 @@ volume "v" {
 "#;
 
     async fn run(fail: &[&str]) -> (Outcome, Vec<String>, crate::state::StateFile) {
+        let (outcome, calls, state, _) = run_with_events(fail).await;
+        (outcome, calls, state)
+    }
+
+    async fn run_with_events(
+        fail: &[&str],
+    ) -> (Outcome, Vec<String>, crate::state::StateFile, Vec<Event>) {
         let stack = load_str(
             "t.hcl",
             STACK,
@@ -512,11 +522,12 @@ volume "v" {
             fail: fail.iter().map(|s| s.to_string()).collect(),
         });
         let (checkpoint, rx) = Checkpoint::new();
+        let (events, mut events_rx) = EventSink::new();
         let cx = ApplyContext {
             stack: Arc::new(stack),
             resources: Arc::new(RwLock::new(BTreeMap::new())),
             hasher: Arc::new(KeyedHasher::from_key([7; 32])),
-            events: EventSink::discard(),
+            events,
             checkpoint,
             options: ApplyOptions::default(),
         };
@@ -535,7 +546,33 @@ volume "v" {
         drop(writer);
         // What was recorded is durable: a fresh load sees it.
         let state = backend.load().await.unwrap().unwrap().state;
-        (outcome, calls, state)
+        let mut seen = Vec::new();
+        while let Ok(e) = events_rx.try_recv() {
+            seen.push(e);
+        }
+        (outcome, calls, state, seen)
+    }
+
+    /// The progress line of a failure says what failed (not only the diagnostic code, the
+    /// first line of the rendered report); the outcome keeps the whole report.
+    #[tokio::test]
+    async fn a_failure_event_carries_the_message_and_the_outcome_the_report() {
+        let (outcome, _, _, events) = run_with_events(&["server.a"]).await;
+        let failed: Vec<&String> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Failed { address, error, .. } if address == "server.a" => Some(error),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed, ["server.a: boom"]);
+        assert!(
+            events.iter().any(|e| crate::apply::progress::describe(e)
+                == "server.a: create FAILED: server.a: boom"),
+            "{events:?}"
+        );
+        let (_, report) = &outcome.failed[0];
+        assert!(report.contains("boom"), "{report}");
     }
 
     #[tokio::test]

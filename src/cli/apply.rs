@@ -295,6 +295,10 @@ async fn run_waves(cli: &Cli, opts: &RunOptions) -> i32 {
             Err(code) => return code,
         };
         collect_results(&wave_plan, &outcome, &mut results);
+        // The progress lines said what failed; here is each full diagnostic, with its help.
+        for (address, report) in &outcome.failed {
+            eprintln!("\nerror: {address} failed\n{report}");
+        }
         if !outcome.is_success() {
             failed = true;
             break;

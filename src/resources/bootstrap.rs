@@ -16,7 +16,7 @@ impl ResourceKind for Bootstrap {
         ChangeMode::Update
     }
 
-    /// What the node reports after the script ran; the plan does not diff them.
+    /// What the script found or installed, recorded by apply: not a wish, so never a change.
     fn computed(&self) -> &'static [&'static str] {
         &["docker_version", "compose_version"]
     }

@@ -19,7 +19,8 @@ impl ResourceKind for ComposeKind {
         }
     }
 
-    /// The release directory apply made (content-addressed); the plan does not diff it.
+    /// The release directory apply kept the deployed files under, named by the services'
+    /// hashes: derived from `services`, so never a change of its own.
     fn computed(&self) -> &'static [&'static str] {
         &["bundle"]
     }

@@ -240,4 +240,69 @@ mod tests {
         d.infer_dependencies();
         assert!(d.dependencies.contains("server.obs"));
     }
+
+    /// Plans `d` against the state apply records for it: its desired attributes plus what
+    /// the applier adds.
+    fn action_after_apply(d: &Desired, recorded: &[(&str, Json)]) -> crate::plan::Action {
+        use crate::plan::{PlanInput, PlanOptions, compute};
+        use crate::state::{ResourceState, ResourceStatus, StateFile};
+        let mut attributes = d.attributes.clone();
+        for (k, v) in recorded {
+            attributes.insert((*k).to_string(), v.clone());
+        }
+        let mut state = StateFile::new("s");
+        state.resources.insert(
+            d.address.clone(),
+            ResourceState {
+                kind: d.kind.to_string(),
+                id: Some("x".into()),
+                attributes,
+                sensitive_attributes: Default::default(),
+                dependencies: Vec::new(),
+                status: ResourceStatus::Ready,
+            },
+        );
+        let plan = compute(
+            &PlanInput {
+                stack: "s",
+                desired: std::slice::from_ref(d),
+                prior: Some(&state),
+                hasher: None,
+                inputs_hash: String::new(),
+                drift: Vec::new(),
+            },
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        plan.change(&d.address).unwrap().action
+    }
+
+    /// What the node applier records beyond the desired attributes (bootstrap versions, the
+    /// compose bundle) is computed; otherwise the plan reads it as attributes to remove and
+    /// apply's next wave stops with "still differs after it was applied in this run".
+    #[test]
+    fn attributes_node_apply_records_are_not_changes() {
+        let bootstrap = Desired::new("bootstrap", "gpu")
+            .attr("node", "host.gpu")
+            .attr("script_sha256", "abc")
+            .attr("nvidia_container_toolkit", true);
+        assert_eq!(
+            action_after_apply(
+                &bootstrap,
+                &[
+                    ("docker_version", "27.3.1".into()),
+                    ("compose_version", "2.29.7".into())
+                ]
+            ),
+            crate::plan::Action::NoOp
+        );
+        let compose = Desired::new("compose", "llm")
+            .attr("node", "host.gpu")
+            .attr("project", "llm")
+            .attr("services", serde_json::json!({"vllm": "h1"}));
+        assert_eq!(
+            action_after_apply(&compose, &[("bundle", "b1".into())]),
+            crate::plan::Action::NoOp
+        );
+    }
 }

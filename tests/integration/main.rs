@@ -12,5 +12,6 @@ mod plan;
 mod render;
 mod sandbox;
 mod ssh;
+mod stack_e2e;
 mod state;
 mod validate;

@@ -271,7 +271,14 @@ impl NodeApplier {
             address,
             format!("compose up {} on {}", project.name, t.describe()),
         );
-        run_compose(&t, &project, "up", project.up_command(), &report)
+        // With services to recreate, the first `up` must not recreate them itself: each
+        // changed service restarts exactly once, by the explicit recreate below.
+        let up = if recreate.is_empty() {
+            project.up_command()
+        } else {
+            project.up_keeping_containers_command()
+        };
+        run_compose(&t, &project, "up", up, &report)
             .await
             .map_err(|e| node_error(address, e))?;
         if !recreate.is_empty() {

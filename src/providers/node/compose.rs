@@ -42,6 +42,15 @@ impl ComposeProject {
         self.command(&["up", "-d", "--wait", "--remove-orphans"])
     }
 
+    /// Like [`Self::up_command`], but leaves existing containers as they are, even those whose
+    /// definition changed: used before [`Self::recreate_command`] recreates the changed
+    /// services, which plain `up` would otherwise already have recreated once (every changed
+    /// service's compose section changes, if only by its inputs-hash label), so each would
+    /// restart twice.
+    pub fn up_keeping_containers_command(&self) -> String {
+        self.command(&["up", "-d", "--wait", "--remove-orphans", "--no-recreate"])
+    }
+
     /// Recreates exactly `services` (their dependencies are left alone).
     pub fn recreate_command(&self, services: &[String]) -> String {
         let mut args = vec!["up", "-d", "--wait", "--no-deps", "--force-recreate"];
@@ -199,6 +208,10 @@ mod tests {
         assert_eq!(
             project().up_command(),
             "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --remove-orphans"
+        );
+        assert_eq!(
+            project().up_keeping_containers_command(),
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --remove-orphans --no-recreate"
         );
         assert_eq!(
             project().recreate_command(&["otel-collector".into()]),

@@ -1,5 +1,6 @@
 //! A stand-in for vLLM's OpenAI endpoint and the collector's audit file, so the node checks can
-//! run end to end against the real sshd: `GET /health` answers 200, `POST /v1/chat/completions`
+//! run end to end against the real sshd: `GET /health` (vLLM) and `GET /api/v1/health` (the
+//! SigNoz UI's health URL) answer 200, `POST /v1/chat/completions`
 //! appends one JSON line holding the request's trace id (from `traceparent`) to the audit file,
 //! the way the collector's file exporter would, and answers 200. Anything else is 404.
 //! Listens on 127.0.0.1 only; stops on drop.
@@ -92,7 +93,7 @@ fn serve(stream: TcpStream, audit: &PathBuf) -> std::io::Result<()> {
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body)?;
     let (status, reply) = match (method, path) {
-        ("GET", "/health") => ("200 OK", String::new()),
+        ("GET", "/health" | "/api/v1/health") => ("200 OK", String::new()),
         ("POST", "/v1/chat/completions") => {
             let trace_id = traceparent
                 .as_deref()

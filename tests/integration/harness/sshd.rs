@@ -38,6 +38,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Sshd {
     child: Child,
     dir: tempfile::TempDir,
+    ip: Ipv4Addr,
     port: u16,
     user: String,
     host_key: HostKeyFingerprint,
@@ -47,6 +48,8 @@ pub struct Sshd {
 pub struct SshdBuilder {
     host_key_private: Option<String>,
     host_key_public: Option<String>,
+    listen: Option<(Ipv4Addr, u16)>,
+    authorized: Vec<String>,
 }
 
 impl SshdBuilder {
@@ -54,6 +57,22 @@ impl SshdBuilder {
     pub fn host_key(mut self, private_openssh: &str, public_openssh: &str) -> Self {
         self.host_key_private = Some(private_openssh.to_string());
         self.host_key_public = Some(public_openssh.to_string());
+        self
+    }
+
+    /// Listen on this loopback address and port (e.g. `127.77.1.1:22`, as a real node would;
+    /// binding port 22 needs root) instead of a free port on 127.0.0.1. A taken address fails
+    /// the start instead of retrying elsewhere: the caller chose it.
+    pub fn listen(mut self, ip: Ipv4Addr, port: u16) -> Self {
+        assert!(ip.is_loopback(), "test servers listen on loopback only");
+        self.listen = Some((ip, port));
+        self
+    }
+
+    /// Also accept this public key (an OpenSSH `authorized_keys` line), e.g. one operator key
+    /// that several test nodes share, as real nodes share the operator's key.
+    pub fn authorize(mut self, public_openssh: &str) -> Self {
+        self.authorized.push(public_openssh.trim_end().to_string());
         self
     }
 
@@ -100,8 +119,12 @@ impl SshdBuilder {
 
         let client_key = root.join("client_key");
         keygen(&client_key, "sovstack-test-client");
-        fs::copy(root.join("client_key.pub"), root.join("authorized_keys"))
-            .expect("authorized_keys");
+        let mut authorized = fs::read_to_string(root.join("client_key.pub")).expect("client key");
+        for line in &self.authorized {
+            authorized.push_str(line);
+            authorized.push('\n');
+        }
+        fs::write(root.join("authorized_keys"), authorized).expect("authorized_keys");
 
         let bin = root.join("bin");
         fs::create_dir(&bin).expect("bin dir");
@@ -116,9 +139,10 @@ impl SshdBuilder {
             0o755,
         );
 
+        let ip = self.listen.map_or(Ipv4Addr::LOCALHOST, |(ip, _)| ip);
         for _ in 0..START_ATTEMPTS {
-            let port = free_port();
-            fs::write(root.join("sshd_config"), config(&root, port, &user)).expect("config");
+            let port = self.listen.map_or_else(free_port, |(_, port)| port);
+            fs::write(root.join("sshd_config"), config(&root, ip, port, &user)).expect("config");
             let log = fs::File::create(root.join("sshd.log")).expect("sshd log");
             let child = Command::new(SSHD)
                 .arg("-D")
@@ -135,12 +159,16 @@ impl SshdBuilder {
             let mut sshd = Sshd {
                 child,
                 dir,
+                ip,
                 port,
                 user: user.clone(),
                 host_key: fingerprint,
             };
             match sshd.wait_ready() {
                 Ok(()) => return Some(sshd),
+                Err(Retry::PortTaken) if self.listen.is_some() => {
+                    panic!("sshd could not bind {ip}:{port}:\n{}", sshd.log())
+                }
                 Err(Retry::PortTaken) => {
                     // Another test grabbed the port between our probe and sshd's bind.
                     dir = sshd.into_dir();
@@ -169,7 +197,7 @@ impl Sshd {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((self.ip, self.port))
     }
 
     pub fn port(&self) -> u16 {
@@ -191,7 +219,7 @@ impl Sshd {
     }
 
     pub fn target(&self) -> SshTarget {
-        SshTarget::new("127.0.0.1", self.port, self.user.clone())
+        SshTarget::new(self.ip.to_string(), self.port, self.user.clone())
     }
 
     pub fn endpoint(&self, host_key: HostKeyPolicy) -> SshEndpoint {
@@ -387,11 +415,11 @@ fn write_mode(path: &Path, contents: &[u8], mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-fn config(root: &Path, port: u16, user: &str) -> String {
+fn config(root: &Path, ip: Ipv4Addr, port: u16, user: &str) -> String {
     let r = root.display();
     format!(
         "Port {port}
-ListenAddress 127.0.0.1
+ListenAddress {ip}
 HostKey {r}/ssh_host_ecdsa_key
 HostKey {r}/ssh_host_ed25519_key
 PidFile {r}/sshd.pid
