@@ -412,11 +412,13 @@ fn collect_results(plan: &Plan, outcome: &Outcome, results: &mut BTreeMap<String
         );
     }
     for (a, m) in &outcome.failed {
+        // miette puts the code on the first line and the message after `×`: the journal
+        // keeps the message, which says what went wrong.
         let first = m
             .lines()
-            .find(|l| !l.trim().is_empty())
+            .find_map(|l| l.trim_start().strip_prefix('×').map(str::trim))
+            .or_else(|| m.lines().find(|l| !l.trim().is_empty()).map(str::trim))
             .unwrap_or("")
-            .trim()
             .to_string();
         results.insert(
             a.clone(),
