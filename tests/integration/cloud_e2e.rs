@@ -202,3 +202,73 @@ async fn an_apply_killed_after_the_create_request_converges_without_duplicates()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     sb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_completes_under_rate_limits_gateway_errors_and_slow_actions() {
+    let sb = sandbox(SandboxConfig {
+        action_duration: Duration::from_millis(150),
+        faults: sovstack::sandbox::FaultSpec::parse(
+            "*:429@0.15,GET /actions:503@0.3,GET /servers:502@0.3,*:latency=15ms,POST /servers:fail_after_create#1",
+        )
+        .unwrap(),
+        fault_seed: 7,
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let (_tmp, dir) = workspace();
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let log = sb.request_log();
+    assert!(
+        log.entries().iter().any(|e| e.status == 429),
+        "no 429 was injected"
+    );
+    assert!(
+        log.entries().iter().any(|e| e.status >= 502),
+        "no gateway error was injected"
+    );
+    // Counting goes through the API too: faults off first.
+    sb.set_faults(sovstack::sandbox::FaultSpec::default(), 0);
+    for what in ["servers", "firewalls", "volumes", "ssh_keys"] {
+        assert_eq!(count(&sb, what).await, 1, "{what}");
+    }
+    let out = run(&sb, &dir, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_action_stops_its_branch_and_the_state_says_what_exists() {
+    let sb = sandbox(SandboxConfig {
+        faults: sovstack::sandbox::FaultSpec::parse(
+            "POST /volumes:action_error=volume_create_failed",
+        )
+        .unwrap(),
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let (_tmp, dir) = workspace();
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("volume.data"), "{}", text(&out));
+    // Independent branches finished and are recorded as done.
+    for addr in ["ssh_key.admin", "server.app", "firewall.app"] {
+        let shown = run(&sb, &dir, &["state", "show", addr]).await;
+        assert!(
+            text(&shown).contains("\"ready\""),
+            "{addr}: {}",
+            text(&shown)
+        );
+    }
+    // The volume's create was requested but not confirmed: recorded as pending, so the next
+    // apply adopts it instead of creating a second one.
+    let shown = run(&sb, &dir, &["state", "show", "volume.data"]).await;
+    assert!(text(&shown).contains("\"pending\""), "{}", text(&shown));
+    sb.set_faults(sovstack::sandbox::FaultSpec::default(), 0);
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(count(&sb, "volumes").await, 1, "no duplicate volume");
+    let out = run(&sb, &dir, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    sb.shutdown().await;
+}
