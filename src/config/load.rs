@@ -106,8 +106,11 @@ struct Loader<'a> {
     source: &'a SourceFile,
     diags: &'a mut Diagnostics,
     opts: &'a LoadOptions,
-    /// kind -> declared names.
+    /// kind -> declared names, in declaration order.
     names: BTreeMap<&'static str, Vec<String>>,
+    /// The same names as sets: every reference is checked against them, and a linear search
+    /// per reference made loading quadratic in the number of blocks.
+    name_sets: BTreeMap<&'static str, BTreeSet<String>>,
     var_names: Vec<String>,
     local_names: Vec<String>,
     /// Spans of references already reported; expressions holding them are not evaluated again.
@@ -165,6 +168,7 @@ impl<'a> Loader<'a> {
             diags,
             opts,
             names: BTreeMap::new(),
+            name_sets: BTreeMap::new(),
             var_names: Vec::new(),
             local_names: Vec::new(),
             bad_refs: BTreeSet::new(),
@@ -250,11 +254,15 @@ impl<'a> Loader<'a> {
                 .help("names start with a letter and use letters, digits, `_` and `-`");
                 self.err(d);
             }
+            let duplicate = match kind {
+                "variable" => self.var_names.contains(&name),
+                _ => !self.name_sets.entry(kind).or_default().insert(name.clone()),
+            };
             let list = match kind {
                 "variable" => &mut self.var_names,
                 _ => self.names.entry(kind).or_default(),
             };
-            if list.contains(&name) {
+            if duplicate {
                 let d = Diagnostic::error(
                     "language::duplicate",
                     format!("{kind} `{name}` is declared twice"),
@@ -582,8 +590,8 @@ impl<'a> Loader<'a> {
                     );
                 };
                 let name = first?;
-                let declared = self.names.get(kind).cloned().unwrap_or_default();
-                if !declared.iter().any(|n| n == name) {
+                if !self.name_sets.get(kind).is_some_and(|s| s.contains(name)) {
+                    let declared = self.names.get(kind).map_or(&[][..], Vec::as_slice);
                     return Some(
                         Diagnostic::error(
                             "language::undefined-reference",

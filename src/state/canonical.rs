@@ -15,22 +15,7 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 
 fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out);
-                out.push(b':');
-                if let Some(v) = map.get(key) {
-                    write_value(v, out);
-                }
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(map, None, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -48,11 +33,31 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+fn write_object(map: &serde_json::Map<String, Value>, skip: Option<&str>, out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = map
+        .iter()
+        .filter(|(k, _)| Some(k.as_str()) != skip)
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_value(v, out);
+    }
+    out.push(b'}');
+}
+
 fn write_string(s: &str, out: &mut Vec<u8>) {
     // A `Value::String` always serializes; the fallback only keeps this function total.
-    match serde_json::to_vec(s) {
-        Ok(bytes) => out.extend_from_slice(&bytes),
-        Err(_) => out.extend_from_slice(b"\"\""),
+    // Written straight into `out`: a buffer per string was most of the checksum's allocations.
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"\"\"");
     }
 }
 
@@ -65,10 +70,12 @@ pub fn sha256_tagged(bytes: &[u8]) -> String {
 /// the result).
 pub fn checksum_without(value: &Value, skip: &str) -> String {
     match value {
+        // Written in place rather than from a copy without `skip`: the copy was a deep clone of
+        // the whole state on every load and save.
         Value::Object(map) if map.contains_key(skip) => {
-            let mut map = map.clone();
-            map.remove(skip);
-            sha256_tagged(&canonical_json(&Value::Object(map)))
+            let mut out = Vec::with_capacity(256);
+            write_object(map, Some(skip), &mut out);
+            sha256_tagged(&out)
         }
         other => sha256_tagged(&canonical_json(other)),
     }
