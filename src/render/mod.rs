@@ -70,6 +70,9 @@ pub struct RenderOptions {
     pub digest_key: Option<Vec<u8>>,
     /// Host key per `server` name.
     pub host_keys: BTreeMap<String, HostKeyPair>,
+    /// Leave out cloud-init: a plan needs the node files only, and a server's user data is
+    /// rendered by the cloud layer with the host key it generates.
+    pub skip_cloud_init: bool,
 }
 
 impl RenderOptions {
@@ -79,6 +82,7 @@ impl RenderOptions {
             known,
             digest_key: Some(digest_key),
             host_keys: BTreeMap::new(),
+            skip_cloud_init: false,
         }
     }
 
@@ -241,8 +245,10 @@ pub fn render_stack(stack: &Stack, opts: &RenderOptions) -> Result<Vec<Artifact>
     if !missing.is_empty() {
         return Err(RenderError::MissingSecrets(missing));
     }
-    for s in &stack.servers {
-        out.push(cloud_init::render(s, opts, &b)?);
+    if !opts.skip_cloud_init {
+        for s in &stack.servers {
+            out.push(cloud_init::render(s, opts, &b)?);
+        }
     }
     if opts.mode == RenderMode::Apply {
         let mut refs = BTreeSet::new();
