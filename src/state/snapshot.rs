@@ -26,6 +26,19 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<StateFile, StateError> {
     if bytes.last() != Some(&b'\n') {
         return Err(truncated());
     }
+    // The common case, a file we wrote: decoded straight into the typed form, and the checksum
+    // computed over the text itself (no JSON tree is built: most of the cost of loading a large
+    // state). When the text's hash matches, these bytes are what the writer hashed.
+    if let Ok(state) = serde_json::from_slice::<StateFile>(bytes) {
+        check_format_version(path, u64::from(state.format_version))?;
+        if super::canonical::checksum_of_text_without(bytes, "checksum").as_ref()
+            == Some(&state.checksum)
+        {
+            return Ok(state);
+        }
+        return verify_typed(path, state);
+    }
+    // Anything else is looked at as generic JSON first, so that the error says what is wrong.
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) if e.is_eof() => return Err(truncated()),
@@ -34,32 +47,34 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<StateFile, StateError> {
     let Some(obj) = value.as_object() else {
         return Err(corrupt("not a JSON object".into()));
     };
-    // Checked before the full decode: a newer format may have fields we do not know, and the user must hear
-    // "upgrade", not "unknown field".
+    // Checked before the typed decode's error is reported: a newer format may have fields we do
+    // not know, and the user must hear "upgrade", not "unknown field".
     match obj.get("format_version").and_then(|v| v.as_u64()) {
-        Some(v) if v > u64::from(FORMAT_VERSION) => {
-            return Err(StateError::FormatTooNew {
-                path: path.to_path_buf(),
-                found: v,
-                supported: FORMAT_VERSION,
-            });
-        }
-        Some(_) => {}
+        Some(v) => check_format_version(path, v)?,
         None => {
             return Err(corrupt(
                 "`format_version` is missing or not a number".into(),
             ));
         }
     }
-    // The checksum is first computed over the document as read: when it matches, these bytes
-    // are what the writer hashed, and the typed state need not be turned back into JSON to be
-    // hashed again (a third of loading a large state). Otherwise the typed form decides, as it
-    // always did (it fills in defaults a hand-edited file may leave out).
-    let as_read = super::canonical::checksum_without(&value, "checksum");
     let state: StateFile = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-    if as_read == state.checksum {
-        return Ok(state);
+    verify_typed(path, state)
+}
+
+fn check_format_version(path: &Path, found: u64) -> Result<(), StateError> {
+    if found > u64::from(FORMAT_VERSION) {
+        return Err(StateError::FormatTooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        });
     }
+    Ok(())
+}
+
+/// The typed form decides when the text is spelled other than we write it (it also fills in
+/// defaults a hand-edited file may leave out).
+fn verify_typed(path: &Path, state: StateFile) -> Result<StateFile, StateError> {
     let actual = state.compute_checksum().map_err(StateError::Encode)?;
     if actual != state.checksum {
         return Err(StateError::ChecksumMismatch {
