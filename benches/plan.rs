@@ -5,6 +5,7 @@
 //! cargo bench --bench plan                          # full table + PASS/FAIL, non-zero exit on a miss
 //! cargo bench --bench plan -- --sizes 10,100 --runs 3
 //! cargo bench --bench plan -- --generate DIR N      # only write DIR/stack.hcl + matching state
+//! cargo bench --bench plan -- --time RUNS -- CMD...  # time any command the same way
 //! ```
 //!
 //! The stack is layered with fan-out: one root `ssh_key` used by every server, then groups
@@ -93,6 +94,18 @@ fn run() -> Result<ExitCode, Error> {
                 std::fs::create_dir_all(dir)?;
                 std::fs::write(Path::new(dir).join("main.tf"), terraform_hcl(n))?;
                 println!("{dir}/main.tf: {n} terraform_data resources");
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Used by vs-terraform.sh so that both tools are timed by the same fork/exec/wait4
+            // loop (a shell's `date` and `/usr/bin/time` around each run add milliseconds).
+            "--time" => {
+                let runs: usize = it.next().ok_or("--time RUNS -- CMD...")?.parse()?;
+                if it.next().map(String::as_str) != Some("--") {
+                    return Err("--time RUNS -- CMD...".into());
+                }
+                let cmd: Vec<String> = it.cloned().collect();
+                let (median, peak_kb, code) = time_command(&cmd, runs.max(1))?;
+                println!("{:.6} {peak_kb} {code}", median.as_secs_f64());
                 return Ok(ExitCode::SUCCESS);
             }
             "--sizes" => {
@@ -292,16 +305,44 @@ fn time_plan(opts: &Options, dir: &Path, extra: &[String], expect: i32) -> Resul
 
 /// One `sovstack plan`: wall time, exit code and the child's own peak RSS in KiB.
 fn run_plan(bin: &Path, dir: &Path, extra: &[String]) -> Result<(Duration, i32, u64), Error> {
-    let start = Instant::now();
-    let child = Command::new(bin)
-        .arg("-C")
+    let mut cmd = Command::new(bin);
+    cmd.arg("-C")
         .arg(dir)
         .args(["plan", "--refresh=false", "--detailed-exitcode"])
-        .args(extra)
-        // The plan text is written in full (as a user would see it) but not kept.
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        .args(extra);
+    run_command(cmd)
+}
+
+/// Runs `cmd` once to warm up and `runs` more times: the median wall time, the largest peak
+/// RSS in KiB, and the exit code (which must be 0 or 2, "no changes" or "changes", every time).
+fn time_command(cmd: &[String], runs: usize) -> Result<(Duration, u64, i32), Error> {
+    let (program, args) = cmd.split_first().ok_or("no command to time")?;
+    let mut times = Vec::with_capacity(runs);
+    let mut peak_kb = 0;
+    let mut last = 0;
+    for i in 0..=runs {
+        let mut c = Command::new(program);
+        c.args(args);
+        let (elapsed, code, kb) = run_command(c)?;
+        if code != 0 && code != 2 {
+            return Err(format!("{} exited {code}", cmd.join(" ")).into());
+        }
+        last = code;
+        peak_kb = peak_kb.max(kb);
+        if i > 0 {
+            times.push(elapsed);
+        }
+    }
+    times.sort();
+    Ok((times[times.len() / 2], peak_kb, last))
+}
+
+/// Runs one command to its end: wall time, exit code (-1 if killed by a signal) and the
+/// child's own peak RSS in KiB. Its output is written in full but not kept, except stderr on
+/// failure.
+fn run_command(mut cmd: Command) -> Result<(Duration, i32, u64), Error> {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of a plain C struct.
@@ -324,7 +365,8 @@ fn run_plan(bin: &Path, dir: &Path, extra: &[String]) -> Result<(Duration, i32, 
             use std::io::Read;
             let _ = e.read_to_string(&mut err);
         }
-        return Err(format!("plan in {} failed ({code}): {err}", dir.display()).into());
+        eprint!("{err}");
+        return Err(format!("{cmd:?} failed ({code})").into());
     }
     // ru_maxrss is in KiB on Linux.
     Ok((elapsed, code, usage.ru_maxrss.max(0) as u64))

@@ -6,9 +6,9 @@
 # For each N, generates the bench stack (benches/plan.rs --generate) with its matching state,
 # and the same graph as Terraform `terraform_data` resources (--generate-terraform), applied
 # once so that Terraform has a state. Then times the no-op plan of both, each run `RUNS`
-# times after a warm-up (median wall time, peak RSS from /usr/bin/time -v when present), and
-# prints the ratio. Fails (exit 1) when sovstack is less than MIN_RATIO times faster at
-# N=1000. Without terraform on PATH it says so, still times sovstack, and exits 0.
+# times after a warm-up (median wall time and peak RSS, measured for both tools by the bench
+# binary's own fork/exec/wait4 loop), and prints the ratio. Fails (exit 1) when sovstack is
+# less than MIN_RATIO times faster at N=1000. Without terraform on PATH it says so, still times sovstack, and exits 0.
 #
 # Environment: RUNS (default 5), MIN_RATIO (default 50), KEEP=DIR to keep the generated dirs,
 # CARGO_TARGET_DIR as for cargo.
@@ -39,44 +39,13 @@ mkdir -p "$work"
 : >"$work/terraformrc"
 export TF_CLI_CONFIG_FILE="$work/terraformrc"
 
-have_time=0
-[ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1 && have_time=1
 have_tf=0
 command -v terraform >/dev/null 2>&1 && have_tf=1
 
-# Runs "$@" once: prints "<seconds> <peak KiB>"; the exit code must be 0 or 2 (no-op / changes).
-measure() {
-  local out="$work/time.out" start end code=0
-  start=$(date +%s.%N)
-  if [ $have_time = 1 ]; then
-    /usr/bin/time -v -o "$out" "$@" >/dev/null 2>"$work/stderr" || code=$?
-  else
-    "$@" >/dev/null 2>"$work/stderr" || code=$?
-  fi
-  end=$(date +%s.%N)
-  if [ $code != 0 ] && [ $code != 2 ]; then
-    echo "failed ($code): $*" >&2
-    cat "$work/stderr" >&2
-    exit 1
-  fi
-  local kb=0
-  [ $have_time = 1 ] && kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out")
-  echo "$(echo "$end - $start" | bc -l) $kb $code"
-}
-
-# Warm-up, then RUNS runs: prints "<median seconds> <max peak KiB> <exit code>".
+# A warm-up, then RUNS runs of "$@", timed by the bench binary's fork/exec/wait4 loop (the same
+# for both tools): prints "<median seconds> <peak KiB> <exit code>". The exit code must be 0 or 2.
 bench() {
-  measure "$@" >/dev/null
-  local r t kb i times=() peak=0 code
-  for ((i = 0; i < RUNS; i++)); do
-    r=$(measure "$@")
-    read -r t kb code <<<"$r"
-    times+=("$t")
-    [ "$kb" -gt "$peak" ] && peak=$kb
-  done
-  local median
-  median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$median $peak $code"
+  cargo bench --quiet --bench plan -- --time "$RUNS" -- "$@"
 }
 
 status=0
@@ -119,7 +88,6 @@ for n in "${SIZES[@]}"; do
     printf '%6s | %14.1f | %14.1f | %14s | %14s | %8s\n' "$n" "$s_ms" "$s_mb" - - -
   fi
 done
-[ $have_time = 1 ] || echo "(peak memory not measured: /usr/bin/time -v is not available)"
 if [ $have_tf = 0 ]; then
   echo "terraform is not on PATH: only sovstack was timed (no comparison made)."
   exit 0

@@ -514,7 +514,7 @@ fn outputs_from(
         return out;
     }
     let known = pipeline::known_from_state(state);
-    let Some(loaded) = super::common::load_with_known(cli, known) else {
+    let Some(loaded) = super::common::load_with_known(cli, known.into()) else {
         return out;
     };
     let Some(stack) = loaded.stack else {

@@ -5,13 +5,13 @@ use crate::config::{self, LoadOptions, Loaded};
 
 /// Loads the stack named on the command line. I/O errors are printed and mapped to `None`.
 pub fn load(cli: &Cli) -> Option<Loaded> {
-    load_with_known(cli, std::collections::BTreeMap::new())
+    load_with_known(cli, Default::default())
 }
 
 /// Loads the stack with after-apply values known from state.
 pub fn load_with_known(
     cli: &Cli,
-    known: std::collections::BTreeMap<String, String>,
+    known: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 ) -> Option<Loaded> {
     let mut opts = LoadOptions::from_process_env();
     opts.known = known;

@@ -91,10 +91,18 @@ pub enum AuditCommand {
 
 /// A runtime for commands that talk to state backends, the API or nodes.
 pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    build_runtime(tokio::runtime::Builder::new_multi_thread())
+}
+
+/// A runtime on the calling thread: for commands whose concurrency is waiting on the network
+/// (requests, SSH sessions on the blocking pool), where worker threads would only cost their
+/// start-up and per-thread allocator arenas.
+pub(crate) fn runtime_on_this_thread() -> Option<tokio::runtime::Runtime> {
+    build_runtime(tokio::runtime::Builder::new_current_thread())
+}
+
+fn build_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

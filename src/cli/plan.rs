@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> i32 {
-    let rt = match super::runtime() {
+    let rt = match super::runtime_on_this_thread() {
         Some(rt) => rt,
         None => return exit::ERROR,
     };
@@ -49,7 +49,8 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
         lineage: s.lineage.to_string(),
         serial: s.serial,
     });
-    let (prior, drift) = match &state {
+    // Without refresh the recorded state is the prior one as it is (a large state is not copied).
+    let (refreshed, drift) = match &state {
         Some(s) if args.refresh => {
             match rt.block_on(super::refresh::for_plan(
                 cli,
@@ -61,12 +62,12 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                 Err(code) => return code,
             }
         }
-        other => (other.clone(), Vec::new()),
+        _ => (None, Vec::new()),
     };
     let input = PlanInput {
         stack: &prepared.stack.name.value,
         desired: &prepared.desired,
-        prior: prior.as_ref(),
+        prior: refreshed.as_ref().or(state.as_ref()),
         hasher: hasher.as_ref(),
         inputs_hash: prepared.inputs_hash.clone(),
         drift,
@@ -111,7 +112,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     // The process ends right after this: tearing down the loaded stack, state and plan
     // (every map and string of a large stack) is measurable work with no use.
     let has_changes = plan.has_changes() || !plan.drift.is_empty();
-    std::mem::forget((prepared, state, prior, plan));
+    std::mem::forget((prepared, state, refreshed, plan));
     if args.detailed_exitcode && has_changes {
         exit::CHANGES
     } else {

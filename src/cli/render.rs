@@ -10,7 +10,7 @@ use super::{Cli, common, exit};
 use crate::config::{Stack, diagnostic};
 use crate::render::{self, Manifest, RenderError, RenderMode, RenderOptions};
 use crate::state::{KeyedHasher, StateError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -130,7 +130,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
 
 fn render_to(cli: &Cli, args: &Args, stack: &Stack) -> Result<Manifest, CommandError> {
     let artifacts = if args.redacted {
-        render::render_stack(stack, &RenderOptions::redacted(Default::default()))
+        render::render_stack(stack, &RenderOptions::redacted(BTreeMap::new()))
             .map_err(CommandError::Render)?
     } else {
         // The state key is fetched (and a local one created) only when a secret-bearing artifact
@@ -186,8 +186,7 @@ fn known_after_apply(stack: &Stack) -> BTreeSet<String> {
         .iter()
         .map(|s| format!("host key of server.{}", s.name))
         .collect();
-    if let Ok(artifacts) = render::render_stack(stack, &RenderOptions::redacted(Default::default()))
-    {
+    if let Ok(artifacts) = render::render_stack(stack, &RenderOptions::redacted(BTreeMap::new())) {
         for a in artifacts {
             out.extend(a.unknowns);
         }

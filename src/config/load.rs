@@ -25,8 +25,9 @@ pub struct LoadOptions {
     pub vars: BTreeMap<String, String>,
     /// The environment: `SOVSTACK_VAR_<name>` values and what `env()` reads.
     pub env: BTreeMap<String, String>,
-    /// Attributes known from state after apply: `server.gpu.ipv4_address` -> value.
-    pub known: BTreeMap<String, String>,
+    /// Attributes known from state after apply: `server.gpu.ipv4_address` -> value. Shared:
+    /// the same map serves loading and rendering, and is large for a large state.
+    pub known: std::sync::Arc<BTreeMap<String, String>>,
 }
 
 impl LoadOptions {

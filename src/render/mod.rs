@@ -64,7 +64,7 @@ impl std::fmt::Debug for HostKeyPair {
 pub struct RenderOptions {
     pub mode: RenderMode,
     /// Attributes known from state (`server.observability.ipv4_address` -> value).
-    pub known: BTreeMap<String, String>,
+    pub known: std::sync::Arc<BTreeMap<String, String>>,
     /// Key for the digests of secret-bearing artifacts (required in `Apply` mode when the
     /// stack has secrets or servers). Keep it with the state, never in the stack.
     pub digest_key: Option<Vec<u8>>,
@@ -76,20 +76,23 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    pub fn apply(known: BTreeMap<String, String>, digest_key: Vec<u8>) -> Self {
+    pub fn apply(
+        known: impl Into<std::sync::Arc<BTreeMap<String, String>>>,
+        digest_key: Vec<u8>,
+    ) -> Self {
         Self {
             mode: RenderMode::Apply,
-            known,
+            known: known.into(),
             digest_key: Some(digest_key),
             host_keys: BTreeMap::new(),
             skip_cloud_init: false,
         }
     }
 
-    pub fn redacted(known: BTreeMap<String, String>) -> Self {
+    pub fn redacted(known: impl Into<std::sync::Arc<BTreeMap<String, String>>>) -> Self {
         Self {
             mode: RenderMode::Redacted,
-            known,
+            known: known.into(),
             ..Self::default()
         }
     }

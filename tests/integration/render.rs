@@ -295,7 +295,7 @@ fn a_missing_secret_fails_the_apply_render_and_says_how_to_set_it() {
 #[test]
 fn an_unknown_value_fails_the_apply_render() {
     let opts = RenderOptions {
-        known: BTreeMap::new(),
+        known: Default::default(),
         ..apply_opts()
     };
     let err = render_stack(&reference(), &opts).unwrap_err();
