@@ -26,8 +26,12 @@ pub fn backend(cli: &Cli) -> LocalBackend {
 /// Values of computed attributes recorded in state (`server.x.ipv4_address`), which resolve
 /// the stack's after-apply references.
 pub fn known_from_state(state: Option<&StateFile>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let Some(state) = state else { return out };
+    let Some(state) = state else {
+        return BTreeMap::new();
+    };
+    // Collected first and built in one go (std sorts, then builds the tree bottom-up): inserting
+    // thousands of long, common-prefixed keys one by one was most of this function's cost.
+    let mut out: Vec<(String, String)> = Vec::with_capacity(state.resources.len() * 3);
     for (addr, r) in &state.resources {
         let Some(kind) = resources::kind(&r.kind) else {
             continue;
@@ -40,16 +44,18 @@ pub fn known_from_state(state: Option<&StateFile>) -> BTreeMap<String, String> {
             k.push_str(attr);
             k
         };
+        let mut has_id = false;
         for attr in kind.computed() {
             if let Some(v) = r.attributes.get(*attr).and_then(|v| v.as_str()) {
-                out.insert(key(attr), v.to_string());
+                has_id |= *attr == "id";
+                out.push((key(attr), v.to_string()));
             }
         }
-        if let Some(id) = &r.id {
-            out.entry(key("id")).or_insert_with(|| id.clone());
+        if let (Some(id), false) = (&r.id, has_id) {
+            out.push((key("id"), id.clone()));
         }
     }
-    out
+    out.into_iter().collect()
 }
 
 /// The key for digests of secret-bearing rendered files (the same one `render` uses).
@@ -193,6 +199,51 @@ pub async fn read_state(
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn known_values_are_computed_attributes_and_ids_from_state() {
+        use crate::state::{ResourceState, ResourceStatus};
+        let mut state = StateFile::new("s");
+        let resource = |kind: &str, id: Option<&str>, attrs: serde_json::Value| ResourceState {
+            kind: kind.into(),
+            id: id.map(Into::into),
+            attributes: serde_json::from_value(attrs).unwrap(),
+            sensitive_attributes: BTreeMap::new(),
+            dependencies: Vec::new(),
+            status: ResourceStatus::Ready,
+        };
+        state.resources.insert(
+            "server.a".into(),
+            resource(
+                "server",
+                Some("7"),
+                serde_json::json!({"ipv4_address": "127.0.0.2", "image": "ubuntu-24.04", "ipv6_address": 6}),
+            ),
+        );
+        state.resources.insert(
+            "server.a-b".into(),
+            resource(
+                "server",
+                None,
+                serde_json::json!({"ipv4_address": "127.0.0.3"}),
+            ),
+        );
+        state.resources.insert(
+            "thing.x".into(),
+            resource("thing", Some("1"), serde_json::json!({})),
+        );
+        let known = known_from_state(Some(&state));
+        assert_eq!(
+            known.into_iter().collect::<Vec<_>>(),
+            [
+                ("server.a-b.ipv4_address", "127.0.0.3"),
+                ("server.a.id", "7"),
+                ("server.a.ipv4_address", "127.0.0.2"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(known_from_state(None).is_empty());
+    }
 
     #[test]
     fn state_lives_beside_the_stack_file_unless_given() {

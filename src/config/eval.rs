@@ -47,16 +47,22 @@ impl Evaluator {
             .map(|(k, v)| (k.clone(), json_to_hcl(v)))
             .collect();
         ctx.declare_var("var", hcl::Value::Object(var_obj));
+        // One buffer for every `<kind>.<name>.<attr>` looked up: a large stack has thousands.
+        let mut reference = String::new();
         for (kind, attrs) in REFERENCEABLE {
-            let mut kind_obj = hcl::Map::new();
-            for name in blocks.get(kind).into_iter().flatten() {
-                let mut obj = hcl::Map::new();
+            let names = blocks.get(kind).map_or(&[][..], Vec::as_slice);
+            let mut kind_obj = hcl::Map::with_capacity(names.len());
+            for name in names {
+                let mut obj = hcl::Map::with_capacity(attrs.len() + 1);
                 obj.insert("name".to_string(), hcl::Value::from(name.clone()));
                 for attr in *attrs {
-                    let reference = format!("{kind}.{name}.{attr}");
+                    reference.clear();
+                    for part in [*kind, ".", name, ".", attr] {
+                        reference.push_str(part);
+                    }
                     let v = match (kind, *attr) {
                         (&"host", "address") => host_addresses.get(name).cloned(),
-                        _ => known.get(&reference).cloned(),
+                        _ => known.get(reference.as_str()).cloned(),
                     }
                     .unwrap_or_else(|| value::after_apply(&reference));
                     obj.insert((*attr).to_string(), hcl::Value::from(v));
@@ -95,6 +101,10 @@ impl Evaluator {
 
     /// Does the expression depend on a sensitive variable (directly or through locals)?
     pub fn is_sensitive(&self, expr: &Expression) -> bool {
+        // Most stacks have few secrets; most expressions then need no walk at all.
+        if self.sensitive_vars.is_empty() && self.sensitive_locals.is_empty() {
+            return false;
+        }
         refs::collect(expr).iter().any(|r| self.ref_is_sensitive(r))
     }
 
@@ -122,6 +132,9 @@ impl Evaluator {
 }
 
 pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value, Diagnostic> {
+    if let Some(v) = literal(expr) {
+        return Ok(v);
+    }
     let span = span_of(expr);
     let e: hcl::Expression = expr.clone().into();
     let v = e.evaluate(ctx).map_err(|err| {
@@ -138,6 +151,34 @@ pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value
             format!("cannot convert value: {err}"),
         )
         .at(span)
+    })
+}
+
+/// The value of an expression made of literals only (most attributes of a stack), read
+/// straight from the syntax tree: evaluating through hcl-rs copies and converts the tree first,
+/// which was a large share of loading a large stack. `None` for anything else.
+fn literal(expr: &Expression) -> Option<serde_json::Value> {
+    use hcl_edit::expr::ObjectKey;
+    use serde_json::Value as Json;
+    Some(match expr {
+        Expression::Null(_) => Json::Null,
+        Expression::Bool(b) => Json::Bool(*b.value()),
+        Expression::Number(n) => serde_json::to_value(n.value()).ok()?,
+        Expression::String(s) => Json::String(s.value().clone()),
+        Expression::Array(items) => Json::Array(items.iter().map(literal).collect::<Option<_>>()?),
+        Expression::Object(obj) => {
+            let mut map = serde_json::Map::new();
+            for (key, value) in obj.iter() {
+                let key = match key {
+                    ObjectKey::Ident(i) => i.as_str().to_string(),
+                    ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                    ObjectKey::Expression(_) => return None,
+                };
+                map.insert(key, literal(value.expr())?);
+            }
+            Json::Object(map)
+        }
+        _ => return None,
     })
 }
 
@@ -168,6 +209,55 @@ pub fn json_to_hcl(v: &serde_json::Value) -> hcl::Value {
         serde_json::Value::Array(a) => hcl::Value::Array(a.iter().map(json_to_hcl).collect()),
         serde_json::Value::Object(o) => {
             hcl::Value::Object(o.iter().map(|(k, v)| (k.clone(), json_to_hcl(v))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The way every expression was evaluated before the literal shortcut.
+    fn through_hcl_rs(expr: &Expression) -> serde_json::Value {
+        let e: hcl::Expression = expr.clone().into();
+        serde_json::to_value(e.evaluate(&Context::new()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn literals_read_from_the_tree_equal_their_evaluation() {
+        for text in [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-3",
+            "18446744073709551615",
+            "1.5",
+            "1e3",
+            r#""plain""#,
+            r#""esc\n\"aped\" \u00e9 $${not} %%{not}""#,
+            r#"["a", 1, [true, null], {}]"#,
+            r#"{ b = 1, a = "x", "quoted key" = [2], nested = { z = false } }"#,
+        ] {
+            let expr: Expression = text.parse().unwrap();
+            let fast = literal(&expr).unwrap_or_else(|| panic!("`{text}` is a literal"));
+            assert_eq!(fast, through_hcl_rs(&expr), "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_but_literals_is_left_to_hcl_rs() {
+        for text in [
+            r#""${var.x}""#,
+            "var.x",
+            r#"["a", var.x]"#,
+            "{ (var.k) = 1 }",
+            "1 + 2",
+            r#"upper("a")"#,
+            "(1)",
+        ] {
+            let expr: Expression = text.parse().unwrap();
+            assert_eq!(literal(&expr), None, "{text}");
         }
     }
 }

@@ -107,13 +107,16 @@ pub fn checksum_of_text_without(text: &[u8], skip: &str) -> Option<String> {
 /// Deepest nesting followed; deeper documents take the parsed path (and serde_json's own limit).
 const MAX_DEPTH: usize = 128;
 
+type Members = Vec<((usize, usize), (usize, usize))>;
+
 struct RawCanonical<'a> {
     text: &'a [u8],
     pos: usize,
     /// Containers open around `pos`.
     depth: usize,
-    /// Member buffers of objects that have been closed, for reuse.
-    pool: Vec<Vec<u8>>,
+    /// Buffers of objects that have been closed, for reuse: members' values as written, and
+    /// each member's (key span in the text, value span in the values).
+    pool: Vec<(Vec<u8>, Members)>,
 }
 
 impl RawCanonical<'_> {
@@ -163,17 +166,15 @@ impl RawCanonical<'_> {
         self.pos += 1;
         let mut escaped = false;
         loop {
-            match *self.text.get(self.pos)? {
-                b'"' => {
-                    self.pos += 1;
-                    return Some((start, self.pos, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    self.pos += 2;
-                }
-                _ => self.pos += 1,
+            // Most of a state is string content: jump to the next quote or backslash.
+            let rest = self.text.get(self.pos..)?;
+            self.pos += memchr::memchr2(b'"', b'\\', rest)?;
+            if self.text[self.pos] == b'"' {
+                self.pos += 1;
+                return Some((start, self.pos, escaped));
             }
+            escaped = true;
+            self.pos += 2;
         }
     }
 
@@ -211,10 +212,9 @@ impl RawCanonical<'_> {
     /// order (each byte is copied once per enclosing object: depth is small in a state).
     fn object(&mut self, out: &mut Vec<u8>, skip: Option<&[u8]>) -> Option<()> {
         self.pos += 1;
-        let mut buf = self.pool.pop().unwrap_or_default();
+        let (mut buf, mut members) = self.pool.pop().unwrap_or_default();
         buf.clear();
-        // (key span in the text, value span in `buf`)
-        let mut members: Vec<((usize, usize), (usize, usize))> = Vec::new();
+        members.clear();
         self.skip_ws();
         if self.text.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -247,7 +247,7 @@ impl RawCanonical<'_> {
         members.sort_by(|a, b| text[a.0.0..a.0.1].cmp(&text[b.0.0..b.0.1]));
         out.push(b'{');
         let mut first = true;
-        for ((ks, ke), (vs, ve)) in members {
+        for &((ks, ke), (vs, ve)) in &members {
             if skip == Some(&text[ks..ke]) {
                 continue;
             }
@@ -261,7 +261,7 @@ impl RawCanonical<'_> {
             out.extend_from_slice(&buf[vs..ve]);
         }
         out.push(b'}');
-        self.pool.push(buf);
+        self.pool.push((buf, members));
         Some(())
     }
 }
