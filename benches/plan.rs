@@ -103,7 +103,11 @@ fn run() -> Result<ExitCode, Error> {
                 if it.next().map(String::as_str) != Some("--") {
                     return Err("--time RUNS -- CMD...".into());
                 }
-                let cmd: Vec<String> = it.cloned().collect();
+                let mut cmd: Vec<String> = it.cloned().collect();
+                // `cargo bench` appends its `--bench` after everything we were given.
+                if cmd.last().map(String::as_str) == Some("--bench") {
+                    cmd.pop();
+                }
                 let (median, peak_kb, code) = time_command(&cmd, runs.max(1))?;
                 println!("{:.6} {peak_kb} {code}", median.as_secs_f64());
                 return Ok(ExitCode::SUCCESS);

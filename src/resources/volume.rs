@@ -27,6 +27,13 @@ impl ResourceKind for VolumeKind {
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
         let stack = &ctx.stack.name.value;
+        // Looked up once per volume: a scan of the servers each time made this quadratic.
+        let server_locations: std::collections::HashMap<&str, &str> = ctx
+            .stack
+            .servers
+            .iter()
+            .map(|s| (s.name.as_str(), s.location.value.as_str()))
+            .collect();
         ctx.stack
             .volumes
             .iter()
@@ -36,9 +43,9 @@ impl ResourceKind for VolumeKind {
                 let server = v.server.as_ref().map(|s| s.value.clone());
                 let location = v.location.as_ref().map(|l| l.value.clone()).or_else(|| {
                     server
-                        .as_ref()
-                        .and_then(|s| ctx.stack.server(s))
-                        .map(|s| s.location.value.clone())
+                        .as_deref()
+                        .and_then(|s| server_locations.get(s))
+                        .map(|l| (*l).to_string())
                 });
                 if let Some(s) = &server {
                     d = d.depends_on(format!("server.{s}"));
