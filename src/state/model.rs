@@ -42,49 +42,52 @@ pub(crate) mod strict_uuid {
 }
 
 /// A state snapshot.
+// Fields are declared in key order here and in every type below (as every map is sorted): the
+// snapshot text is then already in canonical order, and loading checksums the text as it is
+// (`canonical::checksum_of_sorted_text_without`; a test in `snapshot` holds this).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateFile {
+    /// `sha256:<hex>` over the canonical JSON of every other field; catches a flipped byte that still parses.
+    pub checksum: String,
     /// Format of this document; a file with a higher version is refused, never rewritten.
     pub format_version: u32,
     /// Random id given to a state when it is created; every later snapshot and log entry carries it, so that
     /// states of different stacks or workspaces are never mixed up.
     #[serde(deserialize_with = "strict_uuid::deserialize")]
     pub lineage: Uuid,
-    /// Incremented on every persisted snapshot; saved plans record it to detect staleness.
-    pub serial: u64,
-    /// sovstack version that wrote this snapshot.
-    pub tool_version: String,
-    /// Name of the stack this state belongs to.
-    pub stack: String,
-    /// Resources by address (`server.gpu`, `compose.llm`).
-    #[serde(default)]
-    pub resources: BTreeMap<String, ResourceState>,
     /// Outputs by name.
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputState>,
-    /// `sha256:<hex>` over the canonical JSON of every other field; catches a flipped byte that still parses.
-    pub checksum: String,
+    /// Resources by address (`server.gpu`, `compose.llm`).
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Incremented on every persisted snapshot; saved plans record it to detect staleness.
+    pub serial: u64,
+    /// Name of the stack this state belongs to.
+    pub stack: String,
+    /// sovstack version that wrote this snapshot.
+    pub tool_version: String,
 }
 
 /// What is known about one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceState {
-    /// Resource kind (`server`, `firewall`, `compose`...).
-    pub kind: String,
-    /// Provider id (Hetzner id, host name...), absent until the provider has confirmed the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
     /// Last known attributes (non-sensitive only).
     #[serde(default)]
     pub attributes: BTreeMap<String, serde_json::Value>,
-    /// Sensitive attributes, as keyed hashes only.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sensitive_attributes: BTreeMap<String, KeyedHash>,
     /// Addresses this resource depends on; destroy order is their reverse.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
+    /// Provider id (Hetzner id, host name...), absent until the provider has confirmed the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Resource kind (`server`, `firewall`, `compose`...).
+    pub kind: String,
+    /// Sensitive attributes, as keyed hashes only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sensitive_attributes: BTreeMap<String, KeyedHash>,
     /// Lifecycle status.
     pub status: ResourceStatus,
 }

@@ -31,7 +31,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<StateFile, StateError> {
     // state). When the text's hash matches, these bytes are what the writer hashed.
     if let Ok(state) = serde_json::from_slice::<StateFile>(bytes) {
         check_format_version(path, u64::from(state.format_version))?;
-        if super::canonical::checksum_of_text_without(bytes, "checksum").as_ref()
+        if super::canonical::checksum_of_sorted_text_without(bytes, "checksum").as_ref()
             == Some(&state.checksum)
         {
             return Ok(state);
@@ -103,6 +103,46 @@ mod tests {
         let s = decode(Path::new("s.json"), &bytes).unwrap();
         assert_eq!(s.serial, 3);
         assert_eq!(encode(&s).unwrap(), bytes);
+    }
+
+    /// Loading trusts the text's own order (see `StateFile`): a field declared out of key order
+    /// would send every load down the slow path, and this test says so first.
+    #[test]
+    fn a_written_state_is_in_canonical_order_and_takes_the_fast_path() {
+        use super::super::keyed_hash::KeyedHash;
+        use super::super::model::{OutputState, ResourceState, ResourceStatus};
+        let mut s = StateFile::new("demo");
+        let secret = KeyedHash {
+            algorithm: "hmac-sha256".into(),
+            key_id: "0123456789abcdef".into(),
+            mac: "00".into(),
+        };
+        s.resources.insert(
+            "server.gpu".into(),
+            ResourceState {
+                kind: "server".into(),
+                id: Some("1".into()),
+                attributes: serde_json::from_value(serde_json::json!({
+                    "z": {"b": [1, {"y": null, "x": "a\"b"}], "a": 2.5}, "labels": {"k": "v"}
+                }))
+                .unwrap(),
+                sensitive_attributes: [("token".to_string(), secret.clone())].into(),
+                dependencies: vec!["ssh_key.b".into(), "ssh_key.a".into()],
+                status: ResourceStatus::Ready,
+            },
+        );
+        s.outputs = [
+            ("ip".to_string(), OutputState::Value("127.0.0.2".into())),
+            ("key".to_string(), OutputState::Sensitive(secret)),
+        ]
+        .into();
+        s.seal();
+        let bytes = encode(&s).unwrap();
+        assert_eq!(
+            super::super::canonical::checksum_of_sorted_text_without(&bytes, "checksum"),
+            Some(s.checksum.clone())
+        );
+        assert_eq!(decode(Path::new("s.json"), &bytes).unwrap(), s);
     }
 
     #[test]
