@@ -15,7 +15,7 @@ use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 /// Inputs beyond the file itself.
@@ -203,14 +203,28 @@ impl<'a> Loader<'a> {
         // Pass 2: variables, then the evaluator, then locals in dependency order.
         let (variables, var_values, sensitive_vars) = self.variables(body);
         let host_addresses = self.host_addresses(body, &var_values);
+        let referenced = self.check_all_references(body);
+        // Only blocks some expression refers to are given to the evaluator: in a large stack
+        // most are referred to by none, and each would cost an object of its attributes.
+        let referenced_blocks: BTreeMap<&'static str, Vec<String>> = self
+            .names
+            .iter()
+            .map(|(kind, names)| {
+                let names = names
+                    .iter()
+                    .filter(|n| referenced.get(kind).is_some_and(|set| set.contains(*n)))
+                    .cloned()
+                    .collect();
+                (*kind, names)
+            })
+            .collect();
         let mut ev = Evaluator::new(
             &var_values,
             sensitive_vars,
-            &self.names,
+            &referenced_blocks,
             &self.opts.known,
             &host_addresses,
         );
-        self.check_all_references(body);
         self.locals(body, &mut ev);
         self.variable_validations(body, &variables, &ev);
 
@@ -524,17 +538,27 @@ impl<'a> Loader<'a> {
     }
 
     /// Every reference anywhere must name something that exists.
-    fn check_all_references(&mut self, body: &Body) {
+    /// Reports every reference to something undeclared, and returns the blocks referred to
+    /// (`(kind, name)`, for the kinds an expression can refer to).
+    fn check_all_references(&mut self, body: &Body) -> HashMap<&'static str, HashSet<String>> {
         let mut exprs: Vec<&Expression> = Vec::new();
         collect_exprs(body, &mut exprs);
+        let mut referenced: HashMap<&'static str, HashSet<String>> = HashMap::new();
         for e in exprs {
             for r in refs::collect(e) {
                 if let Some(d) = self.check_reference(&r) {
                     self.bad_refs.insert((r.span.start, r.span.end));
                     self.err(d);
                 }
+                if let (Some((kind, _)), Some(name)) = (
+                    REFERENCEABLE.iter().find(|(k, _)| *k == r.root),
+                    r.path.first(),
+                ) {
+                    referenced.entry(*kind).or_default().insert(name.clone());
+                }
             }
         }
+        referenced
     }
 
     fn check_reference(&self, r: &Reference) -> Option<Diagnostic> {
@@ -2215,6 +2239,50 @@ mod tests {
             .find(|d| d.code == "language::undeclared-variable")
             .expect("reported");
         assert_eq!(d.help.as_deref(), Some("did you mean `image`?"));
+    }
+
+    /// The evaluator is given only the blocks some expression refers to, wherever that
+    /// expression is: in a local, a nested block, a list.
+    #[test]
+    fn blocks_referred_to_from_anywhere_evaluate() {
+        let opts = LoadOptions {
+            known: std::sync::Arc::new(BTreeMap::from([(
+                "server.a.ipv4_address".to_string(),
+                "127.0.0.9".to_string(),
+            )])),
+            ..LoadOptions::default()
+        };
+        let text = r#"
+stack "s" {}
+ssh_key "k" {
+  public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHjnsxkcV8lBTYD+jNVRMH3xx6UXzdeDRxQJFOB9ueSt k"
+}
+locals {
+  peer = server.a.ipv4_address
+}
+server "a" {
+  server_type = "cpx22"
+  location    = "hel1"
+  image       = "ubuntu-24.04"
+  ssh_keys    = [ssh_key.k]
+}
+server "b" {
+  server_type = "cx33"
+  location    = "nbg1"
+  image       = "debian-12"
+  ssh_keys    = [ssh_key.k]
+  labels = {
+    peer = local.peer
+    name = server.a.name
+  }
+}
+"#;
+        let l = load_str("s.hcl", text, Path::new("."), &opts);
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let b = stack.server("b").expect("server b");
+        assert_eq!(b.labels.get("peer").map(String::as_str), Some("127.0.0.9"));
+        assert_eq!(b.labels.get("name").map(String::as_str), Some("a"));
     }
 
     #[test]

@@ -4,13 +4,15 @@
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Edges point from a dependency to what depends on it.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     graph: DiGraph<String, ()>,
-    index: BTreeMap<String, NodeIndex>,
+    /// Address -> node. Hashed: every edge of a large stack looks up two addresses, and
+    /// nothing iterates this map without sorting what it gets.
+    index: HashMap<String, NodeIndex>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
@@ -131,22 +133,21 @@ impl Graph {
     /// A topological order, ties broken by address so the same graph always gives the same
     /// order. Fails with a cycle.
     pub fn order(&self) -> Result<Vec<String>, GraphError> {
-        let mut indegree: BTreeMap<NodeIndex, usize> = self
-            .index
-            .values()
-            .map(|&n| {
-                (
-                    n,
-                    self.graph
-                        .edges_directed(n, petgraph::Direction::Incoming)
-                        .count(),
-                )
+        // Indexed by node: every node of the graph is in `index`.
+        let mut indegree: Vec<usize> = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                self.graph
+                    .edges_directed(n, petgraph::Direction::Incoming)
+                    .count()
             })
             .collect();
-        let mut ready: BTreeSet<(&str, NodeIndex)> = indegree
-            .iter()
-            .filter(|(_, d)| **d == 0)
-            .map(|(&n, _)| (self.graph[n].as_str(), n))
+        let mut ready: BTreeSet<(&str, NodeIndex)> = self
+            .graph
+            .node_indices()
+            .filter(|n| indegree[n.index()] == 0)
+            .map(|n| (self.graph[n].as_str(), n))
             .collect();
         let mut out = Vec::with_capacity(self.index.len());
         while let Some(first) = ready.iter().next().copied() {
@@ -155,7 +156,7 @@ impl Graph {
             out.push(name.to_string());
             for e in self.graph.edges(n) {
                 let t = e.target();
-                if let Some(d) = indegree.get_mut(&t) {
+                if let Some(d) = indegree.get_mut(t.index()) {
                     *d -= 1;
                     if *d == 0 {
                         ready.insert((self.graph[t].as_str(), t));
@@ -208,7 +209,9 @@ impl Graph {
             "digraph sovstack {".to_string(),
             "  rankdir = \"LR\";".to_string(),
         ];
-        for name in self.index.keys() {
+        let mut names: Vec<&String> = self.index.keys().collect();
+        names.sort();
+        for name in names {
             lines.push(format!("  {};", quote(name)));
         }
         let mut edges: Vec<(String, String)> = self
