@@ -5,7 +5,7 @@
 //! cargo bench --bench plan                          # full table + PASS/FAIL, non-zero exit on a miss
 //! cargo bench --bench plan -- --sizes 10,100 --runs 3
 //! cargo bench --bench plan -- --generate DIR N      # only write DIR/stack.hcl + matching state
-//! cargo bench --bench plan -- --time RUNS -- CMD...  # time any command the same way
+//! cargo bench --bench plan -- --time RUNS -- CMD... [--vs CMD...]  # time commands, taking turns
 //! ```
 //!
 //! The stack is layered with fan-out: one root `ssh_key` used by every server, then groups
@@ -103,13 +103,18 @@ fn run() -> Result<ExitCode, Error> {
                 if it.next().map(String::as_str) != Some("--") {
                     return Err("--time RUNS -- CMD...".into());
                 }
-                let mut cmd: Vec<String> = it.cloned().collect();
+                let mut rest: Vec<String> = it.cloned().collect();
                 // `cargo bench` appends its `--bench` after everything we were given.
-                if cmd.last().map(String::as_str) == Some("--bench") {
-                    cmd.pop();
+                if rest.last().map(String::as_str) == Some("--bench") {
+                    rest.pop();
                 }
-                let (median, peak_kb, code) = time_command(&cmd, runs.max(1))?;
-                println!("{:.6} {peak_kb} {code}", median.as_secs_f64());
+                let cmds: Vec<Vec<String>> = rest
+                    .split(|a| a == "--vs")
+                    .map(<[String]>::to_vec)
+                    .collect();
+                for (median, peak_kb, code) in time_commands(&cmds, runs.max(1))? {
+                    println!("{:.6} {peak_kb} {code}", median.as_secs_f64());
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             "--sizes" => {
@@ -317,28 +322,49 @@ fn run_plan(bin: &Path, dir: &Path, extra: &[String]) -> Result<(Duration, i32, 
     run_command(cmd)
 }
 
-/// Runs `cmd` once to warm up and `runs` more times: the median wall time, the largest peak
-/// RSS in KiB, and the exit code (which must be 0 or 2, "no changes" or "changes", every time).
-fn time_command(cmd: &[String], runs: usize) -> Result<(Duration, u64, i32), Error> {
-    let (program, args) = cmd.split_first().ok_or("no command to time")?;
-    let mut times = Vec::with_capacity(runs);
-    let mut peak_kb = 0;
-    let mut last = 0;
-    for i in 0..=runs {
-        let mut c = Command::new(program);
-        c.args(args);
-        let (elapsed, code, kb) = run_command(c)?;
-        if code != 0 && code != 2 {
-            return Err(format!("{} exited {code}", cmd.join(" ")).into());
-        }
-        last = code;
-        peak_kb = peak_kb.max(kb);
-        if i > 0 {
-            times.push(elapsed);
+/// Runs each command once to warm up and `runs` more times: per command, the median wall
+/// time, the largest peak RSS in KiB, and the exit code (which must be 0 or 2, "no changes"
+/// or "changes", every time).
+///
+/// Several commands (`A --vs B`) take turns, one run each per round: a machine whose speed
+/// drifts (shared cores) then slows all of them alike, and their ratio holds.
+fn time_commands(cmds: &[Vec<String>], runs: usize) -> Result<Vec<(Duration, u64, i32)>, Error> {
+    struct Series {
+        times: Vec<Duration>,
+        peak_kb: u64,
+        last: i32,
+    }
+    let mut series: Vec<Series> = cmds
+        .iter()
+        .map(|_| Series {
+            times: Vec::with_capacity(runs),
+            peak_kb: 0,
+            last: 0,
+        })
+        .collect();
+    for round in 0..=runs {
+        for (cmd, s) in cmds.iter().zip(&mut series) {
+            let (program, args) = cmd.split_first().ok_or("no command to time")?;
+            let mut c = Command::new(program);
+            c.args(args);
+            let (elapsed, code, kb) = run_command(c)?;
+            if code != 0 && code != 2 {
+                return Err(format!("{} exited {code}", cmd.join(" ")).into());
+            }
+            s.last = code;
+            s.peak_kb = s.peak_kb.max(kb);
+            if round > 0 {
+                s.times.push(elapsed);
+            }
         }
     }
-    times.sort();
-    Ok((times[times.len() / 2], peak_kb, last))
+    Ok(series
+        .into_iter()
+        .map(|mut s| {
+            s.times.sort();
+            (s.times[s.times.len() / 2], s.peak_kb, s.last)
+        })
+        .collect())
 }
 
 /// Runs one command to its end: wall time, exit code (-1 if killed by a signal) and the

@@ -5,16 +5,17 @@
 #
 # For each N, generates the bench stack (benches/plan.rs --generate) with its matching state,
 # and the same graph as Terraform `terraform_data` resources (--generate-terraform), applied
-# once so that Terraform has a state. Then times the no-op plan of both, each run `RUNS`
-# times after a warm-up (median wall time and peak RSS, measured for both tools by the bench
-# binary's own fork/exec/wait4 loop), and prints the ratio. Fails (exit 1) when sovstack is
-# less than MIN_RATIO times faster at N=1000. Without terraform on PATH it says so, still times sovstack, and exits 0.
+# once so that Terraform has a state. Then times the no-op plan of both, `RUNS` rounds after a
+# warm-up in which the two take turns (median wall time and peak RSS, measured for both tools
+# by the bench binary's own fork/exec/wait4 loop), and prints the ratio. Fails (exit 1) when
+# sovstack is less than MIN_RATIO times faster at N=1000. Without terraform on PATH it says so,
+# still times sovstack, and exits 0.
 #
-# Environment: RUNS (default 5), MIN_RATIO (default 50), KEEP=DIR to keep the generated dirs,
+# Environment: RUNS (default 11), MIN_RATIO (default 50), KEEP=DIR to keep the generated dirs,
 # CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-11}
 MIN_RATIO=${MIN_RATIO:-50}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000)
@@ -42,8 +43,9 @@ export TF_CLI_CONFIG_FILE="$work/terraformrc"
 have_tf=0
 command -v terraform >/dev/null 2>&1 && have_tf=1
 
-# A warm-up, then RUNS runs of "$@", timed by the bench binary's fork/exec/wait4 loop (the same
-# for both tools): prints "<median seconds> <peak KiB> <exit code>". The exit code must be 0 or 2.
+# A warm-up, then RUNS rounds of the commands given (separated by --vs), which take turns,
+# timed by the bench binary's fork/exec/wait4 loop: prints "<median seconds> <peak KiB> <exit
+# code>" per command. Exit codes must be 0 or 2.
 bench() {
   cargo bench --quiet --bench plan -- --time "$RUNS" -- "$@"
 }
@@ -54,11 +56,7 @@ printf '%s\n' "-----------------------------------------------------------------
 for n in "${SIZES[@]}"; do
   dir="$work/n$n"
   gen --generate "$dir/sovstack" "$n"
-  r=$(bench "$sovstack" -C "$dir/sovstack" plan --refresh=false --detailed-exitcode)
-  read -r s_t s_kb s_code <<<"$r"
-  [ "$s_code" = 0 ] || { echo "sovstack plan of the unchanged stack exited $s_code, expected 0" >&2; exit 1; }
-  s_ms=$(echo "$s_t * 1000" | bc -l)
-  s_mb=$(echo "$s_kb / 1024" | bc -l)
+  sov_cmd=("$sovstack" -C "$dir/sovstack" plan --refresh=false --detailed-exitcode)
   if [ $have_tf = 1 ]; then
     gen --generate-terraform "$dir/terraform" "$n"
     (
@@ -66,8 +64,17 @@ for n in "${SIZES[@]}"; do
       terraform init -input=false -no-color >/dev/null
       terraform apply -input=false -auto-approve -no-color -parallelism=10 >/dev/null
     )
-    r=$(bench terraform -chdir="$dir/terraform" plan -refresh=false -detailed-exitcode -input=false -no-color -lock=false)
-    read -r t_t t_kb t_code <<<"$r"
+    # Both tools take turns, so a drift in the machine's speed affects both alike.
+    r=$(bench "${sov_cmd[@]}" --vs terraform -chdir="$dir/terraform" plan -refresh=false -detailed-exitcode -input=false -no-color -lock=false)
+    { read -r s_t s_kb s_code; read -r t_t t_kb t_code; } <<<"$r"
+  else
+    r=$(bench "${sov_cmd[@]}")
+    read -r s_t s_kb s_code <<<"$r"
+  fi
+  [ "$s_code" = 0 ] || { echo "sovstack plan of the unchanged stack exited $s_code, expected 0" >&2; exit 1; }
+  s_ms=$(echo "$s_t * 1000" | bc -l)
+  s_mb=$(echo "$s_kb / 1024" | bc -l)
+  if [ $have_tf = 1 ]; then
     [ "$t_code" = 0 ] || { echo "terraform plan of the applied config exited $t_code, expected 0" >&2; exit 1; }
     t_ms=$(echo "$t_t * 1000" | bc -l)
     t_mb=$(echo "$t_kb / 1024" | bc -l)
