@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+/// At most this many runs of a command per round of `--time` (see `time_commands`).
+const MAX_REPEATS: usize = 20;
 /// Servers per group (one key and one firewall per group).
 const GROUP: usize = 8;
 const DEFAULT_SIZES: &[usize] = &[10, 100, 1_000, 5_000];
@@ -326,8 +328,10 @@ fn run_plan(bin: &Path, dir: &Path, extra: &[String]) -> Result<(Duration, i32, 
 /// time, the largest peak RSS in KiB, and the exit code (which must be 0 or 2, "no changes"
 /// or "changes", every time).
 ///
-/// Several commands (`A --vs B`) take turns, one run each per round: a machine whose speed
-/// drifts (shared cores) then slows all of them alike, and their ratio holds.
+/// Several commands (`A --vs B`) take turns, round after round: a machine whose speed drifts
+/// (shared cores) then slows all of them alike, and their ratio holds. In each round a faster
+/// command runs as many times as fit in the slowest one's warm-up (at most
+/// [`MAX_REPEATS`]), so its median is not made of runs that all follow the other tool's exit.
 fn time_commands(cmds: &[Vec<String>], runs: usize) -> Result<Vec<(Duration, u64, i32)>, Error> {
     struct Series {
         times: Vec<Duration>,
@@ -342,20 +346,33 @@ fn time_commands(cmds: &[Vec<String>], runs: usize) -> Result<Vec<(Duration, u64
             last: 0,
         })
         .collect();
+    let mut repeats = vec![1; cmds.len()];
     for round in 0..=runs {
-        for (cmd, s) in cmds.iter().zip(&mut series) {
+        for ((cmd, s), &reps) in cmds.iter().zip(&mut series).zip(&repeats) {
             let (program, args) = cmd.split_first().ok_or("no command to time")?;
-            let mut c = Command::new(program);
-            c.args(args);
-            let (elapsed, code, kb) = run_command(c)?;
-            if code != 0 && code != 2 {
-                return Err(format!("{} exited {code}", cmd.join(" ")).into());
-            }
-            s.last = code;
-            s.peak_kb = s.peak_kb.max(kb);
-            if round > 0 {
+            for _ in 0..reps {
+                let mut c = Command::new(program);
+                c.args(args);
+                let (elapsed, code, kb) = run_command(c)?;
+                if code != 0 && code != 2 {
+                    return Err(format!("{} exited {code}", cmd.join(" ")).into());
+                }
+                s.last = code;
+                s.peak_kb = s.peak_kb.max(kb);
+                // Round 0 is the warm-up.
                 s.times.push(elapsed);
             }
+        }
+        if round == 0 {
+            let warm: Vec<Duration> = series.iter_mut().map(|s| s.times.remove(0)).collect();
+            let slowest = warm.iter().max().copied().unwrap_or_default();
+            repeats = warm
+                .iter()
+                .map(|t| {
+                    let fit = slowest.as_secs_f64() / t.as_secs_f64().max(1e-6);
+                    (fit as usize).clamp(1, MAX_REPEATS)
+                })
+                .collect();
         }
     }
     Ok(series

@@ -99,5 +99,5 @@ if [ $have_tf = 0 ]; then
   echo "terraform is not on PATH: only sovstack was timed (no comparison made)."
   exit 0
 fi
-echo "(median of $RUNS runs after a warm-up; $(nproc) core(s); $(terraform version | head -1))"
+echo "(medians over $RUNS rounds after a warm-up, sovstack repeated within each round; $(nproc) core(s); $(terraform version | head -1))"
 exit $status
