@@ -34,9 +34,25 @@ impl Graph {
         for (addr, _) in &nodes {
             g.add_node(addr);
         }
+        let mut seen = std::collections::HashSet::with_capacity(nodes.len());
         for (addr, deps) in &nodes {
+            let Some(&to) = g.index.get(*addr) else {
+                continue;
+            };
+            if !seen.insert(*addr) {
+                // Listed again: its edges may exist already.
+                for d in deps.iter() {
+                    g.add_edge(d, addr);
+                }
+                continue;
+            }
+            // A set holds each dependency once, so the first listing adds no edge twice and
+            // skips `add_edge`'s duplicate check (a walk of the dependency's edges: quadratic
+            // for a key every server uses).
             for d in deps.iter() {
-                g.add_edge(d, addr);
+                if let Some(&from) = g.index.get(d.as_str()) {
+                    g.graph.add_edge(from, to, ());
+                }
             }
         }
         g
@@ -241,6 +257,15 @@ fn quote(s: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_node_listed_twice_has_each_edge_once() {
+        let none = BTreeSet::new();
+        let on_a = BTreeSet::from(["a".to_string()]);
+        let g = Graph::build([("a", &none), ("b", &on_a), ("b", &on_a)]);
+        assert_eq!(g.dot().matches("\"a\" -> \"b\"").count(), 1);
+        assert_eq!(g.order().unwrap(), ["a", "b"]);
+    }
 
     fn graph(edges: &[(&str, &str)], nodes: &[&str]) -> Graph {
         let mut deps: BTreeMap<String, BTreeSet<String>> = nodes
