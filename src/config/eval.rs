@@ -138,12 +138,18 @@ pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value
     let span = span_of(expr);
     let e: hcl::Expression = expr.clone().into();
     let v = e.evaluate(ctx).map_err(|err| {
-        Diagnostic::error(
+        let d = Diagnostic::error(
             "language::evaluation",
             format!("cannot evaluate: {}", clean(&err.to_string())),
         )
         .at(span.clone())
-        .label("here")
+        .label("here");
+        match err.kind() {
+            hcl::eval::ErrorKind::UndefinedFunc(name) => {
+                d.help(unknown_function_help(&name.to_string()))
+            }
+            _ => d,
+        }
     })?;
     serde_json::to_value(&v).map_err(|err| {
         Diagnostic::error(
@@ -180,6 +186,19 @@ fn literal(expr: &Expression) -> Option<serde_json::Value> {
         }
         _ => return None,
     })
+}
+
+/// What to write instead of a function that does not exist.
+fn unknown_function_help(name: &str) -> String {
+    let dym = super::suggest::did_you_mean(name, functions::NAMES.iter().copied());
+    if dym.is_empty() {
+        format!(
+            "the functions are: {}; see docs/language.md",
+            functions::NAMES.join(", ")
+        )
+    } else {
+        dym
+    }
 }
 
 /// hcl-rs prefixes its messages with the expression; keep only what explains the failure.
@@ -242,6 +261,33 @@ mod tests {
             let expr: Expression = text.parse().unwrap();
             let fast = literal(&expr).unwrap_or_else(|| panic!("`{text}` is a literal"));
             assert_eq!(fast, through_hcl_rs(&expr), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_function_gets_the_closest_name_or_the_list() {
+        let mut ctx = Context::new();
+        functions::declare_all(&mut ctx);
+        let help = |text: &str| {
+            let expr: Expression = text.parse().unwrap();
+            eval_in(&ctx, &expr).unwrap_err().help
+        };
+        assert_eq!(
+            help(r#"lenght([1])"#).as_deref(),
+            Some("did you mean `length`?")
+        );
+        let list = help(r#"frobnicate(1)"#).unwrap();
+        assert!(list.starts_with("the functions are: env, file,"), "{list}");
+        // Every listed function exists: none of them is reported as unknown.
+        for name in functions::NAMES {
+            let expr: Expression = format!("{name}()").parse().unwrap();
+            if let Err(err) = eval_in(&ctx, &expr) {
+                assert!(
+                    !err.message.contains("undefined function"),
+                    "{name}: {}",
+                    err.message
+                );
+            }
         }
     }
 
