@@ -203,7 +203,7 @@ fn line_from(
 }
 
 /// The byte offset of `=` separating an attribute's key from its value, if the line starts
-/// with `identifier =` (not `==`, not inside anything).
+/// with `identifier =` (not `==`, not a for expression's `=>`, not inside anything).
 fn top_level_eq(line: &str) -> Option<usize> {
     let key_end = line
         .char_indices()
@@ -217,7 +217,8 @@ fn top_level_eq(line: &str) -> Option<usize> {
     let rest = &line[key_end..];
     let ws = rest.len() - rest.trim_start().len();
     let after = &rest[ws..];
-    (after.starts_with('=') && !after.starts_with("==")).then_some(key_end + ws)
+    (after.starts_with('=') && !after.starts_with("==") && !after.starts_with("=>"))
+        .then_some(key_end + ws)
 }
 
 /// Advances the lexer over one line (comments end at the line's end).
@@ -369,7 +370,17 @@ fn layout(lines: &[Line]) -> String {
             continue;
         }
         let depth = l.depth_before.saturating_sub(l.leading_closers);
-        out.push(format!("{}{}", "  ".repeat(depth), l.text));
+        // An attribute whose value goes on (`labels={`, `text=<<-EOT`): one space each side of
+        // its `=`, as for one-line attributes (it takes no part in their alignment).
+        match top_level_eq(&l.text).filter(|_| l.leading_closers == 0) {
+            Some(eq) => out.push(format!(
+                "{}{} = {}",
+                "  ".repeat(depth),
+                l.text[..eq].trim_end(),
+                l.text[eq + 1..].trim_start()
+            )),
+            None => out.push(format!("{}{}", "  ".repeat(depth), l.text)),
+        }
         i += 1;
     }
     while out.last().is_some_and(String::is_empty) {
@@ -408,6 +419,21 @@ mod tests {
     fn the_reference_stack_is_formatted() {
         let src = include_str!("../../stack.hcl");
         assert_eq!(format(src).unwrap(), src, "run `sovstack fmt` on stack.hcl");
+    }
+
+    #[test]
+    fn attributes_that_open_a_value_get_one_space_around_their_equals() {
+        let src = "locals {\n  a={\n    b=1\n  }\n  c   =   <<-EOT\n    x\n  EOT\n  d  =[\n    1,\n  ]\n}\n";
+        assert_eq!(
+            format(src).unwrap(),
+            "locals {\n  a = {\n    b = 1\n  }\n  c = <<-EOT\n    x\n  EOT\n  d = [\n    1,\n  ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_for_expression_arrow_on_its_own_line_is_not_an_attribute() {
+        let src = "locals {\n  m = {\n    for k, v in var.x :\n    k => v\n  }\n  n = 1\n}\n";
+        assert_eq!(format(src).unwrap(), src);
     }
 
     #[test]
