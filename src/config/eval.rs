@@ -145,9 +145,11 @@ pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value
         .at(span.clone())
         .label("here");
         match err.kind() {
-            hcl::eval::ErrorKind::UndefinedFunc(name) => {
-                d.help(unknown_function_help(&name.to_string()))
-            }
+            hcl::eval::ErrorKind::UndefinedFunc(name) => d.help(super::suggest::help_for_unknown(
+                &name.to_string(),
+                functions::NAMES.iter().copied(),
+                "functions",
+            )),
             _ => d,
         }
     })?;
@@ -186,19 +188,6 @@ fn literal(expr: &Expression) -> Option<serde_json::Value> {
         }
         _ => return None,
     })
-}
-
-/// What to write instead of a function that does not exist.
-fn unknown_function_help(name: &str) -> String {
-    let dym = super::suggest::did_you_mean(name, functions::NAMES.iter().copied());
-    if dym.is_empty() {
-        format!(
-            "the functions are: {}; see docs/language.md",
-            functions::NAMES.join(", ")
-        )
-    } else {
-        dym
-    }
 }
 
 /// hcl-rs prefixes its messages with the expression; keep only what explains the failure.
@@ -277,7 +266,7 @@ mod tests {
             Some("did you mean `length`?")
         );
         let list = help(r#"frobnicate(1)"#).unwrap();
-        assert!(list.starts_with("the functions are: env, file,"), "{list}");
+        assert!(list.starts_with("valid functions: env, file,"), "{list}");
         // Every listed function exists: none of them is reported as unknown.
         for name in functions::NAMES {
             let expr: Expression = format!("{name}()").parse().unwrap();

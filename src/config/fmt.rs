@@ -356,14 +356,11 @@ fn layout(lines: &[Line]) -> String {
                 .max()
                 .unwrap_or(0);
             for x in &lines[i..j] {
-                let eq = x.attr_eq.unwrap_or(0);
-                let key = x.text[..eq].trim_end();
-                let value = x.text[eq + 1..].trim_start();
-                let pad = width - key.chars().count();
-                out.push(format!(
-                    "{}{key}{} = {value}",
-                    "  ".repeat(depth),
-                    " ".repeat(pad)
+                out.push(attribute_line(
+                    depth,
+                    &x.text,
+                    x.attr_eq.unwrap_or(0),
+                    width,
                 ));
             }
             i = j;
@@ -373,12 +370,7 @@ fn layout(lines: &[Line]) -> String {
         // An attribute whose value goes on (`labels={`, `text=<<-EOT`): one space each side of
         // its `=`, as for one-line attributes (it takes no part in their alignment).
         match top_level_eq(&l.text).filter(|_| l.leading_closers == 0) {
-            Some(eq) => out.push(format!(
-                "{}{} = {}",
-                "  ".repeat(depth),
-                l.text[..eq].trim_end(),
-                l.text[eq + 1..].trim_start()
-            )),
+            Some(eq) => out.push(attribute_line(depth, &l.text, eq, 0)),
             None => out.push(format!("{}{}", "  ".repeat(depth), l.text)),
         }
         i += 1;
@@ -389,6 +381,14 @@ fn layout(lines: &[Line]) -> String {
     let mut s = out.join("\n");
     s.push('\n');
     s
+}
+
+/// `key = value` at `depth`, the key padded to `width` characters (to align a run of `=`).
+fn attribute_line(depth: usize, text: &str, eq: usize, width: usize) -> String {
+    let key = text[..eq].trim_end();
+    let value = text[eq + 1..].trim_start();
+    let pad = width.saturating_sub(key.chars().count());
+    format!("{}{key}{} = {value}", "  ".repeat(depth), " ".repeat(pad))
 }
 
 #[cfg(test)]

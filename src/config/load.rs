@@ -9,7 +9,7 @@ use super::model::*;
 use super::refs;
 use super::schema::{self, BlockSchema};
 use super::source::{SourceFile, Span, Spanned};
-use super::suggest::did_you_mean;
+use super::suggest::help_for_unknown;
 use super::value;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
@@ -846,22 +846,6 @@ fn valid_name(n: &str) -> bool {
     let mut chars = n.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn help_for_unknown<'c>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'c str> + Clone,
-    what: &str,
-) -> String {
-    let dym = did_you_mean(name, candidates.clone());
-    let list: Vec<&str> = candidates.into_iter().collect();
-    if !dym.is_empty() {
-        dym
-    } else if list.is_empty() {
-        format!("there are no {what} here")
-    } else {
-        format!("valid {what}: {}", list.join(", "))
-    }
 }
 
 fn parse_type(e: &Expression) -> Option<VarType> {

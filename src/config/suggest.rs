@@ -95,6 +95,23 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     closest(name, candidates).map_or_else(String::new, |c| format!("did you mean `{c}`?"))
 }
 
+/// Help for an unknown name: "did you mean" when one is close, else the list of valid ones.
+pub fn help_for_unknown<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str> + Clone,
+    what: &str,
+) -> String {
+    let dym = did_you_mean(name, candidates.clone());
+    let list: Vec<&str> = candidates.into_iter().collect();
+    if !dym.is_empty() {
+        dym
+    } else if list.is_empty() {
+        format!("there are no {what} here")
+    } else {
+        format!("valid {what}: {}", list.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

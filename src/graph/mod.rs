@@ -34,23 +34,17 @@ impl Graph {
         for (addr, _) in &nodes {
             g.add_node(addr);
         }
-        let mut seen = std::collections::HashSet::with_capacity(nodes.len());
+        // Duplicates are caught by a set of the edges added: `add_edge`'s own check walks the
+        // dependency's edges, quadratic for a key every server uses.
+        let mut added = std::collections::HashSet::new();
         for (addr, deps) in &nodes {
             let Some(&to) = g.index.get(*addr) else {
                 continue;
             };
-            if !seen.insert(*addr) {
-                // Listed again: its edges may exist already.
-                for d in deps.iter() {
-                    g.add_edge(d, addr);
-                }
-                continue;
-            }
-            // A set holds each dependency once, so the first listing adds no edge twice and
-            // skips `add_edge`'s duplicate check (a walk of the dependency's edges: quadratic
-            // for a key every server uses).
             for d in deps.iter() {
-                if let Some(&from) = g.index.get(d.as_str()) {
+                if let Some(&from) = g.index.get(d.as_str())
+                    && added.insert((from, to))
+                {
                     g.graph.add_edge(from, to, ());
                 }
             }
