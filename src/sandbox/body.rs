@@ -110,6 +110,16 @@ impl Body {
         v
     }
 
+    /// An array that must be present: absent (or null) is reported as required, and the
+    /// caller goes on with an empty one so every other field is still checked.
+    pub fn required_array(&mut self, key: &str) -> Vec<Value> {
+        let v = self.array(key);
+        if v.is_none() && !self.errors.iter().any(|(f, _)| f == key) {
+            self.error(key, "is required");
+        }
+        v.unwrap_or_default()
+    }
+
     pub fn array(&mut self, key: &str) -> Option<Vec<Value>> {
         match self.map.get(key) {
             None | Some(Value::Null) => None,

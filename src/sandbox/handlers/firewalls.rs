@@ -405,13 +405,7 @@ pub async fn update(
 pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id, "firewall")?;
     app.with_store(true, |s, _| {
-        let f = s
-            .firewalls
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("firewall"))?;
-        if s.is_locked("firewall", id) {
-            return Err(ApiError::locked("firewall"));
-        }
+        let f = unlocked_firewall(s, id)?;
         if !f.applied_to.is_empty() {
             return Err(ApiError::unprocessable(
                 "resource_in_use",
@@ -436,19 +430,11 @@ pub async fn action(
     match name.as_str() {
         "set_rules" => {
             b.deny_unknown(&["rules"]);
-            let raw = b.array("rules");
-            if raw.is_none() {
-                b.error("rules", "is required");
-            }
-            let rules = parse_rules(&mut b, "rules", &raw.unwrap_or_default());
+            let raw = b.required_array("rules");
+            let rules = parse_rules(&mut b, "rules", &raw);
             b.finish()?;
             app.with_store(true, |s, now| {
-                if !s.firewalls.contains_key(&id) {
-                    return Err(ApiError::not_found("firewall"));
-                }
-                if s.is_locked("firewall", id) {
-                    return Err(ApiError::locked("firewall"));
-                }
+                unlocked_firewall(s, id)?;
                 let f = s
                     .firewalls
                     .get_mut(&id)
@@ -495,19 +481,11 @@ pub async fn action(
         }
         "apply_to_resources" => {
             b.deny_unknown(&["apply_to"]);
-            let raw = b.array("apply_to");
-            if raw.is_none() {
-                b.error("apply_to", "is required");
-            }
-            let targets = parse_targets(&mut b, "apply_to", &raw.unwrap_or_default());
+            let raw = b.required_array("apply_to");
+            let targets = parse_targets(&mut b, "apply_to", &raw);
             b.finish()?;
             app.with_store(true, |s, now| {
-                if !s.firewalls.contains_key(&id) {
-                    return Err(ApiError::not_found("firewall"));
-                }
-                if s.is_locked("firewall", id) {
-                    return Err(ApiError::locked("firewall"));
-                }
+                unlocked_firewall(s, id)?;
                 let actions = apply_targets(s, id, targets, now, duration, fail)?;
                 Ok(created(json!({
                     "actions": actions.iter().map(|a| s.action_json(*a, now)).collect::<Vec<_>>(),
@@ -516,20 +494,11 @@ pub async fn action(
         }
         "remove_from_resources" => {
             b.deny_unknown(&["remove_from"]);
-            let raw = b.array("remove_from");
-            if raw.is_none() {
-                b.error("remove_from", "is required");
-            }
-            let targets = parse_targets(&mut b, "remove_from", &raw.unwrap_or_default());
+            let raw = b.required_array("remove_from");
+            let targets = parse_targets(&mut b, "remove_from", &raw);
             b.finish()?;
             app.with_store(true, |s, now| {
-                let f = s
-                    .firewalls
-                    .get(&id)
-                    .ok_or_else(|| ApiError::not_found("firewall"))?;
-                if s.is_locked("firewall", id) {
-                    return Err(ApiError::locked("firewall"));
-                }
+                let f = unlocked_firewall(s, id)?;
                 for t in &targets {
                     if f.applied_to.iter().any(|a| &a.target == t) {
                         continue;
@@ -580,6 +549,18 @@ pub async fn action(
         }
         _ => Err(ApiError::not_found("firewall action")),
     }
+}
+
+/// The firewall `id`, when it exists and no running action holds it.
+fn unlocked_firewall(s: &Store, id: u64) -> Result<&Firewall, ApiError> {
+    let f = s
+        .firewalls
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("firewall"))?;
+    if s.is_locked("firewall", id) {
+        return Err(ApiError::locked("firewall"));
+    }
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -155,20 +155,7 @@ pub async fn create(
         );
         let mut next = Vec::new();
         if let Some(sid) = server {
-            next.push(s.start_action(
-                NewAction {
-                    command: "attach_volume",
-                    resources: vec![(id, "volume"), (sid, "server")],
-                    on_success: vec![Change::VolumeServer {
-                        volume: id,
-                        server: Some(sid),
-                    }],
-                    on_error: vec![],
-                },
-                now,
-                duration,
-                fail,
-            ));
+            next.push(s.start_action(attach(id, sid), now, duration, fail));
         }
         let v = s
             .volumes
@@ -288,20 +275,7 @@ pub async fn action(
                         "server must be in the same location as the volume",
                     ));
                 }
-                let action = s.start_action(
-                    NewAction {
-                        command: "attach_volume",
-                        resources: vec![(id, "volume"), (sid, "server")],
-                        on_success: vec![Change::VolumeServer {
-                            volume: id,
-                            server: Some(sid),
-                        }],
-                        on_error: vec![],
-                    },
-                    now,
-                    duration,
-                    fail,
-                );
+                let action = s.start_action(attach(id, sid), now, duration, fail);
                 Ok(created(json!({"action": s.action_json(action, now)})))
             })
         }
@@ -381,5 +355,18 @@ pub async fn action(
             })
         }
         _ => Err(ApiError::not_found("volume action")),
+    }
+}
+
+/// The action that attaches volume `id` to server `sid` (on create and on `attach`).
+fn attach(id: u64, sid: u64) -> NewAction<'static> {
+    NewAction {
+        command: "attach_volume",
+        resources: vec![(id, "volume"), (sid, "server")],
+        on_success: vec![Change::VolumeServer {
+            volume: id,
+            server: Some(sid),
+        }],
+        on_error: vec![],
     }
 }
