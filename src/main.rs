@@ -1,6 +1,8 @@
-fn main() {
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
     tune_allocator();
-    std::process::exit(sovstack::cli::main());
+    sovstack::cli::main()
 }
 
 /// glibc malloc serves blocks above a moving threshold with their own mmap and unmaps them on

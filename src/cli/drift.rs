@@ -2,9 +2,11 @@
 //! Exit codes for cron: 0 no drift, 2 drift, 1 something could not be checked (the findings
 //! about the rest are still reported).
 
-use super::{Cli, exit, pipeline};
+use super::Cli;
 use crate::drift::{self, DRIFT_FORMAT_VERSION, DriftReport, DriftSummary, ReportError, Status};
+use crate::engine::{EngineError, prepare, refresh};
 use crate::plan::{self, PlanInput, PlanOptions, StateRef};
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,35 +22,20 @@ pub struct Args {
     pub otlp_endpoint: Option<String>,
 }
 
-pub fn run(cli: &Cli, args: &Args) -> i32 {
-    let Some(rt) = super::runtime() else {
-        return exit::ERROR;
-    };
-    let (state, hasher) = match rt.block_on(pipeline::read_state(cli)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return exit::ERROR;
-        }
-    };
-    let Some(state) = state else {
-        eprintln!(
-            "error: no state at {}: there is nothing to compare the world with\n  help: drift reports changes to what `sovstack apply` made; apply first, or point --state at the state file",
-            pipeline::state_path(cli).display()
-        );
-        return exit::ERROR;
-    };
-    let Some(hasher) = hasher else {
-        eprintln!("error: the state key is missing, so recorded secrets cannot be compared");
-        return exit::ERROR;
-    };
-    let Some(prepared) = pipeline::prepare(cli, Some(&state), Some(&hasher)) else {
-        return exit::ERROR;
-    };
-    let refreshed = match rt.block_on(super::refresh::refresh(&prepared.stack, &state, &hasher)) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let rt = super::runtime()?;
+    let read = rt
+        .block_on(prepare::read_state(&ws))
+        .map_err(EngineError::from)?;
+    super::state_cmd::show_state_warnings(&read.warnings);
+    let state = read.state.ok_or_else(|| EngineError::NoState {
+        path: ws.state.display().to_string(),
+    })?;
+    let hasher = read.hasher.ok_or(EngineError::MissingStateKey)?;
+    let prepared = prepare::prepare(&ws, Some(&state), Some(&hasher))?;
+    super::validate::show_warnings(&prepared.warnings);
+    let refreshed = rt.block_on(refresh::refresh(&prepared.stack, &state, &hasher))?;
     // Configuration not applied: planned against the recorded state, so drift is not counted
     // again as pending work. Without every secret value the files cannot be rendered as apply
     // would, and the comparison would list them all, so it is skipped and said so.
@@ -78,10 +65,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
             &PlanOptions::default(),
         ) {
             Ok(p) => drift::unapplied(&p),
-            Err(e) => {
-                eprintln!("{:?}", miette::Report::new(e));
-                return exit::ERROR;
-            }
+            Err(e) => return Err(EngineError::from(e).into()),
         }
     };
     let mut report = DriftReport {
@@ -132,5 +116,5 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
             print!("{}", drift::text::render(&report));
         }
     }
-    report.exit_code()
+    Ok(ExitCode::from(report.exit_code()))
 }

@@ -1,7 +1,8 @@
 //! `sovstack fmt [--check]`: canonical layout; `--check` exits 1 when a file would change.
 
-use super::{Cli, exit};
+use super::{Cli, CliError, exit};
 use crate::config::fmt;
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -10,41 +11,26 @@ pub struct Args {
     pub check: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args) -> i32 {
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let path = &cli.stack;
-    let src = match std::fs::read_to_string(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            return exit::ERROR;
-        }
-    };
-    let out = match fmt::format(&src) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{}: {:?}", path.display(), miette::Report::new(e));
-            return exit::ERROR;
-        }
-    };
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?;
+    let out = fmt::format(&src)
+        .map_err(|e| miette::Report::new(e).wrap_err(path.display().to_string()))?;
     if out == src {
-        return exit::OK;
+        return Ok(ExitCode::SUCCESS);
     }
     if args.check {
         println!("{}", path.display());
-        return exit::ERROR;
+        return Ok(ExitCode::from(exit::ERROR));
     }
     // Same-directory temp file and rename: an interrupted fmt never leaves half a file.
     let tmp = path.with_extension("hcl.fmt-tmp");
     let written = std::fs::write(&tmp, &out).and_then(|()| std::fs::rename(&tmp, path));
-    match written {
-        Ok(()) => {
-            println!("{}", path.display());
-            exit::OK
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            eprintln!("error: cannot write {}: {e}", path.display());
-            exit::ERROR
-        }
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::new(format!("cannot write {}: {e}", path.display())).into());
     }
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
 }

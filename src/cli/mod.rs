@@ -1,26 +1,28 @@
 //! Command-line definitions and dispatch; one file per command.
 
-mod appliers;
 mod apply;
-mod common;
 mod drift;
+mod error;
 mod fmt;
-mod pipeline;
 mod plan;
-mod refresh;
 mod render;
 mod state_cmd;
+mod ui;
 mod validate;
 
+pub use error::CliError;
+
+use crate::engine::{EngineError, Workspace};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Exit codes, as scripts and cron rely on them.
 pub mod exit {
-    pub const OK: i32 = 0;
-    pub const ERROR: i32 = 1;
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
     /// Changes pending (`plan --detailed-exitcode`) or drift found.
-    pub const CHANGES: i32 = 2;
+    pub const CHANGES: u8 = 2;
 }
 
 #[derive(Debug, Parser)]
@@ -89,60 +91,91 @@ pub enum AuditCommand {
     Verify,
 }
 
+impl Cli {
+    /// The stack, state and variables this invocation works on.
+    pub fn workspace(&self) -> Result<Workspace, EngineError> {
+        let vars = self
+            .vars
+            .iter()
+            .map(|v| match v.split_once('=') {
+                Some((k, val)) => Ok((k.to_string(), val.to_string())),
+                None => Err(EngineError::VarSyntax(v.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Workspace::new(self.stack.clone(), self.state.clone(), vars))
+    }
+}
+
 /// A runtime for commands that talk to state backends, the API or nodes.
-pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     build_runtime(tokio::runtime::Builder::new_multi_thread())
 }
 
 /// A runtime on the calling thread: for commands whose concurrency is waiting on the network
 /// (requests, SSH sessions on the blocking pool), where worker threads would only cost their
 /// start-up and per-thread allocator arenas.
-pub(crate) fn runtime_on_this_thread() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn runtime_on_this_thread() -> Result<tokio::runtime::Runtime, CliError> {
     build_runtime(tokio::runtime::Builder::new_current_thread())
 }
 
-fn build_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
-    match builder.enable_all().build() {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            None
+fn build_runtime(
+    mut builder: tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, CliError> {
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
+}
+
+/// Entry point used by the binary.
+pub fn main() -> ExitCode {
+    // Lines are not wrapped: an id or a path in a message must survive a copy and paste.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(report) => {
+            show_error(&report);
+            ExitCode::from(exit::ERROR)
         }
     }
 }
 
-/// Entry point used by the binary; returns the process exit code.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
-    if let Some(dir) = &cli.dir
-        && let Err(e) = std::env::set_current_dir(dir)
-    {
-        eprintln!("error: cannot change to {}: {e}", dir.display());
-        return exit::ERROR;
+/// Diagnostics of the stack come rendered (file:line:col, with their source); the rest are
+/// shown by miette.
+fn show_error(report: &miette::Report) {
+    match report.downcast_ref::<EngineError>() {
+        Some(EngineError::Invalid { rendered }) => eprint!("{rendered}"),
+        _ => eprintln!("{report:?}"),
+    }
+}
+
+fn run(cli: &Cli) -> miette::Result<ExitCode> {
+    if let Some(dir) = &cli.dir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| CliError::new(format!("cannot change to {}: {e}", dir.display())))?;
     }
     match &cli.command {
-        Command::Validate(args) => validate::run(&cli, args),
-        Command::Fmt(args) => fmt::run(&cli, args),
-        Command::Render(args) => render::run(&cli, args),
-        Command::Plan(args) => plan::run(&cli, args),
-        Command::Apply(args) => apply::run(&cli, args),
-        Command::Destroy(args) => apply::run_destroy(&cli, args),
-        Command::Drift(args) => drift::run(&cli, args),
-        Command::Show(args) => state_cmd::run_show(&cli, args),
-        Command::State(cmd) => state_cmd::run_state(&cli, cmd),
-        Command::Output(args) => state_cmd::run_output(&cli, args),
-        Command::Graph => state_cmd::run_graph(&cli),
-        Command::ForceUnlock { id } => state_cmd::run_force_unlock(&cli, id),
-        Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(&cli),
-        Command::Sandbox(args) => match runtime() {
-            Some(rt) => match rt.block_on(crate::sandbox::serve(args.clone())) {
-                Ok(()) => exit::OK,
-                Err(e) => {
-                    eprintln!("{:?}", miette::Report::new(e));
-                    exit::ERROR
-                }
-            },
-            None => exit::ERROR,
-        },
+        Command::Validate(args) => validate::run(cli, args),
+        Command::Fmt(args) => fmt::run(cli, args),
+        Command::Render(args) => render::run(cli, args),
+        Command::Plan(args) => plan::run(cli, args),
+        Command::Apply(args) => apply::run(cli, args),
+        Command::Destroy(args) => apply::run_destroy(cli, args),
+        Command::Drift(args) => drift::run(cli, args),
+        Command::Show(args) => state_cmd::run_show(cli, args),
+        Command::State(cmd) => state_cmd::run_state(cli, cmd),
+        Command::Output(args) => state_cmd::run_output(cli, args),
+        Command::Graph => state_cmd::run_graph(cli),
+        Command::ForceUnlock { id } => state_cmd::run_force_unlock(cli, id),
+        Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(cli),
+        Command::Sandbox(args) => {
+            runtime()?
+                .block_on(crate::sandbox::serve(args.clone()))
+                .map_err(miette::Report::new)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

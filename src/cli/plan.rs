@@ -1,8 +1,10 @@
 //! `sovstack plan`: what apply would change. Offline by default for a stack with no state.
 
-use super::{Cli, exit, pipeline};
+use super::{Cli, exit};
+use crate::engine::{EngineError, prepare, refresh};
 use crate::plan::{self, PlanInput, PlanOptions, SavedPlan};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,21 +31,16 @@ pub struct Args {
     pub destroy: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args) -> i32 {
-    let rt = match super::runtime_on_this_thread() {
-        Some(rt) => rt,
-        None => return exit::ERROR,
-    };
-    let (state, hasher) = match rt.block_on(pipeline::read_state(cli)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return exit::ERROR;
-        }
-    };
-    let Some(prepared) = pipeline::prepare(cli, state.as_ref(), hasher.as_ref()) else {
-        return exit::ERROR;
-    };
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let rt = super::runtime_on_this_thread()?;
+    let read = rt
+        .block_on(prepare::read_state(&ws))
+        .map_err(EngineError::from)?;
+    super::state_cmd::show_state_warnings(&read.warnings);
+    let (state, hasher) = (read.state, read.hasher);
+    let prepared = prepare::prepare(&ws, state.as_ref(), hasher.as_ref())?;
+    super::validate::show_warnings(&prepared.warnings);
     // A saved plan refers to the recorded state; the diff is made against the world.
     let recorded = state.as_ref().map(|s| crate::plan::StateRef {
         lineage: s.lineage.to_string(),
@@ -52,15 +49,8 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     // Without refresh the recorded state is the prior one as it is (a large state is not copied).
     let (refreshed, drift) = match &state {
         Some(s) if args.refresh => {
-            match rt.block_on(super::refresh::for_plan(
-                cli,
-                &prepared.stack,
-                s,
-                hasher.as_ref(),
-            )) {
-                Ok(r) => (Some(r.state), r.drift),
-                Err(code) => return code,
-            }
+            let r = rt.block_on(refresh::complete(&prepared.stack, s, hasher.as_ref()))?;
+            (Some(r.state), r.drift)
         }
         _ => (None, Vec::new()),
     };
@@ -77,16 +67,8 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
         replace: args.replace.clone(),
         destroy: args.destroy,
     };
-    let plan = match plan::compute(&input, &opts) {
-        Ok(mut p) => {
-            p.state = recorded;
-            p
-        }
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return exit::ERROR;
-        }
-    };
+    let mut plan = plan::compute(&input, &opts).map_err(EngineError::from)?;
+    plan.state = recorded;
     if args.json {
         println!(
             "{}",
@@ -97,10 +79,8 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     }
     if let Some(out) = &args.out {
         let saved = SavedPlan::new(plan.clone());
-        if let Err(e) = crate::state::atomic::write_atomic(out, saved.to_json().as_bytes()) {
-            eprintln!("{:?}", miette::Report::new(e));
-            return exit::ERROR;
-        }
+        crate::state::atomic::write_atomic(out, saved.to_json().as_bytes())
+            .map_err(EngineError::from)?;
         if !args.json {
             println!(
                 "\nSaved the plan to {}; apply it with `sovstack apply {}`.",
@@ -113,9 +93,9 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     // (every map and string of a large stack) is measurable work with no use.
     let has_changes = plan.has_changes() || !plan.drift.is_empty();
     std::mem::forget((prepared, state, refreshed, plan));
-    if args.detailed_exitcode && has_changes {
-        exit::CHANGES
+    Ok(if args.detailed_exitcode && has_changes {
+        ExitCode::from(exit::CHANGES)
     } else {
-        exit::OK
-    }
+        ExitCode::SUCCESS
+    })
 }

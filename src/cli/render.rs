@@ -6,12 +6,14 @@
 //! host keys sovstack generates and pins) is not known here; `--redacted` writes placeholders for
 //! those and for secrets, and the manifest marks those artifacts `"complete": false`.
 
-use super::{Cli, common, exit};
+use super::{Cli, CliError, exit};
 use crate::config::{Stack, diagnostic};
+use crate::engine::prepare;
 use crate::render::{self, Manifest, RenderError, RenderMode, RenderOptions};
 use crate::state::{KeyedHasher, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,9 +26,6 @@ pub struct Args {
     #[arg(long)]
     pub redacted: bool,
 }
-
-/// The local state file next to the stack; its key file sits beside it.
-pub const DEFAULT_STATE_FILE: &str = ".sovstack/state.json";
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum CommandError {
@@ -78,10 +77,9 @@ enum CommandError {
     },
 }
 
-pub fn run(cli: &Cli, args: &Args) -> i32 {
-    let Some(mut loaded) = common::load(cli) else {
-        return exit::ERROR;
-    };
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
         loaded.diagnostics.extend(crate::validate::check(stack));
         loaded.diagnostics.sort();
@@ -93,12 +91,9 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
     }
     let stack = match &loaded.stack {
         Some(s) if !loaded.diagnostics.has_errors() => s,
-        _ => {
-            eprintln!("error: not rendering: the stack has errors");
-            return exit::ERROR;
-        }
+        _ => return Err(CliError::new("not rendering: the stack has errors").into()),
     };
-    match render_to(cli, args, stack) {
+    match render_to(&ws, args, stack) {
         Ok(manifest) => {
             let incomplete = manifest.artifacts.iter().filter(|a| !a.complete).count();
             let n = manifest.artifacts.len();
@@ -112,7 +107,7 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                     out.display()
                 );
             }
-            exit::OK
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             let missing_secrets =
@@ -123,12 +118,16 @@ pub fn run(cli: &Cli, args: &Args) -> i32 {
                     "note: `sovstack render --out DIR --redacted` writes `(sensitive)` placeholders instead, marked \"complete\": false in manifest.json"
                 );
             }
-            exit::ERROR
+            Ok(ExitCode::from(exit::ERROR))
         }
     }
 }
 
-fn render_to(cli: &Cli, args: &Args, stack: &Stack) -> Result<Manifest, CommandError> {
+fn render_to(
+    ws: &crate::engine::Workspace,
+    args: &Args,
+    stack: &Stack,
+) -> Result<Manifest, CommandError> {
     let artifacts = if args.redacted {
         render::render_stack(stack, &RenderOptions::redacted(BTreeMap::new()))
             .map_err(CommandError::Render)?
@@ -141,8 +140,7 @@ fn render_to(cli: &Cli, args: &Args, stack: &Stack) -> Result<Manifest, CommandE
         };
         let mut result = render::render_stack(stack, &opts);
         if matches!(result, Err(RenderError::MissingDigestKey)) {
-            let key_path =
-                crate::state::atomic::with_suffix(&super::pipeline::state_path(cli), ".key");
+            let key_path = crate::state::atomic::with_suffix(&ws.state, ".key");
             let hasher = state_key(&key_path).map_err(|source| CommandError::StateKey {
                 path: key_path.display().to_string(),
                 source,

@@ -1,10 +1,13 @@
 //! `sovstack state list | show ADDR | rm ADDR | mv FROM TO`, `show`, `output`,
 //! `force-unlock`, `audit verify`: reading and carefully editing state.
 
-use super::{Cli, exit, pipeline};
+use super::{Cli, CliError};
+use crate::engine::{EngineError, Workspace, prepare};
 use crate::plan::SavedPlan;
+use crate::resources::Address;
 use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter, verify_journal};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, clap::Subcommand)]
@@ -34,200 +37,178 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-fn fail(e: impl miette::Diagnostic + Send + Sync + 'static) -> i32 {
-    eprintln!("{:?}", miette::Report::new(e));
-    exit::ERROR
-}
-
-fn read(cli: &Cli) -> Result<Option<StateFile>, i32> {
-    let rt = super::runtime().ok_or(exit::ERROR)?;
-    let backend = pipeline::backend(cli);
-    match rt.block_on(backend.load()) {
-        Ok(l) => Ok(l.map(|l| l.state)),
-        Err(e) => Err(fail(e)),
+fn read(ws: &Workspace) -> miette::Result<StateFile> {
+    let rt = super::runtime()?;
+    let loaded = rt
+        .block_on(ws.backend().load())
+        .map_err(EngineError::from)?;
+    match loaded {
+        Some(l) => {
+            show_state_warnings(
+                &l.warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            );
+            Ok(l.state)
+        }
+        None => Err(no_state(ws).into()),
     }
 }
 
-fn no_state(cli: &Cli) -> i32 {
-    eprintln!(
-        "error: no state at {}\n  help: `sovstack apply` creates it; pass --state FILE if it lives elsewhere",
-        pipeline::state_path(cli).display()
-    );
-    exit::ERROR
+/// What reading the state file noticed (e.g. a log left by a crashed run, replayed).
+pub fn show_state_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
-pub fn run_state(cli: &Cli, cmd: &StateCommand) -> i32 {
+fn no_state(ws: &Workspace) -> CliError {
+    CliError::new(format!("no state at {}", ws.state.display()))
+        .help("`sovstack apply` creates it; pass --state FILE if it lives elsewhere")
+}
+
+fn not_in_state(address: &str) -> CliError {
+    CliError::new(format!("{address} is not in state"))
+        .help("`sovstack state list` shows the addresses in state")
+}
+
+pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
     match cmd {
-        StateCommand::List => match read(cli) {
-            Ok(Some(s)) => {
-                for a in s.resources.keys() {
-                    println!("{a}");
-                }
-                exit::OK
+        StateCommand::List => {
+            for a in read(&ws)?.resources.keys() {
+                println!("{a}");
             }
-            Ok(None) => no_state(cli),
-            Err(c) => c,
-        },
-        StateCommand::Show { address } => match read(cli) {
-            Ok(Some(s)) => match s.resources.get(address) {
-                Some(r) => {
-                    println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
-                    exit::OK
-                }
-                None => {
-                    eprintln!(
-                        "error: {address} is not in state\n  help: `sovstack state list` shows what is"
-                    );
-                    exit::ERROR
-                }
-            },
-            Ok(None) => no_state(cli),
-            Err(c) => c,
-        },
-        StateCommand::Rm { address } => edit(cli, "state rm", |s| {
+        }
+        StateCommand::Show { address } => {
+            let s = read(&ws)?;
+            let r = s
+                .resources
+                .get(address)
+                .ok_or_else(|| not_in_state(address))?;
+            println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        }
+        StateCommand::Rm { address } => edit(&ws, "state rm", |s| {
             if !s.resources.contains_key(address) {
-                return Err(format!("{address} is not in state"));
+                return Err(not_in_state(address));
             }
             Ok(vec![StateOp::Remove {
                 address: address.clone(),
             }])
-        }),
-        StateCommand::Mv { from, to } => edit(cli, "state mv", |s| {
-            let Some(r) = s.resources.get(from) else {
-                return Err(format!("{from} is not in state"));
-            };
-            if s.resources.contains_key(to) {
-                return Err(format!("{to} is already in state"));
-            }
-            if r.kind != to.split('.').next().unwrap_or("") {
-                return Err(format!("{from} is a {} and cannot become {to}", r.kind));
-            }
-            Ok(vec![
-                StateOp::Upsert {
-                    address: to.clone(),
-                    resource: r.clone(),
-                },
-                StateOp::Remove {
-                    address: from.clone(),
-                },
-            ])
-        }),
+        })?,
+        StateCommand::Mv { from, to } => edit(&ws, "state mv", |s| move_ops(s, from, to))?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `state mv FROM TO`: the same resource under a new address of the same kind.
+fn move_ops(s: &StateFile, from: &str, to: &str) -> Result<Vec<StateOp>, CliError> {
+    let r = s.resources.get(from).ok_or_else(|| not_in_state(from))?;
+    if s.resources.contains_key(to) {
+        return Err(CliError::new(format!("{to} is already in state"))
+            .help("`sovstack state list` shows the addresses in state"));
+    }
+    let target = Address::parse(to).map_err(|e| CliError::new(e.to_string()))?;
+    if r.kind != target.kind.name() {
+        return Err(
+            CliError::new(format!("{from} is a {} and cannot become {to}", r.kind))
+                .help("`sovstack state list` shows the addresses in state"),
+        );
+    }
+    Ok(vec![
+        StateOp::Upsert {
+            address: to.to_string(),
+            resource: r.clone(),
+        },
+        StateOp::Remove {
+            address: from.to_string(),
+        },
+    ])
 }
 
 /// Edits under the lock, recorded as operations, then folded into a new snapshot.
 fn edit(
-    cli: &Cli,
+    ws: &Workspace,
     operation: &str,
-    f: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, String>,
-) -> i32 {
-    let Some(rt) = super::runtime() else {
-        return exit::ERROR;
-    };
-    rt.block_on(async {
-        let backend = pipeline::backend(cli);
-        let mut w = match backend.lock(operation, Duration::ZERO).await {
-            Ok(w) => w,
-            Err(e) => return fail(e),
-        };
-        let Some(state) = w.state().cloned() else {
-            return no_state(cli);
-        };
-        let ops = match f(&state) {
-            Ok(ops) => ops,
-            Err(m) => {
-                eprintln!("error: {m}\n  help: `sovstack state list` shows the addresses in state");
-                return exit::ERROR;
-            }
-        };
-        for op in ops {
-            if let Err(e) = w.record(op).await {
-                return fail(e);
-            }
+    f: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, CliError>,
+) -> miette::Result<()> {
+    let rt = super::runtime()?;
+    let serial = rt.block_on(async {
+        let backend = ws.backend();
+        let mut w = backend
+            .lock(operation, Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        let state = w.state().cloned().ok_or_else(|| no_state(ws))?;
+        for op in f(&state)? {
+            w.record(op).await.map_err(EngineError::from)?;
         }
-        match w.fold().await {
-            Ok(serial) => {
-                println!("{operation}: done (serial {serial})");
-                exit::OK
-            }
-            Err(e) => fail(e),
-        }
-    })
+        w.fold()
+            .await
+            .map_err(|e| miette::Report::new(EngineError::from(e)))
+    })?;
+    println!("{operation}: done (serial {serial})");
+    Ok(())
 }
 
-pub fn run_show(cli: &Cli, args: &ShowArgs) -> i32 {
+pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
     if let Some(p) = &args.plan_file {
-        return match SavedPlan::read(p) {
-            Ok(s) if args.json => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&s.plan).unwrap_or_default()
-                );
-                exit::OK
-            }
-            Ok(s) => {
-                print!("{}", crate::plan::text::render(&s.plan));
-                exit::OK
-            }
-            Err(e) => fail(e),
-        };
-    }
-    match read(cli) {
-        Ok(Some(s)) if args.json => {
-            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
-            exit::OK
-        }
-        Ok(Some(s)) => {
+        let s = SavedPlan::read(p).map_err(EngineError::from)?;
+        if args.json {
             println!(
-                "# stack {} (lineage {}, serial {})",
-                s.stack, s.lineage, s.serial
+                "{}",
+                serde_json::to_string_pretty(&s.plan).unwrap_or_default()
             );
-            for (a, r) in &s.resources {
-                println!(
-                    "\n{a} ({:?}{})",
-                    r.status,
-                    r.id.as_ref()
-                        .map(|i| format!(", id {i}"))
-                        .unwrap_or_default()
-                );
-                for (k, v) in r.attributes.iter().filter(|(k, _)| k.as_str() != "content") {
-                    println!("  {k} = {v}");
-                }
-                for k in r.sensitive_attributes.keys() {
-                    println!("  {k} = (sensitive)");
-                }
-            }
-            exit::OK
+        } else {
+            print!("{}", crate::plan::text::render(&s.plan));
         }
-        Ok(None) => no_state(cli),
-        Err(c) => c,
+        return Ok(ExitCode::SUCCESS);
     }
+    let s = read(&cli.workspace()?)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "# stack {} (lineage {}, serial {})",
+        s.stack, s.lineage, s.serial
+    );
+    for (a, r) in &s.resources {
+        println!(
+            "\n{a} ({:?}{})",
+            r.status,
+            r.id.as_ref()
+                .map(|i| format!(", id {i}"))
+                .unwrap_or_default()
+        );
+        for (k, v) in r.attributes.iter().filter(|(k, _)| k.as_str() != "content") {
+            println!("  {k} = {v}");
+        }
+        for k in r.sensitive_attributes.keys() {
+            println!("  {k} = (sensitive)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_output(cli: &Cli, args: &OutputArgs) -> i32 {
-    let state = match read(cli) {
-        Ok(Some(s)) => s,
-        Ok(None) => return no_state(cli),
-        Err(c) => return c,
-    };
+pub fn run_output(cli: &Cli, args: &OutputArgs) -> miette::Result<ExitCode> {
+    let state = read(&cli.workspace()?)?;
     let shown = |o: &OutputState| match o {
         OutputState::Value(v) => v.clone(),
         OutputState::Sensitive(_) => serde_json::Value::String("(sensitive)".into()),
     };
     match &args.name {
-        Some(n) => match state.outputs.get(n) {
-            Some(o) => {
-                match (args.json, shown(o)) {
-                    (false, serde_json::Value::String(s)) => println!("{s}"),
-                    (_, v) => println!("{v}"),
-                }
-                exit::OK
+        Some(n) => {
+            let o = state
+                .outputs
+                .get(n)
+                .ok_or_else(|| CliError::new(format!("no output named `{n}` in state")))?;
+            match (args.json, shown(o)) {
+                (false, serde_json::Value::String(s)) => println!("{s}"),
+                (_, v) => println!("{v}"),
             }
-            None => {
-                eprintln!("error: no output named `{n}` in state");
-                exit::ERROR
-            }
-        },
+        }
         None if args.json => {
             let m: serde_json::Map<String, serde_json::Value> = state
                 .outputs
@@ -235,57 +216,47 @@ pub fn run_output(cli: &Cli, args: &OutputArgs) -> i32 {
                 .map(|(k, o)| (k.clone(), shown(o)))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
-            exit::OK
         }
         None => {
             for (k, o) in &state.outputs {
                 println!("{k} = {}", shown(o));
             }
-            exit::OK
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_force_unlock(cli: &Cli, id: &str) -> i32 {
-    let Some(rt) = super::runtime() else {
-        return exit::ERROR;
-    };
-    match rt.block_on(pipeline::backend(cli).force_unlock(id)) {
-        Ok(()) => {
-            println!("The state lock {id} was released.");
-            exit::OK
-        }
-        Err(e) => fail(e),
-    }
+pub fn run_force_unlock(cli: &Cli, id: &str) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    super::runtime()?
+        .block_on(ws.backend().force_unlock(id))
+        .map_err(EngineError::from)?;
+    println!("The state lock {id} was released.");
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_audit_verify(cli: &Cli) -> i32 {
-    let path = crate::state::atomic::with_suffix(&pipeline::state_path(cli), ".journal");
-    match verify_journal(&path) {
-        Ok(s) => {
-            println!(
-                "{}: {} entries, every link intact; head {}",
-                path.display(),
-                s.entries,
-                s.head_hash
-            );
-            exit::OK
-        }
-        Err(e) => fail(e),
-    }
+pub fn run_audit_verify(cli: &Cli) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let path = crate::state::atomic::with_suffix(&ws.state, ".journal");
+    let s = verify_journal(&path).map_err(miette::Report::new)?;
+    println!(
+        "{}: {} entries, every link intact; head {}",
+        path.display(),
+        s.entries,
+        s.head_hash
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_graph(cli: &Cli) -> i32 {
-    let Some(rt) = super::runtime() else {
-        return exit::ERROR;
-    };
-    let (state, hasher) = match rt.block_on(pipeline::read_state(cli)) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let Some(prepared) = pipeline::prepare(cli, state.as_ref(), hasher.as_ref()) else {
-        return exit::ERROR;
-    };
+pub fn run_graph(cli: &Cli) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let rt = super::runtime()?;
+    let read = rt
+        .block_on(prepare::read_state(&ws))
+        .map_err(EngineError::from)?;
+    show_state_warnings(&read.warnings);
+    let prepared = prepare::prepare(&ws, read.state.as_ref(), read.hasher.as_ref())?;
+    super::validate::show_warnings(&prepared.warnings);
     let g = crate::graph::Graph::build(
         prepared
             .desired
@@ -293,5 +264,5 @@ pub fn run_graph(cli: &Cli) -> i32 {
             .map(|d| (d.address.as_str(), &d.dependencies)),
     );
     print!("{}", g.dot());
-    exit::OK
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,29 +1,34 @@
 //! `sovstack validate`: load, check, print diagnostics; exit 1 on any error.
 
-use super::{Cli, common, exit};
+use super::Cli;
 use crate::config::diagnostic;
+use crate::engine::{EngineError, prepare};
+use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(cli: &Cli, _args: &Args) -> i32 {
-    let Some(mut loaded) = common::load(cli) else {
-        return exit::ERROR;
-    };
+pub fn run(cli: &Cli, _args: &Args) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
         loaded.diagnostics.extend(crate::validate::check(stack));
         loaded.diagnostics.sort();
     }
-    let text = diagnostic::render(&loaded.diagnostics, &loaded.source);
-    if !text.is_empty() {
-        eprint!("{text}");
-    }
+    let rendered = diagnostic::render(&loaded.diagnostics, &loaded.source);
     if loaded.diagnostics.has_errors() {
-        exit::ERROR
-    } else {
-        if loaded.diagnostics.is_empty() {
-            eprintln!("{}: valid", loaded.source.name());
-        }
-        exit::OK
+        return Err(EngineError::Invalid { rendered }.into());
+    }
+    show_warnings(&rendered);
+    if loaded.diagnostics.is_empty() {
+        eprintln!("{}: valid", loaded.source.name());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Diagnostics that do not stop the command, as rendered.
+pub fn show_warnings(rendered: &str) {
+    if !rendered.is_empty() {
+        eprint!("{rendered}");
     }
 }

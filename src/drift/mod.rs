@@ -10,7 +10,7 @@ mod model;
 pub mod otlp;
 pub mod text;
 
-pub use build::{findings, unapplied};
+pub use build::{UNDO_OR_ACCEPT, findings, unapplied};
 pub use model::*;
 
 /// JSON Schema of the drift report (`schemas/drift.schema.json`).

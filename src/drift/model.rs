@@ -137,7 +137,7 @@ impl DriftReport {
     }
 
     /// The process exit code for cron: 0 clean, 2 drift, 1 something could not be checked.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         match self.status {
             Status::Clean => 0,
             Status::Drift => 2,

@@ -325,7 +325,7 @@ fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String
         .values()
         .filter(|c| {
             matches!(c.action, Action::Replace | Action::Create)
-                && matches!(c.kind.as_str(), "server" | "host")
+                && resources::kind(&c.kind).is_some_and(|k| k.as_node().is_some())
         })
         .map(|c| c.address.clone())
         .collect();
@@ -345,7 +345,9 @@ fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String
         }
     }
     // Checks of recreated projects run again too.
-    for d in desired.iter().filter(|d| d.kind == "check") {
+    let reruns =
+        |d: &&&Desired| resources::kind(d.kind).is_some_and(|k| k.reruns_after_dependencies());
+    for d in desired.iter().filter(reruns) {
         if d.dependencies.iter().any(|dep| recreate.contains(dep)) {
             recreate.insert(d.address.clone());
         }
@@ -361,10 +363,8 @@ fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String
     // Firewalls and volumes attached to a replaced server must be attached to the new one:
     // the attachment attribute is re-applied in place against what the API reports.
     for d in desired {
-        let attr = match d.kind {
-            "firewall" => "apply_to",
-            "volume" => "server",
-            _ => continue,
+        let Some(attr) = resources::kind(d.kind).and_then(|k| k.attachment()) else {
+            continue;
         };
         if !d
             .dependencies
@@ -471,9 +471,9 @@ mod tests {
         let (kind, name) = addr.split_once('.').unwrap();
         let kind: &'static str = resources::KINDS
             .iter()
-            .find(|k| k.kind() == kind)
+            .find(|k| k.name() == kind)
             .unwrap()
-            .kind();
+            .name();
         let mut d = Desired::new(kind, name);
         for (k, v) in attrs {
             d = d.attr(k, v.clone());

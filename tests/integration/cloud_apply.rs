@@ -1,4 +1,4 @@
-//! The cloud applier (`sovstack::apply::cloud`) against the API sandbox: create, adopt, update in
+//! The cloud kinds (`sovstack::resources`, through `Providers`) against the API sandbox: create, adopt, update in
 //! place, delete and refresh of ssh_key, server, volume and firewall for a real stack loaded from
 //! HCL, with the sandbox's request log as the witness of what was sent.
 
@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sovstack::apply::cloud::CloudApplier;
-use sovstack::apply::{
-    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, Event, EventSink, Observed,
-};
 use sovstack::config::{LoadOptions, Stack, load_file, load_str};
+use sovstack::progress::{Event, EventSink};
 use sovstack::providers::hcloud::models::{CreateServer, FirewallRule, Protocol};
 use sovstack::providers::hcloud::*;
+use sovstack::resources::{
+    ApplyContext, ApplyError, ApplyOptions, Checkpoint, CloudProvider, NodeProvider, Observed,
+    Providers,
+};
 use sovstack::resources::{Desired, DesiredContext};
 use sovstack::sandbox::{BootEvent, FaultSpec, Sandbox, SandboxConfig, SandboxHandle};
 use sovstack::state::{KeyedHasher, ResourceState, ResourceStatus};
@@ -56,7 +57,7 @@ fn stack_from(text: &str) -> Stack {
 struct Env {
     sb: SandboxHandle,
     client: HcloudClient,
-    applier: CloudApplier,
+    applier: Providers,
     cx: ApplyContext,
     events: Arc<Mutex<Vec<Event>>>,
     /// (address, state, number of `POST /servers` sent when the checkpoint arrived)
@@ -114,7 +115,10 @@ impl Env {
             },
         };
         Env {
-            applier: CloudApplier::new(client.clone()),
+            applier: Providers::new(
+                Some(CloudProvider::new(client.clone())),
+                NodeProvider::default(),
+            ),
             sb,
             client,
             cx,
@@ -799,7 +803,12 @@ async fn refresh_reports_drift_missing_orphans_and_location_violations() {
         ]
     );
     assert_eq!(refreshed.violations.len(), 1, "{:?}", refreshed.violations);
-    let v = &refreshed.violations[0];
+    // The finding is typed: it names the address the resource carries, not a sentence to parse.
+    assert_eq!(
+        refreshed.violations[0].address.as_deref(),
+        Some("server.far")
+    );
+    let v = refreshed.violations[0].to_string();
     assert!(
         v.contains("server.far")
             && v.contains(&far.id.to_string())

@@ -5,15 +5,14 @@
 
 use crate::harness::openai_standin::OpenAiStandIn;
 use crate::harness::sshd::Sshd;
-use sovstack::apply::node::NodeApplier;
-use sovstack::apply::{
-    Applier, ApplyContext, ApplyError, ApplyOptions, Checkpoint, Event, EventSink, Observed,
-};
 use sovstack::config::{LoadOptions, Stack, load_str};
+use sovstack::progress::{Event, EventSink};
 use sovstack::providers::node::bootstrap_sha256;
 use sovstack::providers::ssh::{SshOptions, SshPool};
 use sovstack::render::{RenderOptions, render_stack};
 use sovstack::resources::{self, Desired, DesiredContext};
+use sovstack::resources::{ApplyContext, ApplyError, ApplyOptions, Checkpoint, Observed};
+use sovstack::resources::{NodeProvider, Providers};
 use sovstack::state::{KeyedHasher, ResourceState};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -163,7 +162,7 @@ fn rank(kind: &str) -> usize {
 
 /// Applies in dependency order (the kinds' order), recording like the executor does.
 async fn apply_all(
-    a: &NodeApplier,
+    a: &Providers,
     cx: &ApplyContext,
     want: &[Desired],
     errors: &mut Vec<String>,
@@ -221,8 +220,11 @@ fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<String> {
     out
 }
 
-fn applier() -> NodeApplier {
-    NodeApplier::new(Arc::new(SshPool::new(SshOptions::default())))
+fn applier() -> Providers {
+    Providers::new(
+        None,
+        NodeProvider::new(Arc::new(SshPool::new(SshOptions::default()))),
+    )
 }
 
 fn compose_calls(sshd: &Sshd) -> Vec<Vec<String>> {
@@ -343,7 +345,7 @@ async fn apply_recreate_refresh_delete() {
 
     // One connection for the whole run.
     assert_eq!(sshd.accepted_logins(), 1, "{}", sshd.log());
-    assert_eq!(a.pool().connections_opened(), 1);
+    assert_eq!(a.node().pool().connections_opened(), 1);
 
     // Change one service's environment: only its hash moves, only it is recreated.
     let stack2 = load(&stack_text(

@@ -1,0 +1,508 @@
+//! Apply and destroy, in waves: a wave applies every change whose inputs are fully known (a
+//! file that embeds a server's address waits until that server exists), then the stack is
+//! loaded again with what state now knows and planned again, until nothing is left to do.
+
+use super::executor::{Outcome, execute};
+use super::prepare::{self, Prepared};
+use super::{EngineError, Workspace, refresh};
+use crate::config::value;
+use crate::graph::Graph;
+use crate::plan::{self, Action, Drift, Plan, PlanInput, PlanOptions, SavedPlan};
+use crate::progress::{EventSink, Progress};
+use crate::resources::{ApplyContext, ApplyOptions, Checkpoint, Desired};
+use crate::state::{
+    AddressResult, JournalRecord, KeyedHasher, Outcome as JournalOutcome, OutputState,
+    StateBackend, StateFile, StateOp, StateWriter,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// More waves than this means something keeps waiting on itself.
+const MAX_WAVES: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Apply,
+    Destroy,
+}
+
+impl Command {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Apply => "apply",
+            Command::Destroy => "destroy",
+        }
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub command: Command,
+    pub refresh: bool,
+    pub refresh_only: bool,
+    pub auto_approve: bool,
+    pub lock_timeout: Duration,
+    pub plan_options: PlanOptions,
+    pub saved: Option<PathBuf>,
+    pub apply_options: ApplyOptions,
+}
+
+/// What the engine asks of whoever runs it: show things, ask for confirmation, render progress.
+pub trait Ui {
+    /// Warnings about the stack, as rendered diagnostics.
+    fn warnings(&mut self, text: &str);
+    /// The plan about to be applied (or the changes `--refresh-only` would accept).
+    fn plan(&mut self, plan: &Plan, refresh_only: bool);
+    /// Asks to go on; `Err` when there is no way to ask.
+    fn confirm(&mut self, question: &str) -> Result<bool, EngineError>;
+    /// What renders one wave's events.
+    fn progress(&mut self) -> Box<dyn Progress>;
+}
+
+/// Why a run stopped before it was done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Operations failed (their full diagnostics are in `failed`).
+    Failed,
+    /// Something applied in this run still differs: plan and apply disagree.
+    StillDiffers {
+        address: String,
+        attributes: Vec<String>,
+    },
+    /// What is left waits for values nothing in this run provides.
+    Waiting(Vec<String>),
+}
+
+/// What an apply, destroy or `--refresh-only` did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    /// Nothing was changed because nothing differed.
+    pub nothing_to_do: bool,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    /// Every failed operation's full diagnostic, by address.
+    pub failed: Vec<(String, String)>,
+    pub stop: Option<Stop>,
+    /// `--refresh-only`: the changes accepted and the new serial.
+    pub accepted: Option<(usize, u64)>,
+    /// The run was recorded (journal, outputs): its counts are a summary to show.
+    pub recorded: bool,
+}
+
+struct Run<'a, W: StateWriter> {
+    ws: &'a Workspace,
+    req: &'a Request,
+    writer: W,
+    hasher: Arc<KeyedHasher>,
+    results: BTreeMap<String, AddressResult>,
+    last_plan_hash: Option<String>,
+}
+
+/// Runs an apply or destroy to the end, recording state after every operation.
+pub async fn run(ws: &Workspace, req: &Request, ui: &mut dyn Ui) -> Result<Report, EngineError> {
+    let backend = ws.backend();
+    let writer = backend.lock(req.command.as_str(), req.lock_timeout).await?;
+    let hasher = Arc::new(backend.hasher()?);
+    let saved = req.saved.as_deref().map(SavedPlan::read).transpose()?;
+    let mut run = Run {
+        ws,
+        req,
+        writer,
+        hasher,
+        results: BTreeMap::new(),
+        last_plan_hash: None,
+    };
+    let mut report = Report::default();
+    for wave in 1..=MAX_WAVES {
+        match run.wave(wave, saved.as_ref(), ui, &mut report).await? {
+            WaveEnd::Continue => {}
+            WaveEnd::Done => break,
+            WaveEnd::Return => return Ok(report),
+        }
+    }
+    run.finish(&mut report).await?;
+    Ok(report)
+}
+
+enum WaveEnd {
+    Continue,
+    /// Stop waving; record the journal and outputs.
+    Done,
+    /// Nothing was done: return as is.
+    Return,
+}
+
+impl<W: StateWriter> Run<'_, W> {
+    async fn wave(
+        &mut self,
+        wave: usize,
+        saved: Option<&SavedPlan>,
+        ui: &mut dyn Ui,
+        report: &mut Report,
+    ) -> Result<WaveEnd, EngineError> {
+        let state = self.writer.state().cloned();
+        let prepared = prepare::prepare(self.ws, state.as_ref(), Some(&self.hasher))?;
+        if wave == 1 {
+            ui.warnings(&prepared.warnings);
+            if self.req.command == Command::Apply {
+                refuse_unset_secrets(&prepared)?;
+            }
+        }
+        // The first wave diffs against the world, so apply undoes what changed outside.
+        let (prior, drift) = match &state {
+            Some(s) if wave == 1 && self.req.refresh => {
+                let r = refresh::complete(&prepared.stack, s, Some(&self.hasher)).await?;
+                (Some(r.state), r.drift)
+            }
+            other => (other.clone(), Vec::new()),
+        };
+        if self.req.refresh_only {
+            *report = self.accept_refresh(prior, drift, ui).await?;
+            return Ok(WaveEnd::Return);
+        }
+        let plan = self.plan(&prepared, prior.as_ref(), drift, state.as_ref())?;
+        if wave == 1 {
+            if let Some(saved) = saved {
+                saved.check_current(plan.state.clone(), &plan.inputs_hash)?;
+            }
+            ui.plan(&plan, false);
+            if !plan.has_changes() {
+                report.nothing_to_do = true;
+                return Ok(WaveEnd::Return);
+            }
+            let question = self.req.command.as_str();
+            if saved.is_none() && !self.req.auto_approve && !ui.confirm(question)? {
+                return Err(EngineError::Cancelled(question.to_string()));
+            }
+        } else if !plan.has_changes() {
+            return Ok(WaveEnd::Done);
+        }
+        if let Some(stop) = self.must_stop(&plan, &prepared.desired) {
+            report.stop = Some(stop);
+            return Ok(WaveEnd::Done);
+        }
+        self.execute_wave(&plan, &prepared, ui, report).await
+    }
+
+    fn plan(
+        &self,
+        prepared: &Prepared,
+        prior: Option<&StateFile>,
+        drift: Vec<Drift>,
+        recorded: Option<&StateFile>,
+    ) -> Result<Plan, EngineError> {
+        let mut plan = plan::compute(
+            &PlanInput {
+                stack: &prepared.stack.name.value,
+                desired: &prepared.desired,
+                prior,
+                hasher: Some(&self.hasher),
+                inputs_hash: prepared.inputs_hash.clone(),
+                drift,
+            },
+            &self.req.plan_options,
+        )?;
+        plan.state = recorded.map(|s| plan::StateRef {
+            lineage: s.lineage.to_string(),
+            serial: s.serial,
+        });
+        Ok(plan)
+    }
+
+    /// A later wave may only do what earlier waves could not: something applied in this run
+    /// that still differs means apply and plan disagree, and looping would churn it. And a
+    /// wave with nothing ready would wait forever.
+    fn must_stop(&self, plan: &Plan, desired: &[Desired]) -> Option<Stop> {
+        if let Some(again) = plan.changes.iter().find(|c| {
+            c.action != Action::NoOp
+                && self
+                    .results
+                    .get(&c.address)
+                    .is_some_and(|r| r.outcome == JournalOutcome::Succeeded)
+        }) {
+            return Some(Stop::StillDiffers {
+                address: again.address.clone(),
+                attributes: again.changes.iter().map(|a| a.name.clone()).collect(),
+            });
+        }
+        if !ready_part(plan, desired).has_changes() {
+            let waiting = plan
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::NoOp)
+                .map(|c| c.address.clone())
+                .collect();
+            return Some(Stop::Waiting(waiting));
+        }
+        None
+    }
+
+    async fn execute_wave(
+        &mut self,
+        plan: &Plan,
+        prepared: &Prepared,
+        ui: &mut dyn Ui,
+        report: &mut Report,
+    ) -> Result<WaveEnd, EngineError> {
+        let wave_plan = ready_part(plan, &prepared.desired);
+        if self.writer.state().is_none() {
+            self.writer.init(&prepared.stack.name.value).await?;
+        }
+        self.last_plan_hash = Some(SavedPlan::new(plan.clone()).plan_sha256);
+        let needs_cloud = wave_plan
+            .changes
+            .iter()
+            .any(|c| c.action != Action::NoOp && crate::resources::is_cloud(&c.kind));
+        let providers = Arc::new(super::providers(needs_cloud)?);
+        let (events, rx) = EventSink::new();
+        let printer = tokio::spawn(crate::progress::render(rx, ui.progress()));
+        let (checkpoint, checkpoint_rx) = Checkpoint::new();
+        let resources = self
+            .writer
+            .state()
+            .map(|s| s.resources.clone())
+            .unwrap_or_default();
+        let cx = ApplyContext {
+            stack: Arc::new(prepared.stack.clone()),
+            resources: Arc::new(RwLock::new(resources)),
+            hasher: self.hasher.clone(),
+            events,
+            checkpoint,
+            options: self.req.apply_options.clone(),
+        };
+        let parallelism = self.req.apply_options.parallelism;
+        let result = execute(
+            &wave_plan,
+            &prepared.desired,
+            providers,
+            &mut self.writer,
+            cx,
+            checkpoint_rx,
+            parallelism,
+        )
+        .await;
+        // Every sender is gone once execute returns; the printer drains and stops.
+        let _ = printer.await;
+        let outcome = result?;
+        collect_results(&wave_plan, &outcome, &mut self.results);
+        report.failed.extend(outcome.failed.iter().cloned());
+        if outcome.is_success() {
+            Ok(WaveEnd::Continue)
+        } else {
+            report.stop = Some(Stop::Failed);
+            Ok(WaveEnd::Done)
+        }
+    }
+
+    /// Outputs, journal, folding the log into a new snapshot, and the counts.
+    async fn finish(&mut self, report: &mut Report) -> Result<(), EngineError> {
+        if self.writer.state().is_none() {
+            return Ok(());
+        }
+        let outputs = outputs_from(
+            self.ws,
+            self.writer.state(),
+            &self.hasher,
+            self.req.command == Command::Destroy,
+        );
+        self.writer.record(StateOp::SetOutputs { outputs }).await?;
+        for r in self
+            .results
+            .values()
+            .filter(|r| r.outcome == JournalOutcome::Succeeded)
+        {
+            match r.action.as_str() {
+                "create" => report.added += 1,
+                "update" => report.changed += 1,
+                "replace" => {
+                    report.added += 1;
+                    report.destroyed += 1;
+                }
+                "delete" => report.destroyed += 1,
+                _ => {}
+            }
+        }
+        let record = JournalRecord {
+            operation: self.req.command.as_str().to_string(),
+            plan_hash: self.last_plan_hash.take(),
+            results: std::mem::take(&mut self.results),
+        };
+        self.writer.append_journal(record).await?;
+        self.writer.fold().await?;
+        report.recorded = true;
+        Ok(())
+    }
+
+    /// `apply --refresh-only`: the world as it is becomes the recorded state.
+    async fn accept_refresh(
+        &mut self,
+        refreshed: Option<StateFile>,
+        drift: Vec<Drift>,
+        ui: &mut dyn Ui,
+    ) -> Result<Report, EngineError> {
+        let mut report = Report {
+            nothing_to_do: true,
+            ..Report::default()
+        };
+        let Some(refreshed) = refreshed else {
+            return Ok(report);
+        };
+        if drift.is_empty() {
+            report.accepted = Some((0, refreshed.serial));
+            return Ok(report);
+        }
+        let shown = Plan {
+            format_version: plan::PLAN_FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            stack: refreshed.stack.clone(),
+            state: None,
+            inputs_hash: String::new(),
+            drift: drift.clone(),
+            changes: Vec::new(),
+            summary: Default::default(),
+            warnings: Vec::new(),
+        };
+        ui.plan(&shown, true);
+        let question = "accept these changes into the state";
+        if !self.req.auto_approve && !ui.confirm(question)? {
+            return Err(EngineError::Cancelled(question.to_string()));
+        }
+        let serial = self.writer.persist(refreshed).await?;
+        let results = drift
+            .iter()
+            .map(|d| {
+                (
+                    d.address.clone(),
+                    AddressResult {
+                        action: "refresh".into(),
+                        outcome: JournalOutcome::Succeeded,
+                        message: Some(format!("{:?}", d.kind).to_lowercase()),
+                    },
+                )
+            })
+            .collect();
+        let record = JournalRecord {
+            operation: "apply --refresh-only".into(),
+            plan_hash: None,
+            results,
+        };
+        self.writer.append_journal(record).await?;
+        report.nothing_to_do = false;
+        report.accepted = Some((drift.len(), serial));
+        Ok(report)
+    }
+}
+
+fn refuse_unset_secrets(prepared: &Prepared) -> Result<(), EngineError> {
+    let unset = prepared.stack.unset_sensitive_variables();
+    if unset.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::UnsetSecrets(
+        unset
+            .iter()
+            .map(|v| format!("SOVSTACK_VAR_{}", v.name))
+            .collect(),
+    ))
+}
+
+/// The changes whose inputs are all known and whose secrets are all provided, with what
+/// they depend on; the rest waits for the next wave.
+fn ready_part(plan: &Plan, desired: &[Desired]) -> Plan {
+    let by_addr: BTreeMap<&str, &Desired> =
+        desired.iter().map(|d| (d.address.as_str(), d)).collect();
+    let waits = |d: &Desired| {
+        d.attributes.values().any(value::json_is_unknown)
+            || d.sensitive.values().any(Option::is_none)
+    };
+    let deps: Vec<(&str, &BTreeSet<String>)> = desired
+        .iter()
+        .map(|d| (d.address.as_str(), &d.dependencies))
+        .collect();
+    let graph = Graph::build(deps);
+    let mut deferred: BTreeSet<String> = BTreeSet::new();
+    for c in &plan.changes {
+        if c.action != Action::NoOp
+            && c.action != Action::Delete
+            && by_addr.get(c.address.as_str()).is_some_and(|d| waits(d))
+        {
+            deferred.insert(c.address.clone());
+            deferred.extend(graph.dependents(&c.address));
+        }
+    }
+    let mut p = plan.clone();
+    p.changes.retain(|c| !deferred.contains(&c.address));
+    p
+}
+
+fn collect_results(plan: &Plan, outcome: &Outcome, results: &mut BTreeMap<String, AddressResult>) {
+    let action_of = |a: &str| {
+        plan.change(a)
+            .map(|c| format!("{:?}", c.action).to_lowercase())
+            .unwrap_or_default()
+    };
+    let mut put = |address: &str, outcome, message| {
+        results.insert(
+            address.to_string(),
+            AddressResult {
+                action: action_of(address),
+                outcome,
+                message,
+            },
+        );
+    };
+    for (a, _) in &outcome.completed {
+        put(a, JournalOutcome::Succeeded, None);
+    }
+    for (a, m) in &outcome.failed {
+        // miette puts the code on the first line and the message after `×`: the journal
+        // keeps the message, which says what went wrong.
+        let first = m
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix('×').map(str::trim))
+            .or_else(|| m.lines().find(|l| !l.trim().is_empty()).map(str::trim))
+            .unwrap_or("")
+            .to_string();
+        put(a, JournalOutcome::Failed, Some(first));
+    }
+    for a in &outcome.skipped {
+        put(a, JournalOutcome::Skipped, None);
+    }
+}
+
+/// Output values from the stack loaded with the final state; sensitive ones only as
+/// keyed hashes.
+fn outputs_from(
+    ws: &Workspace,
+    state: Option<&StateFile>,
+    hasher: &KeyedHasher,
+    destroyed: bool,
+) -> BTreeMap<String, OutputState> {
+    let mut out = BTreeMap::new();
+    if destroyed {
+        return out;
+    }
+    let known = prepare::known_from_state(state);
+    let Ok(loaded) = prepare::load(ws, known.into()) else {
+        return out;
+    };
+    let Some(stack) = loaded.stack else {
+        return out;
+    };
+    for o in &stack.outputs {
+        if value::json_is_unknown(&o.value.value) {
+            continue;
+        }
+        let v = if o.sensitive {
+            OutputState::Sensitive(hasher.hash_json(&o.value.value))
+        } else {
+            OutputState::Value(o.value.value.clone())
+        };
+        out.insert(o.name.clone(), v);
+    }
+    out
+}

@@ -1,0 +1,72 @@
+//! The engine below the command line: prepare (load, validate, render, desired), refresh
+//! (one service for plan, apply and drift), plan, and the wave executor. It prints nothing:
+//! it returns typed reports and errors, and sends progress as typed events; the command line
+//! renders them and maps them to exit codes.
+
+pub mod apply;
+mod error;
+pub mod executor;
+pub mod prepare;
+pub mod refresh;
+
+pub use error::EngineError;
+pub use executor::{ExecuteError, Operations, Outcome, execute};
+
+use crate::resources::{CloudProvider, NodeProvider, Providers};
+use crate::state::LocalBackend;
+use std::path::{Path, PathBuf};
+
+/// Where the local state lives by default, relative to the stack file's directory.
+pub const DEFAULT_STATE_FILE: &str = ".sovstack/state.json";
+
+/// What a run works on: the stack file, where its state is, and variables given on the
+/// command line.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub stack: PathBuf,
+    pub state: PathBuf,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Workspace {
+    /// `state` given explicitly, or `.sovstack/state.json` beside the stack file.
+    pub fn new(stack: PathBuf, state: Option<PathBuf>, vars: Vec<(String, String)>) -> Self {
+        let state = state.unwrap_or_else(|| {
+            let dir = stack.parent().unwrap_or(Path::new(""));
+            dir.join(DEFAULT_STATE_FILE)
+        });
+        Self { stack, state, vars }
+    }
+
+    pub fn backend(&self) -> LocalBackend {
+        LocalBackend::new(self.state.clone())
+    }
+}
+
+/// The providers for a run. The Hetzner client is only built when cloud resources are
+/// involved, so a stack of existing hosts needs no API token.
+pub fn providers(needs_cloud: bool) -> Result<Providers, EngineError> {
+    let cloud = if needs_cloud {
+        Some(CloudProvider::new(
+            crate::providers::hcloud::HcloudClient::from_env()?,
+        ))
+    } else {
+        None
+    };
+    Ok(Providers::new(cloud, NodeProvider::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_lives_beside_the_stack_file_unless_given() {
+        let ws = Workspace::new("stack.hcl".into(), None, Vec::new());
+        assert_eq!(ws.state, PathBuf::from(".sovstack/state.json"));
+        let ws = Workspace::new("infra/prod.hcl".into(), None, Vec::new());
+        assert_eq!(ws.state, PathBuf::from("infra/.sovstack/state.json"));
+        let ws = Workspace::new("stack.hcl".into(), Some("/tmp/s.json".into()), Vec::new());
+        assert_eq!(ws.state, PathBuf::from("/tmp/s.json"));
+    }
+}

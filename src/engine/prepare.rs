@@ -1,0 +1,246 @@
+//! The steps plan, apply, destroy and drift share: read state, load the stack with what
+//! state knows, validate, render, build desired resources, and hash every input.
+
+use super::{EngineError, Workspace};
+use crate::config::{self, LoadOptions, Loaded, Stack, diagnostic};
+use crate::render::{self, Artifact, RenderError, RenderOptions};
+use crate::resources::{self, Desired, DesiredContext};
+use crate::state::{KeyedHasher, StateBackend, StateFile};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Loads the stack with after-apply values known from state (and the workspace's variables).
+pub fn load(
+    ws: &Workspace,
+    known: std::sync::Arc<BTreeMap<String, String>>,
+) -> Result<Loaded, EngineError> {
+    let mut opts = LoadOptions::from_process_env();
+    opts.known = known;
+    for (k, v) in &ws.vars {
+        opts.vars.insert(k.clone(), v.clone());
+    }
+    Ok(config::load_file(&ws.stack, &opts)?)
+}
+
+/// Values of computed attributes recorded in state (`server.x.ipv4_address`), which resolve
+/// the stack's after-apply references.
+pub fn known_from_state(state: Option<&StateFile>) -> BTreeMap<String, String> {
+    let Some(state) = state else {
+        return BTreeMap::new();
+    };
+    // Collected first and built in one go (std sorts, then builds the tree bottom-up): inserting
+    // thousands of long, common-prefixed keys one by one was most of this function's cost.
+    let mut out: Vec<(String, String)> = Vec::with_capacity(state.resources.len() * 3);
+    for (addr, r) in &state.resources {
+        let Some(kind) = resources::kind(&r.kind) else {
+            continue;
+        };
+        // Keys are built by hand: `format!` here was a measurable share of a large plan.
+        let key = |attr: &str| {
+            let mut k = String::with_capacity(addr.len() + 1 + attr.len());
+            k.push_str(addr);
+            k.push('.');
+            k.push_str(attr);
+            k
+        };
+        let mut has_id = false;
+        for attr in kind.computed() {
+            if let Some(v) = r.attributes.get(*attr).and_then(|v| v.as_str()) {
+                has_id |= *attr == "id";
+                out.push((key(attr), v.to_string()));
+            }
+        }
+        if let (Some(id), false) = (&r.id, has_id) {
+            out.push((key("id"), id.clone()));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The key for digests of secret-bearing rendered files (the same one `render` uses).
+pub fn render_digest_key(hasher: &KeyedHasher) -> Vec<u8> {
+    hasher.digest_key().to_vec()
+}
+
+/// Everything a plan is made from.
+pub struct Prepared {
+    pub stack: Stack,
+    pub desired: Vec<Desired>,
+    pub inputs_hash: String,
+    /// Warnings about the stack, rendered for the user (empty when there are none).
+    pub warnings: String,
+}
+
+/// Loads and checks the stack, renders, builds desired resources. Errors in the stack come
+/// back as [`EngineError::Invalid`] with every diagnostic rendered.
+///
+/// Rendering is real whenever it can be (key available, every secret set, every referenced
+/// value known); otherwise it is redacted, and the resources waiting for a value or a secret
+/// say so (unknown markers, unset sensitive values): apply defers them to a later wave.
+pub fn prepare(
+    ws: &Workspace,
+    state: Option<&StateFile>,
+    hasher: Option<&KeyedHasher>,
+) -> Result<Prepared, EngineError> {
+    let known = std::sync::Arc::new(known_from_state(state));
+    let mut loaded = load(ws, known.clone())?;
+    let Some(stack) = loaded.stack.take() else {
+        return Err(EngineError::Invalid {
+            rendered: diagnostic::render(&loaded.diagnostics, &loaded.source),
+        });
+    };
+    loaded.diagnostics.extend(crate::validate::check(&stack));
+    loaded.diagnostics.sort();
+    let rendered = diagnostic::render(&loaded.diagnostics, &loaded.source);
+    if loaded.diagnostics.has_errors() {
+        return Err(EngineError::Invalid { rendered });
+    }
+    let redacted = RenderOptions {
+        digest_key: hasher.map(render_digest_key),
+        skip_cloud_init: true,
+        ..RenderOptions::redacted(known.clone())
+    };
+    let real = hasher
+        .filter(|_| stack.unset_sensitive_variables().is_empty())
+        .map(|h| RenderOptions {
+            skip_cloud_init: true,
+            ..RenderOptions::apply(known.clone(), render_digest_key(h))
+        });
+    let rendered_artifacts = match real {
+        Some(opts) => match render::render_stack(&stack, &opts) {
+            Err(RenderError::Unresolved { .. }) => render::render_stack(&stack, &redacted),
+            other => other,
+        },
+        None => render::render_stack(&stack, &redacted),
+    };
+    let artifacts = rendered_artifacts?;
+    let (files, service_hashes) = resources::node_inputs(&stack, &artifacts);
+    let bootstrap = crate::providers::node::bootstrap_sha256();
+    let desired = resources::desired(&DesiredContext {
+        stack: &stack,
+        files: &files,
+        bootstrap_sha256: &bootstrap,
+        service_hashes: &service_hashes,
+    });
+    let inputs_hash = inputs_hash(&loaded.source, &stack, &artifacts, hasher);
+    Ok(Prepared {
+        stack,
+        desired,
+        inputs_hash,
+        warnings: rendered,
+    })
+}
+
+/// sha256 over everything a plan depends on: the stack text, variable values (secrets as
+/// keyed hashes), every rendered artifact's digest, and the tool version.
+fn inputs_hash(
+    source: &crate::config::SourceFile,
+    stack: &Stack,
+    artifacts: &[Artifact],
+    hasher: Option<&KeyedHasher>,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(source.text().as_bytes());
+    for v in &stack.variables {
+        h.update([0]);
+        h.update(v.name.as_bytes());
+        h.update([0]);
+        match (&v.value, v.sensitive, hasher) {
+            (None, ..) => h.update(b"(unset)"),
+            (Some(val), true, Some(k)) => h.update(k.hash_json(val).mac.as_bytes()),
+            (Some(_), true, None) => h.update(b"(sensitive)"),
+            (Some(val), false, _) => h.update(val.to_string().as_bytes()),
+        }
+    }
+    for a in artifacts
+        .iter()
+        .filter(|a| a.kind != render::ArtifactKind::CloudInit)
+    {
+        h.update([0]);
+        h.update(a.node.as_bytes());
+        h.update(a.remote_path.as_bytes());
+        h.update(a.digest.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The state (if any), the key to compare secrets with, and warnings about the state file.
+/// Reading never creates files: without state, the key comes from `SOVSTACK_STATE_KEY` or is
+/// absent.
+pub struct ReadState {
+    pub state: Option<StateFile>,
+    pub hasher: Option<KeyedHasher>,
+    pub warnings: Vec<String>,
+}
+
+pub async fn read_state(ws: &Workspace) -> Result<ReadState, crate::state::StateError> {
+    let backend = ws.backend();
+    let loaded = backend.load().await?;
+    let warnings = loaded
+        .iter()
+        .flat_map(|l| l.warnings.iter().map(ToString::to_string))
+        .collect();
+    let state = loaded.map(|l| l.state);
+    let hasher = if state.is_some() {
+        Some(backend.hasher()?)
+    } else {
+        KeyedHasher::from_env()?
+    };
+    Ok(ReadState {
+        state,
+        hasher,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_values_are_computed_attributes_and_ids_from_state() {
+        use crate::state::{ResourceState, ResourceStatus};
+        let mut state = StateFile::new("s");
+        let resource = |kind: &str, id: Option<&str>, attrs: serde_json::Value| ResourceState {
+            kind: kind.into(),
+            id: id.map(Into::into),
+            attributes: serde_json::from_value(attrs).unwrap(),
+            sensitive_attributes: BTreeMap::new(),
+            dependencies: Vec::new(),
+            status: ResourceStatus::Ready,
+        };
+        state.resources.insert(
+            "server.a".into(),
+            resource(
+                "server",
+                Some("7"),
+                serde_json::json!({"ipv4_address": "127.0.0.2", "image": "ubuntu-24.04", "ipv6_address": 6}),
+            ),
+        );
+        state.resources.insert(
+            "server.a-b".into(),
+            resource(
+                "server",
+                None,
+                serde_json::json!({"ipv4_address": "127.0.0.3"}),
+            ),
+        );
+        state.resources.insert(
+            "thing.x".into(),
+            resource("thing", Some("1"), serde_json::json!({})),
+        );
+        let known = known_from_state(Some(&state));
+        assert_eq!(
+            known.into_iter().collect::<Vec<_>>(),
+            [
+                ("server.a-b.ipv4_address", "127.0.0.3"),
+                ("server.a.id", "7"),
+                ("server.a.ipv4_address", "127.0.0.2"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(known_from_state(None).is_empty());
+    }
+}

@@ -1,0 +1,151 @@
+//! `bootstrap.<node>`: the idempotent script that puts Docker Engine, the Compose plugin and,
+//! when a service wants GPUs, the NVIDIA Container Toolkit on a node. Re-run only when the
+//! script (its hash) or what it must install changes.
+
+mod apply;
+
+use crate::plan::{Drift, DriftKind};
+use crate::providers::node::ProbeReport;
+use crate::providers::ssh::Transport;
+use crate::resources::DriftStory;
+use crate::resources::Observed;
+use crate::resources::node::NodeRead;
+use crate::resources::node::docker_ok;
+use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::state::ResourceState;
+
+use crate::config::Target;
+
+#[derive(Clone, Copy)]
+pub struct BootstrapKind;
+
+#[async_trait::async_trait]
+impl ResourceKind for BootstrapKind {
+    fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
+        (d.kind == DriftKind::Deleted).then(|| DriftStory {
+            summary: "docker missing: Docker or its compose plugin is not installed or not answering".to_string(),
+            diff: None,
+            remedy: "`sovstack apply` installs Docker where none is installed; a broken installation must be repaired on the host".to_string(),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "bootstrap"
+    }
+
+    fn change_mode(&self, _attribute: &str) -> ChangeMode {
+        ChangeMode::Update
+    }
+
+    /// What the script found or installed, recorded by apply: not a wish, so never a change.
+    fn computed(&self) -> &'static [&'static str] {
+        &["docker_version", "compose_version"]
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        let mut nodes: Vec<Target> = ctx
+            .stack
+            .composes
+            .iter()
+            .map(|c| c.on.value.clone())
+            .collect();
+        nodes.sort_by_key(|t| t.address());
+        nodes.dedup();
+        nodes
+            .into_iter()
+            .map(|t| {
+                let gpus = ctx
+                    .stack
+                    .composes
+                    .iter()
+                    .filter(|c| c.on.value == t)
+                    .flat_map(|c| &c.services)
+                    .any(|s| s.gpus.is_some());
+                let mut d = Desired::new("bootstrap", t.name())
+                    .attr("node", t.address())
+                    .attr("script_sha256", ctx.bootstrap_sha256.to_string())
+                    .attr("nvidia_container_toolkit", gpus)
+                    .depends_on(t.address());
+                // Volumes are attached before anything is installed on their server.
+                if let Target::Server(name) = &t {
+                    for v in ctx
+                        .stack
+                        .volumes
+                        .iter()
+                        .filter(|v| v.server.as_ref().is_some_and(|s| s.value == *name))
+                    {
+                        d = d.depends_on(format!("volume.{}", v.name));
+                    }
+                }
+                d
+            })
+            .collect()
+    }
+
+    fn read(&self) -> Read<'_> {
+        Read::Node(self)
+    }
+
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        apply::apply(providers.node(), cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        let _ = (prior, changed);
+        apply::apply(providers.node(), cx, desired).await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        // Docker stays installed.
+        let _ = (providers, cx, address, prior);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeRead for BootstrapKind {
+    /// Docker or Compose missing or not answering: the node's bootstrap is missing.
+    async fn observe(
+        &self,
+        cx: &ApplyContext,
+        _t: &dyn Transport,
+        report: &ProbeReport,
+        address: &str,
+        _r: &ResourceState,
+    ) -> Result<Option<Observed>, ApplyError> {
+        if docker_ok(report) {
+            return Ok(None);
+        }
+        let why = if !report.docker.installed {
+            "docker is not installed".to_string()
+        } else if report.docker.server_version.is_none() {
+            format!(
+                "the docker daemon does not answer ({})",
+                report.docker.error.as_deref().unwrap_or("no detail")
+            )
+        } else {
+            "the compose plugin is missing".to_string()
+        };
+        cx.events.progress(address, why);
+        Ok(Some(Observed::Missing))
+    }
+}

@@ -1,0 +1,107 @@
+//! `check.<name>`: an assertion run on the node after compose (an HTTP health endpoint, or a
+//! traced request that must reach the audit log). It runs again whenever the project it
+//! checks changes.
+
+mod apply;
+
+use crate::resources::node::NodeRead;
+use crate::resources::node::prior_str;
+use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::state::ResourceState;
+
+use crate::config::CheckKind as Spec;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Copy)]
+pub struct CheckKind;
+
+#[async_trait::async_trait]
+impl ResourceKind for CheckKind {
+    fn name(&self) -> &'static str {
+        "check"
+    }
+
+    fn change_mode(&self, _attribute: &str) -> ChangeMode {
+        ChangeMode::Update
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        ctx.stack
+            .checks
+            .iter()
+            .map(|c| {
+                let spec = match &c.kind {
+                    Spec::Http { url, status } => json!({"type": "http", "url": url, "status": status}),
+                    Spec::TraceRoundtrip { url, model, audit_file } => json!({
+                        "type": "trace_roundtrip", "url": url, "model": model, "audit_file": audit_file.value
+                    }),
+                };
+                // What the check looks at: when any input of the project changes, run it again.
+                let mut h = Sha256::new();
+                for ((compose, service), hash) in ctx.service_hashes {
+                    if *compose == c.compose.value {
+                        h.update(service.as_bytes());
+                        h.update(hash.as_bytes());
+                    }
+                }
+                Desired::new("check", &c.name)
+                    .attr("compose", c.compose.value.clone())
+                    .attr("spec", spec)
+                    .attr("within", c.within.clone())
+                    .attr("project_inputs", hex::encode(h.finalize()))
+                    .depends_on(format!("compose.{}", c.compose.value))
+            })
+            .collect()
+    }
+
+    fn read(&self) -> Read<'_> {
+        Read::Node(self)
+    }
+
+    fn reruns_after_dependencies(&self) -> bool {
+        true
+    }
+
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        apply::apply(providers.node(), cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        let _ = (prior, changed);
+        apply::apply(providers.node(), cx, desired).await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        // A check leaves nothing behind.
+        let _ = (providers, cx, address, prior);
+        Ok(())
+    }
+}
+
+impl NodeRead for CheckKind {
+    /// A check runs on the node of the project it checks.
+    fn node_of(&self, cx: &ApplyContext, _address: &str, r: &ResourceState) -> Option<String> {
+        let compose = prior_str(r, "compose")?;
+        cx.stack.compose(&compose).map(|c| c.on.value.address())
+    }
+}

@@ -1,0 +1,271 @@
+//! What the Hetzner Cloud kinds (`ssh_key`, `server`, `volume`, `firewall`) share: the API
+//! client, one generic refresh, find-by-labels (adoption) and delete, over the small
+//! per-kind [`CloudResource`] trait.
+//!
+//! - **create adopts first**: one label-selector list call (`sovstack.stack`, `sovstack.address`)
+//!   finds a resource an interrupted run already made; it is adopted and brought in line instead
+//!   of duplicated. A create whose response was lost (`OutcomeUnknown`) is followed by the same
+//!   lookup, and sent again only when the lookup proves it did not take effect.
+//! - **servers get a host key we generated**: its fingerprint is checkpointed (status `Pending`)
+//!   before the create request, so a crash right after still leaves the key to pin in state; the
+//!   private half only ever travels inside the user data.
+//! - **every action is waited for**, with a progress event while waiting.
+//! - **refresh costs one list call per resource type** (paged), whatever the number of resources.
+
+pub(crate) mod attrs;
+pub(crate) mod lookup;
+mod refresh;
+pub(crate) mod user_data;
+
+pub(crate) use refresh::refresh;
+
+use super::context::{ApplyContext, ApplyError};
+use super::kind::ChangeMode;
+use crate::providers::hcloud::models::{Action, Location};
+use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams, ServerId};
+use crate::state::ResourceState;
+use std::collections::BTreeMap;
+
+/// The Hetzner Cloud API as the cloud kinds use it.
+#[derive(Debug, Clone)]
+pub struct CloudProvider {
+    pub(crate) client: HcloudClient,
+}
+
+impl CloudProvider {
+    pub fn new(client: HcloudClient) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &HcloudClient {
+        &self.client
+    }
+
+    /// Waits until every action has finished, telling the renderer what it waits for.
+    pub(crate) async fn wait(
+        &self,
+        cx: &ApplyContext,
+        address: &str,
+        actions: &[&Action],
+    ) -> Result<(), ApplyError> {
+        let running: Vec<String> = actions
+            .iter()
+            .filter(|a| !a.is_finished())
+            .map(|a| format!("{} ({})", a.command, a.id))
+            .collect();
+        if !running.is_empty() {
+            cx.events
+                .progress(address, format!("waiting for {}", running.join(", ")));
+        }
+        self.client.wait_for(actions.iter().copied()).await?;
+        Ok(())
+    }
+}
+
+/// Server ids of this stack mapped to their block names, for `volume.server` and
+/// `firewall.apply_to`. A server outside this stack shows as `id:N`, so a difference still shows.
+#[derive(Debug, Clone, Default)]
+pub struct ServerNames(BTreeMap<ServerId, String>);
+
+impl ServerNames {
+    pub fn insert(&mut self, id: ServerId, name: String) {
+        self.0.insert(id, name);
+    }
+
+    pub fn name_of(&self, id: ServerId) -> String {
+        self.0
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("id:{id}"))
+    }
+}
+
+/// What is specific to one cloud kind for the shared refresh, adoption and delete.
+#[async_trait::async_trait]
+pub trait CloudResource: Send + Sync {
+    type Item: Send + Sync + 'static;
+
+    /// The kind's name (as in the registry).
+    fn kind_name(&self) -> &'static str;
+    /// What people call it in messages ("server", "SSH key").
+    fn noun(&self) -> &'static str;
+    fn id(&self, item: &Self::Item) -> u64;
+    fn name<'a>(&self, item: &'a Self::Item) -> &'a str;
+    fn labels<'a>(&self, item: &'a Self::Item) -> &'a Labels;
+    /// Where it is, for kinds that have a location (checked against policy at refresh).
+    fn location<'a>(&self, _item: &'a Self::Item) -> Option<&'a Location> {
+        None
+    }
+    /// Servers are what other cloud kinds attach to: their names are gathered for the rest.
+    fn names_servers(&self) -> bool {
+        false
+    }
+
+    async fn list(
+        &self,
+        client: &HcloudClient,
+        params: &ListParams,
+    ) -> Result<Vec<Self::Item>, HcloudError>;
+
+    /// The actual attributes of `item`, in the shape `create` records.
+    fn observed(
+        &self,
+        item: &Self::Item,
+        recorded: &ResourceState,
+        servers: &ServerNames,
+    ) -> ResourceState;
+
+    /// Deletes the resource with API id `id` (letting go of what it holds first); already
+    /// gone is success.
+    async fn delete_id(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        address: &str,
+        id: u64,
+    ) -> Result<(), ApplyError>;
+}
+
+/// Reads a listed item's actual attributes in the shape state records.
+type Observe = Box<dyn Fn(&ResourceState, &ServerNames) -> ResourceState + Send + Sync>;
+
+/// One listed resource, whatever its kind: what the shared refresh needs of it.
+pub struct Listed {
+    pub id: u64,
+    pub name: String,
+    pub labels: Labels,
+    pub location: Option<Location>,
+    observe: Observe,
+}
+
+impl Listed {
+    pub fn observe(&self, recorded: &ResourceState, servers: &ServerNames) -> ResourceState {
+        (self.observe)(recorded, servers)
+    }
+}
+
+/// [`CloudResource`] with its item type erased, as the registry hands it out.
+#[async_trait::async_trait]
+pub trait CloudRead: Send + Sync {
+    fn names_servers(&self) -> bool;
+    async fn list_all(
+        &self,
+        client: &HcloudClient,
+        params: &ListParams,
+    ) -> Result<Vec<Listed>, HcloudError>;
+}
+
+#[async_trait::async_trait]
+impl<T> CloudRead for T
+where
+    T: CloudResource + Clone + 'static,
+{
+    fn names_servers(&self) -> bool {
+        CloudResource::names_servers(self)
+    }
+
+    async fn list_all(
+        &self,
+        client: &HcloudClient,
+        params: &ListParams,
+    ) -> Result<Vec<Listed>, HcloudError> {
+        let items = self.list(client, params).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let kind = self.clone();
+                Listed {
+                    id: self.id(&item),
+                    name: self.name(&item).to_string(),
+                    labels: self.labels(&item).clone(),
+                    location: self.location(&item).cloned(),
+                    observe: Box::new(move |recorded, servers| {
+                        kind.observed(&item, recorded, servers)
+                    }),
+                }
+            })
+            .collect())
+    }
+}
+
+/// The one resource of kind `k` carrying the labels of `address`, if any.
+pub(crate) async fn find<K: CloudResource>(
+    k: &K,
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+) -> Result<Option<K::Item>, ApplyError> {
+    let found = k
+        .list(&app.client, &lookup::owned_params(cx.stack_name(), address))
+        .await?;
+    lookup::single(address, k.noun(), found, |i| k.id(i))
+}
+
+/// Deletes what `prior` records; a create that never confirmed (no id) deletes whatever
+/// carries its labels, since that is what it made.
+pub(crate) async fn delete<K: CloudResource>(
+    k: &K,
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    prior: &ResourceState,
+) -> Result<(), ApplyError> {
+    let id = match attrs::prior_id(address, prior) {
+        Ok(id) => id,
+        Err(_) => match find(k, app, cx, address).await? {
+            Some(item) => k.id(&item),
+            None => return Ok(()),
+        },
+    };
+    k.delete_id(app, cx, address, id).await
+}
+
+/// Refuses an in-place update of an attribute that needs a new resource: the planner must have
+/// planned a replacement, so reaching here is a bug, not something to paper over.
+pub(crate) fn check_in_place(
+    kind: &str,
+    address: &str,
+    changed: &[String],
+) -> Result<(), ApplyError> {
+    let k = super::kind_or_error(address, kind)?;
+    let forced: Vec<&str> = changed
+        .iter()
+        .filter(|a| k.change_mode(a) == ChangeMode::Replace)
+        .map(String::as_str)
+        .collect();
+    if forced.is_empty() {
+        return Ok(());
+    }
+    Err(ApplyError::Precondition {
+        address: address.to_string(),
+        message: format!(
+            "cannot change {} in place: {} a new {kind}",
+            forced.join(", "),
+            if forced.len() == 1 {
+                "it needs"
+            } else {
+                "they need"
+            }
+        ),
+        help: Some("the plan must replace this resource; plan again".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_attributes_never_update_in_place() {
+        assert!(check_in_place("server", "server.a", &["server_type".into()]).is_ok());
+        let err = check_in_place("server", "server.a", &["name".into(), "image".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("image"), "{err}");
+        assert!(!err.contains("name,"), "{err}");
+        assert!(check_in_place("volume", "volume.d", &["location".into()]).is_err());
+        assert!(check_in_place("volume", "volume.d", &["size".into()]).is_ok());
+        assert!(check_in_place("ssh_key", "ssh_key.k", &["public_key".into()]).is_err());
+        assert!(check_in_place("firewall", "firewall.f", &["rules".into()]).is_ok());
+    }
+}

@@ -1,0 +1,221 @@
+//! `compose.<name>`: a Compose project on a node. Which services change is decided by hashes
+//! of each service's inputs (its compose section, mounted files, env file), never by asking
+//! compose; an update recreates exactly those services.
+
+mod apply;
+
+use crate::plan::{Drift, DriftKind};
+use crate::providers::node::ProbeReport;
+use crate::providers::ssh::Transport;
+use crate::resources::DriftStory;
+use crate::resources::Observed;
+use crate::resources::node::NodeRead;
+use crate::resources::node::{ProbeItem, attr, docker_ok, prior_str};
+use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind, node_address};
+use crate::state::ResourceState;
+
+use serde_json::{Map, Value as Json, json};
+
+#[derive(Clone, Copy)]
+pub struct ComposeKind;
+
+#[async_trait::async_trait]
+impl ResourceKind for ComposeKind {
+    fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
+        match d.kind {
+            DriftKind::Changed => Some(DriftStory {
+                summary: compose_summary(d),
+                diff: None,
+                remedy: "`sovstack apply` recreates exactly the services listed; read their logs first (`docker compose logs`)".to_string(),
+            }),
+            DriftKind::Deleted => Some(DriftStory {
+                summary: "compose project missing: no containers on the host".to_string(),
+                diff: None,
+                remedy: "`sovstack apply` starts the project again".to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "compose"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "node" | "project" | "directory" => ChangeMode::Replace,
+            _ => ChangeMode::Update,
+        }
+    }
+
+    /// The release directory apply kept the deployed files under, named by the services'
+    /// hashes: derived from `services`, so never a change of its own.
+    fn computed(&self) -> &'static [&'static str] {
+        &["bundle"]
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        ctx.stack
+            .composes
+            .iter()
+            .map(|c| {
+                let node = node_address(&c.on.value);
+                let mut d = Desired::new("compose", &c.name)
+                    .attr("node", node.clone())
+                    .attr("project", c.project.clone())
+                    .attr("directory", c.directory.value.clone())
+                    .attr("destroy_volumes", c.destroy_volumes)
+                    .depends_on(format!("bootstrap.{}", c.on.value.name()));
+                let mut services = Map::new();
+                for s in &c.services {
+                    let hash = ctx
+                        .service_hashes
+                        .get(&(c.name.clone(), s.name.clone()))
+                        .cloned()
+                        .unwrap_or_default();
+                    services.insert(s.name.clone(), Json::String(hash));
+                }
+                d = d.attr("services", Json::Object(services));
+                for f in ctx.files.iter().filter(|f| f.compose == c.name) {
+                    d = d.depends_on(format!(
+                        "file.{}[{}]",
+                        c.name,
+                        Json::String(f.relative_path.clone())
+                    ));
+                }
+                // Firewalls protecting the server are in place before anything listens on it.
+                if let crate::config::Target::Server(server) = &c.on.value {
+                    for fw in ctx
+                        .stack
+                        .firewalls
+                        .iter()
+                        .filter(|f| f.apply_to.iter().any(|s| s.value == *server))
+                    {
+                        d = d.depends_on(format!("firewall.{}", fw.name));
+                    }
+                }
+                d
+            })
+            .collect()
+    }
+
+    fn read(&self) -> Read<'_> {
+        Read::Node(self)
+    }
+
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        apply::apply(providers.node(), cx, desired, None, &[]).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        apply::apply(providers.node(), cx, desired, Some(prior), changed).await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        apply::delete(providers.node(), cx, address, prior).await
+    }
+}
+
+/// A project without containers is missing; services not running or not healthy read as
+/// `(not running: exited (1))`, so the plan shows the project changed and apply recreates
+/// exactly those services.
+#[async_trait::async_trait]
+impl NodeRead for ComposeKind {
+    fn probe_item(&self, r: &ResourceState) -> Option<ProbeItem> {
+        prior_str(r, "project").map(ProbeItem::Project)
+    }
+
+    async fn observe(
+        &self,
+        _cx: &ApplyContext,
+        _t: &dyn Transport,
+        report: &ProbeReport,
+        _address: &str,
+        r: &ResourceState,
+    ) -> Result<Option<Observed>, ApplyError> {
+        Ok(observe_compose(report, docker_ok(report), r))
+    }
+}
+
+fn observe_compose(report: &ProbeReport, docker_ok: bool, r: &ResourceState) -> Option<Observed> {
+    let project = attr(r, "project")?;
+    let recorded = r.attributes.get("services").and_then(Json::as_object)?;
+    let mut services = recorded.clone();
+    let mut drift = false;
+    match report.projects.get(project) {
+        _ if !docker_ok => {
+            for v in services.values_mut() {
+                *v = json!("(not running: docker unavailable)");
+            }
+            drift = true;
+        }
+        Some(p) if p.error.is_none() && p.containers.is_empty() => return Some(Observed::Missing),
+        Some(p) if p.error.is_none() => {
+            for (svc, v) in services.iter_mut() {
+                let state = match p.containers.iter().find(|c| &c.service == svc) {
+                    Some(c) if c.is_up() => continue,
+                    Some(c) => c.describe(),
+                    None => "no container".to_string(),
+                };
+                *v = json!(format!("(not running: {state})"));
+                drift = true;
+            }
+        }
+        _ => return None,
+    }
+    if !drift {
+        return None;
+    }
+    let mut observed = r.clone();
+    observed
+        .attributes
+        .insert("services".into(), Json::Object(services));
+    Some(Observed::Present(observed))
+}
+
+/// Which services are not running, from the `(not running: ...)` markers refresh puts in the
+/// compose resource's `services` map.
+fn compose_summary(d: &Drift) -> String {
+    let mut down = Vec::new();
+    for c in d.changes.iter().filter(|c| c.name == "services") {
+        let Some(Json::Object(after)) = &c.after else {
+            continue;
+        };
+        for (svc, v) in after {
+            if let Some(why) = v
+                .as_str()
+                .and_then(|s| s.strip_prefix("(not running: "))
+                .and_then(|s| s.strip_suffix(')'))
+            {
+                down.push(format!("{svc} ({why})"));
+            }
+        }
+    }
+    if down.is_empty() {
+        "compose project changed on the host".to_string()
+    } else {
+        format!(
+            "containers stopped, restarting or unhealthy: {}",
+            down.join(", ")
+        )
+    }
+}

@@ -1,0 +1,226 @@
+//! The contract every resource kind implements: what the stack wants of it, how the planner
+//! treats its changes, how it is read, and how it is created, changed and deleted. The
+//! planner, the executor, refresh and drift only talk to kinds through this trait.
+
+use super::cloud::{CloudProvider, CloudRead};
+use super::context::{ApplyContext, ApplyError, Refreshed};
+use super::desired::{Desired, DesiredContext};
+use super::node::{NodeHost, NodeProvider, NodeRead};
+use crate::config::Stack;
+use crate::plan::Drift;
+use crate::state::ResourceState;
+use std::collections::BTreeMap;
+
+/// How the planner treats a change of one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeMode {
+    /// Changed in place.
+    Update,
+    /// Needs the resource destroyed and created again.
+    Replace,
+}
+
+/// How what exists of a kind is read: cloud kinds by one label-selector list call per kind,
+/// node kinds from the one probe each node answers.
+pub enum Read<'a> {
+    Cloud(&'a dyn CloudRead),
+    Node(&'a dyn NodeRead),
+}
+
+/// How one piece of drift reads in a drift report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftStory {
+    /// One line saying what happened.
+    pub summary: String,
+    /// A unified diff to show, if any.
+    pub diff: Option<String>,
+    /// What to do about it.
+    pub remedy: String,
+}
+
+/// Something that exists and breaks the stack's policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyFinding {
+    pub summary: String,
+    pub remedy: String,
+}
+
+/// One kind of resource. Implementations hold no state; the registry (`resources::KINDS`)
+/// lists them.
+#[async_trait::async_trait]
+pub trait ResourceKind: Send + Sync {
+    /// The kind's name in addresses (`server` in `server.gpu`).
+    fn name(&self) -> &'static str;
+
+    /// Whether changing `attribute` can be done in place.
+    fn change_mode(&self, attribute: &str) -> ChangeMode;
+
+    /// Attributes only the provider knows, filled in by apply (`id`, `ipv4_address`...).
+    fn computed(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The desired resources of this kind.
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired>;
+
+    /// How refresh reads this kind.
+    fn read(&self) -> Read<'_>;
+
+    /// A machine other resources run on, reached over SSH. Also a planner hook: a replaced
+    /// one is empty, so everything on it is created again.
+    fn as_node(&self) -> Option<&dyn NodeHost> {
+        None
+    }
+
+    /// Planner hook: the attribute that attaches this resource to servers; when one of them
+    /// is replaced, it is re-applied in place against the new machine.
+    fn attachment(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Planner hook: runs again whenever something it depends on is created again.
+    fn reruns_after_dependencies(&self) -> bool {
+        false
+    }
+
+    /// Drift reports: how a change or deletion of this kind found by refresh reads, where it
+    /// differs from the general words.
+    fn drift_story(&self, _drift: &Drift) -> Option<DriftStory> {
+        None
+    }
+
+    /// Drift reports: policy findings only the refreshed world can answer (a firewall rule
+    /// open to the internet without `public = true`).
+    fn policy_findings(
+        &self,
+        _stack: &Stack,
+        _address: &str,
+        _refreshed: &ResourceState,
+    ) -> Vec<PolicyFinding> {
+        Vec::new()
+    }
+
+    /// Creates (or adopts what an interrupted run made); returns what to record, with
+    /// computed attributes. Must be idempotent: it is called again for a `Pending` create.
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError>;
+
+    /// Changes `changed` attributes in place; returns what to record.
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError>;
+
+    /// Deletes the resource; deleting something already gone is success.
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError>;
+}
+
+/// What the kinds reach the world through: the Hetzner Cloud API (only built when a run
+/// involves cloud resources, so a stack of existing hosts needs no token) and SSH.
+pub struct Providers {
+    cloud: Option<CloudProvider>,
+    node: NodeProvider,
+}
+
+impl Providers {
+    pub fn new(cloud: Option<CloudProvider>, node: NodeProvider) -> Self {
+        Self { cloud, node }
+    }
+
+    /// The Hetzner Cloud API, or a precondition error naming `address` when the run has none.
+    pub fn cloud(&self, address: &str) -> Result<&CloudProvider, ApplyError> {
+        self.cloud.as_ref().ok_or_else(|| ApplyError::Precondition {
+            address: address.to_string(),
+            message: "this run has no Hetzner Cloud API client".into(),
+            help: Some(
+                "set HCLOUD_TOKEN (and HCLOUD_ENDPOINT to rehearse against `sovstack sandbox`)"
+                    .into(),
+            ),
+        })
+    }
+
+    pub fn cloud_if_any(&self) -> Option<&CloudProvider> {
+        self.cloud.as_ref()
+    }
+
+    pub fn node(&self) -> &NodeProvider {
+        &self.node
+    }
+
+    /// Reads what exists of everything `recorded` holds, one result per provider (node
+    /// first, then cloud when the run has it): a provider that fails does not hide the others.
+    pub async fn refresh_each(
+        &self,
+        cx: &ApplyContext,
+        recorded: &BTreeMap<String, ResourceState>,
+    ) -> Vec<Result<Refreshed, ApplyError>> {
+        let mut parts = vec![super::node::refresh(&self.node, cx, recorded).await];
+        if let Some(cloud) = &self.cloud {
+            parts.push(super::cloud::refresh(cloud, cx, recorded).await);
+        }
+        parts
+    }
+
+    /// Reads what exists of everything `recorded` holds; the first provider error fails it.
+    pub async fn refresh(
+        &self,
+        cx: &ApplyContext,
+        recorded: &BTreeMap<String, ResourceState>,
+    ) -> Result<Refreshed, ApplyError> {
+        let mut all = Refreshed::default();
+        for part in self.refresh_each(cx, recorded).await {
+            all.merge(part?);
+        }
+        Ok(all)
+    }
+
+    /// Creates `desired` through its kind.
+    pub async fn create(
+        &self,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        super::kind_or_error(&desired.address, desired.kind)?
+            .create(self, cx, desired)
+            .await
+    }
+
+    /// Updates `desired` in place through its kind.
+    pub async fn update(
+        &self,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        super::kind_or_error(&desired.address, desired.kind)?
+            .update(self, cx, desired, prior, changed)
+            .await
+    }
+
+    /// Deletes what `prior` records through its kind.
+    pub async fn delete(
+        &self,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        super::kind_or_error(address, &prior.kind)?
+            .delete(self, cx, address, prior)
+            .await
+    }
+}

@@ -1,0 +1,67 @@
+//! How a node is reached: address, SSH access and the host-key policy, from the stack and
+//! what state recorded. A key that does not match stops the connection before authentication,
+//! so before any command runs.
+
+use super::NodeProvider;
+use crate::config::SshAccess;
+use crate::providers::ssh::{
+    HostKeyFingerprint, SshAuth, SshEndpoint, SshTransport, wait_for_sshd,
+};
+use crate::resources::{Address, ApplyContext, ApplyError};
+use std::net::{IpAddr, SocketAddr};
+
+pub(crate) fn precondition(address: &str, message: String, help: Option<&str>) -> ApplyError {
+    ApplyError::Precondition {
+        address: address.to_string(),
+        message,
+        help: help.map(str::to_string),
+    }
+}
+
+pub(crate) fn auth(access: &SshAccess) -> SshAuth {
+    match &access.private_key_file {
+        Some(path) => SshAuth::key_file(path),
+        None => SshAuth::agent(),
+    }
+}
+
+pub(crate) fn fingerprint(node: &str, text: &str) -> Result<HostKeyFingerprint, ApplyError> {
+    text.parse().map_err(|e: crate::providers::ssh::SshError| {
+        precondition(node, format!("host key fingerprint: {e}"), None)
+    })
+}
+
+/// The endpoint of `node` (`server.<n>` or `host.<n>`), from the kind that hosts it.
+pub(crate) fn endpoint(cx: &ApplyContext, node: &str) -> Result<SshEndpoint, ApplyError> {
+    let not_a_node = || precondition(node, "not a node address".into(), None);
+    let address = Address::parse(node).map_err(|_| not_a_node())?;
+    let host = address.kind.get().as_node().ok_or_else(not_a_node)?;
+    host.endpoint(cx, node, &address.name)
+}
+
+impl NodeProvider {
+    /// The run's connection to `node`. A server is waited for (its sshd may still be booting)
+    /// before the first connection of the run.
+    pub(crate) async fn connect(
+        &self,
+        cx: &ApplyContext,
+        address: &str,
+        node: &str,
+    ) -> Result<SshTransport, ApplyError> {
+        let ep = endpoint(cx, node)?;
+        let booting = Address::parse(node)
+            .ok()
+            .and_then(|a| a.kind.get().as_node())
+            .is_some_and(|h| h.may_be_booting());
+        if booting
+            && self.first_contact(node)
+            && let Ok(ip) = ep.target.host.parse::<IpAddr>()
+        {
+            cx.events
+                .progress(address, format!("waiting for sshd on {}", ep.target));
+            let deadline = tokio::time::Instant::now() + self.sshd_wait;
+            wait_for_sshd(SocketAddr::new(ip, ep.target.port), deadline).await?;
+        }
+        Ok(self.pool.get(&ep).await?)
+    }
+}

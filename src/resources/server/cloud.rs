@@ -1,0 +1,448 @@
+//! `server`: create with a generated host key, rename/relabel, change type (off, change, on),
+//! delete. Volumes and firewalls attach themselves (`volume.server`, `firewall.apply_to`).
+
+use serde_json::Value as Json;
+
+use super::ServerKind;
+use crate::providers::hcloud::models::Location;
+use crate::providers::hcloud::models::{
+    ChangeServerType, CreateServer, Server, ServerStatus, UpdateResource,
+};
+use crate::providers::hcloud::{HcloudClient, HcloudError, ListParams};
+use crate::providers::hcloud::{Labels, ServerId};
+use crate::providers::ssh::generate_host_key;
+use crate::resources::Desired;
+use crate::resources::cloud::CloudProvider;
+use crate::resources::cloud::attrs::{
+    Attrs, block_name, dependency_id, prior_id, ready_state, updated_state,
+};
+use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::{CloudResource, ServerNames};
+use crate::resources::{ApplyContext, ApplyError};
+use crate::state::{ResourceState, ResourceStatus};
+
+const COMPUTED: &[&str] = &[
+    "id",
+    "ipv4_address",
+    "ipv6_address",
+    "host_key_fingerprint",
+    "status",
+];
+
+async fn find(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+) -> Result<Option<<ServerKind as CloudResource>::Item>, ApplyError> {
+    crate::resources::cloud::find(&ServerKind, app, cx, address).await
+}
+
+fn status_json(status: ServerStatus) -> Json {
+    serde_json::to_value(status).unwrap_or(Json::Null)
+}
+
+/// The address sovstack connects to: `<prefix>::1` of the server's /64, as Hetzner configures it.
+pub(super) fn ipv6_address(server: &Server) -> Json {
+    match server.ipv6_network() {
+        Some(net) => {
+            let prefix = net.split('/').next().unwrap_or(net);
+            let addr = if prefix.ends_with("::") {
+                format!("{prefix}1")
+            } else {
+                prefix.to_owned()
+            };
+            Json::String(addr)
+        }
+        None => Json::Null,
+    }
+}
+
+fn computed(server: &Server, fingerprint: Option<String>) -> Vec<(&'static str, Json)> {
+    vec![
+        (
+            "ipv4_address",
+            server
+                .ipv4_address()
+                .map_or(Json::Null, |ip| Json::String(ip.to_owned())),
+        ),
+        ("ipv6_address", ipv6_address(server)),
+        (
+            "host_key_fingerprint",
+            fingerprint.map_or(Json::Null, Json::String),
+        ),
+        ("status", status_json(server.status)),
+    ]
+}
+
+pub(super) async fn create(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    d: &Desired,
+) -> Result<ResourceState, ApplyError> {
+    let a = Attrs::resolve(cx, d)?;
+    if let Some(existing) = find(app, cx, &d.address).await? {
+        // A checkpoint from the run that created it says which host key to expect.
+        let fingerprint = cx
+            .attribute(&d.address, "host_key_fingerprint")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if fingerprint.is_none() {
+            cx.events.progress(
+                &d.address,
+                "adopting a server whose host key sovstack did not record: it must be learned \
+                 and pinned before connecting",
+            );
+        }
+        return adopt(app, cx, d, &a, existing, fingerprint).await;
+    }
+
+    let block = block_name(&d.address);
+    let config = cx.stack.server(block).ok_or_else(|| {
+        crate::resources::cloud::attrs::precondition(
+            &d.address,
+            format!("the stack has no server \"{block}\""),
+        )
+    })?;
+    let mut ssh_keys = Vec::new();
+    for k in &config.ssh_keys {
+        let id = dependency_id(cx, &d.address, &format!("ssh_key.{}", k.value))?;
+        ssh_keys.push(id.to_string());
+    }
+    let name = a.str("name")?.to_owned();
+    let labels = a.labels()?;
+
+    let key = generate_host_key()?;
+    let fingerprint = key.fingerprint().to_string();
+    let user_data = crate::resources::cloud::user_data::render(cx, config, &key)?;
+    drop(key);
+
+    // Durable before the request: if we die once the server exists, the next run adopts it
+    // knowing which host key it must present.
+    let mut pending = a.map.clone();
+    pending.insert(
+        "host_key_fingerprint".into(),
+        Json::String(fingerprint.clone()),
+    );
+    cx.checkpoint
+        .record(
+            &d.address,
+            ResourceState {
+                kind: "server".into(),
+                id: None,
+                attributes: pending,
+                sensitive_attributes: Default::default(),
+                dependencies: d.dependencies.iter().cloned().collect(),
+                status: ResourceStatus::Pending,
+            },
+        )
+        .await?;
+
+    let mut body = CreateServer::new(name.clone(), a.str("server_type")?, a.str("image")?);
+    body.location = Some(a.str("location")?.to_owned());
+    body.start_after_create = Some(true);
+    body.ssh_keys = ssh_keys;
+    body.user_data = Some(user_data);
+    body.labels = labels;
+    cx.events
+        .progress(&d.address, format!("creating server {name}"));
+    let created = create_or_find(
+        cx,
+        &d.address,
+        || app.client.create_server(&body),
+        || find(app, cx, &d.address),
+    )
+    .await?;
+    drop(body);
+    match created {
+        Created::New(resp) => {
+            app.wait(cx, &d.address, &resp.actions()).await?;
+            let mut server = resp.server;
+            // The create and start actions succeeded: the server runs.
+            server.status = ServerStatus::Running;
+            Ok(ready_state(
+                d,
+                &a,
+                server.id.0,
+                computed(&server, Some(fingerprint)),
+            ))
+        }
+        Created::Found(server) => adopt(app, cx, d, &a, server, Some(fingerprint)).await,
+    }
+}
+
+/// Takes over a server that carries our labels: waits for what runs on it, brings name, labels
+/// and type in line, starts it. Image and location are recorded as they are, so the next plan
+/// replaces the server if they differ.
+async fn adopt(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    d: &Desired,
+    a: &Attrs,
+    server: Server,
+    fingerprint: Option<String>,
+) -> Result<ResourceState, ApplyError> {
+    cx.events.progress(
+        &d.address,
+        format!("adopting server {} ({})", server.name, server.id),
+    );
+    let id = server.id;
+    let mut server = settle(app, cx, &d.address, server).await?;
+    let name = a.str("name")?;
+    let labels = a.labels()?;
+    rename_relabel(app, id, &server, Some(name), Some(&labels)).await?;
+    let server_type = a.str("server_type")?;
+    if server.server_type.name != server_type {
+        change_type(app, cx, &d.address, id, server_type).await?;
+        server = app.client.get_server(id).await?;
+    }
+    if server.status == ServerStatus::Off {
+        cx.events.progress(&d.address, "powering on");
+        let action = app.client.poweron_server(id).await?;
+        app.wait(cx, &d.address, &[&action]).await?;
+        server.status = ServerStatus::Running;
+    }
+    let mut state = ready_state(d, a, id.0, computed(&server, fingerprint));
+    state.attributes.insert(
+        "location".into(),
+        Json::String(server.location.name.clone()),
+    );
+    if let Some(image) = server.image.as_ref().and_then(|i| i.name.clone()) {
+        state.attributes.insert("image".into(), Json::String(image));
+    }
+    Ok(state)
+}
+
+/// Waits (polling the server, with the client's action poll policy) until it is not in the
+/// middle of a transition started by someone else (an interrupted run's create, a power action).
+async fn settle(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    mut server: Server,
+) -> Result<Server, ApplyError> {
+    let policy = app.client.config().action_poll.clone();
+    let started = std::time::Instant::now();
+    let mut interval = policy.initial_interval;
+    loop {
+        match server.status {
+            ServerStatus::Running | ServerStatus::Off | ServerStatus::Unknown => return Ok(server),
+            ServerStatus::Deleting => {
+                return Err(ApplyError::Precondition {
+                    address: address.to_string(),
+                    message: format!("server {} is being deleted", server.id),
+                    help: Some("apply again once it is gone".into()),
+                });
+            }
+            transitional => {
+                if started.elapsed() >= policy.timeout {
+                    return Err(crate::resources::cloud::attrs::precondition(
+                        address,
+                        format!(
+                            "server {} stayed {:?} for {:?}",
+                            server.id, transitional, policy.timeout
+                        ),
+                    ));
+                }
+                cx.events.progress(
+                    address,
+                    format!("waiting for server {} ({transitional:?})", server.id),
+                );
+                tokio::time::sleep(interval).await;
+                interval = policy.next_interval(interval);
+                server = app.client.get_server(server.id).await?;
+            }
+        }
+    }
+}
+
+/// One PUT for whichever of name and labels differ from what the server has.
+async fn rename_relabel(
+    app: &CloudProvider,
+    id: ServerId,
+    server: &Server,
+    name: Option<&str>,
+    labels: Option<&Labels>,
+) -> Result<(), ApplyError> {
+    let body = UpdateResource {
+        name: name.filter(|n| *n != server.name).map(str::to_owned),
+        labels: labels.filter(|l| **l != server.labels).cloned(),
+    };
+    if body != UpdateResource::default() {
+        app.client.update_server(id, &body).await?;
+    }
+    Ok(())
+}
+
+/// Power off (if needed), change the type keeping the disk (so a later downgrade stays
+/// possible), power on again if it was running. The server is powered on again even when the
+/// type change fails, so a failed resize never leaves it down.
+async fn change_type(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    id: ServerId,
+    server_type: &str,
+) -> Result<(), ApplyError> {
+    let server = app.client.get_server(id).await?;
+    let server = settle(app, cx, address, server).await?;
+    if server.server_type.name == server_type {
+        return Ok(());
+    }
+    let was_off = server.status == ServerStatus::Off;
+    if !was_off {
+        cx.events.progress(
+            address,
+            format!("powering off server {id} to change its type"),
+        );
+        let action = app.client.poweroff_server(id).await?;
+        app.wait(cx, address, &[&action]).await?;
+    }
+    cx.events.progress(
+        address,
+        format!(
+            "changing server type {} -> {server_type} (disk kept)",
+            server.server_type.name
+        ),
+    );
+    let changed = async {
+        let action = app
+            .client
+            .change_server_type(
+                id,
+                &ChangeServerType {
+                    server_type: server_type.to_owned(),
+                    upgrade_disk: false,
+                },
+            )
+            .await?;
+        app.wait(cx, address, &[&action]).await
+    }
+    .await;
+    if !was_off {
+        cx.events
+            .progress(address, format!("powering on server {id}"));
+        let action = app.client.poweron_server(id).await?;
+        app.wait(cx, address, &[&action]).await?;
+    }
+    changed
+}
+
+pub(super) async fn update(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    d: &Desired,
+    prior: &ResourceState,
+    changed: &[String],
+) -> Result<ResourceState, ApplyError> {
+    let a = Attrs::resolve(cx, d)?;
+    let id = ServerId(prior_id(&d.address, prior)?);
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    if has("name") || has("labels") {
+        let body = UpdateResource {
+            name: has("name")
+                .then(|| a.str("name").map(str::to_owned))
+                .transpose()?,
+            labels: has("labels").then(|| a.labels()).transpose()?,
+        };
+        app.client.update_server(id, &body).await?;
+    }
+    let mut state = updated_state(d, &a, prior, COMPUTED);
+    if has("server_type") {
+        change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
+        let server = app.client.get_server(id).await?;
+        state
+            .attributes
+            .insert("status".into(), status_json(server.status));
+    }
+    Ok(state)
+}
+
+#[async_trait::async_trait]
+impl CloudResource for ServerKind {
+    type Item = Server;
+
+    fn kind_name(&self) -> &'static str {
+        "server"
+    }
+    fn noun(&self) -> &'static str {
+        "server"
+    }
+    fn id(&self, item: &Server) -> u64 {
+        item.id.0
+    }
+    fn name<'a>(&self, item: &'a Server) -> &'a str {
+        &item.name
+    }
+    fn labels<'a>(&self, item: &'a Server) -> &'a Labels {
+        &item.labels
+    }
+    fn location<'a>(&self, item: &'a Server) -> Option<&'a Location> {
+        Some(&item.location)
+    }
+    fn names_servers(&self) -> bool {
+        true
+    }
+
+    async fn list(
+        &self,
+        client: &HcloudClient,
+        params: &ListParams,
+    ) -> Result<Vec<Server>, HcloudError> {
+        client.list_servers(params).await
+    }
+
+    /// The actual attributes of a server, in the shape `create` records.
+    fn observed(
+        &self,
+        server: &Server,
+        recorded: &ResourceState,
+        _: &ServerNames,
+    ) -> ResourceState {
+        let mut s = recorded.clone();
+        s.id = Some(server.id.to_string());
+        let at = &mut s.attributes;
+        at.insert("id".into(), Json::String(server.id.to_string()));
+        at.insert("name".into(), Json::String(server.name.clone()));
+        at.insert(
+            "server_type".into(),
+            Json::String(server.server_type.name.clone()),
+        );
+        at.insert(
+            "location".into(),
+            Json::String(server.location.name.clone()),
+        );
+        if let Some(image) = server.image.as_ref().and_then(|i| i.name.clone()) {
+            at.insert("image".into(), Json::String(image));
+        }
+        at.insert(
+            "labels".into(),
+            crate::resources::cloud::attrs::labels_json(&server.labels),
+        );
+        for (k, v) in computed(server, None) {
+            // The host key is not something the API knows; keep what state pinned.
+            if k != "host_key_fingerprint" {
+                at.insert(k.into(), v);
+            }
+        }
+        s
+    }
+
+    async fn delete_id(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        address: &str,
+        id: u64,
+    ) -> Result<(), ApplyError> {
+        let id = ServerId(id);
+        cx.events.progress(address, format!("deleting server {id}"));
+        if let Some(action) = gone_ok(app.client.delete_server(id).await)? {
+            match app.wait(cx, address, &[&action]).await {
+                Ok(()) => {}
+                // The server vanished while we waited: that is what we wanted.
+                Err(ApplyError::Hcloud(e)) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

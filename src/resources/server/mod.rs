@@ -1,0 +1,117 @@
+//! `server`: a Hetzner Cloud server. Its type changes in place (power off, change type,
+//! power on); image, location, SSH keys and user data need a new server.
+
+mod cloud;
+mod node;
+
+use crate::resources::node::NodeHost;
+use crate::resources::{
+    ApplyContext, ApplyError, ChangeMode, Desired, DesiredContext, Providers, Read, ResourceKind,
+    labels_json,
+};
+use crate::state::ResourceState;
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Copy)]
+pub struct ServerKind;
+
+#[async_trait::async_trait]
+impl ResourceKind for ServerKind {
+    fn name(&self) -> &'static str {
+        "server"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "name" | "labels" | "server_type" => ChangeMode::Update,
+            _ => ChangeMode::Replace,
+        }
+    }
+
+    fn computed(&self) -> &'static [&'static str] {
+        // `status` (running, off...) is reported by the API; sovstack does not set it.
+        &[
+            "id",
+            "ipv4_address",
+            "ipv6_address",
+            "host_key_fingerprint",
+            "status",
+        ]
+    }
+
+    fn read(&self) -> Read<'_> {
+        Read::Cloud(self)
+    }
+
+    fn as_node(&self) -> Option<&dyn NodeHost> {
+        Some(self)
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        let stack = &ctx.stack.name.value;
+        ctx.stack
+            .servers
+            .iter()
+            .map(|s| {
+                let mut d = Desired::new("server", &s.name);
+                let labels = labels_json(stack, &d.address, &s.labels);
+                let ssh_keys: Vec<String> = s
+                    .ssh_keys
+                    .iter()
+                    .map(|k| format!("{stack}-{}", k.value))
+                    .collect();
+                for k in &s.ssh_keys {
+                    d = d.depends_on(format!("ssh_key.{}", k.value));
+                }
+                // The host key is generated at create time and is not part of this hash: what
+                // is hashed is everything else cloud-init is told, so changing it replaces.
+                let user_data = Sha256::digest(s.user_data_runcmd.join("\n").as_bytes());
+                d.attr("name", format!("{stack}-{}", s.name))
+                    .attr("server_type", s.server_type.value.clone())
+                    .attr("location", s.location.value.clone())
+                    .attr("image", s.image.value.clone())
+                    .attr("ssh_keys", ssh_keys)
+                    .attr("user_data_sha256", hex::encode(user_data))
+                    .attr("labels", labels)
+            })
+            .collect()
+    }
+
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        cloud::create(providers.cloud(&desired.address)?, cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        crate::resources::cloud::check_in_place(self.name(), &desired.address, changed)?;
+        cloud::update(
+            providers.cloud(&desired.address)?,
+            cx,
+            desired,
+            prior,
+            changed,
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        crate::resources::cloud::delete(self, providers.cloud(address)?, cx, address, prior).await
+    }
+}

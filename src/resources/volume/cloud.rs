@@ -1,0 +1,337 @@
+//! `volume`: create (next to its server, attached), grow, move between servers (detach, attach),
+//! rename/relabel, delete (detaching first). Volumes never shrink.
+
+use serde_json::Value as Json;
+
+use super::VolumeKind;
+use crate::providers::hcloud::models::{
+    AttachVolume, CreateVolume, UpdateResource, Volume, VolumeFormat,
+};
+use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams};
+use crate::providers::hcloud::{ServerId, VolumeId};
+use crate::resources::Desired;
+use crate::resources::cloud::CloudProvider;
+use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
+use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::{CloudResource, ServerNames};
+use crate::resources::{ApplyContext, ApplyError};
+
+use crate::state::ResourceState;
+
+async fn find(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+) -> Result<Option<<VolumeKind as CloudResource>::Item>, ApplyError> {
+    crate::resources::cloud::find(&VolumeKind, app, cx, address).await
+}
+
+/// The server the volume should be attached to, by its recorded id.
+fn desired_server(cx: &ApplyContext, a: &Attrs) -> Result<Option<ServerId>, ApplyError> {
+    a.opt_str("server")
+        .map(|name| dependency_id(cx, &a.address, &format!("server.{name}")).map(ServerId))
+        .transpose()
+}
+
+fn format_of(a: &Attrs) -> Result<Option<VolumeFormat>, ApplyError> {
+    match a.opt_str("format") {
+        None => Ok(None),
+        Some("ext4") => Ok(Some(VolumeFormat::Ext4)),
+        Some("xfs") => Ok(Some(VolumeFormat::Xfs)),
+        Some(other) => Err(crate::resources::cloud::attrs::precondition(
+            &a.address,
+            format!("unknown filesystem `{other}` (ext4 or xfs)"),
+        )),
+    }
+}
+
+fn shrink_error(address: &str, from: u64, to: u64) -> ApplyError {
+    ApplyError::Precondition {
+        address: address.to_string(),
+        message: format!("cannot shrink the volume from {from} GB to {to} GB: volumes only grow"),
+        help: Some(
+            "keep the size, or create a new volume and copy the data (a replacement loses it)"
+                .into(),
+        ),
+    }
+}
+
+pub(super) async fn create(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    d: &Desired,
+) -> Result<ResourceState, ApplyError> {
+    let a = Attrs::resolve(cx, d)?;
+    let name = a.str("name")?.to_owned();
+    let size = a.u64("size")?;
+    let labels = a.labels()?;
+    let server = desired_server(cx, &a)?;
+    let automount = a.bool_or("automount", false);
+
+    let volume = match find(app, cx, &d.address).await? {
+        Some(existing) => adopt(app, cx, &a, existing, server).await?,
+        None => {
+            let body = CreateVolume {
+                name: name.clone(),
+                size,
+                labels: labels.clone(),
+                // Created next to (and attached to) its server, or alone in its location.
+                location: if server.is_some() {
+                    None
+                } else {
+                    Some(a.str("location")?.to_owned())
+                },
+                server,
+                automount: server.map(|_| automount),
+                format: format_of(&a)?,
+            };
+            cx.events
+                .progress(&d.address, format!("creating volume {name} ({size} GB)"));
+            match create_or_find(
+                cx,
+                &d.address,
+                || app.client.create_volume(&body),
+                || find(app, cx, &d.address),
+            )
+            .await?
+            {
+                Created::New(resp) => {
+                    app.wait(cx, &d.address, &resp.actions()).await?;
+                    resp.volume
+                }
+                Created::Found(v) => adopt(app, cx, &a, v, server).await?,
+            }
+        }
+    };
+    let mut state = ready_state(
+        d,
+        &a,
+        volume.id.0,
+        [("linux_device", Json::String(volume.linux_device.clone()))],
+    );
+    if volume.size > size {
+        // Adopted a bigger volume: record what it is, so the plan shows the impossible shrink.
+        state
+            .attributes
+            .insert("size".into(), Json::from(volume.size));
+    }
+    Ok(state)
+}
+
+/// Brings an existing volume in line: name, labels, size (grow only), attachment.
+async fn adopt(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    a: &Attrs,
+    volume: Volume,
+    server: Option<ServerId>,
+) -> Result<Volume, ApplyError> {
+    cx.events.progress(
+        &a.address,
+        format!("adopting volume {} ({})", volume.name, volume.id),
+    );
+    let id = volume.id;
+    let name = a.str("name")?;
+    let labels = a.labels()?;
+    let body = UpdateResource {
+        name: (volume.name != name).then(|| name.to_owned()),
+        labels: (volume.labels != labels).then_some(labels),
+    };
+    if body != UpdateResource::default() {
+        app.client.update_volume(id, &body).await?;
+    }
+    let size = a.u64("size")?;
+    if volume.size < size {
+        resize(app, cx, &a.address, id, size).await?;
+    }
+    if volume.server != server {
+        reattach(app, cx, a, id, volume.server, server).await?;
+    }
+    Ok(app.client.get_volume(id).await?)
+}
+
+async fn resize(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    id: VolumeId,
+    size: u64,
+) -> Result<(), ApplyError> {
+    cx.events
+        .progress(address, format!("growing volume {id} to {size} GB"));
+    let action = app.client.resize_volume(id, size).await?;
+    app.wait(cx, address, &[&action]).await
+}
+
+async fn reattach(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    a: &Attrs,
+    id: VolumeId,
+    from: Option<ServerId>,
+    to: Option<ServerId>,
+) -> Result<(), ApplyError> {
+    if let Some(old) = from {
+        cx.events.progress(
+            &a.address,
+            format!("detaching volume {id} from server {old}"),
+        );
+        let action = app.client.detach_volume(id).await?;
+        app.wait(cx, &a.address, &[&action]).await?;
+    }
+    if let Some(new) = to {
+        cx.events
+            .progress(&a.address, format!("attaching volume {id} to server {new}"));
+        let action = app
+            .client
+            .attach_volume(
+                id,
+                &AttachVolume {
+                    server: new,
+                    automount: Some(a.bool_or("automount", false)),
+                },
+            )
+            .await?;
+        app.wait(cx, &a.address, &[&action]).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn update(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    d: &Desired,
+    prior: &ResourceState,
+    changed: &[String],
+) -> Result<ResourceState, ApplyError> {
+    let a = Attrs::resolve(cx, d)?;
+    let id = VolumeId(prior_id(&d.address, prior)?);
+    let has = |k: &str| changed.iter().any(|c| c == k);
+    // The API's view decides what to do: state may be behind what happened outside sovstack.
+    let actual = app.client.get_volume(id).await?;
+    if has("size") {
+        let size = a.u64("size")?;
+        if size < actual.size {
+            return Err(shrink_error(&d.address, actual.size, size));
+        }
+        if size > actual.size {
+            resize(app, cx, &d.address, id, size).await?;
+        }
+    }
+    if has("name") || has("labels") {
+        let body = UpdateResource {
+            name: has("name")
+                .then(|| a.str("name").map(str::to_owned))
+                .transpose()?,
+            labels: has("labels").then(|| a.labels()).transpose()?,
+        };
+        app.client.update_volume(id, &body).await?;
+    }
+    // `automount` only matters when attaching; a change of it alone is recorded.
+    if has("server") {
+        let to = desired_server(cx, &a)?;
+        if actual.server != to {
+            reattach(app, cx, &a, id, actual.server, to).await?;
+        }
+    }
+    Ok(updated_state(d, &a, prior, &["id", "linux_device"]))
+}
+
+#[async_trait::async_trait]
+impl CloudResource for VolumeKind {
+    type Item = Volume;
+
+    fn kind_name(&self) -> &'static str {
+        "volume"
+    }
+    fn noun(&self) -> &'static str {
+        "volume"
+    }
+    fn id(&self, item: &Volume) -> u64 {
+        item.id.0
+    }
+    fn name<'a>(&self, item: &'a Volume) -> &'a str {
+        &item.name
+    }
+    fn labels<'a>(&self, item: &'a Volume) -> &'a Labels {
+        &item.labels
+    }
+    fn location<'a>(
+        &self,
+        item: &'a Volume,
+    ) -> Option<&'a crate::providers::hcloud::models::Location> {
+        Some(&item.location)
+    }
+
+    async fn list(
+        &self,
+        client: &HcloudClient,
+        params: &ListParams,
+    ) -> Result<Vec<Volume>, HcloudError> {
+        client.list_volumes(params).await
+    }
+
+    /// The actual attributes of a volume, in the shape `create` records, its server by block name.
+    fn observed(
+        &self,
+        volume: &Volume,
+        recorded: &ResourceState,
+        servers: &ServerNames,
+    ) -> ResourceState {
+        let mut s = recorded.clone();
+        s.id = Some(volume.id.to_string());
+        let at = &mut s.attributes;
+        at.insert("id".into(), Json::String(volume.id.to_string()));
+        at.insert("name".into(), Json::String(volume.name.clone()));
+        at.insert("size".into(), Json::from(volume.size));
+        at.insert(
+            "location".into(),
+            Json::String(volume.location.name.clone()),
+        );
+        at.insert(
+            "server".into(),
+            volume
+                .server
+                .map_or(Json::Null, |id| Json::String(servers.name_of(id))),
+        );
+        at.insert(
+            "format".into(),
+            volume.format.clone().map_or(Json::Null, Json::String),
+        );
+        at.insert(
+            "labels".into(),
+            crate::resources::cloud::attrs::labels_json(&volume.labels),
+        );
+        at.insert(
+            "linux_device".into(),
+            Json::String(volume.linux_device.clone()),
+        );
+        s
+    }
+
+    async fn delete_id(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        address: &str,
+        id: u64,
+    ) -> Result<(), ApplyError> {
+        let volume = gone_ok(app.client.get_volume(VolumeId(id)).await)?;
+        let Some(volume) = volume else {
+            return Ok(());
+        };
+        if let Some(server) = volume.server {
+            cx.events.progress(
+                address,
+                format!("detaching volume {} from server {server}", volume.id),
+            );
+            if let Some(action) = gone_ok(app.client.detach_volume(volume.id).await)? {
+                app.wait(cx, address, &[&action]).await?;
+            }
+        }
+        cx.events
+            .progress(address, format!("deleting volume {}", volume.id));
+        gone_ok(app.client.delete_volume(volume.id).await)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! `volume`: a Hetzner Cloud volume. It grows in place and moves between servers by
+//! detach/attach; its location and filesystem are fixed at creation.
+
+mod cloud;
+
+use crate::resources::{
+    ApplyContext, ApplyError, ChangeMode, Desired, DesiredContext, Providers, Read, ResourceKind,
+    labels_json,
+};
+use crate::state::ResourceState;
+
+#[derive(Clone, Copy)]
+pub struct VolumeKind;
+
+#[async_trait::async_trait]
+impl ResourceKind for VolumeKind {
+    fn name(&self) -> &'static str {
+        "volume"
+    }
+
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        match attribute {
+            "name" | "labels" | "size" | "server" | "automount" => ChangeMode::Update,
+            _ => ChangeMode::Replace,
+        }
+    }
+
+    fn computed(&self) -> &'static [&'static str] {
+        &["id", "linux_device"]
+    }
+
+    fn read(&self) -> Read<'_> {
+        Read::Cloud(self)
+    }
+
+    fn attachment(&self) -> Option<&'static str> {
+        Some("server")
+    }
+
+    fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {
+        let stack = &ctx.stack.name.value;
+        // Looked up once per volume: a scan of the servers each time made this quadratic.
+        let server_locations: std::collections::HashMap<&str, &str> = ctx
+            .stack
+            .servers
+            .iter()
+            .map(|s| (s.name.as_str(), s.location.value.as_str()))
+            .collect();
+        ctx.stack
+            .volumes
+            .iter()
+            .map(|v| {
+                let mut d = Desired::new("volume", &v.name);
+                let labels = labels_json(stack, &d.address, &v.labels);
+                let server = v.server.as_ref().map(|s| s.value.clone());
+                let location = v.location.as_ref().map(|l| l.value.clone()).or_else(|| {
+                    server
+                        .as_deref()
+                        .and_then(|s| server_locations.get(s))
+                        .map(|l| (*l).to_string())
+                });
+                if let Some(s) = &server {
+                    d = d.depends_on(format!("server.{s}"));
+                }
+                d.attr("name", format!("{stack}-{}", v.name))
+                    .attr("size", v.size_gb.value)
+                    .attr(
+                        "location",
+                        location.map_or(serde_json::Value::Null, Into::into),
+                    )
+                    .attr("server", server.map_or(serde_json::Value::Null, Into::into))
+                    .attr(
+                        "format",
+                        v.format.clone().map_or(serde_json::Value::Null, Into::into),
+                    )
+                    .attr("automount", v.automount)
+                    .attr("labels", labels)
+            })
+            .collect()
+    }
+
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        cloud::create(providers.cloud(&desired.address)?, cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        crate::resources::cloud::check_in_place(self.name(), &desired.address, changed)?;
+        cloud::update(
+            providers.cloud(&desired.address)?,
+            cx,
+            desired,
+            prior,
+            changed,
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        crate::resources::cloud::delete(self, providers.cloud(address)?, cx, address, prior).await
+    }
+}
