@@ -100,6 +100,14 @@ pub trait ResourceKind: Send + Sync {
         Vec::new()
     }
 
+    /// How resources of this kind are created, changed and deleted.
+    fn operate(&self) -> &dyn Operate;
+}
+
+/// Create, update and delete of one kind. Cloud kinds get it from [`super::cloud::Cloud`],
+/// node kinds from [`super::node::OnNode`]; a kind of another sort implements it itself.
+#[async_trait::async_trait]
+pub trait Operate: Send + Sync {
     /// Creates (or adopts what an interrupted run made); returns what to record, with
     /// computed attributes. Must be idempotent: it is called again for a `Pending` create.
     async fn create(
@@ -195,6 +203,7 @@ impl Providers {
         desired: &Desired,
     ) -> Result<ResourceState, ApplyError> {
         super::kind_or_error(&desired.address, desired.kind)?
+            .operate()
             .create(self, cx, desired)
             .await
     }
@@ -208,6 +217,7 @@ impl Providers {
         changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
         super::kind_or_error(&desired.address, desired.kind)?
+            .operate()
             .update(self, cx, desired, prior, changed)
             .await
     }
@@ -220,6 +230,7 @@ impl Providers {
         prior: &ResourceState,
     ) -> Result<(), ApplyError> {
         super::kind_or_error(address, &prior.kind)?
+            .operate()
             .delete(self, cx, address, prior)
             .await
     }

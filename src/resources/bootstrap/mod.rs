@@ -9,9 +9,9 @@ use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
-use crate::resources::node::NodeRead;
 use crate::resources::node::docker_ok;
-use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
@@ -20,7 +20,6 @@ use crate::config::Target;
 #[derive(Clone, Copy)]
 pub struct BootstrapKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for BootstrapKind {
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         (d.kind == DriftKind::Deleted).then(|| DriftStory {
@@ -87,37 +86,22 @@ impl ResourceKind for BootstrapKind {
         Read::Node(self)
     }
 
-    async fn create(
+    fn operate(&self) -> &dyn Operate {
+        &OnNode(BootstrapKind)
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeOps for BootstrapKind {
+    async fn converge(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         desired: &Desired,
+        _prior: Option<&ResourceState>,
+        _changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        let _ = (prior, changed);
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        // Docker stays installed.
-        let _ = (providers, cx, address, prior);
-        Ok(())
+        apply::apply(nodes, cx, desired).await
     }
 }
 

@@ -4,9 +4,9 @@
 
 mod apply;
 
-use crate::resources::node::NodeRead;
 use crate::resources::node::prior_str;
-use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Copy)]
 pub struct CheckKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for CheckKind {
     fn name(&self) -> &'static str {
         "check"
@@ -64,37 +63,22 @@ impl ResourceKind for CheckKind {
         true
     }
 
-    async fn create(
+    fn operate(&self) -> &dyn Operate {
+        &OnNode(CheckKind)
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeOps for CheckKind {
+    async fn converge(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         desired: &Desired,
+        _prior: Option<&ResourceState>,
+        _changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        let _ = (prior, changed);
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        // A check leaves nothing behind.
-        let _ = (providers, cx, address, prior);
-        Ok(())
+        apply::apply(nodes, cx, desired).await
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use crate::config::value;
 use crate::providers::hcloud::Labels;
+use crate::providers::hcloud::models::UpdateResource;
 use crate::resources::Desired;
 use crate::resources::{ApplyContext, ApplyError};
 use crate::state::{ResourceState, ResourceStatus};
@@ -131,6 +132,20 @@ impl Attrs {
 
     pub fn labels(&self) -> Result<Labels, ApplyError> {
         labels_of(self.get("labels")).ok_or_else(|| self.missing("labels", "a map of strings"))
+    }
+
+    /// The name and labels to send when either changed; `None` when neither did.
+    pub fn rename_relabel(&self, changed: &[String]) -> Result<Option<UpdateResource>, ApplyError> {
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        if !has("name") && !has("labels") {
+            return Ok(None);
+        }
+        Ok(Some(UpdateResource {
+            name: has("name")
+                .then(|| self.str("name").map(str::to_owned))
+                .transpose()?,
+            labels: has("labels").then(|| self.labels()).transpose()?,
+        }))
     }
 
     fn missing(&self, key: &str, what: &str) -> ApplyError {

@@ -20,8 +20,9 @@ pub(crate) mod user_data;
 pub(crate) use refresh::refresh;
 
 use super::context::{ApplyContext, ApplyError};
-use super::kind::ChangeMode;
-use crate::providers::hcloud::models::{Action, Location};
+use super::desired::Desired;
+use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
+use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
 use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams, ServerId};
 use crate::state::ResourceState;
 use std::collections::BTreeMap;
@@ -80,18 +81,71 @@ impl ServerNames {
     }
 }
 
-/// What is specific to one cloud kind for the shared refresh, adoption and delete.
+/// What every API object a cloud kind manages has: an id, a name, labels, and a list call
+/// that takes a label selector.
+#[async_trait::async_trait]
+pub trait CloudItem: Send + Sync + Sized + 'static {
+    fn id(&self) -> u64;
+    fn name(&self) -> &str;
+    fn labels(&self) -> &Labels;
+    async fn list(client: &HcloudClient, params: &ListParams) -> Result<Vec<Self>, HcloudError>;
+}
+
+/// The API models the cloud kinds manage all carry `id`, `name` and `labels` fields.
+macro_rules! cloud_item {
+    ($($model:ty => $list:ident),*) => {$(
+        #[async_trait::async_trait]
+        impl CloudItem for $model {
+            fn id(&self) -> u64 {
+                self.id.0
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn labels(&self) -> &Labels {
+                &self.labels
+            }
+            async fn list(
+                client: &HcloudClient,
+                params: &ListParams,
+            ) -> Result<Vec<Self>, HcloudError> {
+                client.$list(params).await
+            }
+        }
+    )*};
+}
+
+cloud_item!(
+    Server => list_servers,
+    Volume => list_volumes,
+    Firewall => list_firewalls,
+    SshKey => list_ssh_keys
+);
+
+/// The recorded state with what every API object reports: its id, name and labels. Each
+/// kind's `observed` adds its own attributes.
+pub(crate) fn observed_base(item: &impl CloudItem, recorded: &ResourceState) -> ResourceState {
+    let mut s = recorded.clone();
+    let id = item.id().to_string();
+    s.id = Some(id.clone());
+    let at = &mut s.attributes;
+    at.insert("id".into(), serde_json::Value::String(id));
+    at.insert(
+        "name".into(),
+        serde_json::Value::String(item.name().to_string()),
+    );
+    at.insert("labels".into(), attrs::labels_json(item.labels()));
+    s
+}
+
+/// What is specific to one cloud kind: its create and update, and what the shared refresh,
+/// adoption and delete need.
 #[async_trait::async_trait]
 pub trait CloudResource: Send + Sync {
-    type Item: Send + Sync + 'static;
+    type Item: CloudItem;
 
-    /// The kind's name (as in the registry).
-    fn kind_name(&self) -> &'static str;
     /// What people call it in messages ("server", "SSH key").
     fn noun(&self) -> &'static str;
-    fn id(&self, item: &Self::Item) -> u64;
-    fn name<'a>(&self, item: &'a Self::Item) -> &'a str;
-    fn labels<'a>(&self, item: &'a Self::Item) -> &'a Labels;
     /// Where it is, for kinds that have a location (checked against policy at refresh).
     fn location<'a>(&self, _item: &'a Self::Item) -> Option<&'a Location> {
         None
@@ -101,11 +155,23 @@ pub trait CloudResource: Send + Sync {
         false
     }
 
-    async fn list(
+    /// Creates the resource, or adopts and brings in line the one an interrupted run made.
+    async fn create(
         &self,
-        client: &HcloudClient,
-        params: &ListParams,
-    ) -> Result<Vec<Self::Item>, HcloudError>;
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+    ) -> Result<ResourceState, ApplyError>;
+
+    /// Changes `changed` attributes in place (only those the kind can change in place).
+    async fn update(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError>;
 
     /// The actual attributes of `item`, in the shape `create` records.
     fn observed(
@@ -169,15 +235,15 @@ where
         client: &HcloudClient,
         params: &ListParams,
     ) -> Result<Vec<Listed>, HcloudError> {
-        let items = self.list(client, params).await?;
+        let items = T::Item::list(client, params).await?;
         Ok(items
             .into_iter()
             .map(|item| {
                 let kind = self.clone();
                 Listed {
-                    id: self.id(&item),
-                    name: self.name(&item).to_string(),
-                    labels: self.labels(&item).clone(),
+                    id: item.id(),
+                    name: item.name().to_string(),
+                    labels: item.labels().clone(),
                     location: self.location(&item).cloned(),
                     observe: Box::new(move |recorded, servers| {
                         kind.observed(&item, recorded, servers)
@@ -195,10 +261,8 @@ pub(crate) async fn find<K: CloudResource>(
     cx: &ApplyContext,
     address: &str,
 ) -> Result<Option<K::Item>, ApplyError> {
-    let found = k
-        .list(&app.client, &lookup::owned_params(cx.stack_name(), address))
-        .await?;
-    lookup::single(address, k.noun(), found, |i| k.id(i))
+    let found = K::Item::list(&app.client, &lookup::owned_params(cx.stack_name(), address)).await?;
+    lookup::single(address, k.noun(), found, |i| i.id())
 }
 
 /// Deletes what `prior` records; a create that never confirmed (no id) deletes whatever
@@ -213,11 +277,50 @@ pub(crate) async fn delete<K: CloudResource>(
     let id = match attrs::prior_id(address, prior) {
         Ok(id) => id,
         Err(_) => match find(k, app, cx, address).await? {
-            Some(item) => k.id(&item),
+            Some(item) => item.id(),
             None => return Ok(()),
         },
     };
     k.delete_id(app, cx, address, id).await
+}
+
+/// A cloud kind's [`Operate`]: its own create and update on the API, the shared delete.
+pub struct Cloud<K>(pub K);
+
+#[async_trait::async_trait]
+impl<K: CloudResource + ResourceKind> Operate for Cloud<K> {
+    async fn create(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        let app = providers.cloud(&desired.address)?;
+        self.0.create(app, cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        desired: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        check_in_place(self.0.name(), &desired.address, changed)?;
+        let app = providers.cloud(&desired.address)?;
+        self.0.update(app, cx, desired, prior, changed).await
+    }
+
+    async fn delete(
+        &self,
+        providers: &Providers,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        delete(&self.0, providers.cloud(address)?, cx, address, prior).await
+    }
 }
 
 /// Refuses an in-place update of an attribute that needs a new resource: the planner must have

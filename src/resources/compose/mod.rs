@@ -9,9 +9,9 @@ use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
-use crate::resources::node::NodeRead;
+use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, docker_ok, prior_str};
-use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind, node_address};
 use crate::state::ResourceState;
 
@@ -20,7 +20,6 @@ use serde_json::{Map, Value as Json, json};
 #[derive(Clone, Copy)]
 pub struct ComposeKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for ComposeKind {
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
@@ -104,34 +103,32 @@ impl ResourceKind for ComposeKind {
         Read::Node(self)
     }
 
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired, None, &[]).await
+    fn operate(&self) -> &dyn Operate {
+        &OnNode(ComposeKind)
     }
+}
 
-    async fn update(
+#[async_trait::async_trait]
+impl NodeOps for ComposeKind {
+    async fn converge(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         desired: &Desired,
-        prior: &ResourceState,
+        prior: Option<&ResourceState>,
         changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired, Some(prior), changed).await
+        apply::apply(nodes, cx, desired, prior, changed).await
     }
 
-    async fn delete(
+    async fn remove(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         address: &str,
         prior: &ResourceState,
     ) -> Result<(), ApplyError> {
-        apply::delete(providers.node(), cx, address, prior).await
+        apply::delete(nodes, cx, address, prior).await
     }
 }
 

@@ -9,9 +9,9 @@ use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
-use crate::resources::node::NodeRead;
+use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, prior_str};
-use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
@@ -48,7 +48,6 @@ pub enum FileContent {
 #[derive(Clone, Copy)]
 pub struct FileKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for FileKind {
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
@@ -131,35 +130,32 @@ impl ResourceKind for FileKind {
         Read::Node(self)
     }
 
-    async fn create(
+    fn operate(&self) -> &dyn Operate {
+        &OnNode(FileKind)
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeOps for FileKind {
+    async fn converge(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         desired: &Desired,
+        _prior: Option<&ResourceState>,
+        _changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired).await
+        apply::apply(nodes, cx, desired).await
     }
 
-    async fn update(
+    async fn remove(
         &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        let _ = (prior, changed);
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         address: &str,
         prior: &ResourceState,
     ) -> Result<(), ApplyError> {
-        apply::delete(providers.node(), cx, address, prior).await
+        apply::delete(nodes, cx, address, prior).await
     }
 }
 

@@ -11,7 +11,6 @@ use crate::providers::hcloud::models::{
     CreateFirewall, Firewall, FirewallResource, FirewallRule, UpdateResource,
 };
 use crate::providers::hcloud::{FirewallId, ServerId};
-use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams};
 use crate::resources::Desired;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
@@ -62,51 +61,6 @@ fn desired_servers(cx: &ApplyContext, a: &Attrs) -> Result<BTreeSet<ServerId>, A
         .iter()
         .map(|name| dependency_id(cx, &a.address, &format!("server.{name}")).map(ServerId))
         .collect()
-}
-
-pub(super) async fn create(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    let name = a.str("name")?.to_owned();
-    let labels = a.labels()?;
-    let rules = rules_of(&a)?;
-    let servers = desired_servers(cx, &a)?;
-
-    let id = match find(app, cx, &d.address).await? {
-        Some(existing) => adopt(app, cx, &a, existing, &rules, &servers).await?,
-        None => {
-            let body = CreateFirewall {
-                name: name.clone(),
-                labels,
-                rules: rules.clone(),
-                apply_to: servers
-                    .iter()
-                    .map(|s| FirewallResource::server(*s))
-                    .collect(),
-            };
-            cx.events
-                .progress(&d.address, format!("creating firewall {name}"));
-            match create_or_find(
-                cx,
-                &d.address,
-                || app.client.create_firewall(&body),
-                || find(app, cx, &d.address),
-            )
-            .await?
-            {
-                Created::New(resp) => {
-                    let actions: Vec<_> = resp.actions.iter().collect();
-                    app.wait(cx, &d.address, &actions).await?;
-                    resp.firewall.id
-                }
-                Created::Found(f) => adopt(app, cx, &a, f, &rules, &servers).await?,
-            }
-        }
-    };
-    Ok(ready_state(d, &a, id.0, []))
 }
 
 async fn adopt(
@@ -206,62 +160,83 @@ async fn reconcile_servers(
     Ok(())
 }
 
-pub(super) async fn update(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-    prior: &ResourceState,
-    changed: &[String],
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    let id = FirewallId(prior_id(&d.address, prior)?);
-    let has = |k: &str| changed.iter().any(|c| c == k);
-    if has("name") || has("labels") {
-        let body = UpdateResource {
-            name: has("name")
-                .then(|| a.str("name").map(str::to_owned))
-                .transpose()?,
-            labels: has("labels").then(|| a.labels()).transpose()?,
-        };
-        app.client.update_firewall(id, &body).await?;
-    }
-    if has("rules") {
-        set_rules(app, cx, &d.address, id, &rules_of(&a)?).await?;
-    }
-    if has("apply_to") {
-        // What it is applied to now, not what state remembers: servers may have been replaced.
-        let firewall = app.client.get_firewall(id).await?;
-        reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, &a)?).await?;
-    }
-    Ok(updated_state(d, &a, prior, &["id"]))
-}
-
 #[async_trait::async_trait]
 impl CloudResource for FirewallKind {
+    async fn create(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        let name = a.str("name")?.to_owned();
+        let labels = a.labels()?;
+        let rules = rules_of(&a)?;
+        let servers = desired_servers(cx, &a)?;
+
+        let id = match find(app, cx, &d.address).await? {
+            Some(existing) => adopt(app, cx, &a, existing, &rules, &servers).await?,
+            None => {
+                let body = CreateFirewall {
+                    name: name.clone(),
+                    labels,
+                    rules: rules.clone(),
+                    apply_to: servers
+                        .iter()
+                        .map(|s| FirewallResource::server(*s))
+                        .collect(),
+                };
+                cx.events
+                    .progress(&d.address, format!("creating firewall {name}"));
+                match create_or_find(
+                    cx,
+                    &d.address,
+                    || app.client.create_firewall(&body),
+                    || find(app, cx, &d.address),
+                )
+                .await?
+                {
+                    Created::New(resp) => {
+                        let actions: Vec<_> = resp.actions.iter().collect();
+                        app.wait(cx, &d.address, &actions).await?;
+                        resp.firewall.id
+                    }
+                    Created::Found(f) => adopt(app, cx, &a, f, &rules, &servers).await?,
+                }
+            }
+        };
+        Ok(ready_state(d, &a, id.0, []))
+    }
+
+    async fn update(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        let id = FirewallId(prior_id(&d.address, prior)?);
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        if let Some(body) = a.rename_relabel(changed)? {
+            app.client.update_firewall(id, &body).await?;
+        }
+        if has("rules") {
+            set_rules(app, cx, &d.address, id, &rules_of(&a)?).await?;
+        }
+        if has("apply_to") {
+            // What it is applied to now, not what state remembers: servers may have been replaced.
+            let firewall = app.client.get_firewall(id).await?;
+            reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, &a)?).await?;
+        }
+        Ok(updated_state(d, &a, prior, &["id"]))
+    }
+
     type Item = Firewall;
 
-    fn kind_name(&self) -> &'static str {
-        "firewall"
-    }
     fn noun(&self) -> &'static str {
         "firewall"
-    }
-    fn id(&self, item: &Firewall) -> u64 {
-        item.id.0
-    }
-    fn name<'a>(&self, item: &'a Firewall) -> &'a str {
-        &item.name
-    }
-    fn labels<'a>(&self, item: &'a Firewall) -> &'a Labels {
-        &item.labels
-    }
-
-    async fn list(
-        &self,
-        client: &HcloudClient,
-        params: &ListParams,
-    ) -> Result<Vec<Firewall>, HcloudError> {
-        client.list_firewalls(params).await
     }
 
     /// The actual attributes of a firewall, in the shape `create` records, servers by block name.
@@ -271,15 +246,8 @@ impl CloudResource for FirewallKind {
         recorded: &ResourceState,
         servers_by_id: &ServerNames,
     ) -> ResourceState {
-        let mut s = recorded.clone();
-        s.id = Some(firewall.id.to_string());
+        let mut s = crate::resources::cloud::observed_base(firewall, recorded);
         let at = &mut s.attributes;
-        at.insert("id".into(), Json::String(firewall.id.to_string()));
-        at.insert("name".into(), Json::String(firewall.name.clone()));
-        at.insert(
-            "labels".into(),
-            crate::resources::cloud::attrs::labels_json(&firewall.labels),
-        );
         at.insert("rules".into(), rules_json(&firewall.rules));
         let mut servers: Vec<String> = applied_servers(firewall)
             .into_iter()

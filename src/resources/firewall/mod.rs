@@ -7,9 +7,9 @@ mod policy;
 use crate::config::Stack;
 use crate::config::{Direction, FirewallRule};
 use crate::resources::PolicyFinding;
+use crate::resources::cloud::Cloud;
 use crate::resources::{
-    ApplyContext, ApplyError, ChangeMode, Desired, DesiredContext, Providers, Read, ResourceKind,
-    labels_json,
+    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
 };
 use crate::state::ResourceState;
 use serde_json::{Value as Json, json};
@@ -17,7 +17,6 @@ use serde_json::{Value as Json, json};
 #[derive(Clone, Copy)]
 pub struct FirewallKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for FirewallKind {
     fn policy_findings(
         &self,
@@ -70,42 +69,8 @@ impl ResourceKind for FirewallKind {
             .collect()
     }
 
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        cloud::create(providers.cloud(&desired.address)?, cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        crate::resources::cloud::check_in_place(self.name(), &desired.address, changed)?;
-        cloud::update(
-            providers.cloud(&desired.address)?,
-            cx,
-            desired,
-            prior,
-            changed,
-        )
-        .await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        crate::resources::cloud::delete(self, providers.cloud(address)?, cx, address, prior).await
+    fn operate(&self) -> &dyn Operate {
+        &Cloud(FirewallKind)
     }
 }
 

@@ -5,9 +5,9 @@ mod apply;
 
 use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
 use crate::resources::node::NodeHost;
-use crate::resources::node::NodeRead;
 use crate::resources::node::reach::{auth, fingerprint, precondition};
-use crate::resources::{ApplyContext, ApplyError, Providers, Read};
+use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
@@ -16,7 +16,6 @@ use serde_json::Value as Json;
 #[derive(Clone, Copy)]
 pub struct HostKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for HostKind {
     fn name(&self) -> &'static str {
         "host"
@@ -60,37 +59,22 @@ impl ResourceKind for HostKind {
         Some(self)
     }
 
-    async fn create(
+    fn operate(&self) -> &dyn Operate {
+        &OnNode(HostKind)
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeOps for HostKind {
+    async fn converge(
         &self,
-        providers: &Providers,
+        nodes: &NodeProvider,
         cx: &ApplyContext,
         desired: &Desired,
+        _prior: Option<&ResourceState>,
+        _changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        let _ = (prior, changed);
-        apply::apply(providers.node(), cx, desired).await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        // A host is not ours to remove.
-        let _ = (providers, cx, address, prior);
-        Ok(())
+        apply::apply(nodes, cx, desired).await
     }
 }
 

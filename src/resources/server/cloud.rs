@@ -8,7 +8,6 @@ use crate::providers::hcloud::models::Location;
 use crate::providers::hcloud::models::{
     ChangeServerType, CreateServer, Server, ServerStatus, UpdateResource,
 };
-use crate::providers::hcloud::{HcloudClient, HcloudError, ListParams};
 use crate::providers::hcloud::{Labels, ServerId};
 use crate::providers::ssh::generate_host_key;
 use crate::resources::Desired;
@@ -72,101 +71,6 @@ fn computed(server: &Server, fingerprint: Option<String>) -> Vec<(&'static str, 
         ),
         ("status", status_json(server.status)),
     ]
-}
-
-pub(super) async fn create(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    if let Some(existing) = find(app, cx, &d.address).await? {
-        // A checkpoint from the run that created it says which host key to expect.
-        let fingerprint = cx
-            .attribute(&d.address, "host_key_fingerprint")
-            .and_then(|v| v.as_str().map(str::to_owned));
-        if fingerprint.is_none() {
-            cx.events.progress(
-                &d.address,
-                "adopting a server whose host key sovstack did not record: it must be learned \
-                 and pinned before connecting",
-            );
-        }
-        return adopt(app, cx, d, &a, existing, fingerprint).await;
-    }
-
-    let block = block_name(&d.address);
-    let config = cx.stack.server(block).ok_or_else(|| {
-        crate::resources::cloud::attrs::precondition(
-            &d.address,
-            format!("the stack has no server \"{block}\""),
-        )
-    })?;
-    let mut ssh_keys = Vec::new();
-    for k in &config.ssh_keys {
-        let id = dependency_id(cx, &d.address, &format!("ssh_key.{}", k.value))?;
-        ssh_keys.push(id.to_string());
-    }
-    let name = a.str("name")?.to_owned();
-    let labels = a.labels()?;
-
-    let key = generate_host_key()?;
-    let fingerprint = key.fingerprint().to_string();
-    let user_data = crate::resources::cloud::user_data::render(cx, config, &key)?;
-    drop(key);
-
-    // Durable before the request: if we die once the server exists, the next run adopts it
-    // knowing which host key it must present.
-    let mut pending = a.map.clone();
-    pending.insert(
-        "host_key_fingerprint".into(),
-        Json::String(fingerprint.clone()),
-    );
-    cx.checkpoint
-        .record(
-            &d.address,
-            ResourceState {
-                kind: "server".into(),
-                id: None,
-                attributes: pending,
-                sensitive_attributes: Default::default(),
-                dependencies: d.dependencies.iter().cloned().collect(),
-                status: ResourceStatus::Pending,
-            },
-        )
-        .await?;
-
-    let mut body = CreateServer::new(name.clone(), a.str("server_type")?, a.str("image")?);
-    body.location = Some(a.str("location")?.to_owned());
-    body.start_after_create = Some(true);
-    body.ssh_keys = ssh_keys;
-    body.user_data = Some(user_data);
-    body.labels = labels;
-    cx.events
-        .progress(&d.address, format!("creating server {name}"));
-    let created = create_or_find(
-        cx,
-        &d.address,
-        || app.client.create_server(&body),
-        || find(app, cx, &d.address),
-    )
-    .await?;
-    drop(body);
-    match created {
-        Created::New(resp) => {
-            app.wait(cx, &d.address, &resp.actions()).await?;
-            let mut server = resp.server;
-            // The create and start actions succeeded: the server runs.
-            server.status = ServerStatus::Running;
-            Ok(ready_state(
-                d,
-                &a,
-                server.id.0,
-                computed(&server, Some(fingerprint)),
-            ))
-        }
-        Created::Found(server) => adopt(app, cx, d, &a, server, Some(fingerprint)).await,
-    }
 }
 
 /// Takes over a server that carries our labels: waits for what runs on it, brings name, labels
@@ -326,68 +230,139 @@ async fn change_type(
     changed
 }
 
-pub(super) async fn update(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-    prior: &ResourceState,
-    changed: &[String],
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    let id = ServerId(prior_id(&d.address, prior)?);
-    let has = |k: &str| changed.iter().any(|c| c == k);
-    if has("name") || has("labels") {
-        let body = UpdateResource {
-            name: has("name")
-                .then(|| a.str("name").map(str::to_owned))
-                .transpose()?,
-            labels: has("labels").then(|| a.labels()).transpose()?,
-        };
-        app.client.update_server(id, &body).await?;
-    }
-    let mut state = updated_state(d, &a, prior, COMPUTED);
-    if has("server_type") {
-        change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
-        let server = app.client.get_server(id).await?;
-        state
-            .attributes
-            .insert("status".into(), status_json(server.status));
-    }
-    Ok(state)
-}
-
 #[async_trait::async_trait]
 impl CloudResource for ServerKind {
+    async fn create(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        if let Some(existing) = find(app, cx, &d.address).await? {
+            // A checkpoint from the run that created it says which host key to expect.
+            let fingerprint = cx
+                .attribute(&d.address, "host_key_fingerprint")
+                .and_then(|v| v.as_str().map(str::to_owned));
+            if fingerprint.is_none() {
+                cx.events.progress(
+                    &d.address,
+                    "adopting a server whose host key sovstack did not record: it must be learned \
+                     and pinned before connecting",
+                );
+            }
+            return adopt(app, cx, d, &a, existing, fingerprint).await;
+        }
+
+        let block = block_name(&d.address);
+        let config = cx.stack.server(block).ok_or_else(|| {
+            crate::resources::cloud::attrs::precondition(
+                &d.address,
+                format!("the stack has no server \"{block}\""),
+            )
+        })?;
+        let mut ssh_keys = Vec::new();
+        for k in &config.ssh_keys {
+            let id = dependency_id(cx, &d.address, &format!("ssh_key.{}", k.value))?;
+            ssh_keys.push(id.to_string());
+        }
+        let name = a.str("name")?.to_owned();
+        let labels = a.labels()?;
+
+        let key = generate_host_key()?;
+        let fingerprint = key.fingerprint().to_string();
+        let user_data = crate::resources::cloud::user_data::render(cx, config, &key)?;
+        drop(key);
+
+        // Durable before the request: if we die once the server exists, the next run adopts it
+        // knowing which host key it must present.
+        let mut pending = a.map.clone();
+        pending.insert(
+            "host_key_fingerprint".into(),
+            Json::String(fingerprint.clone()),
+        );
+        cx.checkpoint
+            .record(
+                &d.address,
+                ResourceState {
+                    kind: "server".into(),
+                    id: None,
+                    attributes: pending,
+                    sensitive_attributes: Default::default(),
+                    dependencies: d.dependencies.iter().cloned().collect(),
+                    status: ResourceStatus::Pending,
+                },
+            )
+            .await?;
+
+        let mut body = CreateServer::new(name.clone(), a.str("server_type")?, a.str("image")?);
+        body.location = Some(a.str("location")?.to_owned());
+        body.start_after_create = Some(true);
+        body.ssh_keys = ssh_keys;
+        body.user_data = Some(user_data);
+        body.labels = labels;
+        cx.events
+            .progress(&d.address, format!("creating server {name}"));
+        let created = create_or_find(
+            cx,
+            &d.address,
+            || app.client.create_server(&body),
+            || find(app, cx, &d.address),
+        )
+        .await?;
+        drop(body);
+        match created {
+            Created::New(resp) => {
+                app.wait(cx, &d.address, &resp.actions()).await?;
+                let mut server = resp.server;
+                // The create and start actions succeeded: the server runs.
+                server.status = ServerStatus::Running;
+                Ok(ready_state(
+                    d,
+                    &a,
+                    server.id.0,
+                    computed(&server, Some(fingerprint)),
+                ))
+            }
+            Created::Found(server) => adopt(app, cx, d, &a, server, Some(fingerprint)).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        let id = ServerId(prior_id(&d.address, prior)?);
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        if let Some(body) = a.rename_relabel(changed)? {
+            app.client.update_server(id, &body).await?;
+        }
+        let mut state = updated_state(d, &a, prior, COMPUTED);
+        if has("server_type") {
+            change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
+            let server = app.client.get_server(id).await?;
+            state
+                .attributes
+                .insert("status".into(), status_json(server.status));
+        }
+        Ok(state)
+    }
+
     type Item = Server;
 
-    fn kind_name(&self) -> &'static str {
-        "server"
-    }
     fn noun(&self) -> &'static str {
         "server"
-    }
-    fn id(&self, item: &Server) -> u64 {
-        item.id.0
-    }
-    fn name<'a>(&self, item: &'a Server) -> &'a str {
-        &item.name
-    }
-    fn labels<'a>(&self, item: &'a Server) -> &'a Labels {
-        &item.labels
     }
     fn location<'a>(&self, item: &'a Server) -> Option<&'a Location> {
         Some(&item.location)
     }
     fn names_servers(&self) -> bool {
         true
-    }
-
-    async fn list(
-        &self,
-        client: &HcloudClient,
-        params: &ListParams,
-    ) -> Result<Vec<Server>, HcloudError> {
-        client.list_servers(params).await
     }
 
     /// The actual attributes of a server, in the shape `create` records.
@@ -397,11 +372,8 @@ impl CloudResource for ServerKind {
         recorded: &ResourceState,
         _: &ServerNames,
     ) -> ResourceState {
-        let mut s = recorded.clone();
-        s.id = Some(server.id.to_string());
+        let mut s = crate::resources::cloud::observed_base(server, recorded);
         let at = &mut s.attributes;
-        at.insert("id".into(), Json::String(server.id.to_string()));
-        at.insert("name".into(), Json::String(server.name.clone()));
         at.insert(
             "server_type".into(),
             Json::String(server.server_type.name.clone()),
@@ -413,10 +385,6 @@ impl CloudResource for ServerKind {
         if let Some(image) = server.image.as_ref().and_then(|i| i.name.clone()) {
             at.insert("image".into(), Json::String(image));
         }
-        at.insert(
-            "labels".into(),
-            crate::resources::cloud::attrs::labels_json(&server.labels),
-        );
         for (k, v) in computed(server, None) {
             // The host key is not something the API knows; keep what state pinned.
             if k != "host_key_fingerprint" {

@@ -4,18 +4,16 @@
 mod cloud;
 mod node;
 
+use crate::resources::cloud::Cloud;
 use crate::resources::node::NodeHost;
 use crate::resources::{
-    ApplyContext, ApplyError, ChangeMode, Desired, DesiredContext, Providers, Read, ResourceKind,
-    labels_json,
+    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
 };
-use crate::state::ResourceState;
 use sha2::{Digest, Sha256};
 
 #[derive(Clone, Copy)]
 pub struct ServerKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for ServerKind {
     fn name(&self) -> &'static str {
         "server"
@@ -77,41 +75,7 @@ impl ResourceKind for ServerKind {
             .collect()
     }
 
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        cloud::create(providers.cloud(&desired.address)?, cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        crate::resources::cloud::check_in_place(self.name(), &desired.address, changed)?;
-        cloud::update(
-            providers.cloud(&desired.address)?,
-            cx,
-            desired,
-            prior,
-            changed,
-        )
-        .await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        crate::resources::cloud::delete(self, providers.cloud(address)?, cx, address, prior).await
+    fn operate(&self) -> &dyn Operate {
+        &Cloud(ServerKind)
     }
 }

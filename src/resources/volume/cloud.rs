@@ -7,7 +7,6 @@ use super::VolumeKind;
 use crate::providers::hcloud::models::{
     AttachVolume, CreateVolume, UpdateResource, Volume, VolumeFormat,
 };
-use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams};
 use crate::providers::hcloud::{ServerId, VolumeId};
 use crate::resources::Desired;
 use crate::resources::cloud::CloudProvider;
@@ -54,68 +53,6 @@ fn shrink_error(address: &str, from: u64, to: u64) -> ApplyError {
                 .into(),
         ),
     }
-}
-
-pub(super) async fn create(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    let name = a.str("name")?.to_owned();
-    let size = a.u64("size")?;
-    let labels = a.labels()?;
-    let server = desired_server(cx, &a)?;
-    let automount = a.bool_or("automount", false);
-
-    let volume = match find(app, cx, &d.address).await? {
-        Some(existing) => adopt(app, cx, &a, existing, server).await?,
-        None => {
-            let body = CreateVolume {
-                name: name.clone(),
-                size,
-                labels: labels.clone(),
-                // Created next to (and attached to) its server, or alone in its location.
-                location: if server.is_some() {
-                    None
-                } else {
-                    Some(a.str("location")?.to_owned())
-                },
-                server,
-                automount: server.map(|_| automount),
-                format: format_of(&a)?,
-            };
-            cx.events
-                .progress(&d.address, format!("creating volume {name} ({size} GB)"));
-            match create_or_find(
-                cx,
-                &d.address,
-                || app.client.create_volume(&body),
-                || find(app, cx, &d.address),
-            )
-            .await?
-            {
-                Created::New(resp) => {
-                    app.wait(cx, &d.address, &resp.actions()).await?;
-                    resp.volume
-                }
-                Created::Found(v) => adopt(app, cx, &a, v, server).await?,
-            }
-        }
-    };
-    let mut state = ready_state(
-        d,
-        &a,
-        volume.id.0,
-        [("linux_device", Json::String(volume.linux_device.clone()))],
-    );
-    if volume.size > size {
-        // Adopted a bigger volume: record what it is, so the plan shows the impossible shrink.
-        state
-            .attributes
-            .insert("size".into(), Json::from(volume.size));
-    }
-    Ok(state)
 }
 
 /// Brings an existing volume in line: name, labels, size (grow only), attachment.
@@ -197,78 +134,116 @@ async fn reattach(
     Ok(())
 }
 
-pub(super) async fn update(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    d: &Desired,
-    prior: &ResourceState,
-    changed: &[String],
-) -> Result<ResourceState, ApplyError> {
-    let a = Attrs::resolve(cx, d)?;
-    let id = VolumeId(prior_id(&d.address, prior)?);
-    let has = |k: &str| changed.iter().any(|c| c == k);
-    // The API's view decides what to do: state may be behind what happened outside sovstack.
-    let actual = app.client.get_volume(id).await?;
-    if has("size") {
-        let size = a.u64("size")?;
-        if size < actual.size {
-            return Err(shrink_error(&d.address, actual.size, size));
-        }
-        if size > actual.size {
-            resize(app, cx, &d.address, id, size).await?;
-        }
-    }
-    if has("name") || has("labels") {
-        let body = UpdateResource {
-            name: has("name")
-                .then(|| a.str("name").map(str::to_owned))
-                .transpose()?,
-            labels: has("labels").then(|| a.labels()).transpose()?,
-        };
-        app.client.update_volume(id, &body).await?;
-    }
-    // `automount` only matters when attaching; a change of it alone is recorded.
-    if has("server") {
-        let to = desired_server(cx, &a)?;
-        if actual.server != to {
-            reattach(app, cx, &a, id, actual.server, to).await?;
-        }
-    }
-    Ok(updated_state(d, &a, prior, &["id", "linux_device"]))
-}
-
 #[async_trait::async_trait]
 impl CloudResource for VolumeKind {
+    async fn create(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        let name = a.str("name")?.to_owned();
+        let size = a.u64("size")?;
+        let labels = a.labels()?;
+        let server = desired_server(cx, &a)?;
+        let automount = a.bool_or("automount", false);
+
+        let volume = match find(app, cx, &d.address).await? {
+            Some(existing) => adopt(app, cx, &a, existing, server).await?,
+            None => {
+                let body = CreateVolume {
+                    name: name.clone(),
+                    size,
+                    labels: labels.clone(),
+                    // Created next to (and attached to) its server, or alone in its location.
+                    location: if server.is_some() {
+                        None
+                    } else {
+                        Some(a.str("location")?.to_owned())
+                    },
+                    server,
+                    automount: server.map(|_| automount),
+                    format: format_of(&a)?,
+                };
+                cx.events
+                    .progress(&d.address, format!("creating volume {name} ({size} GB)"));
+                match create_or_find(
+                    cx,
+                    &d.address,
+                    || app.client.create_volume(&body),
+                    || find(app, cx, &d.address),
+                )
+                .await?
+                {
+                    Created::New(resp) => {
+                        app.wait(cx, &d.address, &resp.actions()).await?;
+                        resp.volume
+                    }
+                    Created::Found(v) => adopt(app, cx, &a, v, server).await?,
+                }
+            }
+        };
+        let mut state = ready_state(
+            d,
+            &a,
+            volume.id.0,
+            [("linux_device", Json::String(volume.linux_device.clone()))],
+        );
+        if volume.size > size {
+            // Adopted a bigger volume: record what it is, so the plan shows the impossible shrink.
+            state
+                .attributes
+                .insert("size".into(), Json::from(volume.size));
+        }
+        Ok(state)
+    }
+
+    async fn update(
+        &self,
+        app: &CloudProvider,
+        cx: &ApplyContext,
+        d: &Desired,
+        prior: &ResourceState,
+        changed: &[String],
+    ) -> Result<ResourceState, ApplyError> {
+        let a = Attrs::resolve(cx, d)?;
+        let id = VolumeId(prior_id(&d.address, prior)?);
+        let has = |k: &str| changed.iter().any(|c| c == k);
+        // The API's view decides what to do: state may be behind what happened outside sovstack.
+        let actual = app.client.get_volume(id).await?;
+        if has("size") {
+            let size = a.u64("size")?;
+            if size < actual.size {
+                return Err(shrink_error(&d.address, actual.size, size));
+            }
+            if size > actual.size {
+                resize(app, cx, &d.address, id, size).await?;
+            }
+        }
+        if let Some(body) = a.rename_relabel(changed)? {
+            app.client.update_volume(id, &body).await?;
+        }
+        // `automount` only matters when attaching; a change of it alone is recorded.
+        if has("server") {
+            let to = desired_server(cx, &a)?;
+            if actual.server != to {
+                reattach(app, cx, &a, id, actual.server, to).await?;
+            }
+        }
+        Ok(updated_state(d, &a, prior, &["id", "linux_device"]))
+    }
+
     type Item = Volume;
 
-    fn kind_name(&self) -> &'static str {
-        "volume"
-    }
     fn noun(&self) -> &'static str {
         "volume"
-    }
-    fn id(&self, item: &Volume) -> u64 {
-        item.id.0
-    }
-    fn name<'a>(&self, item: &'a Volume) -> &'a str {
-        &item.name
-    }
-    fn labels<'a>(&self, item: &'a Volume) -> &'a Labels {
-        &item.labels
     }
     fn location<'a>(
         &self,
         item: &'a Volume,
     ) -> Option<&'a crate::providers::hcloud::models::Location> {
         Some(&item.location)
-    }
-
-    async fn list(
-        &self,
-        client: &HcloudClient,
-        params: &ListParams,
-    ) -> Result<Vec<Volume>, HcloudError> {
-        client.list_volumes(params).await
     }
 
     /// The actual attributes of a volume, in the shape `create` records, its server by block name.
@@ -278,11 +253,8 @@ impl CloudResource for VolumeKind {
         recorded: &ResourceState,
         servers: &ServerNames,
     ) -> ResourceState {
-        let mut s = recorded.clone();
-        s.id = Some(volume.id.to_string());
+        let mut s = crate::resources::cloud::observed_base(volume, recorded);
         let at = &mut s.attributes;
-        at.insert("id".into(), Json::String(volume.id.to_string()));
-        at.insert("name".into(), Json::String(volume.name.clone()));
         at.insert("size".into(), Json::from(volume.size));
         at.insert(
             "location".into(),
@@ -297,10 +269,6 @@ impl CloudResource for VolumeKind {
         at.insert(
             "format".into(),
             volume.format.clone().map_or(Json::Null, Json::String),
-        );
-        at.insert(
-            "labels".into(),
-            crate::resources::cloud::attrs::labels_json(&volume.labels),
         );
         at.insert(
             "linux_device".into(),

@@ -3,16 +3,14 @@
 
 mod cloud;
 
+use crate::resources::cloud::Cloud;
 use crate::resources::{
-    ApplyContext, ApplyError, ChangeMode, Desired, DesiredContext, Providers, Read, ResourceKind,
-    labels_json,
+    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
 };
-use crate::state::ResourceState;
 
 #[derive(Clone, Copy)]
 pub struct VolumeKind;
 
-#[async_trait::async_trait]
 impl ResourceKind for VolumeKind {
     fn name(&self) -> &'static str {
         "volume"
@@ -79,41 +77,7 @@ impl ResourceKind for VolumeKind {
             .collect()
     }
 
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        cloud::create(providers.cloud(&desired.address)?, cx, desired).await
-    }
-
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        crate::resources::cloud::check_in_place(self.name(), &desired.address, changed)?;
-        cloud::update(
-            providers.cloud(&desired.address)?,
-            cx,
-            desired,
-            prior,
-            changed,
-        )
-        .await
-    }
-
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        crate::resources::cloud::delete(self, providers.cloud(address)?, cx, address, prior).await
+    fn operate(&self) -> &dyn Operate {
+        &Cloud(VolumeKind)
     }
 }
