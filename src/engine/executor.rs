@@ -128,156 +128,209 @@ pub async fn execute<W: StateWriter>(
     }
     let graph = change_graph(&changes, &desired, &cx);
     graph.order()?;
-
-    let mut outcome = Outcome::default();
-    let mut waiting: BTreeMap<String, usize> = changes
-        .keys()
-        .map(|a| (a.to_string(), graph.dependencies(a).len()))
-        .collect();
-    let mut ready: BTreeSet<String> = waiting
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| a.clone())
-        .collect();
-    waiting.retain(|_, n| *n > 0);
-    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut walk = Walk::new(&graph, &changes, &desired, ops, writer, cx);
     let mut running: JoinSet<Task> = JoinSet::new();
     let mut checkpoints_open = true;
-
     loop {
         while running.len() < parallelism {
-            let Some(address) = ready.pop_first() else {
+            let Some(address) = walk.ready.pop_first() else {
                 break;
             };
-            let change = changes[address.as_str()];
-            let d = desired.get(address.as_str()).map(|d| (*d).clone());
-            let prior = cx.resource(&address);
-            if change.action == Action::Create
-                && let Some(d) = &d
-            {
-                // Durable before the provider is asked: a crash from here on is adoptable.
-                let pending = ResourceState {
-                    kind: d.kind.to_string(),
-                    id: prior.as_ref().and_then(|p| p.id.clone()),
-                    attributes: merged_attributes(prior.as_ref(), d),
-                    sensitive_attributes: BTreeMap::new(),
-                    dependencies: d.dependencies.iter().cloned().collect(),
-                    status: ResourceStatus::Pending,
-                };
-                record(writer, &cx, &address, Some(pending)).await?;
-            }
-            let applier = ops.clone();
-            let changed: Vec<String> = change.changes.iter().map(|c| c.name.clone()).collect();
-            let task_cx = cx.clone();
-            let action = change.action;
-            cx.events.send(Event::Started {
-                address: address.clone(),
-                operation: operation_of(action),
-            });
-            running.spawn(async move {
-                let started = Instant::now();
-                let result = run_one(
-                    &*applier,
-                    &task_cx,
-                    &address,
-                    action,
-                    d.as_ref(),
-                    prior.as_ref(),
-                    &changed,
-                )
-                .await;
-                Task {
-                    address,
-                    action,
-                    result,
-                    elapsed: started.elapsed(),
-                }
-            });
+            walk.start(address, &mut running).await?;
         }
         if running.is_empty() {
             break;
         }
         tokio::select! {
-            req = checkpoints.recv(), if checkpoints_open => {
-                match req {
-                    Some((address, state, ack)) => {
-                        let r = record(writer, &cx, &address, Some(state)).await.map_err(|e| e.to_string());
-                        let _ = ack.send(r);
-                    }
-                    None => checkpoints_open = false,
+            req = checkpoints.recv(), if checkpoints_open => match req {
+                Some((address, state, ack)) => {
+                    let r = record(walk.writer, &walk.cx, &address, Some(state))
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = ack.send(r);
                 }
+                None => checkpoints_open = false,
+            },
+            joined = running.join_next() => match joined {
+                Some(Ok(task)) => walk.finished(task).await?,
+                // A panic inside an operation: nothing can be said about its resource beyond
+                // what was recorded before.
+                Some(Err(e)) => walk
+                    .outcome
+                    .failed
+                    .push(("(unknown)".into(), format!("an operation panicked: {e}"))),
+                None => {}
+            },
+        }
+    }
+    walk.outcome.skipped.sort();
+    Ok(walk.outcome)
+}
+
+/// The state of one walk over the change graph: what waits on how many dependencies, what
+/// is ready, what is blocked by a failure, and what happened.
+struct Walk<'a, W: StateWriter> {
+    graph: &'a Graph,
+    changes: &'a BTreeMap<&'a str, &'a ResourceChange>,
+    desired: &'a BTreeMap<&'a str, &'a Desired>,
+    ops: Arc<dyn Operations>,
+    writer: &'a mut W,
+    cx: ApplyContext,
+    waiting: BTreeMap<String, usize>,
+    ready: BTreeSet<String>,
+    blocked: BTreeSet<String>,
+    outcome: Outcome,
+}
+
+impl<'a, W: StateWriter> Walk<'a, W> {
+    fn new(
+        graph: &'a Graph,
+        changes: &'a BTreeMap<&'a str, &'a ResourceChange>,
+        desired: &'a BTreeMap<&'a str, &'a Desired>,
+        ops: Arc<dyn Operations>,
+        writer: &'a mut W,
+        cx: ApplyContext,
+    ) -> Self {
+        let mut waiting: BTreeMap<String, usize> = changes
+            .keys()
+            .map(|a| (a.to_string(), graph.dependencies(a).len()))
+            .collect();
+        let ready: BTreeSet<String> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(a, _)| a.clone())
+            .collect();
+        waiting.retain(|_, n| *n > 0);
+        Self {
+            graph,
+            changes,
+            desired,
+            ops,
+            writer,
+            cx,
+            waiting,
+            ready,
+            blocked: BTreeSet::new(),
+            outcome: Outcome::default(),
+        }
+    }
+
+    /// Starts the change at `address`; a create is recorded `Pending` first.
+    async fn start(
+        &mut self,
+        address: String,
+        running: &mut JoinSet<Task>,
+    ) -> Result<(), ExecuteError> {
+        let change = self.changes[address.as_str()];
+        let d = self.desired.get(address.as_str()).map(|d| (*d).clone());
+        let prior = self.cx.resource(&address);
+        if change.action == Action::Create
+            && let Some(d) = &d
+        {
+            // Durable before the provider is asked: a crash from here on is adoptable.
+            let pending = ResourceState {
+                kind: d.kind.to_string(),
+                id: prior.as_ref().and_then(|p| p.id.clone()),
+                attributes: merged_attributes(prior.as_ref(), d),
+                sensitive_attributes: BTreeMap::new(),
+                dependencies: d.dependencies.iter().cloned().collect(),
+                status: ResourceStatus::Pending,
+            };
+            record(self.writer, &self.cx, &address, Some(pending)).await?;
+        }
+        let changed: Vec<String> = change.changes.iter().map(|c| c.name.clone()).collect();
+        let (ops, task_cx, action) = (self.ops.clone(), self.cx.clone(), change.action);
+        self.cx.events.send(Event::Started {
+            address: address.clone(),
+            operation: operation_of(action),
+        });
+        running.spawn(async move {
+            let started = Instant::now();
+            let result = run_one(
+                &*ops,
+                &task_cx,
+                &address,
+                action,
+                d.as_ref(),
+                prior.as_ref(),
+                &changed,
+            )
+            .await;
+            Task {
+                address,
+                action,
+                result,
+                elapsed: started.elapsed(),
             }
-            joined = running.join_next() => {
-                let Some(joined) = joined else { continue };
-                let task = match joined {
-                    Ok(t) => t,
-                    Err(e) => {
-                        // A panic inside an applier: nothing can be said about its resource
-                        // beyond what was recorded before.
-                        outcome.failed.push(("(unknown)".into(), format!("an operation panicked: {e}")));
-                        continue;
-                    }
-                };
-                match task.result {
-                    Ok(result) => {
-                        let to_record = match (task.action, result) {
-                            (Action::Delete, _) => None,
-                            (_, Some(mut st)) => {
-                                if let Some(d) = desired.get(task.address.as_str()) {
-                                    finish_state(&mut st, d, &cx);
-                                }
-                                Some(st)
-                            }
-                            (_, None) => None,
-                        };
-                        record(writer, &cx, &task.address, to_record).await?;
-                        cx.events.send(Event::Finished {
-                            address: task.address.clone(),
-                            operation: operation_of(task.action),
-                            elapsed: task.elapsed,
-                        });
-                        outcome.completed.push((task.address.clone(), task.action));
-                        for dependent in graph.dependents(&task.address) {
-                            if graph.dependencies(&dependent).contains(&task.address)
-                                && let Some(n) = waiting.get_mut(&dependent)
-                            {
-                                *n -= 1;
-                                if *n == 0 && !blocked.contains(&dependent) {
-                                    waiting.remove(&dependent);
-                                    ready.insert(dependent);
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        // The live line gets what went wrong; the full diagnostic (code,
-                        // help) goes into the outcome for the command to report.
-                        let summary = e.to_string();
-                        let message = format!("{:?}", miette::Report::new(e));
-                        cx.events.send(Event::Failed {
-                            address: task.address.clone(),
-                            operation: operation_of(task.action),
-                            error: summary,
-                        });
-                        outcome.failed.push((task.address.clone(), message));
-                        for dependent in graph.dependents(&task.address) {
-                            if blocked.insert(dependent.clone()) {
-                                waiting.remove(&dependent);
-                                ready.remove(&dependent);
-                                cx.events.send(Event::Skipped {
-                                    address: dependent.clone(),
-                                    because: task.address.clone(),
-                                });
-                                outcome.skipped.push(dependent);
-                            }
-                        }
-                    }
+        });
+        Ok(())
+    }
+
+    /// Records what a finished operation did and releases what waited for it, or skips
+    /// everything that depends on a failed one.
+    async fn finished(&mut self, task: Task) -> Result<(), ExecuteError> {
+        let result = match task.result {
+            Ok(result) => result,
+            Err(e) => {
+                self.failed(&task.address, task.action, e);
+                return Ok(());
+            }
+        };
+        let to_record = match (task.action, result) {
+            (Action::Delete, _) | (_, None) => None,
+            (_, Some(mut st)) => {
+                if let Some(d) = self.desired.get(task.address.as_str()) {
+                    finish_state(&mut st, d, &self.cx);
+                }
+                Some(st)
+            }
+        };
+        record(self.writer, &self.cx, &task.address, to_record).await?;
+        self.cx.events.send(Event::Finished {
+            address: task.address.clone(),
+            operation: operation_of(task.action),
+            elapsed: task.elapsed,
+        });
+        self.outcome
+            .completed
+            .push((task.address.clone(), task.action));
+        for dependent in self.graph.dependents(&task.address) {
+            if self.graph.dependencies(&dependent).contains(&task.address)
+                && let Some(n) = self.waiting.get_mut(&dependent)
+            {
+                *n -= 1;
+                if *n == 0 && !self.blocked.contains(&dependent) {
+                    self.waiting.remove(&dependent);
+                    self.ready.insert(dependent);
                 }
             }
         }
+        Ok(())
     }
-    outcome.skipped.sort();
-    Ok(outcome)
+
+    fn failed(&mut self, address: &str, action: Action, e: ApplyError) {
+        // The live line gets what went wrong; the full diagnostic (code, help) goes into the
+        // outcome for the command to report.
+        let summary = e.to_string();
+        let message = format!("{:?}", miette::Report::new(e));
+        self.cx.events.send(Event::Failed {
+            address: address.to_string(),
+            operation: operation_of(action),
+            error: summary,
+        });
+        self.outcome.failed.push((address.to_string(), message));
+        for dependent in self.graph.dependents(address) {
+            if self.blocked.insert(dependent.clone()) {
+                self.waiting.remove(&dependent);
+                self.ready.remove(&dependent);
+                self.cx.events.send(Event::Skipped {
+                    address: dependent.clone(),
+                    because: address.to_string(),
+                });
+                self.outcome.skipped.push(dependent);
+            }
+        }
+    }
 }
 
 /// The executor never runs no-ops; a no-op reaching here is reported as an update.

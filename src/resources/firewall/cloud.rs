@@ -12,6 +12,7 @@ use crate::providers::hcloud::models::{
 };
 use crate::providers::hcloud::{FirewallId, ServerId};
 use crate::resources::Desired;
+use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
@@ -230,7 +231,7 @@ impl CloudResource for FirewallKind {
             let firewall = app.client.get_firewall(id).await?;
             reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, &a)?).await?;
         }
-        Ok(updated_state(d, &a, prior, &["id"]))
+        Ok(updated_state(d, &a, prior, FirewallKind.computed()))
     }
 
     type Item = Firewall;

@@ -11,6 +11,7 @@ use crate::providers::hcloud::models::{
 use crate::providers::hcloud::{Labels, ServerId};
 use crate::providers::ssh::generate_host_key;
 use crate::resources::Desired;
+use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{
     Attrs, block_name, dependency_id, prior_id, ready_state, updated_state,
@@ -19,14 +20,6 @@ use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
 use crate::resources::cloud::{CloudResource, ServerNames};
 use crate::resources::{ApplyContext, ApplyError};
 use crate::state::{ResourceState, ResourceStatus};
-
-const COMPUTED: &[&str] = &[
-    "id",
-    "ipv4_address",
-    "ipv6_address",
-    "host_key_fingerprint",
-    "status",
-];
 
 async fn find(
     app: &CloudProvider,
@@ -342,7 +335,7 @@ impl CloudResource for ServerKind {
         if let Some(body) = a.rename_relabel(changed)? {
             app.client.update_server(id, &body).await?;
         }
-        let mut state = updated_state(d, &a, prior, COMPUTED);
+        let mut state = updated_state(d, &a, prior, ServerKind.computed());
         if has("server_type") {
             change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
             let server = app.client.get_server(id).await?;

@@ -6,6 +6,7 @@ use super::SshKeyKind;
 use crate::providers::hcloud::SshKeyId;
 use crate::providers::hcloud::models::{CreateSshKey, SshKey, UpdateResource};
 use crate::resources::Desired;
+use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, prior_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
@@ -121,7 +122,7 @@ impl CloudResource for SshKeyKind {
         if let Some(body) = a.rename_relabel(changed)? {
             app.client.update_ssh_key(id, &body).await?;
         }
-        Ok(updated_state(d, &a, prior, &["id", "fingerprint"]))
+        Ok(updated_state(d, &a, prior, SshKeyKind.computed()))
     }
 
     type Item = SshKey;

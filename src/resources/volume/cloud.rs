@@ -9,6 +9,7 @@ use crate::providers::hcloud::models::{
 };
 use crate::providers::hcloud::{ServerId, VolumeId};
 use crate::resources::Desired;
+use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
@@ -231,7 +232,7 @@ impl CloudResource for VolumeKind {
                 reattach(app, cx, &a, id, actual.server, to).await?;
             }
         }
-        Ok(updated_state(d, &a, prior, &["id", "linux_device"]))
+        Ok(updated_state(d, &a, prior, VolumeKind.computed()))
     }
 
     type Item = Volume;
