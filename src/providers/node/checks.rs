@@ -114,6 +114,27 @@ async fn http_status(
     Ok((code, complaint))
 }
 
+/// Keeps the statuses of a polling loop for its final message, a run of the same status once.
+fn note_status(seen: &mut Vec<String>, code: String) {
+    if seen.last() != Some(&code) {
+        seen.push(code);
+    }
+}
+
+/// The error of a polling loop that ran out of time: what failed, how often, the statuses it
+/// saw, and the last complaint (curl's stderr) when there was one.
+fn gave_up(what: &str, attempts: u32, seen: &[String], complaint: &str) -> NodeError {
+    let complaint = if complaint.is_empty() {
+        String::new()
+    } else {
+        format!(" (last error: {complaint})")
+    };
+    NodeError::Check(format!(
+        "{what} after {attempts} attempt(s); statuses seen: {}{complaint}",
+        seen.join(", ")
+    ))
+}
+
 /// Polls `url` from the node until it answers `status`, or fails at `deadline`.
 pub async fn http_check(
     t: &dyn Transport,
@@ -134,22 +155,17 @@ pub async fn http_check(
             return Ok(attempts);
         }
         on_attempt(&format!("GET {url}: {code}, want {want}"));
-        if seen.last() != Some(&code) {
-            seen.push(code);
-        }
+        note_status(&mut seen, code);
         if !complaint.is_empty() {
             last_complaint = complaint;
         }
         if Instant::now() >= deadline {
-            return Err(NodeError::Check(format!(
-                "GET {url} did not answer {want} after {attempts} attempt(s); statuses seen: {}{}",
-                seen.join(", "),
-                if last_complaint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last error: {last_complaint})")
-                }
-            )));
+            return Err(gave_up(
+                &format!("GET {url} did not answer {want}"),
+                attempts,
+                &seen,
+                &last_complaint,
+            ));
         }
         let (sleep, next) = next_delay(delay, deadline);
         tokio::time::sleep(sleep).await;
@@ -215,19 +231,14 @@ pub async fn trace_roundtrip(
             break trace;
         }
         on_attempt(&format!("POST {url}: {code}"));
-        if seen.last() != Some(&code) {
-            seen.push(code);
-        }
+        note_status(&mut seen, code);
         if Instant::now() >= deadline {
-            return Err(NodeError::Check(format!(
-                "POST {url} (one chat completion, max_tokens 1) did not succeed after {attempts} attempt(s); statuses seen: {}{}",
-                seen.join(", "),
-                if complaint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last error: {complaint})")
-                }
-            )));
+            return Err(gave_up(
+                &format!("POST {url} (one chat completion, max_tokens 1) did not succeed"),
+                attempts,
+                &seen,
+                &complaint,
+            ));
         }
         let (sleep, next) = next_delay(delay, deadline);
         tokio::time::sleep(sleep).await;
