@@ -229,6 +229,7 @@ pub async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::node::test_support::run_ok;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 
@@ -257,19 +258,14 @@ mod tests {
         files: &[String],
     ) -> ProbeReport {
         let tools = script_tools();
-        let out = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(probe_command(projects, files))
-            .env(
-                "PATH",
-                format!("{}:{}", stub_dir.display(), tools.path().display()),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            Command::new("/bin/sh")
+                .arg("-c")
+                .arg(probe_command(projects, files))
+                .env(
+                    "PATH",
+                    format!("{}:{}", stub_dir.display(), tools.path().display()),
+                ),
         );
         parse_probe("local", &out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
