@@ -74,10 +74,30 @@ impl TraceContext {
     }
 }
 
-/// Next poll delay: doubling from [`FIRST_POLL`] up to [`MAX_POLL`], never past the deadline.
-fn next_delay(current: Duration, deadline: Instant) -> (Duration, Duration) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    (current.min(left), (current * 2).min(MAX_POLL))
+/// The pauses of one polling loop: doubling from [`FIRST_POLL`] up to [`MAX_POLL`], never past
+/// the deadline.
+struct Pauses {
+    next: Duration,
+    deadline: Instant,
+}
+
+impl Pauses {
+    fn until(deadline: Instant) -> Self {
+        Self {
+            next: FIRST_POLL,
+            deadline,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    async fn wait(&mut self) {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(self.next.min(left)).await;
+        self.next = (self.next * 2).min(MAX_POLL);
+    }
 }
 
 fn http_command(url: &str) -> String {
@@ -146,7 +166,7 @@ pub async fn http_check(
     let want = format!("{status:03}");
     let mut seen: Vec<String> = Vec::new();
     let mut last_complaint = String::new();
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -159,7 +179,7 @@ pub async fn http_check(
         if !complaint.is_empty() {
             last_complaint = complaint;
         }
-        if Instant::now() >= deadline {
+        if pauses.expired() {
             return Err(gave_up(
                 &format!("GET {url} did not answer {want}"),
                 attempts,
@@ -167,9 +187,7 @@ pub async fn http_check(
                 &last_complaint,
             ));
         }
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     }
 }
 
@@ -213,7 +231,7 @@ pub async fn trace_roundtrip(
     deadline: Instant,
     on_attempt: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Roundtrip, NodeError> {
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     let mut attempts = 0u32;
     let mut seen: Vec<String> = Vec::new();
     let trace = loop {
@@ -232,7 +250,7 @@ pub async fn trace_roundtrip(
         }
         on_attempt(&format!("POST {url}: {code}"));
         note_status(&mut seen, code);
-        if Instant::now() >= deadline {
+        if pauses.expired() {
             return Err(gave_up(
                 &format!("POST {url} (one chat completion, max_tokens 1) did not succeed"),
                 attempts,
@@ -240,9 +258,7 @@ pub async fn trace_roundtrip(
                 &complaint,
             ));
         }
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     };
 
     let cmd = format!(
@@ -251,7 +267,7 @@ pub async fn trace_roundtrip(
         shell_quote(audit_file),
         shell_quote(&trace.trace_id)
     );
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     loop {
         let out = t
             .exec_checked(ExecRequest::new(cmd.clone()))
@@ -265,7 +281,7 @@ pub async fn trace_roundtrip(
                 attempts,
             });
         }
-        if Instant::now() >= deadline {
+        if pauses.expired() {
             let what = if verdict == "missing" {
                 format!("the audit file {audit_file} does not exist")
             } else {
@@ -280,9 +296,7 @@ pub async fn trace_roundtrip(
             "trace {} not in {audit_file} yet ({lines} line(s))",
             trace.trace_id
         ));
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     }
 }
 
