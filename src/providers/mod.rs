@@ -2,3 +2,4 @@
 pub mod hcloud;
 pub mod node;
 pub mod ssh;
+mod sync;

@@ -50,7 +50,7 @@ impl PollPolicy {
 impl HcloudClient {
     /// `GET /actions/{id}`.
     pub async fn get_action(&self, id: ActionId) -> Result<Action, HcloudError> {
-        let request = ApiRequest::get("/actions/{id}", format!("/actions/{id}"));
+        let request = ApiRequest::for_id(reqwest::Method::GET, "/actions/{id}", id);
         self.execute_field(&request, "action").await
     }
 

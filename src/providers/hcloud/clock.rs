@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::providers::sync::lock_even_if_poisoned;
+
 /// A boxed future returned by [`Clock::sleep`].
 pub type SleepFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -100,7 +102,7 @@ impl ManualClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
         // A panic while holding this lock can only come from a test; keep going with its data.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock_even_if_poisoned(&self.inner)
     }
 }
 

@@ -159,53 +159,50 @@ impl LabelSelector {
         Self::default()
     }
 
-    /// `key=value`
-    pub fn eq(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements
-            .push(Requirement::Eq(key.into(), value.into()));
+    /// Adds one requirement; every builder below is this with its own kind.
+    fn require(mut self, requirement: Requirement) -> Self {
+        self.requirements.push(requirement);
         self
+    }
+
+    /// `key=value`
+    pub fn eq(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.require(Requirement::Eq(key.into(), value.into()))
     }
 
     /// `key!=value`
-    pub fn ne(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.requirements
-            .push(Requirement::Ne(key.into(), value.into()));
-        self
+    pub fn ne(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.require(Requirement::Ne(key.into(), value.into()))
     }
 
     /// `key` (present, any value)
-    pub fn exists(mut self, key: impl Into<String>) -> Self {
-        self.requirements.push(Requirement::Exists(key.into()));
-        self
+    pub fn exists(self, key: impl Into<String>) -> Self {
+        self.require(Requirement::Exists(key.into()))
     }
 
     /// `!key`
-    pub fn absent(mut self, key: impl Into<String>) -> Self {
-        self.requirements.push(Requirement::Absent(key.into()));
-        self
+    pub fn absent(self, key: impl Into<String>) -> Self {
+        self.require(Requirement::Absent(key.into()))
     }
 
     /// `key in (v1,v2)`
-    pub fn any_of<I, V>(mut self, key: impl Into<String>, values: I) -> Self
+    pub fn any_of<I, V>(self, key: impl Into<String>, values: I) -> Self
     where
         I: IntoIterator<Item = V>,
         V: Into<String>,
     {
         let values = values.into_iter().map(Into::into).collect();
-        self.requirements.push(Requirement::In(key.into(), values));
-        self
+        self.require(Requirement::In(key.into(), values))
     }
 
     /// `key notin (v1,v2)`
-    pub fn none_of<I, V>(mut self, key: impl Into<String>, values: I) -> Self
+    pub fn none_of<I, V>(self, key: impl Into<String>, values: I) -> Self
     where
         I: IntoIterator<Item = V>,
         V: Into<String>,
     {
         let values = values.into_iter().map(Into::into).collect();
-        self.requirements
-            .push(Requirement::NotIn(key.into(), values));
-        self
+        self.require(Requirement::NotIn(key.into(), values))
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::providers::sync::lock_even_if_poisoned;
+
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestStats {
@@ -45,7 +47,7 @@ pub(crate) struct RequestCounter {
 
 impl RequestCounter {
     fn lock(&self) -> std::sync::MutexGuard<'_, RequestStats> {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        lock_even_if_poisoned(&self.stats)
     }
 
     /// Counts one request about to be sent, unless that would exceed `budget`; returns false then.

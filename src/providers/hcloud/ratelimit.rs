@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
+use crate::providers::sync::lock_even_if_poisoned;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacingPolicy {
     /// Pace once `Remaining` is below this fraction of `Limit`.
@@ -103,7 +105,7 @@ pub(crate) struct Pacer {
 
 impl Pacer {
     fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock_even_if_poisoned(&self.state)
     }
 
     /// Admits the next request and returns how long the caller must sleep before sending: at least

@@ -1,5 +1,7 @@
 //! Sending one API request: pacing, counting, the retry loop, and turning responses into results.
 
+use std::fmt;
+
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -38,6 +40,13 @@ impl ApiRequest {
 
     pub fn get(template: &'static str, path: impl Into<String>) -> Self {
         Self::new(Method::GET, template, path)
+    }
+
+    /// A request on one resource: the path is `template` with its `{id}` filled in, so the two
+    /// cannot drift apart.
+    pub fn for_id(method: Method, template: &'static str, id: impl fmt::Display) -> Self {
+        let path = template.replace("{id}", &id.to_string());
+        Self::new(method, template, path)
     }
 
     pub fn json<B: Serialize>(mut self, body: &B) -> Result<Self, HcloudError> {

@@ -74,10 +74,30 @@ impl TraceContext {
     }
 }
 
-/// Next poll delay: doubling from [`FIRST_POLL`] up to [`MAX_POLL`], never past the deadline.
-fn next_delay(current: Duration, deadline: Instant) -> (Duration, Duration) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    (current.min(left), (current * 2).min(MAX_POLL))
+/// The pauses of one polling loop: doubling from [`FIRST_POLL`] up to [`MAX_POLL`], never past
+/// the deadline.
+struct Pauses {
+    next: Duration,
+    deadline: Instant,
+}
+
+impl Pauses {
+    fn until(deadline: Instant) -> Self {
+        Self {
+            next: FIRST_POLL,
+            deadline,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    async fn wait(&mut self) {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(self.next.min(left)).await;
+        self.next = (self.next * 2).min(MAX_POLL);
+    }
 }
 
 fn http_command(url: &str) -> String {
@@ -114,6 +134,27 @@ async fn http_status(
     Ok((code, complaint))
 }
 
+/// Keeps the statuses of a polling loop for its final message, a run of the same status once.
+fn note_status(seen: &mut Vec<String>, code: String) {
+    if seen.last() != Some(&code) {
+        seen.push(code);
+    }
+}
+
+/// The error of a polling loop that ran out of time: what failed, how often, the statuses it
+/// saw, and the last complaint (curl's stderr) when there was one.
+fn gave_up(what: &str, attempts: u32, seen: &[String], complaint: &str) -> NodeError {
+    let complaint = if complaint.is_empty() {
+        String::new()
+    } else {
+        format!(" (last error: {complaint})")
+    };
+    NodeError::Check(format!(
+        "{what} after {attempts} attempt(s); statuses seen: {}{complaint}",
+        seen.join(", ")
+    ))
+}
+
 /// Polls `url` from the node until it answers `status`, or fails at `deadline`.
 pub async fn http_check(
     t: &dyn Transport,
@@ -125,7 +166,7 @@ pub async fn http_check(
     let want = format!("{status:03}");
     let mut seen: Vec<String> = Vec::new();
     let mut last_complaint = String::new();
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -134,26 +175,19 @@ pub async fn http_check(
             return Ok(attempts);
         }
         on_attempt(&format!("GET {url}: {code}, want {want}"));
-        if seen.last() != Some(&code) {
-            seen.push(code);
-        }
+        note_status(&mut seen, code);
         if !complaint.is_empty() {
             last_complaint = complaint;
         }
-        if Instant::now() >= deadline {
-            return Err(NodeError::Check(format!(
-                "GET {url} did not answer {want} after {attempts} attempt(s); statuses seen: {}{}",
-                seen.join(", "),
-                if last_complaint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last error: {last_complaint})")
-                }
-            )));
+        if pauses.expired() {
+            return Err(gave_up(
+                &format!("GET {url} did not answer {want}"),
+                attempts,
+                &seen,
+                &last_complaint,
+            ));
         }
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     }
 }
 
@@ -197,7 +231,7 @@ pub async fn trace_roundtrip(
     deadline: Instant,
     on_attempt: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Roundtrip, NodeError> {
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     let mut attempts = 0u32;
     let mut seen: Vec<String> = Vec::new();
     let trace = loop {
@@ -215,23 +249,16 @@ pub async fn trace_roundtrip(
             break trace;
         }
         on_attempt(&format!("POST {url}: {code}"));
-        if seen.last() != Some(&code) {
-            seen.push(code);
+        note_status(&mut seen, code);
+        if pauses.expired() {
+            return Err(gave_up(
+                &format!("POST {url} (one chat completion, max_tokens 1) did not succeed"),
+                attempts,
+                &seen,
+                &complaint,
+            ));
         }
-        if Instant::now() >= deadline {
-            return Err(NodeError::Check(format!(
-                "POST {url} (one chat completion, max_tokens 1) did not succeed after {attempts} attempt(s); statuses seen: {}{}",
-                seen.join(", "),
-                if complaint.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last error: {complaint})")
-                }
-            )));
-        }
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     };
 
     let cmd = format!(
@@ -240,7 +267,7 @@ pub async fn trace_roundtrip(
         shell_quote(audit_file),
         shell_quote(&trace.trace_id)
     );
-    let mut delay = FIRST_POLL;
+    let mut pauses = Pauses::until(deadline);
     loop {
         let out = t
             .exec_checked(ExecRequest::new(cmd.clone()))
@@ -254,7 +281,7 @@ pub async fn trace_roundtrip(
                 attempts,
             });
         }
-        if Instant::now() >= deadline {
+        if pauses.expired() {
             let what = if verdict == "missing" {
                 format!("the audit file {audit_file} does not exist")
             } else {
@@ -269,9 +296,7 @@ pub async fn trace_roundtrip(
             "trace {} not in {audit_file} yet ({lines} line(s))",
             trace.trace_id
         ));
-        let (sleep, next) = next_delay(delay, deadline);
-        tokio::time::sleep(sleep).await;
-        delay = next;
+        pauses.wait().await;
     }
 }
 

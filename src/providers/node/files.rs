@@ -153,6 +153,7 @@ pub async fn snapshot_release(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::node::test_support::run_ok;
 
     #[test]
     fn parents() {
@@ -168,20 +169,15 @@ mod tests {
         std::fs::write(d.join("compose.yaml"), "v1").unwrap();
         std::fs::write(d.join("files/otel/config.yaml"), "c1").unwrap();
         let run = |hash: &str| {
-            let out = std::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(SNAPSHOT_SCRIPT)
-                .arg("x")
-                .arg(d)
-                .arg(hash)
-                .arg("2")
-                .args(["compose.yaml", "files/otel/config.yaml", "missing.env"])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            run_ok(
+                std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(SNAPSHOT_SCRIPT)
+                    .arg("x")
+                    .arg(d)
+                    .arg(hash)
+                    .arg("2")
+                    .args(["compose.yaml", "files/otel/config.yaml", "missing.env"]),
             );
         };
         run("aaa");

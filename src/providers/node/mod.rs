@@ -9,6 +9,8 @@ mod compose;
 mod error;
 mod files;
 mod probe;
+#[cfg(test)]
+mod test_support;
 
 pub use bootstrap::{
     BOOTSTRAP_SCRIPT, BootstrapReport, bootstrap_command, bootstrap_sha256, run_bootstrap,

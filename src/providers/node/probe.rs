@@ -229,24 +229,43 @@ pub async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::node::test_support::run_ok;
     use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 
+    /// The system tools the probe script calls, and no others.
+    const SCRIPT_TOOLS: [&str; 7] = ["awk", "rm", "sed", "sha256sum", "stat", "tail", "tr"];
+
+    /// A directory holding links to [`SCRIPT_TOOLS`] only. With it and the test's stubs as the
+    /// whole PATH, whether `docker` or `nvidia-smi` exists is the test's choice, not the
+    /// machine's: `/usr/bin` itself may well hold a real docker.
+    fn script_tools() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in SCRIPT_TOOLS {
+            let found = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(name))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("the probe needs `{name}` in /usr/bin or /bin"));
+            std::os::unix::fs::symlink(found, dir.path().join(name)).unwrap();
+        }
+        dir
+    }
+
     fn run_locally(
-        path_dir: &std::path::Path,
+        stub_dir: &std::path::Path,
         projects: &[String],
         files: &[String],
     ) -> ProbeReport {
-        let out = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(probe_command(projects, files))
-            .env("PATH", format!("{}:/usr/bin:/bin", path_dir.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let tools = script_tools();
+        let out = run_ok(
+            Command::new("/bin/sh")
+                .arg("-c")
+                .arg(probe_command(projects, files))
+                .env(
+                    "PATH",
+                    format!("{}:{}", stub_dir.display(), tools.path().display()),
+                ),
         );
         parse_probe("local", &out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))

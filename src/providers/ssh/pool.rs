@@ -12,6 +12,7 @@ use super::config::{SshEndpoint, SshOptions, SshTarget};
 use super::error::SshError;
 use super::host_key::{HostKeyFingerprint, HostKeyPolicy};
 use super::ssh_transport::SshTransport;
+use crate::providers::sync::lock_even_if_poisoned;
 
 type Slot = Arc<tokio::sync::Mutex<Option<SshTransport>>>;
 
@@ -39,7 +40,7 @@ impl SshPool {
     /// The connection to `endpoint.target`, opened on first use and re-opened if it broke.
     pub async fn get(&self, endpoint: &SshEndpoint) -> Result<SshTransport, SshError> {
         let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slots = lock_even_if_poisoned(&self.slots);
             slots.entry(endpoint.target.clone()).or_default().clone()
         };
         let mut current = slot.lock().await;
@@ -64,10 +65,7 @@ impl SshPool {
         let transport = SshTransport::connect(endpoint, self.options.clone()).await?;
         self.opened.fetch_add(1, Ordering::SeqCst);
         if let Some(fp) = transport.host_key().learned() {
-            self.learned
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(target, fp);
+            lock_even_if_poisoned(&self.learned).insert(target, fp);
         }
         *current = Some(transport.clone());
         Ok(transport)
@@ -80,7 +78,7 @@ impl SshPool {
 
     /// Host keys learned under `LearnOnce` in this run, to be pinned in state.
     pub fn learned_host_keys(&self) -> Vec<(SshTarget, HostKeyFingerprint)> {
-        let learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
+        let learned = lock_even_if_poisoned(&self.learned);
         let mut out: Vec<_> = learned.iter().map(|(t, f)| (t.clone(), *f)).collect();
         out.sort_by_key(|(t, _)| t.to_string());
         out
@@ -88,21 +86,11 @@ impl SshPool {
 
     /// Drops the cached connection to `target` (e.g. after the server was rebuilt).
     pub fn evict(&self, target: &SshTarget) {
-        self.slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(target);
-        self.learned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(target);
+        lock_even_if_poisoned(&self.slots).remove(target);
+        lock_even_if_poisoned(&self.learned).remove(target);
     }
 
     fn learned_for(&self, target: &SshTarget) -> Option<HostKeyFingerprint> {
-        self.learned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(target)
-            .copied()
+        lock_even_if_poisoned(&self.learned).get(target).copied()
     }
 }

@@ -13,12 +13,11 @@ use crate::providers::hcloud::transport::ApiRequest;
 impl HcloudClient {
     /// `GET /firewalls`, all pages.
     pub async fn list_firewalls(&self, params: &ListParams) -> Result<Vec<Firewall>, HcloudError> {
-        self.list_all("/firewalls", "firewalls", params).await
+        self.list_resources(params).await
     }
 
     pub async fn get_firewall(&self, id: FirewallId) -> Result<Firewall, HcloudError> {
-        let request = ApiRequest::get("/firewalls/{id}", format!("/firewalls/{id}"));
-        self.execute_field(&request, "firewall").await
+        self.get_resource(id).await
     }
 
     /// `POST /firewalls`; wait on the returned actions (one `apply_firewall` per resource).
@@ -26,8 +25,7 @@ impl HcloudClient {
         &self,
         body: &CreateFirewall,
     ) -> Result<CreateFirewallResponse, HcloudError> {
-        let request = ApiRequest::new(Method::POST, "/firewalls", "/firewalls").json(body)?;
-        self.execute_json(&request).await
+        self.create_resource::<Firewall, _>(body).await
     }
 
     /// Changes name and/or labels (labels are replaced as a whole).
@@ -36,9 +34,19 @@ impl HcloudClient {
         id: FirewallId,
         body: &UpdateResource,
     ) -> Result<Firewall, HcloudError> {
-        let request = ApiRequest::new(Method::PUT, "/firewalls/{id}", format!("/firewalls/{id}"))
-            .json(body)?;
-        self.execute_field(&request, "firewall").await
+        self.update_resource(id, body).await
+    }
+
+    /// `POST` to one of the firewall's action endpoints; every one of them answers with the list
+    /// of actions it started.
+    async fn firewall_action(
+        &self,
+        id: FirewallId,
+        template: &'static str,
+        body: &impl serde::Serialize,
+    ) -> Result<Vec<Action>, HcloudError> {
+        let request = ApiRequest::for_id(Method::POST, template, id).json(body)?;
+        self.execute_field(&request, "actions").await
     }
 
     /// Replaces all rules (an empty list clears them). Returns `set_firewall_rules` plus one
@@ -51,13 +59,8 @@ impl HcloudClient {
         let body = SetFirewallRules {
             rules: rules.to_vec(),
         };
-        let request = ApiRequest::new(
-            Method::POST,
-            "/firewalls/{id}/actions/set_rules",
-            format!("/firewalls/{id}/actions/set_rules"),
-        )
-        .json(&body)?;
-        self.execute_field(&request, "actions").await
+        self.firewall_action(id, "/firewalls/{id}/actions/set_rules", &body)
+            .await
     }
 
     /// The firewall counts as applied only once the returned actions succeed.
@@ -69,13 +72,8 @@ impl HcloudClient {
         let body = ApplyFirewall {
             apply_to: resources.to_vec(),
         };
-        let request = ApiRequest::new(
-            Method::POST,
-            "/firewalls/{id}/actions/apply_to_resources",
-            format!("/firewalls/{id}/actions/apply_to_resources"),
-        )
-        .json(&body)?;
-        self.execute_field(&request, "actions").await
+        self.firewall_action(id, "/firewalls/{id}/actions/apply_to_resources", &body)
+            .await
     }
 
     /// Servers reached through a label selector cannot be removed individually
@@ -88,22 +86,12 @@ impl HcloudClient {
         let body = RemoveFirewall {
             remove_from: resources.to_vec(),
         };
-        let request = ApiRequest::new(
-            Method::POST,
-            "/firewalls/{id}/actions/remove_from_resources",
-            format!("/firewalls/{id}/actions/remove_from_resources"),
-        )
-        .json(&body)?;
-        self.execute_field(&request, "actions").await
+        self.firewall_action(id, "/firewalls/{id}/actions/remove_from_resources", &body)
+            .await
     }
 
     /// Fails with `resource_in_use` while the firewall is still applied anywhere.
     pub async fn delete_firewall(&self, id: FirewallId) -> Result<(), HcloudError> {
-        let request = ApiRequest::new(
-            Method::DELETE,
-            "/firewalls/{id}",
-            format!("/firewalls/{id}"),
-        );
-        self.execute_empty(&request).await
+        self.delete_resource::<Firewall>(id).await
     }
 }

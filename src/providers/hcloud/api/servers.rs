@@ -10,15 +10,16 @@ use crate::providers::hcloud::models::{
 use crate::providers::hcloud::pagination::ListParams;
 use crate::providers::hcloud::transport::ApiRequest;
 
+use super::resource::Resource;
+
 impl HcloudClient {
     /// `GET /servers`, all pages.
     pub async fn list_servers(&self, params: &ListParams) -> Result<Vec<Server>, HcloudError> {
-        self.list_all("/servers", "servers", params).await
+        self.list_resources(params).await
     }
 
     pub async fn get_server(&self, id: ServerId) -> Result<Server, HcloudError> {
-        let request = ApiRequest::get("/servers/{id}", format!("/servers/{id}"));
-        self.execute_field(&request, "server").await
+        self.get_resource(id).await
     }
 
     /// `POST /servers`. Wait on [`CreateServerResponse::actions`] before using the server. If this
@@ -27,8 +28,7 @@ impl HcloudClient {
         &self,
         body: &CreateServer,
     ) -> Result<CreateServerResponse, HcloudError> {
-        let request = ApiRequest::new(Method::POST, "/servers", "/servers").json(body)?;
-        self.execute_json(&request).await
+        self.create_resource::<Server, _>(body).await
     }
 
     /// Changes name and/or labels (labels are replaced as a whole).
@@ -37,47 +37,41 @@ impl HcloudClient {
         id: ServerId,
         body: &UpdateResource,
     ) -> Result<Server, HcloudError> {
-        let request =
-            ApiRequest::new(Method::PUT, "/servers/{id}", format!("/servers/{id}")).json(body)?;
-        self.execute_field(&request, "server").await
+        self.update_resource(id, body).await
     }
 
     /// `DELETE /servers/{id}`: asynchronous, returns the deletion action. Volumes, primary IPs
     /// (unless `auto_delete`) and firewalls are detached, not deleted.
     pub async fn delete_server(&self, id: ServerId) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(Method::DELETE, "/servers/{id}", format!("/servers/{id}"));
+        let request = ApiRequest::for_id(Method::DELETE, Server::ITEM, id);
         self.execute_field(&request, "action").await
     }
 
+    /// `POST` to one of the server's action endpoints, with no body.
     async fn server_action(
         &self,
         id: ServerId,
         template: &'static str,
-        name: &str,
     ) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            template,
-            format!("/servers/{id}/actions/{name}"),
-        );
+        let request = ApiRequest::for_id(Method::POST, template, id);
         self.execute_field(&request, "action").await
     }
 
     /// Hard power cut.
     pub async fn poweroff_server(&self, id: ServerId) -> Result<Action, HcloudError> {
-        self.server_action(id, "/servers/{id}/actions/poweroff", "poweroff")
+        self.server_action(id, "/servers/{id}/actions/poweroff")
             .await
     }
 
     pub async fn poweron_server(&self, id: ServerId) -> Result<Action, HcloudError> {
-        self.server_action(id, "/servers/{id}/actions/poweron", "poweron")
+        self.server_action(id, "/servers/{id}/actions/poweron")
             .await
     }
 
     /// ACPI shutdown. The action's success does not mean the server is off: poll its `status`, and
     /// fall back to [`HcloudClient::poweroff_server`] if the OS ignores the request.
     pub async fn shutdown_server(&self, id: ServerId) -> Result<Action, HcloudError> {
-        self.server_action(id, "/servers/{id}/actions/shutdown", "shutdown")
+        self.server_action(id, "/servers/{id}/actions/shutdown")
             .await
     }
 
@@ -87,12 +81,8 @@ impl HcloudClient {
         id: ServerId,
         body: &ChangeServerType,
     ) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            "/servers/{id}/actions/change_type",
-            format!("/servers/{id}/actions/change_type"),
-        )
-        .json(body)?;
+        let request =
+            ApiRequest::for_id(Method::POST, "/servers/{id}/actions/change_type", id).json(body)?;
         self.execute_field(&request, "action").await
     }
 
@@ -102,12 +92,8 @@ impl HcloudClient {
         id: ServerId,
         body: &RebuildServer,
     ) -> Result<RebuildServerResponse, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            "/servers/{id}/actions/rebuild",
-            format!("/servers/{id}/actions/rebuild"),
-        )
-        .json(body)?;
+        let request =
+            ApiRequest::for_id(Method::POST, "/servers/{id}/actions/rebuild", id).json(body)?;
         self.execute_json(&request).await
     }
 }

@@ -1,5 +1,6 @@
 use reqwest::Method;
 
+use super::resource::Resource;
 use crate::providers::hcloud::client::HcloudClient;
 use crate::providers::hcloud::error::HcloudError;
 use crate::providers::hcloud::ids::SshKeyId;
@@ -11,17 +12,17 @@ impl HcloudClient {
     /// `GET /ssh_keys`, all pages. Filter by `fingerprint` with `ListParams::with_filter` to find a
     /// key before uploading it again.
     pub async fn list_ssh_keys(&self, params: &ListParams) -> Result<Vec<SshKey>, HcloudError> {
-        self.list_all("/ssh_keys", "ssh_keys", params).await
+        self.list_resources(params).await
     }
 
     pub async fn get_ssh_key(&self, id: SshKeyId) -> Result<SshKey, HcloudError> {
-        let request = ApiRequest::get("/ssh_keys/{id}", format!("/ssh_keys/{id}"));
-        self.execute_field(&request, "ssh_key").await
+        self.get_resource(id).await
     }
 
     pub async fn create_ssh_key(&self, body: &CreateSshKey) -> Result<SshKey, HcloudError> {
-        let request = ApiRequest::new(Method::POST, "/ssh_keys", "/ssh_keys").json(body)?;
-        self.execute_field(&request, "ssh_key").await
+        let request =
+            ApiRequest::new(Method::POST, SshKey::COLLECTION, SshKey::COLLECTION).json(body)?;
+        self.execute_field(&request, SshKey::ITEM_FIELD).await
     }
 
     /// Changes name and/or labels (labels are replaced as a whole).
@@ -30,13 +31,10 @@ impl HcloudClient {
         id: SshKeyId,
         body: &UpdateResource,
     ) -> Result<SshKey, HcloudError> {
-        let request =
-            ApiRequest::new(Method::PUT, "/ssh_keys/{id}", format!("/ssh_keys/{id}")).json(body)?;
-        self.execute_field(&request, "ssh_key").await
+        self.update_resource(id, body).await
     }
 
     pub async fn delete_ssh_key(&self, id: SshKeyId) -> Result<(), HcloudError> {
-        let request = ApiRequest::new(Method::DELETE, "/ssh_keys/{id}", format!("/ssh_keys/{id}"));
-        self.execute_empty(&request).await
+        self.delete_resource::<SshKey>(id).await
     }
 }

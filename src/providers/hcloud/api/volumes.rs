@@ -12,12 +12,11 @@ use crate::providers::hcloud::transport::ApiRequest;
 impl HcloudClient {
     /// `GET /volumes`, all pages.
     pub async fn list_volumes(&self, params: &ListParams) -> Result<Vec<Volume>, HcloudError> {
-        self.list_all("/volumes", "volumes", params).await
+        self.list_resources(params).await
     }
 
     pub async fn get_volume(&self, id: VolumeId) -> Result<Volume, HcloudError> {
-        let request = ApiRequest::get("/volumes/{id}", format!("/volumes/{id}"));
-        self.execute_field(&request, "volume").await
+        self.get_resource(id).await
     }
 
     /// `POST /volumes`; wait on [`CreateVolumeResponse::actions`].
@@ -25,8 +24,7 @@ impl HcloudClient {
         &self,
         body: &CreateVolume,
     ) -> Result<CreateVolumeResponse, HcloudError> {
-        let request = ApiRequest::new(Method::POST, "/volumes", "/volumes").json(body)?;
-        self.execute_json(&request).await
+        self.create_resource::<Volume, _>(body).await
     }
 
     /// Changes name and/or labels (labels are replaced as a whole).
@@ -35,9 +33,7 @@ impl HcloudClient {
         id: VolumeId,
         body: &UpdateResource,
     ) -> Result<Volume, HcloudError> {
-        let request =
-            ApiRequest::new(Method::PUT, "/volumes/{id}", format!("/volumes/{id}")).json(body)?;
-        self.execute_field(&request, "volume").await
+        self.update_resource(id, body).await
     }
 
     /// Server and volume must be in the same location.
@@ -46,38 +42,25 @@ impl HcloudClient {
         id: VolumeId,
         body: &AttachVolume,
     ) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            "/volumes/{id}/actions/attach",
-            format!("/volumes/{id}/actions/attach"),
-        )
-        .json(body)?;
+        let request =
+            ApiRequest::for_id(Method::POST, "/volumes/{id}/actions/attach", id).json(body)?;
         self.execute_field(&request, "action").await
     }
 
     pub async fn detach_volume(&self, id: VolumeId) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            "/volumes/{id}/actions/detach",
-            format!("/volumes/{id}/actions/detach"),
-        );
+        let request = ApiRequest::for_id(Method::POST, "/volumes/{id}/actions/detach", id);
         self.execute_field(&request, "action").await
     }
 
     /// Volumes can only grow.
     pub async fn resize_volume(&self, id: VolumeId, size_gb: u64) -> Result<Action, HcloudError> {
-        let request = ApiRequest::new(
-            Method::POST,
-            "/volumes/{id}/actions/resize",
-            format!("/volumes/{id}/actions/resize"),
-        )
-        .json(&ResizeVolume { size: size_gb })?;
+        let request = ApiRequest::for_id(Method::POST, "/volumes/{id}/actions/resize", id)
+            .json(&ResizeVolume { size: size_gb })?;
         self.execute_field(&request, "action").await
     }
 
     /// The volume must be detached and not delete-protected.
     pub async fn delete_volume(&self, id: VolumeId) -> Result<(), HcloudError> {
-        let request = ApiRequest::new(Method::DELETE, "/volumes/{id}", format!("/volumes/{id}"));
-        self.execute_empty(&request).await
+        self.delete_resource::<Volume>(id).await
     }
 }
