@@ -94,6 +94,41 @@ pub struct ApplyOptions {
     pub parallelism: usize,
 }
 
+/// One operation on one resource: the run's context, the resource as the stack wants it and,
+/// for an update, what state recorded and which attributes changed.
+#[derive(Clone, Copy)]
+pub struct Op<'a> {
+    pub cx: &'a ApplyContext,
+    pub desired: &'a crate::resources::Desired,
+    pub prior: Option<&'a ResourceState>,
+    pub changed: &'a [String],
+}
+
+impl<'a> Op<'a> {
+    pub fn create(cx: &'a ApplyContext, desired: &'a crate::resources::Desired) -> Self {
+        Self {
+            cx,
+            desired,
+            prior: None,
+            changed: &[],
+        }
+    }
+
+    /// What state recorded; an update without it is a bug in the caller.
+    pub fn prior(&self) -> Result<&'a ResourceState, ApplyError> {
+        self.prior.ok_or_else(|| ApplyError::Precondition {
+            address: self.desired.address.clone(),
+            message: "an update needs what state recorded".into(),
+            help: Some("make a new plan".into()),
+        })
+    }
+
+    /// Whether `attribute` is among the changed ones.
+    pub fn has(&self, attribute: &str) -> bool {
+        self.changed.iter().any(|c| c == attribute)
+    }
+}
+
 /// A resource carrying this stack's label that state does not know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Orphan {

@@ -3,7 +3,7 @@
 //! planner, the executor, refresh and drift only talk to kinds through this trait.
 
 use super::cloud::{CloudProvider, CloudRead};
-use super::context::{ApplyContext, ApplyError, Refreshed};
+use super::context::{ApplyContext, ApplyError, Op, Refreshed};
 use super::desired::{Desired, DesiredContext};
 use super::node::{NodeHost, NodeProvider, NodeRead};
 use crate::config::Stack;
@@ -110,22 +110,10 @@ pub trait ResourceKind: Send + Sync {
 pub trait Operate: Send + Sync {
     /// Creates (or adopts what an interrupted run made); returns what to record, with
     /// computed attributes. Must be idempotent: it is called again for a `Pending` create.
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError>;
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError>;
 
-    /// Changes `changed` attributes in place; returns what to record.
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError>;
+    /// Changes `op.changed` attributes in place; returns what to record.
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError>;
 
     /// Deletes the resource; deleting something already gone is success.
     async fn delete(
@@ -204,7 +192,7 @@ impl Providers {
     ) -> Result<ResourceState, ApplyError> {
         super::kind_or_error(&desired.address, desired.kind)?
             .operate()
-            .create(self, cx, desired)
+            .create(self, Op::create(cx, desired))
             .await
     }
 
@@ -216,9 +204,15 @@ impl Providers {
         prior: &ResourceState,
         changed: &[String],
     ) -> Result<ResourceState, ApplyError> {
+        let op = Op {
+            cx,
+            desired,
+            prior: Some(prior),
+            changed,
+        };
         super::kind_or_error(&desired.address, desired.kind)?
             .operate()
-            .update(self, cx, desired, prior, changed)
+            .update(self, op)
             .await
     }
 

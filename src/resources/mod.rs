@@ -30,7 +30,7 @@ mod volume;
 pub use address::{Address, AddressError, InstanceKey, Kind};
 pub use cloud::CloudProvider;
 pub use context::{
-    ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed, Orphan,
+    ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed, Op, Orphan,
     Refreshed, Unreadable, Violation,
 };
 pub use desired::{Desired, DesiredContext};

@@ -1,57 +1,63 @@
 //! Running the bootstrap script on a node.
 
+use super::BootstrapKind;
 use crate::providers::node::run_bootstrap;
 use crate::providers::ssh::Transport;
-use crate::resources::node::{NodeProvider, attr_str, node_error, record};
-use crate::resources::{ApplyContext, ApplyError, Desired};
+use crate::resources::ApplyError;
+use crate::resources::Op;
+use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, record};
 use crate::state::ResourceState;
 use serde_json::{Value as Json, json};
 
-pub(super) async fn apply(
-    nodes: &NodeProvider,
-    cx: &ApplyContext,
-    desired: &Desired,
-) -> Result<ResourceState, ApplyError> {
-    let address = &desired.address;
-    let node = attr_str(desired, "node")?;
-    let nvidia = desired
-        .attributes
-        .get("nvidia_container_toolkit")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let t = nodes.connect(cx, address, &node).await?;
-    cx.events.progress(
-        address,
-        format!("running the bootstrap script on {}", t.describe()),
-    );
-    let report = run_bootstrap(&t, nvidia)
-        .await
-        .map_err(|e| node_error(address, e))?;
-    cx.events.progress(
-        address,
-        format!(
-            "docker {} and compose {}{}{}",
-            report.docker_version,
-            report.compose_version,
-            if report.nvidia {
-                ", nvidia runtime"
-            } else {
-                ""
-            },
-            if report.installed {
-                " (installed now)"
-            } else {
-                " (already in place)"
-            }
-        ),
-    );
-    let mut state = record(desired);
-    state.id = Some(node);
-    state
-        .attributes
-        .insert("docker_version".into(), json!(report.docker_version));
-    state
-        .attributes
-        .insert("compose_version".into(), json!(report.compose_version));
-    Ok(state)
+#[async_trait::async_trait]
+impl NodeOps for BootstrapKind {
+    async fn converge(
+        &self,
+        nodes: &NodeProvider,
+        op: Op<'_>,
+    ) -> Result<ResourceState, ApplyError> {
+        let Op { cx, desired, .. } = op;
+        let address = &desired.address;
+        let node = attr_str(desired, "node")?;
+        let nvidia = desired
+            .attributes
+            .get("nvidia_container_toolkit")
+            .and_then(Json::as_bool)
+            .unwrap_or(false);
+        let t = nodes.connect(cx, address, &node).await?;
+        cx.events.progress(
+            address,
+            format!("running the bootstrap script on {}", t.describe()),
+        );
+        let report = run_bootstrap(&t, nvidia)
+            .await
+            .map_err(|e| node_error(address, e))?;
+        cx.events.progress(
+            address,
+            format!(
+                "docker {} and compose {}{}{}",
+                report.docker_version,
+                report.compose_version,
+                if report.nvidia {
+                    ", nvidia runtime"
+                } else {
+                    ""
+                },
+                if report.installed {
+                    " (installed now)"
+                } else {
+                    " (already in place)"
+                }
+            ),
+        );
+        let mut state = record(desired);
+        state.id = Some(node);
+        state
+            .attributes
+            .insert("docker_version".into(), json!(report.docker_version));
+        state
+            .attributes
+            .insert("compose_version".into(), json!(report.compose_version));
+        Ok(state)
+    }
 }

@@ -10,7 +10,7 @@ use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
 use crate::resources::node::docker_ok;
-use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
@@ -88,20 +88,6 @@ impl ResourceKind for BootstrapKind {
 
     fn operate(&self) -> &dyn Operate {
         &OnNode(BootstrapKind)
-    }
-}
-
-#[async_trait::async_trait]
-impl NodeOps for BootstrapKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        _prior: Option<&ResourceState>,
-        _changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(nodes, cx, desired).await
     }
 }
 

@@ -5,8 +5,8 @@
 mod apply;
 
 use crate::resources::node::prior_str;
-use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
-use crate::resources::{ApplyContext, ApplyError, Operate, Read};
+use crate::resources::node::{NodeRead, OnNode};
+use crate::resources::{ApplyContext, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
@@ -65,20 +65,6 @@ impl ResourceKind for CheckKind {
 
     fn operate(&self) -> &dyn Operate {
         &OnNode(CheckKind)
-    }
-}
-
-#[async_trait::async_trait]
-impl NodeOps for CheckKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        _prior: Option<&ResourceState>,
-        _changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(nodes, cx, desired).await
     }
 }
 

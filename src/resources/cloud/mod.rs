@@ -19,8 +19,7 @@ pub(crate) mod user_data;
 
 pub(crate) use refresh::refresh;
 
-use super::context::{ApplyContext, ApplyError};
-use super::desired::Desired;
+use super::context::{ApplyContext, ApplyError, Op};
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
 use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams, ServerId};
@@ -156,22 +155,10 @@ pub trait CloudResource: Send + Sync {
     }
 
     /// Creates the resource, or adopts and brings in line the one an interrupted run made.
-    async fn create(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-    ) -> Result<ResourceState, ApplyError>;
+    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError>;
 
-    /// Changes `changed` attributes in place (only those the kind can change in place).
-    async fn update(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError>;
+    /// Changes `op.changed` attributes in place (only those the kind can change in place).
+    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError>;
 
     /// The actual attributes of `item`, in the shape `create` records.
     fn observed(
@@ -289,27 +276,15 @@ pub struct Cloud<K>(pub K);
 
 #[async_trait::async_trait]
 impl<K: CloudResource + ResourceKind> Operate for Cloud<K> {
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        let app = providers.cloud(&desired.address)?;
-        self.0.create(app, cx, desired).await
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let app = providers.cloud(&op.desired.address)?;
+        self.0.create(app, op).await
     }
 
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        check_in_place(self.0.name(), &desired.address, changed)?;
-        let app = providers.cloud(&desired.address)?;
-        self.0.update(app, cx, desired, prior, changed).await
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        check_in_place(self.0.name(), &op.desired.address, op.changed)?;
+        let app = providers.cloud(&op.desired.address)?;
+        self.0.update(app, op).await
     }
 
     async fn delete(

@@ -1,15 +1,17 @@
 //! `compose up` with exactly the changed services recreated, the bundle kept as a release,
 //! and `compose down` on delete.
 
+use super::ComposeKind;
 use crate::providers::node::{
     ComposeProject, ProgressEvent, bind_dirs, changed_services, ensure_bind_dirs, run_compose,
     snapshot_release,
 };
 use crate::providers::ssh::Transport;
+use crate::resources::Op;
 use crate::resources::ResourceKind;
 use crate::resources::file::FileKind;
-use crate::resources::node::{NodeProvider, attr_str, node_error, prior_str, record};
-use crate::resources::{ApplyContext, ApplyError, Desired};
+use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, prior_str, record};
+use crate::resources::{ApplyContext, ApplyError};
 use crate::state::ResourceState;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -25,107 +27,160 @@ fn bundle_hash(services: &Json) -> String {
     hex::encode(Sha256::digest(services.to_string().as_bytes()))
 }
 
-pub(super) async fn apply(
-    nodes: &NodeProvider,
-    cx: &ApplyContext,
-    desired: &Desired,
-    prior: Option<&ResourceState>,
-    changed: &[String],
-) -> Result<ResourceState, ApplyError> {
-    let address = &desired.address;
-    let name = address.strip_prefix("compose.").unwrap_or(address);
-    let node = attr_str(desired, "node")?;
-    let project = ComposeProject {
-        name: attr_str(desired, "project")?,
-        directory: attr_str(desired, "directory")?,
-    };
-    let services = desired
-        .attributes
-        .get("services")
-        .cloned()
-        .unwrap_or(Json::Null);
-    let recreate = match prior {
-        Some(p) if changed.is_empty() || changed.iter().any(|c| c == "services") => {
-            changed_services(
-                p.attributes.get("services").unwrap_or(&Json::Null),
-                &services,
-            )
-        }
-        _ => Vec::new(),
-    };
-    let t = nodes.connect(cx, address, &node).await?;
+#[async_trait::async_trait]
+impl NodeOps for ComposeKind {
+    async fn converge(
+        &self,
+        nodes: &NodeProvider,
+        op: Op<'_>,
+    ) -> Result<ResourceState, ApplyError> {
+        let Op {
+            cx,
+            desired,
+            prior,
+            changed,
+        } = op;
+        let address = &desired.address;
+        let name = address.strip_prefix("compose.").unwrap_or(address);
+        let node = attr_str(desired, "node")?;
+        let project = ComposeProject {
+            name: attr_str(desired, "project")?,
+            directory: attr_str(desired, "directory")?,
+        };
+        let services = desired
+            .attributes
+            .get("services")
+            .cloned()
+            .unwrap_or(Json::Null);
+        let recreate = match prior {
+            Some(p) if changed.is_empty() || changed.iter().any(|c| c == "services") => {
+                changed_services(
+                    p.attributes.get("services").unwrap_or(&Json::Null),
+                    &services,
+                )
+            }
+            _ => Vec::new(),
+        };
+        let t = nodes.connect(cx, address, &node).await?;
 
-    if let Some(compose) = cx.stack.compose(name) {
-        let dirs = bind_dirs(compose);
-        ensure_bind_dirs(&t, &dirs)
-            .await
-            .map_err(|e| node_error(address, e))?;
-        for d in &dirs {
-            cx.events.progress(
-                address,
-                format!(
-                    "bind-mount directory {}{}",
-                    d.path,
-                    d.owner
-                        .as_ref()
-                        .map(|o| format!(" owned by {o}"))
-                        .unwrap_or_default()
-                ),
-            );
+        if let Some(compose) = cx.stack.compose(name) {
+            let dirs = bind_dirs(compose);
+            ensure_bind_dirs(&t, &dirs)
+                .await
+                .map_err(|e| node_error(address, e))?;
+            for d in &dirs {
+                cx.events.progress(
+                    address,
+                    format!(
+                        "bind-mount directory {}{}",
+                        d.path,
+                        d.owner
+                            .as_ref()
+                            .map(|o| format!(" owned by {o}"))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
         }
-    }
 
-    let events = cx.events.clone();
-    let addr = address.clone();
-    let report = move |e: &ProgressEvent| {
-        if let Some(line) = e.summary() {
-            events.progress(&addr, line);
-        }
-    };
-    cx.events.progress(
-        address,
-        format!("compose up {} on {}", project.name, t.describe()),
-    );
-    // With services to recreate, the first `up` must not recreate them itself: each
-    // changed service restarts exactly once, by the explicit recreate below.
-    let up = if recreate.is_empty() {
-        project.up_command()
-    } else {
-        project.up_keeping_containers_command()
-    };
-    run_compose(&t, &project, "up", up, &report)
-        .await
-        .map_err(|e| node_error(address, e))?;
-    if !recreate.is_empty() {
+        let events = cx.events.clone();
+        let addr = address.clone();
+        let report = move |e: &ProgressEvent| {
+            if let Some(line) = e.summary() {
+                events.progress(&addr, line);
+            }
+        };
         cx.events.progress(
             address,
-            format!("recreating {} (inputs changed)", recreate.join(", ")),
+            format!("compose up {} on {}", project.name, t.describe()),
         );
-        run_compose(
-            &t,
-            &project,
-            "recreate",
-            project.recreate_command(&recreate),
-            &report,
-        )
-        .await
-        .map_err(|e| node_error(address, e))?;
+        // With services to recreate, the first `up` must not recreate them itself: each
+        // changed service restarts exactly once, by the explicit recreate below.
+        let up = if recreate.is_empty() {
+            project.up_command()
+        } else {
+            project.up_keeping_containers_command()
+        };
+        run_compose(&t, &project, "up", up, &report)
+            .await
+            .map_err(|e| node_error(address, e))?;
+        if !recreate.is_empty() {
+            cx.events.progress(
+                address,
+                format!("recreating {} (inputs changed)", recreate.join(", ")),
+            );
+            run_compose(
+                &t,
+                &project,
+                "recreate",
+                project.recreate_command(&recreate),
+                &report,
+            )
+            .await
+            .map_err(|e| node_error(address, e))?;
+        }
+
+        let bundle = bundle_hash(&services);
+        let files = project_files(cx, name, &project.directory);
+        snapshot_release(&t, &project.directory, &bundle, &files)
+            .await
+            .map_err(|e| node_error(address, e))?;
+        cx.events.progress(
+            address,
+            format!("bundle kept under {}/releases/{bundle}", project.directory),
+        );
+
+        let mut state = record(desired);
+        state.id = Some(format!("{node}:{}", project.name));
+        state.attributes.insert("bundle".into(), json!(bundle));
+        Ok(state)
     }
 
-    let bundle = bundle_hash(&services);
-    let files = project_files(cx, name, &project.directory);
-    snapshot_release(&t, &project.directory, &bundle, &files)
-        .await
-        .map_err(|e| node_error(address, e))?;
-    cx.events.progress(
-        address,
-        format!("bundle kept under {}/releases/{bundle}", project.directory),
-    );
-
-    let mut state = record(desired);
-    state.id = Some(format!("{node}:{}", project.name));
-    state.attributes.insert("bundle".into(), json!(bundle));
-    Ok(state)
+    async fn remove(
+        &self,
+        nodes: &NodeProvider,
+        cx: &ApplyContext,
+        address: &str,
+        prior: &ResourceState,
+    ) -> Result<(), ApplyError> {
+        let (Some(node), Some(name), Some(directory)) = (
+            prior_str(prior, "node"),
+            prior_str(prior, "project"),
+            prior_str(prior, "directory"),
+        ) else {
+            return Ok(());
+        };
+        let volumes = prior
+            .attributes
+            .get("destroy_volumes")
+            .and_then(Json::as_bool)
+            .unwrap_or(false);
+        let project = ComposeProject { name, directory };
+        let t = nodes.connect(cx, address, &node).await?;
+        let events = cx.events.clone();
+        let addr = address.to_string();
+        let report = move |e: &ProgressEvent| {
+            if let Some(line) = e.summary() {
+                events.progress(&addr, line);
+            }
+        };
+        cx.events.progress(
+            address,
+            format!(
+                "compose down {}{}",
+                project.name,
+                if volumes {
+                    " with its volumes"
+                } else {
+                    " (volumes kept)"
+                }
+            ),
+        );
+        run_compose(&t, &project, "down", project.down_command(volumes), &report)
+            .await
+            .map_err(|e| node_error(address, e))?;
+        Ok(())
+    }
 }
 
 /// Managed files of compose `name`, relative to its directory (as recorded so far).
@@ -142,49 +197,4 @@ fn project_files(cx: &ApplyContext, name: &str, directory: &str) -> Vec<String> 
         .collect();
     out.sort();
     out
-}
-
-pub(super) async fn delete(
-    nodes: &NodeProvider,
-    cx: &ApplyContext,
-    address: &str,
-    prior: &ResourceState,
-) -> Result<(), ApplyError> {
-    let (Some(node), Some(name), Some(directory)) = (
-        prior_str(prior, "node"),
-        prior_str(prior, "project"),
-        prior_str(prior, "directory"),
-    ) else {
-        return Ok(());
-    };
-    let volumes = prior
-        .attributes
-        .get("destroy_volumes")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let project = ComposeProject { name, directory };
-    let t = nodes.connect(cx, address, &node).await?;
-    let events = cx.events.clone();
-    let addr = address.to_string();
-    let report = move |e: &ProgressEvent| {
-        if let Some(line) = e.summary() {
-            events.progress(&addr, line);
-        }
-    };
-    cx.events.progress(
-        address,
-        format!(
-            "compose down {}{}",
-            project.name,
-            if volumes {
-                " with its volumes"
-            } else {
-                " (volumes kept)"
-            }
-        ),
-    );
-    run_compose(&t, &project, "down", project.down_command(volumes), &report)
-        .await
-        .map_err(|e| node_error(address, e))?;
-    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
-use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, docker_ok, prior_str};
 use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind, node_address};
@@ -105,30 +105,6 @@ impl ResourceKind for ComposeKind {
 
     fn operate(&self) -> &dyn Operate {
         &OnNode(ComposeKind)
-    }
-}
-
-#[async_trait::async_trait]
-impl NodeOps for ComposeKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: Option<&ResourceState>,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(nodes, cx, desired, prior, changed).await
-    }
-
-    async fn remove(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        apply::delete(nodes, cx, address, prior).await
     }
 }
 

@@ -9,7 +9,7 @@ use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
 use crate::resources::DriftStory;
 use crate::resources::Observed;
-use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, prior_str};
 use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
@@ -132,30 +132,6 @@ impl ResourceKind for FileKind {
 
     fn operate(&self) -> &dyn Operate {
         &OnNode(FileKind)
-    }
-}
-
-#[async_trait::async_trait]
-impl NodeOps for FileKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        _prior: Option<&ResourceState>,
-        _changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(nodes, cx, desired).await
-    }
-
-    async fn remove(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        apply::delete(nodes, cx, address, prior).await
     }
 }
 

@@ -11,13 +11,12 @@ use crate::providers::hcloud::models::{
     CreateFirewall, Firewall, FirewallResource, FirewallRule, UpdateResource,
 };
 use crate::providers::hcloud::{FirewallId, ServerId};
-use crate::resources::Desired;
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
 use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{ApplyContext, ApplyError, Op};
 
 use crate::state::ResourceState;
 
@@ -163,12 +162,8 @@ async fn reconcile_servers(
 
 #[async_trait::async_trait]
 impl CloudResource for FirewallKind {
-    async fn create(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op { cx, desired: d, .. } = op;
         let a = Attrs::resolve(cx, d)?;
         let name = a.str("name")?.to_owned();
         let labels = a.labels()?;
@@ -209,14 +204,14 @@ impl CloudResource for FirewallKind {
         Ok(ready_state(d, &a, id.0, []))
     }
 
-    async fn update(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
+    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op {
+            cx,
+            desired: d,
+            changed,
+            ..
+        } = op;
+        let prior = op.prior()?;
         let a = Attrs::resolve(cx, d)?;
         let id = FirewallId(prior_id(&d.address, prior)?);
         let has = |k: &str| changed.iter().any(|c| c == k);

@@ -6,7 +6,7 @@ mod apply;
 use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
 use crate::resources::node::NodeHost;
 use crate::resources::node::reach::{auth, fingerprint, precondition};
-use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode};
+use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::{ApplyContext, ApplyError, Operate, Read};
 use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
@@ -61,20 +61,6 @@ impl ResourceKind for HostKind {
 
     fn operate(&self) -> &dyn Operate {
         &OnNode(HostKind)
-    }
-}
-
-#[async_trait::async_trait]
-impl NodeOps for HostKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        _prior: Option<&ResourceState>,
-        _changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        apply::apply(nodes, cx, desired).await
     }
 }
 

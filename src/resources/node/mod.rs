@@ -11,7 +11,7 @@ pub(crate) use refresh::{docker_ok, refresh};
 
 use crate::providers::node::{NodeError, ProbeReport};
 use crate::providers::ssh::{SshEndpoint, SshPool, Transport};
-use crate::resources::{ApplyContext, ApplyError, Desired, Observed, Operate, Providers};
+use crate::resources::{ApplyContext, ApplyError, Desired, Observed, Op, Operate, Providers};
 use crate::state::ResourceState;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
@@ -117,15 +117,9 @@ pub(crate) fn prior_str(prior: &ResourceState, key: &str) -> Option<String> {
 /// Create and update of a node kind are one thing: bring it in line on its node.
 #[async_trait::async_trait]
 pub trait NodeOps: Send + Sync {
-    /// Brings the resource in line; `prior` and `changed` are set for an update.
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: Option<&ResourceState>,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError>;
+    /// Brings the resource in line; `op.prior` and `op.changed` are set for an update.
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>)
+    -> Result<ResourceState, ApplyError>;
 
     /// Removes what it put on the node. Most node kinds leave nothing to remove (a host is
     /// not ours, Docker stays installed, a check runs and is gone).
@@ -145,28 +139,12 @@ pub struct OnNode<K>(pub K);
 
 #[async_trait::async_trait]
 impl<K: NodeOps> Operate for OnNode<K> {
-    async fn create(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        self.0
-            .converge(providers.node(), cx, desired, None, &[])
-            .await
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        self.0.converge(providers.node(), op).await
     }
 
-    async fn update(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        desired: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        self.0
-            .converge(providers.node(), cx, desired, Some(prior), changed)
-            .await
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        self.0.converge(providers.node(), op).await
     }
 
     async fn delete(

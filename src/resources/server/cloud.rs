@@ -18,7 +18,7 @@ use crate::resources::cloud::attrs::{
 };
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
 use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{ApplyContext, ApplyError, Op};
 use crate::state::{ResourceState, ResourceStatus};
 
 async fn find(
@@ -225,12 +225,8 @@ async fn change_type(
 
 #[async_trait::async_trait]
 impl CloudResource for ServerKind {
-    async fn create(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op { cx, desired: d, .. } = op;
         let a = Attrs::resolve(cx, d)?;
         if let Some(existing) = find(app, cx, &d.address).await? {
             // A checkpoint from the run that created it says which host key to expect.
@@ -321,14 +317,14 @@ impl CloudResource for ServerKind {
         }
     }
 
-    async fn update(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
+    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op {
+            cx,
+            desired: d,
+            changed,
+            ..
+        } = op;
+        let prior = op.prior()?;
         let a = Attrs::resolve(cx, d)?;
         let id = ServerId(prior_id(&d.address, prior)?);
         let has = |k: &str| changed.iter().any(|c| c == k);

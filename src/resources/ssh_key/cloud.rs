@@ -5,13 +5,12 @@ use serde_json::Value as Json;
 use super::SshKeyKind;
 use crate::providers::hcloud::SshKeyId;
 use crate::providers::hcloud::models::{CreateSshKey, SshKey, UpdateResource};
-use crate::resources::Desired;
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, prior_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
 use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{ApplyContext, ApplyError, Op};
 
 use crate::state::ResourceState;
 
@@ -51,12 +50,8 @@ async fn bring_in_line(
 
 #[async_trait::async_trait]
 impl CloudResource for SshKeyKind {
-    async fn create(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op { cx, desired: d, .. } = op;
         let a = Attrs::resolve(cx, d)?;
         let name = a.str("name")?.to_owned();
         let public_key = a.str("public_key")?.to_owned();
@@ -109,14 +104,14 @@ impl CloudResource for SshKeyKind {
         ))
     }
 
-    async fn update(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
+    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+        let Op {
+            cx,
+            desired: d,
+            changed,
+            ..
+        } = op;
+        let prior = op.prior()?;
         let a = Attrs::resolve(cx, d)?;
         let id = SshKeyId(prior_id(&d.address, prior)?);
         if let Some(body) = a.rename_relabel(changed)? {
