@@ -16,7 +16,7 @@ pub mod plan;
 pub mod providers;
 pub mod render;
 pub mod resources;
-pub mod sandbox;
+pub use hcloud_sandbox as sandbox;
 pub mod state;
 pub mod telemetry;
 pub mod validate;

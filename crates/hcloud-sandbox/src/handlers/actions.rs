@@ -7,10 +7,10 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{ListSpec, list_response, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::error::ApiError;
-use crate::sandbox::query::Query;
-use crate::sandbox::store::Store;
+use crate::app::{App, Ctx};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::store::Store;
 
 const SORT: &[&str] = &["id", "command", "status", "started", "finished"];
 

@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{ListSpec, created, list_response, no_content, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::body::Body;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::labels::Selector;
-use crate::sandbox::model::{AppliedTarget, Change, Firewall, Rule, Target};
-use crate::sandbox::query::Query;
-use crate::sandbox::store::{NewAction, Store};
+use crate::app::{App, Ctx};
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::labels::Selector;
+use crate::model::{AppliedTarget, Change, Firewall, Rule, Target};
+use crate::query::Query;
+use crate::store::{NewAction, Store};
 
 const MAX_RULES: usize = 50;
 const MAX_IPS: usize = 100;

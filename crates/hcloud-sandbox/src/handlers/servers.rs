@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{ListSpec, created, is_hostname, list_response, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::body::Body;
-use crate::sandbox::catalog;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::model::{AppliedTarget, Change, Server, Target};
-use crate::sandbox::query::Query;
-use crate::sandbox::store::{NewAction, Store};
+use crate::app::{App, Ctx};
+use crate::body::Body;
+use crate::catalog;
+use crate::error::ApiError;
+use crate::model::{AppliedTarget, Change, Server, Target};
+use crate::query::Query;
+use crate::store::{NewAction, Store};
 
 const MAX_USER_DATA: usize = 32 * 1024;
 
@@ -67,7 +67,7 @@ struct Create {
     start: bool,
     ssh_keys: Vec<Value>,
     user_data: Option<String>,
-    labels: crate::sandbox::model::Labels,
+    labels: crate::model::Labels,
     enable_ipv4: bool,
     firewalls: Vec<u64>,
     volumes: Vec<u64>,

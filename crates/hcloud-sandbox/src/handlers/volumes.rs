@@ -10,13 +10,13 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{ListSpec, created, is_volume_name, list_response, no_content, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::body::Body;
-use crate::sandbox::catalog;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::model::{Change, Volume};
-use crate::sandbox::query::Query;
-use crate::sandbox::store::NewAction;
+use crate::app::{App, Ctx};
+use crate::body::Body;
+use crate::catalog;
+use crate::error::ApiError;
+use crate::model::{Change, Volume};
+use crate::query::Query;
+use crate::store::NewAction;
 
 const MIN_SIZE: u64 = 10;
 const MAX_SIZE: u64 = 10240;

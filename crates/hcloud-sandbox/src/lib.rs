@@ -46,8 +46,8 @@
 //!
 //! # Use from tests
 //! ```no_run
-//! # async fn demo() -> Result<(), sovstack::sandbox::SandboxError> {
-//! use sovstack::sandbox::{Sandbox, SandboxConfig};
+//! # async fn demo() -> Result<(), hcloud_sandbox::SandboxError> {
+//! use hcloud_sandbox::{Sandbox, SandboxConfig};
 //! let sandbox = Sandbox::start(SandboxConfig::for_tests(), "127.0.0.1:0".parse().unwrap()).await?;
 //! let base = sandbox.base_url(); // http://127.0.0.1:PORT/v1
 //! // ... drive it with any HTTP client, mutate it "behind the client's back" through the same API ...

@@ -9,12 +9,12 @@ use md5::{Digest, Md5};
 use serde_json::json;
 
 use super::{ListSpec, created, list_response, no_content, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::body::Body;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::model::SshKey;
-use crate::sandbox::query::Query;
-use crate::sandbox::store::Store;
+use crate::app::{App, Ctx};
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::model::SshKey;
+use crate::query::Query;
+use crate::store::Store;
 
 const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
