@@ -71,6 +71,7 @@ pub mod store;
 
 mod app;
 mod handlers;
+mod names;
 mod server;
 
 use std::net::SocketAddr;

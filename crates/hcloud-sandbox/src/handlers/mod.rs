@@ -18,6 +18,7 @@ use super::app::Ctx;
 use super::error::ApiError;
 use super::labels::Selector;
 use super::model::Labels;
+use super::names::{is_dns_name, is_segment};
 use super::pagination::{PageInfo, PageRequest};
 use super::query::Query;
 
@@ -159,27 +160,12 @@ pub fn list_response(
 
 /// RFC 1123 hostname, as the spec requires of server names.
 pub fn is_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !label.is_empty()
-                && label.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        })
+    is_dns_name(name)
 }
 
 /// Volume names: alphanumerics plus `-_.`, starting and ending alphanumeric, at most 64 characters.
 pub fn is_volume_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !name.is_empty()
-        && name.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    is_segment(name, 64)
 }
 
 #[cfg(test)]
