@@ -1,10 +1,17 @@
-//! HTTP handlers, one module per resource, and what they share: id parsing, list filtering, sorting and paging.
+//! HTTP handlers. What every collection shares is generic over [`collection::Collection`]: list, get, update and
+//! delete ([`crud`]), action reads ([`actions`]) and `POST .../actions/{name}` ([`start_action`]). Each resource's
+//! module holds only what is particular to it: its collection, create, delete checks and actions. This module keeps
+//! the helpers under them all: id parsing, answers, list filtering, sorting and paging.
 
 pub mod actions;
 pub mod catalog;
+pub mod collection;
+pub mod crud;
 pub mod firewalls;
+pub mod server_create;
 pub mod servers;
 pub mod ssh_keys;
+pub mod start_action;
 pub mod volumes;
 
 use std::cmp::Ordering;

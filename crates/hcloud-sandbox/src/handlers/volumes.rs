@@ -3,53 +3,94 @@
 //! A volume is `creating` until `create_volume` succeeds; its `server` changes when `attach_volume` /
 //! `detach_volume` succeed, its size when `resize_volume` does.
 
+use std::collections::BTreeMap;
+
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{ListSpec, created, is_volume_name, list_response, no_content, ok, parse_id};
+use super::collection::{Collection, Edit, check_name, find, name_taken, unlocked};
+use super::start_action::{ActionRequest, ActionTarget, with_actions};
+use super::{ListSpec, created, is_volume_name};
 use crate::app::{App, Ctx};
 use crate::body::Body;
-use crate::catalog;
+use crate::catalog::{self, Location};
 use crate::error::ApiError;
-use crate::model::{Change, Volume};
-use crate::query::Query;
-use crate::store::NewAction;
+use crate::model::{Change, Labels, Volume};
+use crate::store::{NewAction, Store};
 
 const MIN_SIZE: u64 = 10;
 const MAX_SIZE: u64 = 10240;
 
-const LIST: ListSpec<'static> = ListSpec {
-    key: "volumes",
-    sort_fields: &["id", "name", "created"],
-    label_selector: true,
-    exact: &["name"],
-    any_of: &["status"],
-};
+pub struct Volumes;
 
-pub async fn list(
-    State(app): State<App>,
-    Extension(ctx): Extension<Ctx>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = Query::parse(q.as_deref());
-    let items = app.with_store(false, |s, _| {
-        Ok(s.volumes.values().map(|v| s.volume_json(v)).collect())
-    })?;
-    list_response(items, &LIST, &q, &ctx)
+impl Collection for Volumes {
+    type Record = Volume;
+    const KIND: &'static str = "volume";
+    const NOUN: &'static str = "volume";
+    const LIST: ListSpec<'static> = ListSpec {
+        key: "volumes",
+        sort_fields: &["id", "name", "created"],
+        label_selector: true,
+        exact: &["name"],
+        any_of: &["status"],
+    };
+    const NAME_TAKEN: &'static str = "volume name is already used";
+
+    fn records(store: &Store) -> &BTreeMap<u64, Volume> {
+        &store.volumes
+    }
+
+    fn records_mut(store: &mut Store) -> &mut BTreeMap<u64, Volume> {
+        &mut store.volumes
+    }
+
+    fn to_json(store: &Store, volume: &Volume) -> Value {
+        store.volume_json(volume)
+    }
+
+    fn name(volume: &Volume) -> &str {
+        &volume.name
+    }
+
+    fn editable(volume: &mut Volume) -> (&mut String, &mut Labels) {
+        (&mut volume.name, &mut volume.labels)
+    }
+
+    fn name_problem(name: &str) -> Option<&'static str> {
+        (!is_volume_name(name)).then_some(
+            "must be 1-64 characters of a-z, A-Z, 0-9, -_. starting and ending alphanumeric",
+        )
+    }
+
+    fn read_edit(b: &mut Body) -> Edit {
+        Edit::read_name_first(b, Self::name_problem)
+    }
+
+    fn check_unused(volume: &Volume) -> Result<(), ApiError> {
+        match volume.server {
+            Some(_) => Err(ApiError::unprocessable(
+                "resource_in_use",
+                "volume is attached to a server; detach it first",
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
-pub async fn get(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "volume")?;
-    app.with_store(false, |s, _| {
-        let v = s
-            .volumes
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("volume"))?;
-        Ok(ok(json!({"volume": s.volume_json(v)})))
-    })
+impl ActionTarget for Volumes {
+    fn run(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
+        // The body is read before the name is known: a malformed one is refused even for an unknown action.
+        let b = Body::parse(req.body)?;
+        match req.name {
+            "attach" => attach(req, b),
+            "detach" => detach(req, b),
+            "resize" => resize(req, b),
+            _ => Err(ApiError::not_found("volume action")),
+        }
+    }
 }
 
 fn check_size(b: &mut Body, size: Option<u64>) {
@@ -60,21 +101,23 @@ fn check_size(b: &mut Body, size: Option<u64>) {
     }
 }
 
-pub async fn create(
-    State(app): State<App>,
-    Extension(ctx): Extension<Ctx>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let mut b = Body::parse(&body)?;
+/// A valid `POST /volumes` body.
+struct Create {
+    size: u64,
+    name: String,
+    labels: Labels,
+    format: Option<String>,
+    /// Where the volume goes: a location, or the location of the server it is attached to at once.
+    location: Option<&'static Location>,
+    server: Option<u64>,
+}
+
+fn parse_create(bytes: &[u8]) -> Result<Create, ApiError> {
+    let mut b = Body::parse(bytes)?;
     let size = b.required_int("size");
     check_size(&mut b, size);
     let name = b.required_str("name");
-    if name.as_deref().is_some_and(|n| !is_volume_name(n)) {
-        b.error(
-            "name",
-            "must be 1-64 characters of a-z, A-Z, 0-9, -_. starting and ending alphanumeric",
-        );
-    }
+    check_name(&mut b, name.as_deref(), Volumes::name_problem);
     let labels = b.labels("labels").unwrap_or_default();
     let automount = b.bool("automount").unwrap_or(false);
     let format = b.str("format");
@@ -91,7 +134,7 @@ pub async fn create(
     if automount && server.is_none() {
         b.error("automount", "requires server");
     }
-    let loc = location.as_deref().and_then(|l| {
+    let location = location.as_deref().and_then(|l| {
         let found = catalog::location(l);
         if found.is_none() {
             b.error("location", format!("location `{l}` not found"));
@@ -102,13 +145,27 @@ pub async fn create(
     let (Some(size), Some(name)) = (size, name) else {
         return Err(ApiError::invalid_fields(vec![]));
     };
-    let duration = app.0.action_duration;
-    let fail = ctx.action_error.as_deref();
-    app.with_store(true, |s, now| {
-        if s.volumes.values().any(|v| v.name == name) {
-            return Err(ApiError::uniqueness("name", "volume name is already used"));
+    Ok(Create {
+        size,
+        name,
+        labels,
+        format,
+        location,
+        server,
+    })
+}
+
+pub async fn create(
+    State(app): State<App>,
+    Extension(ctx): Extension<Ctx>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let c = parse_create(&body)?;
+    with_actions(&app, &ctx, |s, t| {
+        if name_taken::<Volumes>(s, &c.name, None) {
+            return Err(ApiError::uniqueness("name", Volumes::NAME_TAKEN));
         }
-        let location = match (loc, server) {
+        let location = match (c.location, c.server) {
             (Some(l), _) => l.name.to_owned(),
             (None, Some(sid)) => s
                 .servers
@@ -129,17 +186,18 @@ pub async fn create(
             id,
             Volume {
                 id,
-                name,
-                created: now,
+                name: c.name,
+                created: t.now,
                 server: None,
                 location,
-                size,
-                labels,
+                size: c.size,
+                labels: c.labels,
                 status: "creating".into(),
-                format,
+                format: c.format,
             },
         );
-        let action = s.start_action(
+        let action = t.start(
+            s,
             NewAction {
                 command: "create_volume",
                 resources: vec![(id, "volume")],
@@ -149,217 +207,107 @@ pub async fn create(
                 }],
                 on_error: vec![],
             },
-            now,
-            duration,
-            fail,
         );
         let mut next = Vec::new();
-        if let Some(sid) = server {
-            next.push(s.start_action(attach(id, sid), now, duration, fail));
+        if let Some(sid) = c.server {
+            next.push(t.start(s, attach_action(id, sid)));
         }
-        let v = s
-            .volumes
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("volume"))?;
         Ok(created(json!({
-            "volume": s.volume_json(v),
-            "action": s.action_json(action, now),
-            "next_actions": next.iter().map(|a| s.action_json(*a, now)).collect::<Vec<_>>(),
+            "volume": s.volume_json(find::<Volumes>(s, id)?),
+            "action": t.json(s, action),
+            "next_actions": t.json_all(s, &next),
         })))
     })
 }
 
-pub async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "volume")?;
-    let mut b = Body::parse(&body)?;
-    let name = b.str("name");
-    if name.as_deref().is_some_and(|n| !is_volume_name(n)) {
-        b.error(
-            "name",
-            "must be 1-64 characters of a-z, A-Z, 0-9, -_. starting and ending alphanumeric",
-        );
-    }
-    let labels = b.labels("labels");
+fn attach(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    let server = b.required_int("server");
+    b.bool("automount");
     b.finish()?;
-    app.with_store(true, |s, _| {
-        if !s.volumes.contains_key(&id) {
-            return Err(ApiError::not_found("volume"));
-        }
-        if let Some(n) = &name
-            && s.volumes.values().any(|v| &v.name == n && v.id != id)
-        {
-            return Err(ApiError::uniqueness("name", "volume name is already used"));
-        }
-        let v = s
-            .volumes
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found("volume"))?;
-        if let Some(n) = name {
-            v.name = n;
-        }
-        if let Some(l) = labels {
-            v.labels = l;
-        }
-        let v = s
-            .volumes
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("volume"))?;
-        Ok(ok(json!({"volume": s.volume_json(v)})))
-    })
-}
-
-pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "volume")?;
-    app.with_store(true, |s, _| {
-        let v = s
-            .volumes
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("volume"))?;
-        if s.is_locked("volume", id) {
-            return Err(ApiError::locked("volume"));
-        }
+    let Some(sid) = server else {
+        return Err(ApiError::invalid_fields(vec![]));
+    };
+    let id = req.id;
+    req.with_actions(|s, t| {
+        let v = unlocked::<Volumes>(s, id)?;
+        let server = s
+            .servers
+            .get(&sid)
+            .ok_or_else(|| ApiError::not_found("server"))?;
         if v.server.is_some() {
             return Err(ApiError::unprocessable(
-                "resource_in_use",
-                "volume is attached to a server; detach it first",
+                "volume_already_attached",
+                "volume is already attached",
             ));
         }
-        s.volumes.remove(&id);
-        Ok(no_content())
+        if server.location != v.location {
+            return Err(ApiError::invalid_field(
+                "server",
+                "server must be in the same location as the volume",
+            ));
+        }
+        Ok(t.answer_one(s, attach_action(id, sid)))
     })
 }
 
-pub async fn action(
-    State(app): State<App>,
-    Extension(ctx): Extension<Ctx>,
-    Path((id, name)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "volume")?;
-    let duration = app.0.action_duration;
-    let fail = ctx.action_error.as_deref();
-    let mut b = Body::parse(&body)?;
-    match name.as_str() {
-        "attach" => {
-            let server = b.required_int("server");
-            b.bool("automount");
-            b.finish()?;
-            let Some(sid) = server else {
-                return Err(ApiError::invalid_fields(vec![]));
-            };
-            app.with_store(true, |s, now| {
-                let v = s
-                    .volumes
-                    .get(&id)
-                    .ok_or_else(|| ApiError::not_found("volume"))?;
-                if s.is_locked("volume", id) {
-                    return Err(ApiError::locked("volume"));
-                }
-                let server = s
-                    .servers
-                    .get(&sid)
-                    .ok_or_else(|| ApiError::not_found("server"))?;
-                if v.server.is_some() {
-                    return Err(ApiError::unprocessable(
-                        "volume_already_attached",
-                        "volume is already attached",
-                    ));
-                }
-                if server.location != v.location {
-                    return Err(ApiError::invalid_field(
-                        "server",
-                        "server must be in the same location as the volume",
-                    ));
-                }
-                let action = s.start_action(attach(id, sid), now, duration, fail);
-                Ok(created(json!({"action": s.action_json(action, now)})))
-            })
+fn detach(req: &ActionRequest<'_>, b: Body) -> Result<Response, ApiError> {
+    b.finish()?;
+    let id = req.id;
+    req.with_actions(|s, t| {
+        let v = unlocked::<Volumes>(s, id)?;
+        let mut resources = vec![(id, "volume")];
+        if let Some(sid) = v.server {
+            resources.push((sid, "server"));
         }
-        "detach" => {
-            b.finish()?;
-            app.with_store(true, |s, now| {
-                let v = s
-                    .volumes
-                    .get(&id)
-                    .ok_or_else(|| ApiError::not_found("volume"))?;
-                if s.is_locked("volume", id) {
-                    return Err(ApiError::locked("volume"));
-                }
-                let mut resources = vec![(id, "volume")];
-                if let Some(sid) = v.server {
-                    resources.push((sid, "server"));
-                }
-                let action = s.start_action(
-                    NewAction {
-                        command: "detach_volume",
-                        resources,
-                        on_success: vec![Change::VolumeServer {
-                            volume: id,
-                            server: None,
-                        }],
-                        on_error: vec![],
-                    },
-                    now,
-                    duration,
-                    fail,
-                );
-                Ok(created(json!({"action": s.action_json(action, now)})))
-            })
-        }
-        "resize" => {
-            let size = match b.raw("size") {
-                Some(v) => match v.as_f64() {
-                    Some(n) if n.fract() == 0.0 && n > 0.0 => Some(n as u64),
-                    _ => {
-                        b.error("size", "must be a whole number of GB");
-                        None
-                    }
-                },
-                None => {
-                    b.error("size", "is required");
-                    None
-                }
-            };
-            check_size(&mut b, size);
-            b.finish()?;
-            let Some(size) = size else {
-                return Err(ApiError::invalid_fields(vec![]));
-            };
-            app.with_store(true, |s, now| {
-                let v = s
-                    .volumes
-                    .get(&id)
-                    .ok_or_else(|| ApiError::not_found("volume"))?;
-                if s.is_locked("volume", id) {
-                    return Err(ApiError::locked("volume"));
-                }
-                if size <= v.size {
-                    return Err(ApiError::invalid_field("size", "volumes can only grow"));
-                }
-                let action = s.start_action(
-                    NewAction {
-                        command: "resize_volume",
-                        resources: vec![(id, "volume")],
-                        on_success: vec![Change::VolumeSize { volume: id, size }],
-                        on_error: vec![],
-                    },
-                    now,
-                    duration,
-                    fail,
-                );
-                Ok(created(json!({"action": s.action_json(action, now)})))
-            })
-        }
-        _ => Err(ApiError::not_found("volume action")),
-    }
+        let detach = NewAction {
+            command: "detach_volume",
+            resources,
+            on_success: vec![Change::VolumeServer {
+                volume: id,
+                server: None,
+            }],
+            on_error: vec![],
+        };
+        Ok(t.answer_one(s, detach))
+    })
 }
 
-/// The action that attaches volume `id` to server `sid` (on create and on `attach`).
-fn attach(id: u64, sid: u64) -> NewAction<'static> {
+fn resize(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    let size = match b.raw("size") {
+        Some(v) => match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && n > 0.0 => Some(n as u64),
+            _ => {
+                b.error("size", "must be a whole number of GB");
+                None
+            }
+        },
+        None => {
+            b.error("size", "is required");
+            None
+        }
+    };
+    check_size(&mut b, size);
+    b.finish()?;
+    let Some(size) = size else {
+        return Err(ApiError::invalid_fields(vec![]));
+    };
+    let id = req.id;
+    req.with_actions(|s, t| {
+        if size <= unlocked::<Volumes>(s, id)?.size {
+            return Err(ApiError::invalid_field("size", "volumes can only grow"));
+        }
+        let resize = NewAction {
+            command: "resize_volume",
+            resources: vec![(id, "volume")],
+            on_success: vec![Change::VolumeSize { volume: id, size }],
+            on_error: vec![],
+        };
+        Ok(t.answer_one(s, resize))
+    })
+}
+
+/// The action that attaches volume `id` to server `sid` (on volume or server create, and on `attach`).
+pub fn attach_action(id: u64, sid: u64) -> NewAction<'static> {
     NewAction {
         command: "attach_volume",
         resources: vec![(id, "volume"), (sid, "server")],
