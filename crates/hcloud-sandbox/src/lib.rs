@@ -44,6 +44,16 @@
 //! POST /servers/*/actions/poweroff:action_error,POST /servers:fail_after_create`. Probabilities use a seeded RNG
 //! (`fault_seed`), so a test run is reproducible.
 //!
+//! # Layout
+//! | module | job |
+//! | --- | --- |
+//! | this file | [`Sandbox::start`], [`SandboxHandle`], [`SandboxConfig`], and `sovstack sandbox` ([`SandboxArgs`], [`serve`]) |
+//! | `app`, `server` | shared state, per-request middleware (rate limit, faults, auth, log, headers), router; accept loop |
+//! | `handlers` | HTTP handlers. `collection` describes a resource collection (records, JSON, name rule) as a trait; `crud` (list, get, update, delete), `actions` (action reads) and `start_action` (`POST .../actions/{name}`) serve every collection through it; `servers`, `server_create`, `firewalls`, `volumes`, `ssh_keys` hold only what is their own (create, delete checks, actions); `catalog` serves the read-only catalogs |
+//! | [`store`], [`model`] | the project's records and actions, action progress, the state file |
+//! | [`body`], [`query`], [`pagination`], [`labels`], [`error`] | request bodies, query strings, paging, label selectors, API errors |
+//! | [`catalog`], [`faults`], [`ratelimit`], [`request_log`], [`boot`] | locations/types/images, fault injection, rate limit, request log, boot hook |
+//!
 //! # Use from tests
 //! ```no_run
 //! # async fn demo() -> Result<(), hcloud_sandbox::SandboxError> {
