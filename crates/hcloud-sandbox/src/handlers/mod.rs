@@ -7,6 +7,7 @@ pub mod actions;
 pub mod catalog;
 pub mod collection;
 pub mod crud;
+pub mod firewall_body;
 pub mod firewalls;
 pub mod server_create;
 pub mod servers;
