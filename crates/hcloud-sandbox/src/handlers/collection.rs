@@ -11,8 +11,9 @@ use crate::model::Labels;
 use crate::store::Store;
 
 /// One collection of the simulated project (`/servers`, `/ssh_keys`, ...): where its records live, how one looks in
-/// JSON, which names it accepts. The generic handlers ([`super::crud`], [`super::actions`]) serve every collection
-/// through it, so a resource's own module holds only what is particular to it.
+/// JSON, which names it accepts. The generic handlers ([`super::crud`], [`super::actions`],
+/// [`super::start_action`]) serve every collection through it, so a resource's own module holds only what is
+/// particular to it.
 pub trait Collection: Send + Sync + 'static {
     type Record;
     /// The JSON key of one record, and its `type` among an action's `resources`, e.g. `server`.
@@ -102,4 +103,56 @@ pub fn one<C: Collection>(s: &Store, record: &C::Record) -> Value {
     let mut body = Map::new();
     body.insert(C::KIND.to_owned(), C::to_json(s, record));
     Value::Object(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn too_long(name: &str) -> Option<&'static str> {
+        (name.len() > 3).then_some("too long")
+    }
+
+    fn failed_fields(b: Body) -> Vec<String> {
+        let e = b.finish().unwrap_err();
+        e.details["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn edits_report_the_name_after_or_before_the_labels() {
+        let body = br#"{"name": "toolong", "labels": {"bad key": "v"}}"#;
+        let mut b = Body::parse(body).unwrap();
+        Edit::read(&mut b, too_long);
+        assert_eq!(failed_fields(b), ["labels", "name"]);
+        let mut b = Body::parse(body).unwrap();
+        Edit::read_name_first(&mut b, too_long);
+        assert_eq!(failed_fields(b), ["name", "labels"]);
+    }
+
+    #[test]
+    fn a_record_does_not_take_its_own_name() {
+        use crate::handlers::ssh_keys::SshKeys;
+        use crate::model::SshKey;
+        let mut s = Store::default();
+        s.ssh_keys.insert(
+            1,
+            SshKey {
+                id: 1,
+                name: "deploy".into(),
+                public_key: String::new(),
+                fingerprint: String::new(),
+                labels: Labels::new(),
+                created: chrono::Utc::now(),
+            },
+        );
+        assert!(name_taken::<SshKeys>(&s, "deploy", None));
+        assert!(name_taken::<SshKeys>(&s, "deploy", Some(2)));
+        assert!(!name_taken::<SshKeys>(&s, "deploy", Some(1)));
+        assert!(!name_taken::<SshKeys>(&s, "other", None));
+    }
 }

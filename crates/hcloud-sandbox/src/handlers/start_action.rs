@@ -68,8 +68,8 @@ pub fn with_actions<R>(
 
 /// One `POST /{resource}/{id}/actions/{name}` request.
 pub struct ActionRequest<'a> {
-    pub app: &'a App,
-    pub ctx: &'a Ctx,
+    app: &'a App,
+    ctx: &'a Ctx,
     /// The record, already parsed (not yet looked up).
     pub id: u64,
     pub name: &'a str,
