@@ -1,10 +1,18 @@
-//! HTTP handlers, one module per resource, and what they share: id parsing, list filtering, sorting and paging.
+//! HTTP handlers. What every collection shares is generic over [`collection::Collection`]: list, get, update and
+//! delete ([`crud`]), action reads ([`actions`]) and `POST .../actions/{name}` ([`start_action`]). Each resource's
+//! module holds only what is particular to it: its collection, create, delete checks and actions. This module keeps
+//! the helpers under them all: id parsing, answers, list filtering, sorting and paging.
 
 pub mod actions;
 pub mod catalog;
+pub mod collection;
+pub mod crud;
+pub mod firewall_body;
 pub mod firewalls;
+pub mod server_create;
 pub mod servers;
 pub mod ssh_keys;
+pub mod start_action;
 pub mod volumes;
 
 use std::cmp::Ordering;
@@ -18,6 +26,7 @@ use super::app::Ctx;
 use super::error::ApiError;
 use super::labels::Selector;
 use super::model::Labels;
+use super::names::{is_dns_name, is_segment};
 use super::pagination::{PageInfo, PageRequest};
 use super::query::Query;
 
@@ -159,27 +168,12 @@ pub fn list_response(
 
 /// RFC 1123 hostname, as the spec requires of server names.
 pub fn is_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !label.is_empty()
-                && label.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        })
+    is_dns_name(name)
 }
 
 /// Volume names: alphanumerics plus `-_.`, starting and ending alphanumeric, at most 64 characters.
 pub fn is_volume_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !name.is_empty()
-        && name.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    is_segment(name, 64)
 }
 
 #[cfg(test)]

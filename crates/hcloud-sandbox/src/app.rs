@@ -10,14 +10,20 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::boot::BootHook;
 use super::error::ApiError;
 use super::faults::{FaultEngine, FaultSpec};
-use super::handlers::{actions, catalog, firewalls, servers, ssh_keys, volumes};
+use super::handlers::collection::Collection;
+use super::handlers::firewalls::{self, Firewalls};
+use super::handlers::servers::{self, Servers};
+use super::handlers::ssh_keys::{self, SshKeys};
+use super::handlers::start_action::{self, ActionTarget};
+use super::handlers::volumes::{self, Volumes};
+use super::handlers::{actions, catalog, crud, server_create};
 use super::ratelimit::TokenBucket;
 use super::request_log::{LoggedRequest, RequestLog, endpoint_template};
 use super::store::{ServerIpv4, Store};
@@ -112,53 +118,22 @@ impl App {
 pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/actions", get(actions::list))
-        .route("/actions/{id}", get(actions::get))
-        .route("/ssh_keys", get(ssh_keys::list).post(ssh_keys::create))
-        .route(
-            "/ssh_keys/{id}",
-            get(ssh_keys::get)
-                .put(ssh_keys::update)
-                .delete(ssh_keys::delete),
-        )
-        .route("/servers", get(servers::list).post(servers::create))
-        .route("/servers/actions/{id}", get(actions::get_for_servers))
-        .route(
-            "/servers/{id}",
-            get(servers::get)
-                .put(servers::update)
-                .delete(servers::delete),
-        )
-        .route("/servers/{id}/actions", get(actions::list_for_server))
-        .route(
-            "/servers/{id}/actions/{action}",
-            post(servers::action).get(actions::get_nested_server),
-        )
-        .route("/firewalls", get(firewalls::list).post(firewalls::create))
-        .route("/firewalls/actions/{id}", get(actions::get_for_firewalls))
-        .route(
-            "/firewalls/{id}",
-            get(firewalls::get)
-                .put(firewalls::update)
-                .delete(firewalls::delete),
-        )
-        .route("/firewalls/{id}/actions", get(actions::list_for_firewall))
-        .route(
-            "/firewalls/{id}/actions/{action}",
-            post(firewalls::action).get(actions::get_nested_firewall),
-        )
-        .route("/volumes", get(volumes::list).post(volumes::create))
-        .route("/volumes/actions/{id}", get(actions::get_for_volumes))
-        .route(
-            "/volumes/{id}",
-            get(volumes::get)
-                .put(volumes::update)
-                .delete(volumes::delete),
-        )
-        .route("/volumes/{id}/actions", get(actions::list_for_volume))
-        .route(
-            "/volumes/{id}/actions/{action}",
-            post(volumes::action).get(actions::get_nested_volume),
-        )
+        .route("/actions/{id}", get(actions::get));
+    let api =
+        collection_routes::<SshKeys>(api, post(ssh_keys::create), delete(crud::delete::<SshKeys>));
+    let api =
+        collection_routes::<Servers>(api, post(server_create::create), delete(servers::delete));
+    let api = action_routes::<Servers>(api);
+    let api = collection_routes::<Firewalls>(
+        api,
+        post(firewalls::create),
+        delete(crud::delete::<Firewalls>),
+    );
+    let api = action_routes::<Firewalls>(api);
+    let api =
+        collection_routes::<Volumes>(api, post(volumes::create), delete(crud::delete::<Volumes>));
+    let api = action_routes::<Volumes>(api);
+    let api = api
         .route("/locations", get(catalog::list_locations))
         .route("/locations/{id}", get(catalog::get_location))
         .route("/server_types", get(catalog::list_server_types))
@@ -177,6 +152,36 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::not_found("endpoint") })
         .layer(middleware::from_fn_with_state(app.clone(), per_request))
         .with_state(app)
+}
+
+/// `/{resource}` (list, create) and `/{resource}/{id}` (get, update, delete) of one collection.
+fn collection_routes<C: Collection>(
+    api: Router<App>,
+    create: MethodRouter<App>,
+    delete: MethodRouter<App>,
+) -> Router<App> {
+    let base = format!("/{}", C::LIST.key);
+    api.route(&base, get(crud::list::<C>).merge(create)).route(
+        &format!("{base}/{{id}}"),
+        get(crud::get::<C>).put(crud::update::<C>).merge(delete),
+    )
+}
+
+/// The action routes of a collection: its actions by ID, a record's actions, and starting one.
+fn action_routes<C: ActionTarget>(api: Router<App>) -> Router<App> {
+    let base = format!("/{}", C::LIST.key);
+    api.route(
+        &format!("{base}/actions/{{id}}"),
+        get(actions::get_for::<C>),
+    )
+    .route(
+        &format!("{base}/{{id}}/actions"),
+        get(actions::list_for::<C>),
+    )
+    .route(
+        &format!("{base}/{{id}}/actions/{{action}}"),
+        post(start_action::post::<C>).get(actions::get_nested::<C>),
+    )
 }
 
 fn authorized(app: &App, req: &Request) -> bool {

@@ -6,10 +6,10 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{ListSpec, list_response, ok, parse_id};
-use crate::sandbox::app::Ctx;
-use crate::sandbox::catalog::{IMAGES, LOCATIONS, SERVER_TYPES, image_by_id};
-use crate::sandbox::error::ApiError;
-use crate::sandbox::query::Query;
+use crate::app::Ctx;
+use crate::catalog::{IMAGES, LOCATIONS, SERVER_TYPES, image_by_id};
+use crate::error::ApiError;
+use crate::query::Query;
 
 pub async fn list_locations(
     Extension(ctx): Extension<Ctx>,

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use super::names::{is_dns_name, is_segment};
+
 /// One requirement of a selector; a selector is the AND of its requirements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
@@ -150,29 +152,8 @@ fn checked_value(value: &str) -> Result<String, String> {
     value_problem(value).map_or_else(|| Ok(value.to_owned()), Err)
 }
 
-fn is_name_segment(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    !s.is_empty()
-        && s.len() <= 63
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            let b = label.as_bytes();
-            !label.is_empty()
-                && label.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        })
-}
+/// Label keys' names and label values are segments of at most 63 characters.
+const SEGMENT_MAX: usize = 63;
 
 /// Why `key` is not a valid label key, or `None` when it is.
 pub fn key_problem(key: &str) -> Option<String> {
@@ -181,7 +162,7 @@ pub fn key_problem(key: &str) -> Option<String> {
         None => (None, key),
     };
     if let Some(prefix) = prefix {
-        if !is_dns_subdomain(prefix) {
+        if !is_dns_name(prefix) {
             return Some(format!("label key `{key}` has an invalid prefix"));
         }
         if prefix == "hetzner.cloud" {
@@ -190,7 +171,7 @@ pub fn key_problem(key: &str) -> Option<String> {
             ));
         }
     }
-    if !is_name_segment(name) {
+    if !is_segment(name, SEGMENT_MAX) {
         return Some(format!(
             "label key `{key}` must be 1-63 characters, start and end alphanumeric, with -_. inside"
         ));
@@ -200,7 +181,7 @@ pub fn key_problem(key: &str) -> Option<String> {
 
 /// Why `value` is not a valid label value, or `None` when it is.
 pub fn value_problem(value: &str) -> Option<String> {
-    if value.is_empty() || is_name_segment(value) {
+    if value.is_empty() || is_segment(value, SEGMENT_MAX) {
         None
     } else {
         Some(format!(

@@ -1,20 +1,22 @@
 //! `/ssh_keys`: list (name, fingerprint, label_selector), create, get, update (name, labels), delete. No actions.
+//! What is particular to SSH keys: the fingerprint, unique like the name.
 
-use axum::Extension;
+use std::collections::BTreeMap;
+
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use base64::Engine;
 use md5::{Digest, Md5};
-use serde_json::json;
+use serde_json::Value;
 
-use super::{ListSpec, created, list_response, no_content, ok, parse_id};
-use crate::sandbox::app::{App, Ctx};
-use crate::sandbox::body::Body;
-use crate::sandbox::error::ApiError;
-use crate::sandbox::model::SshKey;
-use crate::sandbox::query::Query;
-use crate::sandbox::store::Store;
+use super::collection::{Collection, check_name, name_taken, one};
+use super::{ListSpec, created};
+use crate::app::App;
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::model::{Labels, SshKey};
+use crate::store::Store;
 
 const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
@@ -56,35 +58,44 @@ pub fn fingerprint(public_key: &str) -> Result<String, String> {
         .join(":"))
 }
 
-const LIST: ListSpec<'static> = ListSpec {
-    key: "ssh_keys",
-    sort_fields: &["id", "name"],
-    label_selector: true,
-    exact: &["name", "fingerprint"],
-    any_of: &[],
-};
+pub struct SshKeys;
 
-pub async fn list(
-    State(app): State<App>,
-    Extension(ctx): Extension<Ctx>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let q = Query::parse(q.as_deref());
-    let items = app.with_store(false, |s, _| {
-        Ok(s.ssh_keys.values().map(Store::ssh_key_json).collect())
-    })?;
-    list_response(items, &LIST, &q, &ctx)
-}
+impl Collection for SshKeys {
+    type Record = SshKey;
+    const KIND: &'static str = "ssh_key";
+    const NOUN: &'static str = "SSH key";
+    const LIST: ListSpec<'static> = ListSpec {
+        key: "ssh_keys",
+        sort_fields: &["id", "name"],
+        label_selector: true,
+        exact: &["name", "fingerprint"],
+        any_of: &[],
+    };
+    const NAME_TAKEN: &'static str = "SSH key with the same name already exists";
 
-pub async fn get(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "SSH key")?;
-    app.with_store(false, |s, _| {
-        let k = s
-            .ssh_keys
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("SSH key"))?;
-        Ok(ok(json!({"ssh_key": Store::ssh_key_json(k)})))
-    })
+    fn records(store: &Store) -> &BTreeMap<u64, SshKey> {
+        &store.ssh_keys
+    }
+
+    fn records_mut(store: &mut Store) -> &mut BTreeMap<u64, SshKey> {
+        &mut store.ssh_keys
+    }
+
+    fn to_json(_: &Store, key: &SshKey) -> Value {
+        Store::ssh_key_json(key)
+    }
+
+    fn name(key: &SshKey) -> &str {
+        &key.name
+    }
+
+    fn editable(key: &mut SshKey) -> (&mut String, &mut Labels) {
+        (&mut key.name, &mut key.labels)
+    }
+
+    fn name_problem(name: &str) -> Option<&'static str> {
+        name.is_empty().then_some("must not be empty")
+    }
 }
 
 pub async fn create(State(app): State<App>, body: Bytes) -> Result<Response, ApiError> {
@@ -92,9 +103,7 @@ pub async fn create(State(app): State<App>, body: Bytes) -> Result<Response, Api
     let name = b.required_str("name");
     let public_key = b.required_str("public_key");
     let labels = b.labels("labels").unwrap_or_default();
-    if name.as_deref().is_some_and(str::is_empty) {
-        b.error("name", "must not be empty");
-    }
+    check_name(&mut b, name.as_deref(), SshKeys::name_problem);
     let fp = match &public_key {
         Some(k) => match fingerprint(k) {
             Ok(fp) => Some(fp),
@@ -110,11 +119,8 @@ pub async fn create(State(app): State<App>, body: Bytes) -> Result<Response, Api
         return Err(ApiError::invalid_field("public_key", "is required"));
     };
     app.with_store(true, |s, now| {
-        if s.ssh_keys.values().any(|k| k.name == name) {
-            return Err(ApiError::uniqueness(
-                "name",
-                "SSH key with the same name already exists",
-            ));
+        if name_taken::<SshKeys>(s, &name, None) {
+            return Err(ApiError::uniqueness("name", SshKeys::NAME_TAKEN));
         }
         if s.ssh_keys.values().any(|k| k.fingerprint == fp) {
             return Err(ApiError::uniqueness(
@@ -131,58 +137,9 @@ pub async fn create(State(app): State<App>, body: Bytes) -> Result<Response, Api
             labels,
             created: now,
         };
-        let body = json!({"ssh_key": Store::ssh_key_json(&key)});
+        let body = one::<SshKeys>(s, &key);
         s.ssh_keys.insert(key.id, key);
         Ok(created(body))
-    })
-}
-
-pub async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "SSH key")?;
-    let mut b = Body::parse(&body)?;
-    let name = b.str("name");
-    let labels = b.labels("labels");
-    if name.as_deref().is_some_and(str::is_empty) {
-        b.error("name", "must not be empty");
-    }
-    b.finish()?;
-    app.with_store(true, |s, _| {
-        if !s.ssh_keys.contains_key(&id) {
-            return Err(ApiError::not_found("SSH key"));
-        }
-        if let Some(n) = &name
-            && s.ssh_keys.values().any(|k| &k.name == n && k.id != id)
-        {
-            return Err(ApiError::uniqueness(
-                "name",
-                "SSH key with the same name already exists",
-            ));
-        }
-        let k = s
-            .ssh_keys
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found("SSH key"))?;
-        if let Some(n) = name {
-            k.name = n;
-        }
-        if let Some(l) = labels {
-            k.labels = l;
-        }
-        Ok(ok(json!({"ssh_key": Store::ssh_key_json(k)})))
-    })
-}
-
-pub async fn delete(State(app): State<App>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id = parse_id(&id, "SSH key")?;
-    app.with_store(true, |s, _| {
-        s.ssh_keys
-            .remove(&id)
-            .map(|_| no_content())
-            .ok_or_else(|| ApiError::not_found("SSH key"))
     })
 }
 
