@@ -4,8 +4,7 @@
 
 use super::common::{self, ImageRef, Mount};
 use super::knowledge::collector::{
-    self as kc, CollectorKnowledge, ComponentKind as KKind, ComponentStatus, KeyStatus,
-    LATEST_KNOWN,
+    self as kc, CollectorKnowledge, ComponentStatus, KeyStatus, LATEST_KNOWN,
 };
 use super::knowledge::vllm as kv;
 use super::knowledge::{Version, closest};
@@ -51,16 +50,6 @@ struct Rules<'a> {
     kn: CollectorKnowledge,
     /// The services that run this config.
     services: Vec<(&'a Compose, &'a Service)>,
-}
-
-fn kkind(k: ComponentKind) -> KKind {
-    match k {
-        ComponentKind::Receiver => KKind::Receiver,
-        ComponentKind::Processor => KKind::Processor,
-        ComponentKind::Exporter => KKind::Exporter,
-        ComponentKind::Extension => KKind::Extension,
-        ComponentKind::Connector => KKind::Connector,
-    }
 }
 
 impl Rules<'_> {
@@ -186,7 +175,7 @@ impl Rules<'_> {
         let ty = comp.type_name();
         let kind = comp.kind.block();
         let v = self.version();
-        let d = match self.kn.component(kkind(comp.kind), &comp.id) {
+        let d = match self.kn.component(comp.kind, &comp.id) {
             ComponentStatus::Known(_) | ComponentStatus::Unchecked => return,
             ComponentStatus::Unknown { suggestion: None } => return,
             ComponentStatus::Unknown { suggestion: Some(s) } => Diagnostic::error(
@@ -212,7 +201,7 @@ impl Rules<'_> {
                 format!("the `{ty}` {kind} does not exist yet in collector {v} (it appears {})", describe_since(since)),
             )
             .label("too new")
-            .help(match self.kn.info(kkind(comp.kind), ty).and_then(|i| i.renamed_from) {
+            .help(match self.kn.info(comp.kind, ty).and_then(|i| i.renamed_from) {
                 Some((old, _)) => format!("in {v} it is called `{old}`: write that, or target a newer collector version"),
                 None => "target a newer collector version, or use a component that exists in this one".to_string(),
             }),
@@ -233,14 +222,13 @@ impl Rules<'_> {
     }
 
     fn keys(&self, comp: &Component, out: &mut Diagnostics) {
-        let kind = kkind(comp.kind);
         let mut paths = Vec::new();
         collect_paths(&comp.config, "", &mut paths);
         let subject = format!("{} `{}`", comp.kind.block(), comp.id);
         self.report_keys(
             &paths,
             &subject,
-            |p| self.kn.key_status(kind, &comp.id, p),
+            |p| self.kn.key_status(comp.kind, &comp.id, p),
             out,
         );
     }

@@ -8,6 +8,7 @@
 //! that the collector lacks it, so [`ComponentStatus::Unknown`] carries a suggestion only when one is close.
 
 use super::{Version, closest};
+use crate::config::ComponentKind;
 
 /// Newest collector release the tables know (releases repo tag `v0.159.0` = `f8178323`, 2026-08-18).
 pub const LATEST_KNOWN: Version = Version::new(0, 159, 0);
@@ -212,41 +213,6 @@ impl KeyDef {
         self.children = children;
         self.children_complete = complete;
         self
-    }
-}
-
-/// The component kinds of a collector config (top-level sections).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ComponentKind {
-    Receiver,
-    Processor,
-    Exporter,
-    Extension,
-    Connector,
-}
-
-impl ComponentKind {
-    /// The config section (`receivers`, ...).
-    pub fn section(self) -> &'static str {
-        match self {
-            ComponentKind::Receiver => "receivers",
-            ComponentKind::Processor => "processors",
-            ComponentKind::Exporter => "exporters",
-            ComponentKind::Extension => "extensions",
-            ComponentKind::Connector => "connectors",
-        }
-    }
-
-    pub fn from_section(section: &str) -> Option<Self> {
-        [
-            ComponentKind::Receiver,
-            ComponentKind::Processor,
-            ComponentKind::Exporter,
-            ComponentKind::Extension,
-            ComponentKind::Connector,
-        ]
-        .into_iter()
-        .find(|k| k.section() == section)
     }
 }
 
