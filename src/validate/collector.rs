@@ -128,8 +128,7 @@ impl Rules<'_> {
                         .iter()
                         .filter(|comp| kinds.contains(&comp.kind))
                         .map(|comp| comp.id.as_str());
-                    let hint = closest(&id.value, candidates)
-                        .map_or_else(String::new, |s| format!("did you mean `{s}`? "));
+                    let hint = common::did_you_mean(closest(&id.value, candidates));
                     out.push(
                         Diagnostic::error(
                             "collector::undefined-component",

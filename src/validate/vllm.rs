@@ -1,7 +1,7 @@
 //! vLLM services (image `vllm/vllm-openai`): the command line against the pinned release's real
 //! flags, environment variables that mislead, shared memory, health, and the tracing wiring.
 
-use super::common::{Endpoint, ImageRef, VLLM_IMAGE};
+use super::common::{Endpoint, ImageRef, VLLM_IMAGE, did_you_mean};
 use super::knowledge::vllm::{
     self as kv, AdviceKind, CommandProblem, EnvVarFact, OtelPackages, OtlpEndpointProblem,
     ParsedCommand, VllmFlags,
@@ -93,7 +93,7 @@ impl Rules<'_> {
                         // Flags of an unpinned or untabled release are not ours to judge.
                         continue;
                     }
-                    let hint = suggestion.map_or_else(String::new, |s| format!("did you mean `{s}`? "));
+                    let hint = did_you_mean(*suggestion);
                     Diagnostic::error(
                         "vllm::unknown-flag",
                         format!("`{written}` is not a flag of vLLM {release}"),
@@ -380,8 +380,7 @@ impl Rules<'_> {
                 .help("use the collector's service name, e.g. `http://otel-collector:4317`"),
             );
         } else if ep.is_single_label_name() && !names.contains(&ep.host.as_str()) {
-            let hint = closest(&ep.host, names.iter().copied())
-                .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+            let hint = did_you_mean(closest(&ep.host, names.iter().copied()));
             self.out.push(
                 Diagnostic::error(
                     "vllm::otlp-host",

@@ -3,8 +3,8 @@
 use super::advice::DEPRECATED_FLAGS;
 use super::advice::FLAG_ADVICE;
 use super::command::looks_like_flag;
-use crate::validate::knowledge::Version;
 use super::*;
+use crate::validate::knowledge::Version;
 
 fn v33() -> &'static VllmFlags {
     VllmFlags::for_version("0.33.0").expect("table for 0.33.0")
