@@ -77,8 +77,21 @@ impl Rules<'_> {
             return None;
         }
         let parsed = table.parse_command(&args);
+        self.command_problems(&parsed, &args, table.version, exact);
+        self.flag_advice(&parsed);
+        Some(parsed)
+    }
+
+    /// What the parser would reject or warn about. `exact`: the flag table is the image's own release, so
+    /// unknown flags can be judged.
+    fn command_problems(
+        &mut self,
+        parsed: &ParsedCommand,
+        args: &[String],
+        release: Version,
+        exact: bool,
+    ) {
         let svc = self.service.name.clone();
-        let release = table.version;
         for problem in &parsed.problems {
             let d = match problem {
                 CommandProblem::LeadingServe { index } => Diagnostic::error(
@@ -122,7 +135,7 @@ impl Rules<'_> {
                 .at(self.arg_span(*second))
                 .help("keep one of them"),
                 other => {
-                    let (index, msg, help) = describe_problem(other, &args);
+                    let (index, msg, help) = describe_problem(other, args);
                     Diagnostic::error("vllm::command", msg)
                         .at(index.map_or_else(|| self.command_span(), |i| self.arg_span(i)))
                         .help(help)
@@ -130,6 +143,10 @@ impl Rules<'_> {
             };
             self.out.push(d);
         }
+    }
+
+    /// Flags that are valid but redundant, without effect, or wrong in combination.
+    fn flag_advice(&mut self, parsed: &ParsedCommand) {
         for (index, advice) in parsed.advice() {
             let d = match advice.kind {
                 AdviceKind::Redundant => Diagnostic::warning(
@@ -156,7 +173,6 @@ impl Rules<'_> {
             };
             self.out.push(d.at(self.arg_span(index)));
         }
-        Some(parsed)
     }
 
     fn command_span(&self) -> Span {
