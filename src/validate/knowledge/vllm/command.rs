@@ -207,7 +207,7 @@ impl<'t, 'a> CommandReader<'t, 'a> {
         self.out.problems.push(problem);
     }
 
-    /// The argument after the one being read, if it is not a flag (and so may be a value).
+    /// The argument at `index`, if there is one and it is not a flag (so it may be a value).
     fn value_at(&self, index: usize) -> Option<&'a String> {
         self.args.get(index).filter(|v| !looks_like_flag(v))
     }
@@ -215,11 +215,12 @@ impl<'t, 'a> CommandReader<'t, 'a> {
     /// The entrypoint already is `vllm serve`; a leading `serve` / `vllm serve` becomes the model name.
     fn skip_leading_serve(&mut self) {
         let args = self.args;
-        if !args.first().is_some_and(|a| a == "serve" || a == "vllm") {
+        let first = args.first().map(String::as_str);
+        if !matches!(first, Some("serve" | "vllm")) {
             return;
         }
         self.problem(CommandProblem::LeadingServe { index: 0 });
-        self.next = if args[0] == "vllm" && args.get(1).is_some_and(|a| a == "serve") {
+        self.next = if first == Some("vllm") && args.get(1).is_some_and(|a| a == "serve") {
             2
         } else {
             1
@@ -230,7 +231,9 @@ impl<'t, 'a> CommandReader<'t, 'a> {
     fn read_argument(&mut self) {
         let args = self.args;
         let index = self.next;
-        let arg = &args[index];
+        let Some(arg) = args.get(index) else {
+            return;
+        };
         self.next += 1;
         if self.only_positionals || !looks_like_flag(arg) {
             self.positionals.push((arg.clone(), index));
@@ -357,10 +360,11 @@ impl<'t, 'a> CommandReader<'t, 'a> {
         if let Some(v) = inline {
             return vec![(v, flag_index)];
         }
-        match self.args.get(self.next) {
+        let index = self.next;
+        match self.args.get(index) {
             Some(v) => {
                 self.next += 1;
-                vec![(v.clone(), self.next - 1)]
+                vec![(v.clone(), index)]
             }
             None => {
                 self.problem(CommandProblem::MissingValue {
