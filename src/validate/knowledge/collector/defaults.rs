@@ -54,13 +54,13 @@ const INTERNAL_METRICS_ADDRESS: ChangedIn = ChangedIn {
     after: "localhost:8888",
 };
 
-/// Host that receivers (otlp grpc/http) bind to when the endpoint is left out ([`RECEIVER_HOST`]).
+/// Host that receivers (otlp grpc/http) bind to when the endpoint is left out (`RECEIVER_HOST`).
 /// In a container, `localhost` means other containers cannot connect: set `0.0.0.0:4317` explicitly.
 pub fn default_receiver_host(version: Version) -> &'static str {
     RECEIVER_HOST.at(version)
 }
 
-/// Default `health_check` endpoint ([`HEALTH_CHECK_ENDPOINT`]); verified only where the extension was read.
+/// Default `health_check` endpoint (`HEALTH_CHECK_ENDPOINT`); verified only where the extension was read.
 pub fn default_health_check_endpoint(version: Version) -> (&'static str, Certainty) {
     let certainty = if version <= OLDEST_KNOWN || version >= NEWEST_READ {
         Certainty::Verified
@@ -70,7 +70,7 @@ pub fn default_health_check_endpoint(version: Version) -> (&'static str, Certain
     (HEALTH_CHECK_ENDPOINT.at(version), certainty)
 }
 
-/// Where the collector's own metrics listen by default ([`INTERNAL_METRICS_ADDRESS`]).
+/// Where the collector's own metrics listen by default (`INTERNAL_METRICS_ADDRESS`).
 /// Publishing port 8888 needs a `service.telemetry.metrics.readers` entry with `host: 0.0.0.0` on newer versions.
 pub fn default_internal_metrics_address(version: Version) -> &'static str {
     INTERNAL_METRICS_ADDRESS.at(version)

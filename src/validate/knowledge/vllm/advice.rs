@@ -80,7 +80,7 @@ pub(super) const FLAG_ADVICE: &[FlagAdvice] = &[
     },
 ];
 
-/// Advice entries for a registered option string (after [`VllmFlags::lookup`] canonicalisation).
+/// Advice entries for a registered option string (after [`VllmFlags::lookup`](super::VllmFlags::lookup) canonicalisation).
 pub fn flag_advice(flag: &str) -> impl Iterator<Item = &'static FlagAdvice> + '_ {
     FLAG_ADVICE.iter().filter(move |a| a.flag == flag)
 }
