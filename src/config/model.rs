@@ -269,7 +269,8 @@ impl Target {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The component kinds of a collector config; each is one top-level section of config.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ComponentKind {
     Receiver,
     Processor,
@@ -297,6 +298,19 @@ impl ComponentKind {
             ComponentKind::Extension => "extension",
             ComponentKind::Connector => "connector",
         }
+    }
+
+    /// The kind whose config.yaml section is `section` (`exporters` -> `Exporter`); `None` for anything else.
+    pub fn from_section(section: &str) -> Option<Self> {
+        [
+            ComponentKind::Receiver,
+            ComponentKind::Processor,
+            ComponentKind::Exporter,
+            ComponentKind::Extension,
+            ComponentKind::Connector,
+        ]
+        .into_iter()
+        .find(|k| k.section() == section)
     }
 }
 

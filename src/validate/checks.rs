@@ -1,7 +1,9 @@
 //! Checks: the trace round-trip must read the file the collector actually writes.
 
 use super::common::{self, Mount};
-use crate::config::{CheckKind, ComponentKind, Diagnostic, Diagnostics, Stack, value};
+use crate::config::{
+    CheckKind, Collector, ComponentKind, Compose, Diagnostic, Diagnostics, Stack, value,
+};
 use serde_json::Value as Json;
 
 pub fn check(stack: &Stack, out: &mut Diagnostics) {
@@ -15,58 +17,12 @@ pub fn check(stack: &Stack, out: &mut Diagnostics) {
         if value::is_unknown(&audit_file.value) || value::is_unknown(&compose.directory.value) {
             continue;
         }
-        let host_path = if audit_file.value.starts_with('/') {
-            common::normalise_path(&audit_file.value)
-        } else {
-            common::normalise_path(&format!("{}/{}", compose.directory.value, audit_file.value))
-        };
-        // Where the collector services of this project write, and where that lands on the node.
-        let mut written = Vec::new();
-        let mut reachable = false;
-        for service in &compose.services {
-            let collectors = common::collectors_of(stack, service);
-            if collectors.is_empty() {
-                continue;
-            }
-            let paths: Vec<String> = collectors
-                .iter()
-                .flat_map(|c| c.components_of(ComponentKind::Exporter))
-                .filter(|e| e.type_name() == "file")
-                .filter_map(|e| match e.config.lookup("path") {
-                    Some((_, Json::String(p))) => Some(p),
-                    _ => None,
-                })
-                .collect();
-            for m in service
-                .volumes
-                .iter()
-                .filter_map(|v| Mount::parse(&v.value))
-            {
-                if !m.is_bind() {
-                    continue;
-                }
-                let Some(source) = &m.source else { continue };
-                let source = if source.starts_with('/') {
-                    common::normalise_path(source)
-                } else {
-                    common::normalise_path(&format!("{}/{source}", compose.directory.value))
-                };
-                for p in &paths {
-                    if let Some(rest) = p.strip_prefix(m.target.trim_end_matches('/'))
-                        && (rest.is_empty() || rest.starts_with('/'))
-                    {
-                        written.push(common::normalise_path(&format!("{source}{rest}")));
-                    }
-                }
-                if common::is_under(&host_path, &source) {
-                    reachable = true;
-                }
-            }
-        }
-        if written.contains(&host_path) {
+        let host_path = node_path(&compose.directory.value, &audit_file.value);
+        let writes = collector_writes(stack, compose, &host_path);
+        if writes.files.contains(&host_path) {
             continue;
         }
-        let why = if reachable {
+        let why = if writes.reaches_audit_file {
             format!(
                 "`{host_path}` is on the collector's bind mount, but no file exporter writes it"
             )
@@ -76,7 +32,7 @@ pub fn check(stack: &Stack, out: &mut Diagnostics) {
                 compose.name
             )
         };
-        let help = match written.first() {
+        let help = match writes.files.first() {
             Some(w) => format!("the collector writes `{w}` on the node: point `audit_file` there (relative to {})", compose.directory.value),
             None => "mount a host directory into the collector service (e.g. `./audit:/var/lib/otelcol/audit`) and point a file exporter's `path` and this `audit_file` at the same file".to_string(),
         };
@@ -93,6 +49,74 @@ pub fn check(stack: &Stack, out: &mut Diagnostics) {
             .help(help),
         );
     }
+}
+
+/// A path on the node: relative paths are relative to the compose project's directory.
+fn node_path(directory: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        common::normalise_path(path)
+    } else {
+        common::normalise_path(&format!("{directory}/{path}"))
+    }
+}
+
+/// Where the collector services of a compose project write, seen from the node.
+struct CollectorWrites {
+    /// The node paths of the files their file exporters write through bind mounts.
+    files: Vec<String>,
+    /// Whether the audit file lies under one of their bind mounts at all.
+    reaches_audit_file: bool,
+}
+
+fn collector_writes(stack: &Stack, compose: &Compose, audit_file: &str) -> CollectorWrites {
+    let mut writes = CollectorWrites {
+        files: Vec::new(),
+        reaches_audit_file: false,
+    };
+    for service in &compose.services {
+        let collectors = common::collectors_of(stack, service);
+        if collectors.is_empty() {
+            continue;
+        }
+        let paths = file_exporter_paths(&collectors);
+        for m in service
+            .volumes
+            .iter()
+            .filter_map(|v| Mount::parse(&v.value))
+        {
+            if !m.is_bind() {
+                continue;
+            }
+            let Some(source) = &m.source else { continue };
+            let source = node_path(&compose.directory.value, source);
+            for p in &paths {
+                if let Some(rest) = p.strip_prefix(m.target.trim_end_matches('/'))
+                    && (rest.is_empty() || rest.starts_with('/'))
+                {
+                    writes
+                        .files
+                        .push(common::normalise_path(&format!("{source}{rest}")));
+                }
+            }
+            if common::is_under(audit_file, &source) {
+                writes.reaches_audit_file = true;
+            }
+        }
+    }
+    writes
+}
+
+/// The paths (inside the container) that the file exporters of these collectors write to.
+fn file_exporter_paths(collectors: &[&Collector]) -> Vec<String> {
+    collectors
+        .iter()
+        .flat_map(|c| c.components_of(ComponentKind::Exporter))
+        .filter(|e| e.type_name() == "file")
+        .filter_map(|e| match e.config.lookup("path") {
+            Some((_, Json::String(p))) => Some(p),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

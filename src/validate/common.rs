@@ -57,6 +57,12 @@ pub fn is_image(service: &Service, repo: &str) -> bool {
     repository(service).is_some_and(|r| r == repo)
 }
 
+/// The start of a help line naming a close match ("did you mean `x`? "), or nothing when there is none, so
+/// every rule words a typo hint the same way.
+pub fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("did you mean `{s}`? "))
+}
+
 /// `scheme://host:port/path` or `host:port`, as the OTLP exporters and vLLM take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {

@@ -1,6 +1,6 @@
 //! Compose projects: host ports, dependencies, GPUs, named volumes, runtimes.
 
-use super::common::Mount;
+use super::common::{Mount, did_you_mean};
 use super::knowledge::{self, closest};
 use crate::config::{
     Compose, Diagnostic, Diagnostics, Gpus, PortMapping, Span, Stack, Target, value,
@@ -123,8 +123,7 @@ fn dependencies(compose: &Compose, out: &mut Diagnostics) {
                     .help("remove it from `depends_on`"),
                 );
             } else if !names.contains(&name) {
-                let hint = closest(name, names.iter().copied())
-                    .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                let hint = did_you_mean(closest(name, names.iter().copied()));
                 out.push(
                     Diagnostic::error(
                         "compose::unknown-dependency",
@@ -157,8 +156,10 @@ fn volumes(compose: &Compose, out: &mut Diagnostics) {
             if compose.volumes.iter().any(|d| d.value == name) {
                 continue;
             }
-            let hint = closest(name, compose.volumes.iter().map(|d| d.value.as_str()))
-                .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+            let hint = did_you_mean(closest(
+                name,
+                compose.volumes.iter().map(|d| d.value.as_str()),
+            ));
             out.push(
                 Diagnostic::error(
                     "compose::undeclared-volume",

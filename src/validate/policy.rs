@@ -1,6 +1,6 @@
 //! Policy: where machines may be, and that images are pinned.
 
-use super::common::ImageRef;
+use super::common::{ImageRef, did_you_mean};
 use super::knowledge::hetzner::{self, ServerTypeLookup};
 use crate::config::{Diagnostic, Diagnostics, Spanned, Stack, value};
 
@@ -31,8 +31,7 @@ fn locations(stack: &Stack, out: &mut Diagnostics) {
             continue;
         }
         let Some(known) = hetzner::location(&loc.value) else {
-            let hint = hetzner::suggest_location(&loc.value)
-                .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+            let hint = did_you_mean(hetzner::suggest_location(&loc.value));
             out.push(
                 Diagnostic::error(
                     "hetzner::unknown-location",
@@ -93,7 +92,7 @@ fn server_types(stack: &Stack, out: &mut Diagnostics) {
                 .help("the Cloud API cannot create dedicated GPU machines: order it, then declare it as a `host` block (address, host_key, gpus)"),
             ),
             ServerTypeLookup::Unknown { suggestion } => {
-                let hint = suggestion.map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                let hint = did_you_mean(suggestion);
                 out.push(
                     Diagnostic::warning(
                         "hetzner::server-type",

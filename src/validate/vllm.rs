@@ -1,7 +1,7 @@
 //! vLLM services (image `vllm/vllm-openai`): the command line against the pinned release's real
 //! flags, environment variables that mislead, shared memory, health, and the tracing wiring.
 
-use super::common::{Endpoint, ImageRef, VLLM_IMAGE};
+use super::common::{Endpoint, ImageRef, VLLM_IMAGE, did_you_mean};
 use super::knowledge::vllm::{
     self as kv, AdviceKind, CommandProblem, EnvVarFact, OtelPackages, OtlpEndpointProblem,
     ParsedCommand, VllmFlags,
@@ -77,8 +77,21 @@ impl Rules<'_> {
             return None;
         }
         let parsed = table.parse_command(&args);
+        self.command_problems(&parsed, &args, table.version, exact);
+        self.flag_advice(&parsed);
+        Some(parsed)
+    }
+
+    /// What the parser would reject or warn about. `exact`: the flag table is the image's own release, so
+    /// unknown flags can be judged.
+    fn command_problems(
+        &mut self,
+        parsed: &ParsedCommand,
+        args: &[String],
+        release: Version,
+        exact: bool,
+    ) {
         let svc = self.service.name.clone();
-        let release = table.version;
         for problem in &parsed.problems {
             let d = match problem {
                 CommandProblem::LeadingServe { index } => Diagnostic::error(
@@ -93,7 +106,7 @@ impl Rules<'_> {
                         // Flags of an unpinned or untabled release are not ours to judge.
                         continue;
                     }
-                    let hint = suggestion.map_or_else(String::new, |s| format!("did you mean `{s}`? "));
+                    let hint = did_you_mean(*suggestion);
                     Diagnostic::error(
                         "vllm::unknown-flag",
                         format!("`{written}` is not a flag of vLLM {release}"),
@@ -122,7 +135,7 @@ impl Rules<'_> {
                 .at(self.arg_span(*second))
                 .help("keep one of them"),
                 other => {
-                    let (index, msg, help) = describe_problem(other, &args);
+                    let (index, msg, help) = describe_problem(other, args);
                     Diagnostic::error("vllm::command", msg)
                         .at(index.map_or_else(|| self.command_span(), |i| self.arg_span(i)))
                         .help(help)
@@ -130,6 +143,10 @@ impl Rules<'_> {
             };
             self.out.push(d);
         }
+    }
+
+    /// Flags that are valid but redundant, without effect, or wrong in combination.
+    fn flag_advice(&mut self, parsed: &ParsedCommand) {
         for (index, advice) in parsed.advice() {
             let d = match advice.kind {
                 AdviceKind::Redundant => Diagnostic::warning(
@@ -156,7 +173,6 @@ impl Rules<'_> {
             };
             self.out.push(d.at(self.arg_span(index)));
         }
-        Some(parsed)
     }
 
     fn command_span(&self) -> Span {
@@ -380,8 +396,7 @@ impl Rules<'_> {
                 .help("use the collector's service name, e.g. `http://otel-collector:4317`"),
             );
         } else if ep.is_single_label_name() && !names.contains(&ep.host.as_str()) {
-            let hint = closest(&ep.host, names.iter().copied())
-                .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+            let hint = did_you_mean(closest(&ep.host, names.iter().copied()));
             self.out.push(
                 Diagnostic::error(
                     "vllm::otlp-host",

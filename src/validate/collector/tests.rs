@@ -1,0 +1,261 @@
+//! Collector rules, one broken thing at a time, against a good config at 0.102.0 and 0.159.0.
+
+use crate::config::Severity;
+use crate::validate::test_support::{pointed, run, with_code};
+
+/// A correct collector run by a service; tests break one thing at a time.
+const GOOD: &str = r#"
+stack "t" {}
+host "h" {
+  address = "203.0.113.1"
+}
+collector "c" {
+  version = "VERSION"
+  receiver "otlp" {
+    protocols {
+      grpc {
+        endpoint = "0.0.0.0:4317"
+      }
+    }
+  }
+  processor "memory_limiter" {
+    check_interval   = "1s"
+    limit_percentage = 80
+  }
+  processor "batch" {}
+  exporter "EXPORTER" {
+    endpoint = "ingest.example.com:4317"
+  }
+  exporter "file/audit" {
+    path = "/var/lib/otelcol/audit/spans.jsonl"
+  }
+  extension "health_check" {
+    endpoint = "0.0.0.0:13133"
+  }
+  pipeline "traces" {
+    receivers  = ["otlp"]
+    processors = ["memory_limiter", "batch"]
+    exporters  = ["EXPORTER", "file/audit"]
+  }
+}
+compose "p" {
+  on = host.h
+  service "otel-collector" {
+    image   = "otel/opentelemetry-collector-contrib:VERSION"
+    volumes = ["./audit:/var/lib/otelcol/audit"]
+    file "/etc/otelcol-contrib/config.yaml" {
+      collector = collector.c
+    }
+  }
+}
+"#;
+
+fn good(version: &str) -> String {
+    let exporter = if version == "0.102.0" {
+        "otlp"
+    } else {
+        "otlp_grpc"
+    };
+    GOOD.replace("VERSION", version)
+        .replace("EXPORTER", exporter)
+}
+
+fn collector_findings(text: &str) -> Vec<crate::config::Diagnostic> {
+    run(text)
+        .into_iter()
+        .filter(|d| d.code.starts_with("collector::"))
+        .collect()
+}
+
+#[test]
+fn good_configs_are_silent() {
+    assert!(
+        collector_findings(&good("0.159.0")).is_empty(),
+        "{:#?}",
+        collector_findings(&good("0.159.0"))
+    );
+    let old: Vec<_> = collector_findings(&good("0.102.0"))
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    assert_eq!(old, vec!["collector::outdated"]);
+}
+
+#[test]
+fn undefined_and_unused_components() {
+    let text = good("0.159.0").replace(
+        "[\"memory_limiter\", \"batch\"]",
+        "[\"memory_limiter\", \"bacth\"]",
+    );
+    let d = with_code(&text, "collector::undefined-component");
+    assert_eq!(d.len(), 1);
+    assert_eq!(pointed(&text, &d[0]), "\"bacth\"");
+    assert!(
+        d[0].help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `batch`")
+    );
+    let unused = with_code(&text, "collector::unused-component");
+    assert_eq!(unused.len(), 1);
+    assert_eq!(pointed(&text, &unused[0]), "\"batch\"");
+}
+
+#[test]
+fn component_types_per_version() {
+    // `otlp` is a deprecated alias from v0.144.0: a warning.
+    let text = GOOD
+        .replace("VERSION", "0.159.0")
+        .replace("EXPORTER", "otlp");
+    let d = with_code(&text, "collector::deprecated-component");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].severity, Severity::Warning);
+    // `otlp_grpc` does not exist before v0.144.0: an error that names the old type.
+    let text = GOOD
+        .replace("VERSION", "0.102.0")
+        .replace("EXPORTER", "otlp_grpc");
+    let d = with_code(&text, "collector::component-type");
+    assert_eq!(d.len(), 1);
+    assert!(d[0].help.as_deref().unwrap().contains("`otlp`"));
+    // `logging` was removed in v0.111.0.
+    let text = good("0.159.0").replace(
+        "exporter \"file/audit\"",
+        "exporter \"logging\" {}\n exporter \"file/audit\"",
+    );
+    let d = with_code(&text, "collector::component-type");
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.contains("removed"));
+}
+
+#[test]
+fn telemetry_metrics_address_is_invalid_from_0_128() {
+    let tele = "telemetry {\n metrics {\n address = \"0.0.0.0:8888\"\n }\n }\n pipeline \"traces\"";
+    let text = good("0.159.0").replacen("pipeline \"traces\"", tele, 1);
+    let d = with_code(&text, "collector::invalid-key");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.contains("telemetry.metrics.address"));
+    let text = good("0.102.0").replacen("pipeline \"traces\"", tele, 1);
+    assert!(with_code(&text, "collector::invalid-key").is_empty());
+}
+
+#[test]
+fn unknown_key_in_complete_table() {
+    let text = good("0.159.0").replace("send_batch_size", "x").replace(
+        "processor \"batch\" {}",
+        "processor \"batch\" {\n send_batch_szie = 10\n }",
+    );
+    let d = with_code(&text, "collector::invalid-key");
+    assert_eq!(d.len(), 1);
+    assert!(d[0].help.as_deref().unwrap().contains("send_batch_size"));
+}
+
+#[test]
+fn receiver_without_endpoint_binds_localhost() {
+    let text = good("0.159.0").replace(
+        "grpc {\n        endpoint = \"0.0.0.0:4317\"\n      }",
+        "grpc {}",
+    );
+    let d = with_code(&text, "collector::receiver-endpoint");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].severity, Severity::Error);
+    let text = good("0.102.0").replace(
+        "grpc {\n        endpoint = \"0.0.0.0:4317\"\n      }",
+        "grpc {}",
+    );
+    let d = with_code(&text, "collector::receiver-endpoint");
+    assert_eq!(d[0].severity, Severity::Warning);
+}
+
+#[test]
+fn file_exporter_needs_a_volume() {
+    let text = good("0.159.0").replace("/var/lib/otelcol/audit/spans.jsonl", "/tmp/spans.jsonl");
+    let d = with_code(&text, "collector::file-tmp");
+    assert_eq!(d.len(), 1);
+    assert_eq!(pointed(&text, &d[0]), "\"/tmp/spans.jsonl\"");
+    let text = good("0.159.0").replace("./audit:/var/lib/otelcol/audit", "./audit:/data");
+    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+    let text = good("0.159.0").replace(
+        "./audit:/var/lib/otelcol/audit",
+        "./audit:/var/lib/otelcol/audit:ro",
+    );
+    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+}
+
+#[test]
+fn filter_dropping_spans_before_audit() {
+    let filter = "processor \"filter/pii\" {\n traces {\n span = [\"attributes[\\\"user.email\\\"] != nil\"]\n }\n }\n processor \"batch\" {}";
+    let text = good("0.159.0")
+        .replace("processor \"batch\" {}", filter)
+        .replace(
+            "[\"memory_limiter\", \"batch\"]",
+            "[\"memory_limiter\", \"filter/pii\", \"batch\"]",
+        );
+    let d = with_code(&text, "collector::filter-drops-audit");
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(pointed(&text, &d[0]), "\"filter/pii\"");
+}
+
+#[test]
+fn memory_limiter_first() {
+    let text = good("0.159.0").replace(
+        "[\"memory_limiter\", \"batch\"]",
+        "[\"batch\", \"memory_limiter\"]",
+    );
+    let d = with_code(&text, "collector::memory-limiter");
+    assert_eq!(d.len(), 1);
+    assert_eq!(pointed(&text, &d[0]), "\"memory_limiter\"");
+    let text = good("0.159.0").replace("limit_percentage = 80", "");
+    assert_eq!(
+        with_code(&text, "collector::memory-limiter-config").len(),
+        1
+    );
+}
+
+#[test]
+fn health_check_missing() {
+    let text = good("0.159.0").replace("extension \"health_check\"", "extension \"pprof\"");
+    assert_eq!(with_code(&text, "collector::no-health-check").len(), 1);
+}
+
+#[test]
+fn image_must_match_the_config_version() {
+    let text = good("0.159.0").replace("contrib:0.159.0", "contrib:0.158.0");
+    let d = with_code(&text, "collector::image-version");
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        pointed(&text, &d[0]),
+        "\"otel/opentelemetry-collector-contrib:0.158.0\""
+    );
+}
+
+#[test]
+fn resource_attributes_use_semconv() {
+    let res = "processor \"resource\" {\n attributes = [{ key = \"deployment.region\", value = \"x\", action = \"upsert\" }]\n }\n processor \"batch\" {}";
+    let text = good("0.159.0")
+        .replace("processor \"batch\" {}", res)
+        .replace(
+            "[\"memory_limiter\", \"batch\"]",
+            "[\"memory_limiter\", \"resource\", \"batch\"]",
+        );
+    assert_eq!(with_code(&text, "collector::resource-attribute").len(), 1);
+    let fixed = text.replace("deployment.region", "cloud.region");
+    assert!(with_code(&fixed, "collector::resource-attribute").is_empty());
+}
+
+#[test]
+fn metrics_pipeline_fed_only_by_vllm_otlp() {
+    let vllm = r#"
+  service "vllm" {
+    image   = "vllm/vllm-openai:v0.33.0"
+    command = ["m", "--otlp-traces-endpoint", "http://otel-collector:4317"]
+  }
+  service "otel-collector" {"#;
+    let metrics = "pipeline \"metrics\" {\n receivers = [\"otlp\"]\n processors = [\"memory_limiter\"]\n exporters = [\"otlp_grpc\"]\n }\n pipeline \"traces\"";
+    let text = good("0.159.0")
+        .replace("  service \"otel-collector\" {", vllm)
+        .replacen("pipeline \"traces\"", metrics, 1);
+    assert_eq!(with_code(&text, "collector::metrics-no-source").len(), 1);
+    // Without vLLM feeding it, other OTLP senders may exist: no finding.
+    let text = good("0.159.0").replacen("pipeline \"traces\"", metrics, 1);
+    assert!(with_code(&text, "collector::metrics-no-source").is_empty());
+}
