@@ -40,95 +40,86 @@ impl Loader<'_> {
     }
 
     fn check_reference(&self, r: &Reference) -> Option<Diagnostic> {
-        let first = r.path.first().map(String::as_str);
         match r.root.as_str() {
-            "var" => {
-                let name = first?;
-                (!self.var_names.iter().any(|v| v == name)).then(|| {
-                    Diagnostic::error(
-                        "language::undefined-reference",
-                        format!("undefined variable `var.{name}`"),
-                    )
-                    .at(r.span.clone())
-                    .label("not declared")
-                    .help(help_for_unknown(
-                        name,
-                        self.var_names.iter().map(String::as_str),
-                        "variables",
-                    ))
-                })
-            }
-            "local" => {
-                let name = first?;
-                (!self.local_names.iter().any(|v| v == name)).then(|| {
-                    Diagnostic::error(
-                        "language::undefined-reference",
-                        format!("undefined local `local.{name}`"),
-                    )
-                    .at(r.span.clone())
-                    .label("not declared")
-                    .help(help_for_unknown(
-                        name,
-                        self.local_names.iter().map(String::as_str),
-                        "locals",
-                    ))
-                })
-            }
-            root => {
-                let Some((kind, attrs)) = REFERENCEABLE.iter().find(|(k, _)| *k == root) else {
-                    let mut roots: Vec<&str> = vec!["var", "local"];
-                    roots.extend(REFERENCEABLE.iter().map(|(k, _)| *k));
-                    return Some(
-                        Diagnostic::error(
-                            "language::undefined-reference",
-                            format!("unknown name `{root}`"),
-                        )
-                        .at(r.span.clone())
-                        .label("not a variable, local or block")
-                        .help(help_for_unknown(
-                            root,
-                            roots.iter().copied(),
-                            "names",
-                        )),
-                    );
-                };
-                let name = first?;
-                if !self.name_sets.get(kind).is_some_and(|s| s.contains(name)) {
-                    let declared = self.names.get(kind).map_or(&[][..], Vec::as_slice);
-                    return Some(
-                        Diagnostic::error(
-                            "language::undefined-reference",
-                            format!("undefined reference `{kind}.{name}`"),
-                        )
-                        .at(r.span.clone())
-                        .label(format!("no {kind} block named `{name}`"))
-                        .help(help_for_unknown(
-                            name,
-                            declared.iter().map(String::as_str),
-                            "names",
-                        )),
-                    );
-                }
-                let attr = r.path.get(1)?;
-                if attr != "name" && !attrs.contains(&attr.as_str()) {
-                    let mut known: Vec<&str> = vec!["name"];
-                    known.extend(attrs.iter().copied());
-                    return Some(
-                        Diagnostic::error(
-                            "language::undefined-reference",
-                            format!("`{kind}.{name}` has no attribute `{attr}` to reference"),
-                        )
-                        .at(r.span.clone())
-                        .help(format!(
-                            "referenceable attributes of a {kind}: {}",
-                            known.join(", ")
-                        )),
-                    );
-                }
-                None
-            }
+            "var" => undeclared(r, "variable", &self.var_names, "variables"),
+            "local" => undeclared(r, "local", &self.local_names, "locals"),
+            root => self.check_block_reference(r, root),
         }
     }
+
+    /// `<kind>.<name>.<attribute>`: the kind must be referenceable, the block declared, and
+    /// the attribute one a block of that kind has.
+    fn check_block_reference(&self, r: &Reference, root: &str) -> Option<Diagnostic> {
+        let Some((kind, attrs)) = REFERENCEABLE.iter().find(|(k, _)| *k == root) else {
+            let mut roots: Vec<&str> = vec!["var", "local"];
+            roots.extend(REFERENCEABLE.iter().map(|(k, _)| *k));
+            return Some(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("unknown name `{root}`"),
+                )
+                .at(r.span.clone())
+                .label("not a variable, local or block")
+                .help(help_for_unknown(root, roots.iter().copied(), "names")),
+            );
+        };
+        let name = r.path.first()?;
+        if !self.name_sets.get(kind).is_some_and(|s| s.contains(name)) {
+            let declared = self.names.get(kind).map_or(&[][..], Vec::as_slice);
+            return Some(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("undefined reference `{kind}.{name}`"),
+                )
+                .at(r.span.clone())
+                .label(format!("no {kind} block named `{name}`"))
+                .help(help_for_unknown(
+                    name,
+                    declared.iter().map(String::as_str),
+                    "names",
+                )),
+            );
+        }
+        let attr = r.path.get(1)?;
+        if attr != "name" && !attrs.contains(&attr.as_str()) {
+            let mut known: Vec<&str> = vec!["name"];
+            known.extend(attrs.iter().copied());
+            return Some(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("`{kind}.{name}` has no attribute `{attr}` to reference"),
+                )
+                .at(r.span.clone())
+                .help(format!(
+                    "referenceable attributes of a {kind}: {}",
+                    known.join(", ")
+                )),
+            );
+        }
+        None
+    }
+}
+
+/// `var.<name>` or `local.<name>` that `declared` does not hold (`noun`: what one is called,
+/// `plural`: what the suggestion lists).
+fn undeclared(r: &Reference, noun: &str, declared: &[String], plural: &str) -> Option<Diagnostic> {
+    let name = r.path.first()?;
+    if declared.contains(name) {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            "language::undefined-reference",
+            format!("undefined {noun} `{}.{name}`", r.root),
+        )
+        .at(r.span.clone())
+        .label("not declared")
+        .help(help_for_unknown(
+            name,
+            declared.iter().map(String::as_str),
+            plural,
+        )),
+    )
 }
 
 fn collect_exprs<'b>(body: &'b Body, out: &mut Vec<&'b Expression>) {
