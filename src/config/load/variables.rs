@@ -10,116 +10,37 @@ use crate::config::model::{VarType, Variable};
 use crate::config::suggest::help_for_unknown;
 use crate::config::value;
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::Body;
+use hcl_edit::structure::{Block, Body};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Loader<'_> {
+    /// Every `variable` block with the value in force, the values by name (an unset marker
+    /// where there is none) and the names of the sensitive ones.
     pub(super) fn variables(
         &mut self,
         body: &Body,
     ) -> (Vec<Variable>, BTreeMap<String, Json>, BTreeSet<String>) {
-        let mut out = Vec::new();
+        let mut out: Vec<Variable> = Vec::new();
         let mut values = BTreeMap::new();
         let mut sensitive = BTreeSet::new();
-        let empty = Evaluator::new(
-            &BTreeMap::new(),
-            BTreeSet::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-        );
+        // Defaults and given values are read before anything else exists to refer to.
+        let empty = Evaluator::of_variables(&BTreeMap::new());
         for b in blocks(body).filter(|b| b.ident.as_str() == "variable") {
             let Some((name, _)) = b.labels.first().map(label) else {
                 continue;
             };
-            let ty = match find_attr(&b.body, "type") {
-                Some(a) => match parse_type(&a.value) {
-                    Some(t) => t,
-                    None => {
-                        let d = Diagnostic::error("language::type", "unknown variable type")
-                            .at(span_of(&a.value))
-                            .help("use string, number, bool, list(string), list(number), map(string) or any");
-                        self.err(d);
-                        VarType::Any
-                    }
-                },
-                None => VarType::String,
-            };
-            let is_sensitive = match find_attr(&b.body, "sensitive") {
-                Some(a) => matches!(empty.eval(&a.value), Ok(Json::Bool(true))),
-                None => false,
-            };
-            let description = find_attr(&b.body, "description")
-                .and_then(|a| empty.eval(&a.value).ok())
-                .and_then(|v| v.as_str().map(str::to_string));
-            let env_key = format!("SOVSTACK_VAR_{name}");
-            let given = self
-                .opts
-                .vars
-                .get(&name)
-                .map(|s| (s.clone(), "--var"))
-                .or_else(|| {
-                    self.opts
-                        .env
-                        .get(&env_key)
-                        .map(|s| (s.clone(), "environment"))
-                });
-            let value = match given {
-                Some((raw, from)) => match parse_var_value(&raw, ty) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        let d = Diagnostic::error(
-                            "language::type",
-                            format!(
-                                "value of variable `{name}` from {from} is not a {}: {e}",
-                                ty.describe()
-                            ),
-                        )
-                        .at(header_span(b));
-                        self.err(d);
-                        None
-                    }
-                },
-                None => match find_attr(&b.body, "default") {
-                    Some(a) => match empty.eval(&a.value) {
-                        Ok(v) => match check_type(&v, ty) {
-                            Ok(()) => Some(v),
-                            Err(e) => {
-                                let d = Diagnostic::error(
-                                    "language::type",
-                                    format!("default of `{name}` is not a {}: {e}", ty.describe()),
-                                )
-                                .at(span_of(&a.value));
-                                self.err(d);
-                                None
-                            }
-                        },
-                        Err(d) => {
-                            self.err(d);
-                            None
-                        }
-                    },
-                    None => None,
-                },
-            };
+            let v = self.variable(b, name, &empty);
             values.insert(
-                name.clone(),
-                value
+                v.name.clone(),
+                v.value
                     .clone()
-                    .unwrap_or_else(|| Json::String(value::unset_var(&name))),
+                    .unwrap_or_else(|| Json::String(value::unset_var(&v.name))),
             );
-            if is_sensitive {
-                sensitive.insert(name.clone());
+            if v.sensitive {
+                sensitive.insert(v.name.clone());
             }
-            out.push(Variable {
-                name,
-                span: header_span(b),
-                ty,
-                description,
-                sensitive: is_sensitive,
-                value,
-            });
+            out.push(v);
         }
         for given in self.opts.vars.keys() {
             if !out.iter().any(|v| &v.name == given) {
@@ -135,19 +56,99 @@ impl Loader<'_> {
         (out, values, sensitive)
     }
 
+    fn variable(&mut self, b: &Block, name: String, empty: &Evaluator) -> Variable {
+        let ty = match find_attr(&b.body, "type") {
+            Some(a) => match parse_type(&a.value) {
+                Some(t) => t,
+                None => {
+                    let d = Diagnostic::error("language::type", "unknown variable type")
+                        .at(span_of(&a.value))
+                        .help("use string, number, bool, list(string), list(number), map(string) or any");
+                    self.err(d);
+                    VarType::Any
+                }
+            },
+            None => VarType::String,
+        };
+        let is_sensitive = match find_attr(&b.body, "sensitive") {
+            Some(a) => matches!(empty.eval(&a.value), Ok(Json::Bool(true))),
+            None => false,
+        };
+        let description = find_attr(&b.body, "description")
+            .and_then(|a| empty.eval(&a.value).ok())
+            .and_then(|v| v.as_str().map(str::to_string));
+        let value = self.variable_value(b, &name, ty, empty);
+        Variable {
+            name,
+            span: header_span(b),
+            ty,
+            description,
+            sensitive: is_sensitive,
+            value,
+        }
+    }
+
+    /// The value in force: `--var`, else `SOVSTACK_VAR_<name>`, else the default; `None`
+    /// when there is none or it is not of the variable's type.
+    fn variable_value(
+        &mut self,
+        b: &Block,
+        name: &str,
+        ty: VarType,
+        empty: &Evaluator,
+    ) -> Option<Json> {
+        let env_key = format!("SOVSTACK_VAR_{name}");
+        let given = self
+            .opts
+            .vars
+            .get(name)
+            .map(|s| (s, "--var"))
+            .or_else(|| self.opts.env.get(&env_key).map(|s| (s, "environment")));
+        if let Some((raw, from)) = given {
+            return match parse_var_value(raw, ty, empty) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    let d = Diagnostic::error(
+                        "language::type",
+                        format!(
+                            "value of variable `{name}` from {from} is not a {}: {e}",
+                            ty.describe()
+                        ),
+                    )
+                    .at(header_span(b));
+                    self.err(d);
+                    None
+                }
+            };
+        }
+        let a = find_attr(&b.body, "default")?;
+        match empty.eval(&a.value) {
+            Ok(v) => match check_type(&v, ty) {
+                Ok(()) => Some(v),
+                Err(e) => {
+                    let d = Diagnostic::error(
+                        "language::type",
+                        format!("default of `{name}` is not a {}: {e}", ty.describe()),
+                    )
+                    .at(span_of(&a.value));
+                    self.err(d);
+                    None
+                }
+            },
+            Err(d) => {
+                self.err(d);
+                None
+            }
+        }
+    }
+
     /// Hosts' addresses are needed as values before the rest (`host.x.address`).
     pub(super) fn host_addresses(
         &mut self,
         body: &Body,
         vars: &BTreeMap<String, Json>,
     ) -> BTreeMap<String, String> {
-        let ev = Evaluator::new(
-            vars,
-            BTreeSet::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-        );
+        let ev = Evaluator::of_variables(vars);
         let mut out = BTreeMap::new();
         for b in blocks(body).filter(|b| b.ident.as_str() == "host") {
             let Some((name, _)) = b.labels.first().map(label) else {
@@ -259,21 +260,14 @@ fn check_type(v: &Json, ty: VarType) -> Result<(), String> {
 }
 
 /// Values from the command line or environment: strings as they are, others as HCL.
-fn parse_var_value(raw: &str, ty: VarType) -> Result<Json, String> {
+fn parse_var_value(raw: &str, ty: VarType, empty: &Evaluator) -> Result<Json, String> {
     if ty == VarType::String {
         return Ok(Json::String(raw.to_string()));
     }
     let expr: Expression = raw
         .parse()
         .map_err(|e: hcl_edit::parser::Error| e.message().to_string())?;
-    let ev = Evaluator::new(
-        &BTreeMap::new(),
-        BTreeSet::new(),
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-    );
-    let v = ev.eval(&expr).map_err(|d| d.message)?;
+    let v = empty.eval(&expr).map_err(|d| d.message)?;
     check_type(&v, ty)?;
     Ok(v)
 }
