@@ -10,9 +10,7 @@ use hcl_edit::structure::Block;
 impl ModelBuilder<'_, '_> {
     pub(super) fn check(&mut self, b: &Block, name: String, span: Span) -> Option<Check> {
         let compose = self
-            .block_refs(&b.body, "compose", &["compose"])
-            .into_iter()
-            .next()
+            .block_ref(&b.body, "compose", &["compose"])
             .map(|(_, n)| n);
         let within = self
             .string(&b.body, "within")

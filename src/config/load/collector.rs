@@ -29,17 +29,12 @@ impl ModelBuilder<'_, '_> {
                     let Some((id, _)) = cb.labels.first().map(label) else {
                         continue;
                     };
-                    let list = |me: &mut Self, n: &str| {
-                        me.string_list(&cb.body, n)
-                            .map(|l| l.value)
-                            .unwrap_or_default()
-                    };
                     pipelines.push(Pipeline {
                         id,
                         span: header_span(cb),
-                        receivers: list(self, "receivers"),
-                        processors: list(self, "processors"),
-                        exporters: list(self, "exporters"),
+                        receivers: self.strings(&cb.body, "receivers"),
+                        processors: self.strings(&cb.body, "processors"),
+                        exporters: self.strings(&cb.body, "exporters"),
                     });
                     continue;
                 }

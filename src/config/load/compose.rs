@@ -8,7 +8,7 @@ use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::span_of;
 use crate::config::model::{
     Args, Compose, Dependency, DependencyCondition, FileSource, Gpus, Healthcheck, MountedFile,
-    SecretEnv, Service, Target,
+    PortMapping, SecretEnv, Service, Target,
 };
 use crate::config::source::{Span, Spanned};
 use crate::config::value;
@@ -18,10 +18,7 @@ use serde_json::Value as Json;
 
 impl ModelBuilder<'_, '_> {
     pub(super) fn compose(&mut self, b: &Block, name: String, span: Span) -> Option<Compose> {
-        let on = self
-            .block_refs(&b.body, "on", &["server", "host"])
-            .into_iter()
-            .next();
+        let on = self.block_ref(&b.body, "on", &["server", "host"]);
         let project = self
             .string(&b.body, "project")
             .map(|s| s.value)
@@ -37,10 +34,7 @@ impl ModelBuilder<'_, '_> {
             .at(directory.span.clone());
             self.err(d);
         }
-        let volumes = self
-            .string_list(&b.body, "volumes")
-            .map(|l| l.value)
-            .unwrap_or_default();
+        let volumes = self.strings(&b.body, "volumes");
         let destroy_volumes = self.bool(&b.body, "destroy_volumes", false).value;
         let mut services = Vec::new();
         for sb in blocks(&b.body).filter(|s| s.ident.as_str() == "service") {
@@ -127,38 +121,9 @@ impl ModelBuilder<'_, '_> {
         let environment_span = find_attr(body, "environment").map(|a| span_of(&a.value));
         let environment = self.string_map(body, "environment");
         let secret_environment = self.secret_env(body);
-        let mut ports = Vec::new();
-        if let Some(list) = self.string_list(body, "ports") {
-            for p in list.value {
-                match parse_port_mapping(&p.value) {
-                    Some(m) => ports.push(Spanned::new(m, p.span)),
-                    None => {
-                        let d = Diagnostic::error("language::value", format!("`{}` is not a port mapping", p.value))
-                            .at(p.span)
-                            .help("use compose short syntax: `8000:8000`, `127.0.0.1:8000:8000` or `4317:4317/tcp`");
-                        self.err(d);
-                    }
-                }
-            }
-        }
-        let volumes = self
-            .string_list(body, "volumes")
-            .map(|l| l.value)
-            .unwrap_or_default();
-        let gpus = find_attr(body, "gpus").and_then(|a| {
-            let span = span_of(&a.value);
-            match self.value(a)? {
-                Json::String(s) if s == "all" => Some(Spanned::new(Gpus::All, span)),
-                Json::Number(n) if n.as_u64().is_some() => Some(Spanned::new(
-                    Gpus::Count(n.as_u64().unwrap_or(0) as u32),
-                    span,
-                )),
-                other => {
-                    self.type_error(a, "`all` or a number", &other);
-                    None
-                }
-            }
-        });
+        let ports = self.ports(body);
+        let volumes = self.strings(body, "volumes");
+        let gpus = self.gpus(body);
         let runtime = self.string(body, "runtime");
         let ipc = self.string(body, "ipc");
         let shm_size = self.string(body, "shm_size");
@@ -168,51 +133,11 @@ impl ModelBuilder<'_, '_> {
         let depends_on = self.depends_on(body);
         let healthcheck = blocks(body)
             .find(|b| b.ident.as_str() == "healthcheck")
-            .map(|hb| Healthcheck {
-                span: header_span(hb),
-                test: self.plain_list(&hb.body, "test"),
-                interval: self.string(&hb.body, "interval").map(|s| s.value),
-                timeout: self.string(&hb.body, "timeout").map(|s| s.value),
-                retries: self.u32(&hb.body, "retries").map(|s| s.value),
-                start_period: self.string(&hb.body, "start_period").map(|s| s.value),
-            });
-        let mut files = Vec::new();
-        for fb in blocks(body).filter(|b| b.ident.as_str() == "file") {
-            let Some((path, pspan)) = fb.labels.first().map(label) else {
-                continue;
-            };
-            let content = self.string(&fb.body, "content");
-            let collector = self
-                .block_refs(&fb.body, "collector", &["collector"])
-                .into_iter()
-                .next();
-            let source = match (content, collector) {
-                (Some(c), None) => FileSource::Content(c.value),
-                (None, Some((_, c))) => FileSource::Collector(c),
-                _ => {
-                    let d = Diagnostic::error(
-                        "language::file-source",
-                        "a file needs exactly one of `content` or `collector`",
-                    )
-                    .at(header_span(fb));
-                    self.err(d);
-                    continue;
-                }
-            };
-            if !path.starts_with('/') {
-                let d = Diagnostic::error(
-                    "language::value",
-                    "the file's container path must be absolute",
-                )
-                .at(pspan.clone());
-                self.err(d);
-            }
-            files.push(MountedFile {
-                span: header_span(fb),
-                container_path: Spanned::new(path, pspan),
-                source,
-            });
-        }
+            .map(|hb| self.healthcheck(hb));
+        let files = blocks(body)
+            .filter(|b| b.ident.as_str() == "file")
+            .filter_map(|fb| self.mounted_file(fb))
+            .collect();
         Some(Service {
             name,
             span,
@@ -234,6 +159,83 @@ impl ModelBuilder<'_, '_> {
             depends_on,
             files,
             labels,
+        })
+    }
+
+    /// Port mappings in compose short syntax, each at its own span.
+    fn ports(&mut self, body: &Body) -> Vec<Spanned<PortMapping>> {
+        let mut ports = Vec::new();
+        for p in self.strings(body, "ports") {
+            match parse_port_mapping(&p.value) {
+                Some(m) => ports.push(Spanned::new(m, p.span)),
+                None => {
+                    let d = Diagnostic::error("language::value", format!("`{}` is not a port mapping", p.value))
+                        .at(p.span)
+                        .help("use compose short syntax: `8000:8000`, `127.0.0.1:8000:8000` or `4317:4317/tcp`");
+                    self.err(d);
+                }
+            }
+        }
+        ports
+    }
+
+    fn gpus(&mut self, body: &Body) -> Option<Spanned<Gpus>> {
+        let a = find_attr(body, "gpus")?;
+        let span = span_of(&a.value);
+        match self.value(a)? {
+            Json::String(s) if s == "all" => Some(Spanned::new(Gpus::All, span)),
+            Json::Number(n) if n.as_u64().is_some() => Some(Spanned::new(
+                Gpus::Count(n.as_u64().unwrap_or(0) as u32),
+                span,
+            )),
+            other => {
+                self.type_error(a, "`all` or a number", &other);
+                None
+            }
+        }
+    }
+
+    fn healthcheck(&mut self, hb: &Block) -> Healthcheck {
+        Healthcheck {
+            span: header_span(hb),
+            test: self.plain_list(&hb.body, "test"),
+            interval: self.string(&hb.body, "interval").map(|s| s.value),
+            timeout: self.string(&hb.body, "timeout").map(|s| s.value),
+            retries: self.u32(&hb.body, "retries").map(|s| s.value),
+            start_period: self.string(&hb.body, "start_period").map(|s| s.value),
+        }
+    }
+
+    /// A `file "<container path>"` block: its content is written or a collector's config.
+    fn mounted_file(&mut self, fb: &Block) -> Option<MountedFile> {
+        let (path, pspan) = fb.labels.first().map(label)?;
+        let content = self.string(&fb.body, "content");
+        let collector = self.block_ref(&fb.body, "collector", &["collector"]);
+        let source = match (content, collector) {
+            (Some(c), None) => FileSource::Content(c.value),
+            (None, Some((_, c))) => FileSource::Collector(c),
+            _ => {
+                let d = Diagnostic::error(
+                    "language::file-source",
+                    "a file needs exactly one of `content` or `collector`",
+                )
+                .at(header_span(fb));
+                self.err(d);
+                return None;
+            }
+        };
+        if !path.starts_with('/') {
+            let d = Diagnostic::error(
+                "language::value",
+                "the file's container path must be absolute",
+            )
+            .at(pspan.clone());
+            self.err(d);
+        }
+        Some(MountedFile {
+            span: header_span(fb),
+            container_path: Spanned::new(path, pspan),
+            source,
         })
     }
 
@@ -319,11 +321,7 @@ impl ModelBuilder<'_, '_> {
                 }
             }
             _ => {
-                for s in self
-                    .string_list(body, "depends_on")
-                    .map(|l| l.value)
-                    .unwrap_or_default()
-                {
+                for s in self.strings(body, "depends_on") {
                     out.push(Dependency {
                         service: s,
                         condition: DependencyCondition::Started,

@@ -1,18 +1,29 @@
-//! What sovstack creates or reaches: servers, hosts, firewalls and their rules, volumes, and
-//! how a machine is reached over SSH.
+//! What sovstack creates or reaches: SSH keys, servers, hosts, firewalls and their rules,
+//! volumes, and how a machine is reached over SSH.
 
 use super::ports::parse_port_range;
 use super::readers::ModelBuilder;
 use super::syntax::{blocks, header_span};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::model::{
-    Direction, Firewall, FirewallRule, Host, Protocol, Server, SshAccess, Volume,
+    Direction, Firewall, FirewallRule, Host, Protocol, Server, SshAccess, SshKey, Volume,
 };
 use crate::config::source::{Span, Spanned};
 use crate::config::value;
 use hcl_edit::structure::{Block, Body};
 
 impl ModelBuilder<'_, '_> {
+    pub(super) fn ssh_key(&mut self, b: &Block, name: String, span: Span) -> Option<SshKey> {
+        let public_key = self.string(&b.body, "public_key")?;
+        let labels = self.labels_map(&b.body);
+        Some(SshKey {
+            name,
+            span,
+            public_key,
+            labels,
+        })
+    }
+
     fn ssh_access(&mut self, body: &Body) -> SshAccess {
         let mut access = SshAccess::default();
         if let Some(sb) = blocks(body).find(|b| b.ident.as_str() == "ssh") {
@@ -41,11 +52,7 @@ impl ModelBuilder<'_, '_> {
         let server_type = self.string(&b.body, "server_type");
         let location = self.string(&b.body, "location");
         let image = self.string(&b.body, "image");
-        let ssh_keys = self
-            .block_refs(&b.body, "ssh_keys", &["ssh_key"])
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
+        let ssh_keys = self.block_names(&b.body, "ssh_keys", "ssh_key");
         let labels = self.labels_map(&b.body);
         let ssh = self.ssh_access(&b.body);
         let user_data_runcmd = self.plain_list(&b.body, "user_data_runcmd");
@@ -91,11 +98,7 @@ impl ModelBuilder<'_, '_> {
     }
 
     pub(super) fn firewall(&mut self, b: &Block, name: String, span: Span) -> Firewall {
-        let apply_to = self
-            .block_refs(&b.body, "apply_to", &["server"])
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
+        let apply_to = self.block_names(&b.body, "apply_to", "server");
         let labels = self.labels_map(&b.body);
         let mut rules = Vec::new();
         for rb in blocks(&b.body).filter(|r| r.ident.as_str() == "rule") {
@@ -179,9 +182,9 @@ impl ModelBuilder<'_, '_> {
             .help("add `port = \"22\"` (or a range `\"8000-8100\"`)");
             self.err(d);
         }
+        // An absent list takes the rule's span: findings about it (open to all) point there.
         let list = |me: &mut Self, n: &str| {
-            me.string_list(body, n)
-                .map(|l| l.map(|v| v.into_iter().map(|s| s.value).collect()))
+            me.string_values(body, n)
                 .unwrap_or_else(|| Spanned::new(Vec::new(), span.clone()))
         };
         let source_ips = list(self, "source_ips");
@@ -204,9 +207,7 @@ impl ModelBuilder<'_, '_> {
         let size_gb = self.u32(&b.body, "size")?;
         let location = self.string(&b.body, "location");
         let server = self
-            .block_refs(&b.body, "server", &["server"])
-            .into_iter()
-            .next()
+            .block_ref(&b.body, "server", &["server"])
             .map(|(_, n)| n);
         let format = self.string(&b.body, "format").map(|s| s.value);
         let automount = self.bool(&b.body, "automount", server.is_some()).value;

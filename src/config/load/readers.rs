@@ -194,10 +194,29 @@ impl ModelBuilder<'_, '_> {
         }
     }
 
-    pub(super) fn plain_list(&mut self, body: &Body, name: &str) -> Vec<String> {
+    /// The items of a list of strings with their spans; none when absent or not a list.
+    pub(super) fn strings(&mut self, body: &Body, name: &str) -> Vec<Spanned<String>> {
         self.string_list(body, name)
-            .map(|l| l.value.into_iter().map(|s| s.value).collect())
+            .map(|l| l.value)
             .unwrap_or_default()
+    }
+
+    /// A list of strings as plain values, with the span of the whole list.
+    pub(super) fn string_values(
+        &mut self,
+        body: &Body,
+        name: &str,
+    ) -> Option<Spanned<Vec<String>>> {
+        self.string_list(body, name)
+            .map(|l| l.map(|v| v.into_iter().map(|s| s.value).collect()))
+    }
+
+    /// A list of strings as plain values; none when absent or not a list.
+    pub(super) fn plain_list(&mut self, body: &Body, name: &str) -> Vec<String> {
+        self.strings(body, name)
+            .into_iter()
+            .map(|s| s.value)
+            .collect()
     }
 
     /// A map of strings with per-entry value spans when written as a literal object.
@@ -299,6 +318,29 @@ impl ModelBuilder<'_, '_> {
         self.string_map(body, "labels")
             .into_iter()
             .map(|(k, v)| (k, v.value))
+            .collect()
+    }
+
+    /// The first of `block_refs`, for an attribute that refers to one block.
+    pub(super) fn block_ref(
+        &mut self,
+        body: &Body,
+        name: &str,
+        kinds: &[&str],
+    ) -> Option<(String, Spanned<String>)> {
+        self.block_refs(body, name, kinds).into_iter().next()
+    }
+
+    /// The names of the blocks of one kind a list of references refers to.
+    pub(super) fn block_names(
+        &mut self,
+        body: &Body,
+        name: &str,
+        kind: &str,
+    ) -> Vec<Spanned<String>> {
+        self.block_refs(body, name, &[kind])
+            .into_iter()
+            .map(|(_, n)| n)
             .collect()
     }
 

@@ -5,7 +5,7 @@ use super::readers::ModelBuilder;
 use super::syntax::{blocks, find_attr, header_span, label};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::span_of;
-use crate::config::model::{Output, Policy, SshKey, Stack, Variable};
+use crate::config::model::{Output, Policy, Stack, Variable};
 use crate::config::source::{Span, Spanned};
 use hcl_edit::structure::{Block, Body};
 
@@ -49,53 +49,15 @@ impl ModelBuilder<'_, '_> {
             };
             let span = header_span(b);
             match b.ident.as_str() {
-                "output" => {
-                    if let Some(o) = self.output(b, name, span) {
-                        stack.outputs.push(o);
-                    }
-                }
-                "ssh_key" => {
-                    if let Some(public_key) = self.string(&b.body, "public_key") {
-                        let labels = self.labels_map(&b.body);
-                        stack.ssh_keys.push(SshKey {
-                            name,
-                            span,
-                            public_key,
-                            labels,
-                        });
-                    }
-                }
-                "server" => {
-                    if let Some(s) = self.server(b, name, span) {
-                        stack.servers.push(s);
-                    }
-                }
-                "host" => {
-                    if let Some(h) = self.host(b, name, span) {
-                        stack.hosts.push(h);
-                    }
-                }
+                "output" => stack.outputs.extend(self.output(b, name, span)),
+                "ssh_key" => stack.ssh_keys.extend(self.ssh_key(b, name, span)),
+                "server" => stack.servers.extend(self.server(b, name, span)),
+                "host" => stack.hosts.extend(self.host(b, name, span)),
                 "firewall" => stack.firewalls.push(self.firewall(b, name, span)),
-                "volume" => {
-                    if let Some(v) = self.volume(b, name, span) {
-                        stack.volumes.push(v);
-                    }
-                }
-                "collector" => {
-                    if let Some(c) = self.collector(b, name, span) {
-                        stack.collectors.push(c);
-                    }
-                }
-                "compose" => {
-                    if let Some(c) = self.compose(b, name, span) {
-                        stack.composes.push(c);
-                    }
-                }
-                "check" => {
-                    if let Some(c) = self.check(b, name, span) {
-                        stack.checks.push(c);
-                    }
-                }
+                "volume" => stack.volumes.extend(self.volume(b, name, span)),
+                "collector" => stack.collectors.extend(self.collector(b, name, span)),
+                "compose" => stack.composes.extend(self.compose(b, name, span)),
+                "check" => stack.checks.extend(self.check(b, name, span)),
                 _ => {}
             }
         }
@@ -116,8 +78,7 @@ impl ModelBuilder<'_, '_> {
             };
         };
         let allowed = self
-            .string_list(&pb.body, "allowed_locations")
-            .map(|l| l.map(|v| v.into_iter().map(|s| s.value).collect()))
+            .string_values(&pb.body, "allowed_locations")
             .unwrap_or_else(|| Spanned::new(default_locations, 0..0));
         Policy {
             span: Some(header_span(pb)),
