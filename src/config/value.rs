@@ -34,6 +34,10 @@ pub fn json_is_unknown(v: &serde_json::Value) -> bool {
 
 /// The references (`server.gpu.ipv4_address`, `var.x`) a string is waiting for.
 pub fn unknowns(s: &str) -> Vec<String> {
+    // Most strings hold no marker: one scan, no iterator (this runs for every desired string).
+    if !is_unknown(s) {
+        return Vec::new();
+    }
     pieces(s)
         .filter_map(|(_, marker)| marker.map(|m| m.reference.to_string()))
         .collect()
