@@ -1,4 +1,5 @@
-//! `check` blocks: what `sovstack check` verifies once a compose project runs.
+//! `check` blocks: assertions run on the node after apply (an HTTP endpoint answering, or a
+//! traced request reaching the audit log); a failing check fails the apply.
 
 use super::readers::ModelBuilder;
 use super::syntax::blocks;

@@ -3,8 +3,10 @@
 //! and convert to the model. Every problem becomes a diagnostic at its span; loading goes
 //! on after errors so that one run reports as much as it can.
 //!
-//! `loader` runs the passes in order; the other modules each hold one pass or the reading of
-//! one group of blocks into the model.
+//! `loader` runs the passes in order. `structure` is pass 1; `variables`, `references` and
+//! `locals` are pass 2; pass 3 reads each group of blocks into the model in its own module
+//! (`stack`, `infrastructure`, `collector`, `compose`, `checks`) through the shared
+//! attribute readers of `readers`. `syntax` reads the syntax tree; `ports` parses ports.
 
 mod checks;
 mod collector;
