@@ -80,6 +80,18 @@ impl Evaluator {
         }
     }
 
+    /// Knows the variables and the functions only: for what is read before locals and
+    /// blocks exist (variables' defaults and given values, hosts' addresses).
+    pub fn of_variables(vars: &BTreeMap<String, serde_json::Value>) -> Self {
+        Self::new(
+            vars,
+            BTreeSet::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        )
+    }
+
     pub fn set_local(&mut self, name: &str, value: serde_json::Value, sensitive: bool) {
         self.locals.insert(name.to_string(), json_to_hcl(&value));
         self.ctx

@@ -1,8 +1,8 @@
 //! The typed stack: what `stack.hcl` means once loaded and evaluated.
 //!
 //! Values only known after apply (a server's address, say) are kept as strings carrying an
-//! unknown marker (see `value::UNKNOWN_*`); `value::describe` prints them as
-//! `(known after apply)` and `value::resolve` substitutes them once state knows them.
+//! unknown marker (see `value`); `value::describe` prints them as `(known after apply)` and
+//! `value::resolve` substitutes them once state knows them.
 //! Every field a diagnostic may point at is `Spanned`.
 
 use super::source::{SourceFile, Span, Spanned};

@@ -34,17 +34,13 @@ pub fn json_is_unknown(v: &serde_json::Value) -> bool {
 
 /// The references (`server.gpu.ipv4_address`, `var.x`) a string is waiting for.
 pub fn unknowns(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find(OPEN) {
-        let after = &rest[start + OPEN.len_utf8()..];
-        let Some(end) = after.find(CLOSE) else { break };
-        let inner = &after[..end];
-        let reference = inner.split_once(':').map_or(inner, |(_, r)| r);
-        out.push(reference.to_string());
-        rest = &after[end + CLOSE.len_utf8()..];
+    // Most strings hold no marker: one scan, no iterator (this runs for every desired string).
+    if !is_unknown(s) {
+        return Vec::new();
     }
-    out
+    pieces(s)
+        .filter_map(|(_, marker)| marker.map(|m| m.reference.to_string()))
+        .collect()
 }
 
 /// Human form: a string that is wholly unknown prints as `(known after apply)`; a partly
@@ -61,7 +57,16 @@ pub fn describe(s: &str) -> String {
     {
         return "(known after apply)".to_string();
     }
-    substitute(s, &mut |r| format!("${{{r}}}"))
+    let mut out = String::with_capacity(s.len());
+    for (text, marker) in pieces(s) {
+        out.push_str(text);
+        if let Some(m) = marker {
+            out.push_str("${");
+            out.push_str(m.reference);
+            out.push('}');
+        }
+    }
+    out
 }
 
 /// Replaces every marker whose reference is in `known`; others stay.
@@ -69,47 +74,44 @@ pub fn resolve(s: &str, known: &BTreeMap<String, String>) -> String {
     if !is_unknown(s) {
         return s.to_string();
     }
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find(OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + OPEN.len_utf8()..];
-        let Some(end) = after.find(CLOSE) else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let inner = &after[..end];
-        let reference = inner.split_once(':').map_or(inner, |(_, r)| r);
-        match known.get(reference) {
-            Some(v) => out.push_str(v),
-            None => {
-                out.push(OPEN);
-                out.push_str(inner);
-                out.push(CLOSE);
-            }
+    let mut out = String::with_capacity(s.len());
+    for (text, marker) in pieces(s) {
+        out.push_str(text);
+        if let Some(m) = marker {
+            out.push_str(known.get(m.reference).map_or(m.whole, String::as_str));
         }
-        rest = &after[end + CLOSE.len_utf8()..];
     }
-    out.push_str(rest);
     out
 }
 
-fn substitute(s: &str, f: &mut dyn FnMut(&str) -> String) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find(OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + OPEN.len_utf8()..];
-        let Some(end) = after.find(CLOSE) else {
-            break;
-        };
-        let inner = &after[..end];
-        let reference = inner.split_once(':').map_or(inner, |(_, r)| r);
-        out.push_str(&f(reference));
-        rest = &after[end + CLOSE.len_utf8()..];
-    }
-    out.push_str(rest);
-    out
+/// One marker in a string: as written, and the reference it waits for.
+struct Marker<'s> {
+    whole: &'s str,
+    reference: &'s str,
+}
+
+/// The string cut before and after every marker: each piece is the text up to a marker and
+/// that marker; the last is the text after the last marker, with none. A marker left open
+/// (no `CLOSE`) stays text: only whole markers are read or replaced.
+fn pieces(s: &str) -> impl Iterator<Item = (&str, Option<Marker<'_>>)> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        if let Some(start) = r.find(OPEN)
+            && let Some(len) = r[start + OPEN.len_utf8()..].find(CLOSE)
+        {
+            let end = start + OPEN.len_utf8() + len + CLOSE.len_utf8();
+            let inner = &r[start + OPEN.len_utf8()..end - CLOSE.len_utf8()];
+            let marker = Marker {
+                whole: &r[start..end],
+                reference: inner.split_once(':').map_or(inner, |(_, r)| r),
+            };
+            rest = Some(&r[end..]);
+            return Some((&r[..start], Some(marker)));
+        }
+        rest = None;
+        Some((r, None))
+    })
 }
 
 #[cfg(test)]
@@ -130,6 +132,25 @@ mod tests {
         )]);
         assert_eq!(resolve(&url, &known), "http://127.0.0.1:4317");
         assert!(!is_unknown(&resolve(&url, &known)));
+    }
+
+    /// Only whole markers are read or replaced; a cut-off one stays as it is, once.
+    #[test]
+    fn a_marker_left_open_stays_text() {
+        let ip = after_apply("server.gpu.ipv4_address");
+        let cut = format!("http://{}", &ip[..ip.len() - 1]);
+        let known = BTreeMap::from([(
+            "server.gpu.ipv4_address".to_string(),
+            "127.0.0.1".to_string(),
+        )]);
+        assert!(unknowns(&cut).is_empty());
+        assert_eq!(resolve(&cut, &known), cut);
+        assert_eq!(describe(&cut), cut);
+        let url = format!("{ip}:{}", &ip[..ip.len() - 1]);
+        assert_eq!(
+            resolve(&url, &known),
+            format!("127.0.0.1:{}", &ip[..ip.len() - 1])
+        );
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! What sovstack creates or reaches: SSH keys, servers, hosts, firewalls and their rules,
+//! volumes, and how a machine is reached over SSH.
+
+use super::ports::parse_port_range;
+use super::readers::ModelBuilder;
+use super::syntax::{blocks, header_span};
+use crate::config::diagnostic::Diagnostic;
+use crate::config::model::{
+    Direction, Firewall, FirewallRule, Host, Protocol, Server, SshAccess, SshKey, Volume,
+};
+use crate::config::source::{Span, Spanned};
+use crate::config::value;
+use hcl_edit::structure::{Block, Body};
+
+impl ModelBuilder<'_, '_> {
+    pub(super) fn ssh_key(&mut self, b: &Block, name: String, span: Span) -> Option<SshKey> {
+        let public_key = self.string(&b.body, "public_key")?;
+        let labels = self.labels_map(&b.body);
+        Some(SshKey {
+            name,
+            span,
+            public_key,
+            labels,
+        })
+    }
+
+    fn ssh_access(&mut self, body: &Body) -> SshAccess {
+        let mut access = SshAccess::default();
+        if let Some(sb) = blocks(body).find(|b| b.ident.as_str() == "ssh") {
+            if let Some(u) = self.string(&sb.body, "user") {
+                access.user = u.value;
+            }
+            if let Some(p) = self.u32(&sb.body, "port") {
+                match u16::try_from(p.value) {
+                    Ok(port) if port > 0 => access.port = port,
+                    _ => {
+                        let d = Diagnostic::error(
+                            "language::type",
+                            "SSH port must be between 1 and 65535",
+                        )
+                        .at(p.span);
+                        self.err(d);
+                    }
+                }
+            }
+            access.private_key_file = self.string(&sb.body, "private_key_file").map(|s| s.value);
+        }
+        access
+    }
+
+    pub(super) fn server(&mut self, b: &Block, name: String, span: Span) -> Option<Server> {
+        let server_type = self.string(&b.body, "server_type");
+        let location = self.string(&b.body, "location");
+        let image = self.string(&b.body, "image");
+        let ssh_keys = self.block_names(&b.body, "ssh_keys", "ssh_key");
+        let labels = self.labels_map(&b.body);
+        let ssh = self.ssh_access(&b.body);
+        let user_data_runcmd = self.plain_list(&b.body, "user_data_runcmd");
+        Some(Server {
+            name,
+            span,
+            server_type: server_type?,
+            location: location?,
+            image: image?,
+            ssh_keys,
+            labels,
+            ssh,
+            user_data_runcmd,
+        })
+    }
+
+    pub(super) fn host(&mut self, b: &Block, name: String, span: Span) -> Option<Host> {
+        let address = self.string(&b.body, "address")?;
+        let host_key = self.string(&b.body, "host_key");
+        if let Some(k) = &host_key
+            && !value::is_unknown(k)
+            && !k.value.starts_with("SHA256:")
+        {
+            let d = Diagnostic::error("language::host-key", "host_key must be an OpenSSH SHA256 fingerprint")
+                .at(k.span.clone())
+                .help("get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (it starts with `SHA256:`)");
+            self.err(d);
+        }
+        let location = self.string(&b.body, "location");
+        let gpus = self
+            .u32(&b.body, "gpus")
+            .unwrap_or_else(|| Spanned::new(0, 0..0));
+        let ssh = self.ssh_access(&b.body);
+        Some(Host {
+            name,
+            span,
+            address,
+            ssh,
+            host_key,
+            location,
+            gpus,
+        })
+    }
+
+    pub(super) fn firewall(&mut self, b: &Block, name: String, span: Span) -> Firewall {
+        let apply_to = self.block_names(&b.body, "apply_to", "server");
+        let labels = self.labels_map(&b.body);
+        let mut rules = Vec::new();
+        for rb in blocks(&b.body).filter(|r| r.ident.as_str() == "rule") {
+            if let Some(r) = self.rule(rb) {
+                rules.push(r);
+            }
+        }
+        Firewall {
+            name,
+            span,
+            rules,
+            apply_to,
+            labels,
+        }
+    }
+
+    fn rule(&mut self, rb: &Block) -> Option<FirewallRule> {
+        let body = &rb.body;
+        let span = header_span(rb);
+        let direction = match self
+            .string(body, "direction")
+            .as_ref()
+            .map(|s| (s.value.as_str(), s.span.clone()))
+        {
+            None | Some(("in", _)) => Direction::In,
+            Some(("out", _)) => Direction::Out,
+            Some((other, s)) => {
+                let d = Diagnostic::error(
+                    "language::value",
+                    format!("direction must be `in` or `out`, not `{other}`"),
+                )
+                .at(s);
+                self.err(d);
+                return None;
+            }
+        };
+        let protocol = match self
+            .string(body, "protocol")
+            .as_ref()
+            .map(|s| (s.value.clone(), s.span.clone()))
+        {
+            None => Protocol::Tcp,
+            Some((p, s)) => match p.as_str() {
+                "tcp" => Protocol::Tcp,
+                "udp" => Protocol::Udp,
+                "icmp" => Protocol::Icmp,
+                "esp" => Protocol::Esp,
+                "gre" => Protocol::Gre,
+                other => {
+                    let d =
+                        Diagnostic::error("language::value", format!("unknown protocol `{other}`"))
+                            .at(s)
+                            .help("use tcp, udp, icmp, esp or gre");
+                    self.err(d);
+                    return None;
+                }
+            },
+        };
+        let port = match self.string(body, "port") {
+            None => None,
+            Some(p) => match parse_port_range(&p.value) {
+                Some(r) => Some(Spanned::new(r, p.span)),
+                None => {
+                    let d = Diagnostic::error(
+                        "language::value",
+                        format!("`{}` is not a port or port range", p.value),
+                    )
+                    .at(p.span)
+                    .help("write a port (`22`) or a range (`8000-8100`)");
+                    self.err(d);
+                    return None;
+                }
+            },
+        };
+        if port.is_none() && matches!(protocol, Protocol::Tcp | Protocol::Udp) {
+            let d = Diagnostic::error(
+                "language::missing-attribute",
+                "tcp and udp rules need a `port`",
+            )
+            .at(span.clone())
+            .help("add `port = \"22\"` (or a range `\"8000-8100\"`)");
+            self.err(d);
+        }
+        // An absent list takes the rule's span: findings about it (open to all) point there.
+        let list = |me: &mut Self, n: &str| {
+            me.string_values(body, n)
+                .unwrap_or_else(|| Spanned::new(Vec::new(), span.clone()))
+        };
+        let source_ips = list(self, "source_ips");
+        let destination_ips = list(self, "destination_ips");
+        let description = self.string(body, "description").map(|s| s.value);
+        let public = self.bool(body, "public", false).value;
+        Some(FirewallRule {
+            span,
+            description,
+            direction,
+            protocol,
+            port,
+            source_ips,
+            destination_ips,
+            public,
+        })
+    }
+
+    pub(super) fn volume(&mut self, b: &Block, name: String, span: Span) -> Option<Volume> {
+        let size_gb = self.u32(&b.body, "size")?;
+        let location = self.string(&b.body, "location");
+        let server = self
+            .block_ref(&b.body, "server", &["server"])
+            .map(|(_, n)| n);
+        let format = self.string(&b.body, "format").map(|s| s.value);
+        let automount = self.bool(&b.body, "automount", server.is_some()).value;
+        let labels = self.labels_map(&b.body);
+        Some(Volume {
+            name,
+            span,
+            size_gb,
+            location,
+            server,
+            format,
+            automount,
+            labels,
+        })
+    }
+}

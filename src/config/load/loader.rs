@@ -1,0 +1,106 @@
+//! The loader's state across passes, and the order the passes run in.
+
+use super::LoadOptions;
+use super::readers::ModelBuilder;
+use super::syntax::attr_span;
+use crate::config::diagnostic::{Diagnostic, Diagnostics};
+use crate::config::eval::Evaluator;
+use crate::config::model::Stack;
+use crate::config::source::SourceFile;
+use hcl_edit::structure::{Body, Structure};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(super) struct Loader<'a> {
+    pub(super) source: &'a SourceFile,
+    pub(super) diags: &'a mut Diagnostics,
+    pub(super) opts: &'a LoadOptions,
+    /// kind -> declared names, in declaration order.
+    pub(super) names: BTreeMap<&'static str, Vec<String>>,
+    /// The same names as sets: every reference is checked against them, and a linear search
+    /// per reference made loading quadratic in the number of blocks.
+    pub(super) name_sets: BTreeMap<&'static str, BTreeSet<String>>,
+    pub(super) var_names: Vec<String>,
+    pub(super) local_names: Vec<String>,
+    /// Spans of references already reported; expressions holding them are not evaluated again.
+    pub(super) bad_refs: BTreeSet<(usize, usize)>,
+}
+
+impl<'a> Loader<'a> {
+    pub(super) fn new(
+        source: &'a SourceFile,
+        diags: &'a mut Diagnostics,
+        opts: &'a LoadOptions,
+    ) -> Self {
+        Self {
+            source,
+            diags,
+            opts,
+            names: BTreeMap::new(),
+            name_sets: BTreeMap::new(),
+            var_names: Vec::new(),
+            local_names: Vec::new(),
+            bad_refs: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(super) fn run(mut self, body: &Body) -> Option<Stack> {
+        // Pass 1: structure against the schema, and the names every block declares.
+        for s in body.iter() {
+            match s {
+                Structure::Attribute(a) => {
+                    let d = Diagnostic::error(
+                        "language::unexpected-attribute",
+                        format!(
+                            "attribute `{}` is not allowed at the top level",
+                            a.key.as_str()
+                        ),
+                    )
+                    .at(attr_span(a))
+                    .help("top-level attributes belong in a `locals` block or a `variable` block");
+                    self.err(d);
+                }
+                Structure::Block(b) => self.check_top_block(b),
+            }
+        }
+
+        // Pass 2: variables, then the evaluator, then locals in dependency order.
+        let (variables, var_values, sensitive_vars) = self.variables(body);
+        let host_addresses = self.host_addresses(body, &var_values);
+        let referenced = self.check_all_references(body);
+        // Only blocks some expression refers to are given to the evaluator: in a large stack
+        // most are referred to by none, and each would cost an object of its attributes.
+        let referenced_blocks: BTreeMap<&'static str, Vec<String>> = self
+            .names
+            .iter()
+            .map(|(kind, names)| {
+                let names = names
+                    .iter()
+                    .filter(|n| referenced.get(kind).is_some_and(|set| set.contains(*n)))
+                    .cloned()
+                    .collect();
+                (*kind, names)
+            })
+            .collect();
+        let mut ev = Evaluator::new(
+            &var_values,
+            sensitive_vars,
+            &referenced_blocks,
+            &self.opts.known,
+            &host_addresses,
+        );
+        self.locals(body, &mut ev);
+        self.variable_validations(body, &variables, &ev);
+
+        // Pass 3: the typed model.
+        let mut b = ModelBuilder {
+            l: &mut self,
+            ev: &ev,
+        };
+        // After errors too, the partial model is returned so later checks can add what they see.
+        b.stack(body, variables)
+    }
+}

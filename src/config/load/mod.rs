@@ -1,0 +1,184 @@
+//! From source text to a typed `Stack`: parse (hcl-edit, with spans), check every block and
+//! attribute against the schema, resolve variables and locals, check references, evaluate,
+//! and convert to the model. Every problem becomes a diagnostic at its span; loading goes
+//! on after errors so that one run reports as much as it can.
+//!
+//! `loader` runs the passes in order. `structure` is pass 1; `variables`, `references` and
+//! `locals` are pass 2; pass 3 reads each group of blocks into the model in its own module
+//! (`stack`, `infrastructure`, `collector`, `compose`, `checks`) through the shared
+//! attribute readers of `readers`. `syntax` reads the syntax tree; `ports` parses ports.
+
+mod checks;
+mod collector;
+mod compose;
+mod infrastructure;
+mod loader;
+mod locals;
+mod ports;
+mod readers;
+mod references;
+mod stack;
+mod structure;
+mod syntax;
+mod variables;
+
+pub use ports::{parse_port_mapping, parse_port_range};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::model::Stack;
+use super::source::SourceFile;
+use loader::Loader;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Inputs beyond the file itself.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--var name=value` pairs (highest precedence).
+    pub vars: BTreeMap<String, String>,
+    /// The environment: `SOVSTACK_VAR_<name>` values and what `env()` reads.
+    pub env: BTreeMap<String, String>,
+    /// Attributes known from state after apply: `server.gpu.ipv4_address` -> value. Shared:
+    /// the same map serves loading and rendering, and is large for a large state.
+    pub known: std::sync::Arc<BTreeMap<String, String>>,
+}
+
+impl LoadOptions {
+    /// Options from the process environment.
+    pub fn from_process_env() -> Self {
+        Self {
+            env: std::env::vars().collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The result of loading: the stack when it could be built, and every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    pub source: SourceFile,
+    pub stack: Option<Stack>,
+    pub diagnostics: Diagnostics,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    #[diagnostic(
+        code(sovstack::config::read),
+        help("run in the directory holding stack.hcl, or pass -C DIR / --stack FILE")
+    )]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(load_str(&path.display().to_string(), &text, &base, opts))
+}
+
+pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> Loaded {
+    let source = SourceFile::new(name, text);
+    let mut diags = Diagnostics::new();
+    super::functions::set_environment(base_dir.to_path_buf(), opts.env.clone());
+    let body = match hcl_edit::parser::parse_body(text) {
+        Ok(b) => b,
+        Err(e) => {
+            let loc = e.location();
+            diags.push(
+                Diagnostic::error("language::syntax", format!("syntax error: {}", e.message()))
+                    .at(loc.offset()..loc.offset())
+                    .label("here")
+                    .help(
+                        "fix the HCL syntax at this place; `sovstack fmt` only formats valid files",
+                    ),
+            );
+            return Loaded {
+                source,
+                stack: None,
+                diagnostics: diags,
+            };
+        }
+    };
+    let stack = Loader::new(&source, &mut diags, opts).run(&body);
+    diags.sort();
+    Loaded {
+        source,
+        stack,
+        diagnostics: diags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_for_an_undeclared_variable_is_an_error() {
+        let mut opts = LoadOptions::default();
+        opts.vars.insert("imgae".into(), "x".into());
+        let l = load_str(
+            "s.hcl",
+            "stack \"s\" {}\nvariable \"image\" {}\n",
+            Path::new("."),
+            &opts,
+        );
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::undeclared-variable")
+            .expect("reported");
+        assert_eq!(d.help.as_deref(), Some("did you mean `image`?"));
+    }
+
+    /// The evaluator is given only the blocks some expression refers to, wherever that
+    /// expression is: in a local, a nested block, a list.
+    #[test]
+    fn blocks_referred_to_from_anywhere_evaluate() {
+        let opts = LoadOptions {
+            known: std::sync::Arc::new(BTreeMap::from([(
+                "server.a.ipv4_address".to_string(),
+                "127.0.0.9".to_string(),
+            )])),
+            ..LoadOptions::default()
+        };
+        let text = r#"
+stack "s" {}
+ssh_key "k" {
+  public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHjnsxkcV8lBTYD+jNVRMH3xx6UXzdeDRxQJFOB9ueSt k"
+}
+locals {
+  peer = server.a.ipv4_address
+}
+server "a" {
+  server_type = "cpx22"
+  location    = "hel1"
+  image       = "ubuntu-24.04"
+  ssh_keys    = [ssh_key.k]
+}
+server "b" {
+  server_type = "cx33"
+  location    = "nbg1"
+  image       = "debian-12"
+  ssh_keys    = [ssh_key.k]
+  labels = {
+    peer = local.peer
+    name = server.a.name
+  }
+}
+"#;
+        let l = load_str("s.hcl", text, Path::new("."), &opts);
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let b = stack.server("b").expect("server b");
+        assert_eq!(b.labels.get("peer").map(String::as_str), Some("127.0.0.9"));
+        assert_eq!(b.labels.get("name").map(String::as_str), Some("a"));
+    }
+}

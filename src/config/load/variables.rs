@@ -1,0 +1,273 @@
+//! Variables: their types, values (`--var`, environment, default) and validation blocks, and
+//! hosts' addresses, which other blocks read as values before the rest is evaluated.
+
+use super::loader::Loader;
+use super::readers::json_kind;
+use super::syntax::{blocks, find_attr, header_span, label};
+use crate::config::diagnostic::Diagnostic;
+use crate::config::eval::{self, Evaluator, span_of};
+use crate::config::model::{VarType, Variable};
+use crate::config::suggest::help_for_unknown;
+use crate::config::value;
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Block, Body};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Loader<'_> {
+    /// Every `variable` block with the value in force, the values by name (an unset marker
+    /// where there is none) and the names of the sensitive ones.
+    pub(super) fn variables(
+        &mut self,
+        body: &Body,
+    ) -> (Vec<Variable>, BTreeMap<String, Json>, BTreeSet<String>) {
+        let mut out: Vec<Variable> = Vec::new();
+        let mut values = BTreeMap::new();
+        let mut sensitive = BTreeSet::new();
+        // Defaults and given values are read before anything else exists to refer to.
+        let empty = Evaluator::of_variables(&BTreeMap::new());
+        for b in blocks(body).filter(|b| b.ident.as_str() == "variable") {
+            let Some((name, _)) = b.labels.first().map(label) else {
+                continue;
+            };
+            let v = self.variable(b, name, &empty);
+            values.insert(
+                v.name.clone(),
+                v.value
+                    .clone()
+                    .unwrap_or_else(|| Json::String(value::unset_var(&v.name))),
+            );
+            if v.sensitive {
+                sensitive.insert(v.name.clone());
+            }
+            out.push(v);
+        }
+        for given in self.opts.vars.keys() {
+            if !out.iter().any(|v| &v.name == given) {
+                let names: Vec<&str> = out.iter().map(|v| v.name.as_str()).collect();
+                let d = Diagnostic::error(
+                    "language::undeclared-variable",
+                    format!("--var {given}: the stack declares no variable `{given}`"),
+                )
+                .help(help_for_unknown(given, names.iter().copied(), "variables"));
+                self.err(d);
+            }
+        }
+        (out, values, sensitive)
+    }
+
+    fn variable(&mut self, b: &Block, name: String, empty: &Evaluator) -> Variable {
+        let ty = match find_attr(&b.body, "type") {
+            Some(a) => match parse_type(&a.value) {
+                Some(t) => t,
+                None => {
+                    let d = Diagnostic::error("language::type", "unknown variable type")
+                        .at(span_of(&a.value))
+                        .help("use string, number, bool, list(string), list(number), map(string) or any");
+                    self.err(d);
+                    VarType::Any
+                }
+            },
+            None => VarType::String,
+        };
+        let is_sensitive = match find_attr(&b.body, "sensitive") {
+            Some(a) => matches!(empty.eval(&a.value), Ok(Json::Bool(true))),
+            None => false,
+        };
+        let description = find_attr(&b.body, "description")
+            .and_then(|a| empty.eval(&a.value).ok())
+            .and_then(|v| v.as_str().map(str::to_string));
+        let value = self.variable_value(b, &name, ty, empty);
+        Variable {
+            name,
+            span: header_span(b),
+            ty,
+            description,
+            sensitive: is_sensitive,
+            value,
+        }
+    }
+
+    /// The value in force: `--var`, else `SOVSTACK_VAR_<name>`, else the default; `None`
+    /// when there is none or it is not of the variable's type.
+    fn variable_value(
+        &mut self,
+        b: &Block,
+        name: &str,
+        ty: VarType,
+        empty: &Evaluator,
+    ) -> Option<Json> {
+        let env_key = format!("SOVSTACK_VAR_{name}");
+        let given = self
+            .opts
+            .vars
+            .get(name)
+            .map(|s| (s, "--var"))
+            .or_else(|| self.opts.env.get(&env_key).map(|s| (s, "environment")));
+        if let Some((raw, from)) = given {
+            return match parse_var_value(raw, ty, empty) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    let d = Diagnostic::error(
+                        "language::type",
+                        format!(
+                            "value of variable `{name}` from {from} is not a {}: {e}",
+                            ty.describe()
+                        ),
+                    )
+                    .at(header_span(b));
+                    self.err(d);
+                    None
+                }
+            };
+        }
+        let a = find_attr(&b.body, "default")?;
+        match empty.eval(&a.value) {
+            Ok(v) => match check_type(&v, ty) {
+                Ok(()) => Some(v),
+                Err(e) => {
+                    let d = Diagnostic::error(
+                        "language::type",
+                        format!("default of `{name}` is not a {}: {e}", ty.describe()),
+                    )
+                    .at(span_of(&a.value));
+                    self.err(d);
+                    None
+                }
+            },
+            Err(d) => {
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    /// Hosts' addresses are needed as values before the rest (`host.x.address`).
+    pub(super) fn host_addresses(
+        &mut self,
+        body: &Body,
+        vars: &BTreeMap<String, Json>,
+    ) -> BTreeMap<String, String> {
+        let ev = Evaluator::of_variables(vars);
+        let mut out = BTreeMap::new();
+        for b in blocks(body).filter(|b| b.ident.as_str() == "host") {
+            let Some((name, _)) = b.labels.first().map(label) else {
+                continue;
+            };
+            if let Some(a) = find_attr(&b.body, "address")
+                && let Ok(Json::String(s)) = ev.eval(&a.value)
+            {
+                out.insert(name, s);
+            }
+        }
+        out
+    }
+
+    pub(super) fn variable_validations(&mut self, body: &Body, vars: &[Variable], ev: &Evaluator) {
+        for b in blocks(body).filter(|b| b.ident.as_str() == "variable") {
+            let Some((name, _)) = b.labels.first().map(label) else {
+                continue;
+            };
+            let Some(value) = vars
+                .iter()
+                .find(|v| v.name == name)
+                .and_then(|v| v.value.clone())
+            else {
+                continue;
+            };
+            for vb in blocks(&b.body).filter(|x| x.ident.as_str() == "validation") {
+                let (Some(cond), Some(msg)) = (
+                    find_attr(&vb.body, "condition"),
+                    find_attr(&vb.body, "error_message"),
+                ) else {
+                    continue;
+                };
+                let ctx = ev.with_var(&name, &value);
+                match eval::eval_in(&ctx, &cond.value) {
+                    Ok(Json::Bool(true)) => {}
+                    Ok(Json::Bool(false)) => {
+                        let text = eval::eval_in(&ctx, &msg.value)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| "validation failed".into());
+                        let d = Diagnostic::error(
+                            "language::variable-validation",
+                            format!("invalid value for variable `{name}`: {text}"),
+                        )
+                        .at(span_of(&cond.value))
+                        .label("this condition is false")
+                        .help(format!("give `{name}` a value that meets the condition (SOVSTACK_VAR_{name} or --var)"));
+                        self.err(d);
+                    }
+                    Ok(_) => {
+                        let d = Diagnostic::error(
+                            "language::type",
+                            "a validation condition must be true or false",
+                        )
+                        .at(span_of(&cond.value));
+                        self.err(d);
+                    }
+                    Err(d) => self.err(d),
+                }
+            }
+        }
+    }
+}
+
+fn parse_type(e: &Expression) -> Option<VarType> {
+    match e {
+        Expression::Variable(v) => match v.as_str() {
+            "string" => Some(VarType::String),
+            "number" => Some(VarType::Number),
+            "bool" => Some(VarType::Bool),
+            "any" => Some(VarType::Any),
+            _ => None,
+        },
+        Expression::FuncCall(f) => {
+            let inner = f.args.iter().next()?;
+            let inner = match inner {
+                Expression::Variable(v) => v.as_str().to_string(),
+                _ => return None,
+            };
+            match (f.name.name.as_str(), inner.as_str()) {
+                ("list", "string") => Some(VarType::ListOfString),
+                ("list", "number") => Some(VarType::ListOfNumber),
+                ("map", "string") => Some(VarType::MapOfString),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn check_type(v: &Json, ty: VarType) -> Result<(), String> {
+    let ok = match ty {
+        VarType::String => v.is_string(),
+        VarType::Number => v.is_number(),
+        VarType::Bool => v.is_boolean(),
+        VarType::ListOfString => v.as_array().is_some_and(|a| a.iter().all(Json::is_string)),
+        VarType::ListOfNumber => v.as_array().is_some_and(|a| a.iter().all(Json::is_number)),
+        VarType::MapOfString => v
+            .as_object()
+            .is_some_and(|o| o.values().all(Json::is_string)),
+        VarType::Any => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("found {}", json_kind(v)))
+    }
+}
+
+/// Values from the command line or environment: strings as they are, others as HCL.
+fn parse_var_value(raw: &str, ty: VarType, empty: &Evaluator) -> Result<Json, String> {
+    if ty == VarType::String {
+        return Ok(Json::String(raw.to_string()));
+    }
+    let expr: Expression = raw
+        .parse()
+        .map_err(|e: hcl_edit::parser::Error| e.message().to_string())?;
+    let v = empty.eval(&expr).map_err(|d| d.message)?;
+    check_type(&v, ty)?;
+    Ok(v)
+}
