@@ -94,6 +94,9 @@ pub struct ApplyOptions {
     pub parallelism: usize,
 }
 
+/// What an operation that records a resource returns.
+pub type Recorded = Result<ResourceState, ApplyError>;
+
 /// One operation on one resource: the run's context, the resource as the stack wants it and,
 /// for an update, what state recorded and which attributes changed.
 #[derive(Clone, Copy)]

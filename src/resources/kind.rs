@@ -8,6 +8,7 @@ use super::desired::{Desired, DesiredContext};
 use super::node::{NodeHost, NodeProvider, NodeRead};
 use crate::config::Stack;
 use crate::plan::Drift;
+use crate::resources::Recorded;
 use crate::state::ResourceState;
 use std::collections::BTreeMap;
 
@@ -110,10 +111,10 @@ pub trait ResourceKind: Send + Sync {
 pub trait Operate: Send + Sync {
     /// Creates (or adopts what an interrupted run made); returns what to record, with
     /// computed attributes. Must be idempotent: it is called again for a `Pending` create.
-    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError>;
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Recorded;
 
     /// Changes `op.changed` attributes in place; returns what to record.
-    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError>;
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Recorded;
 
     /// Deletes the resource; deleting something already gone is success.
     async fn delete(

@@ -31,7 +31,7 @@ pub use address::{Address, AddressError, InstanceKey, Kind};
 pub use cloud::CloudProvider;
 pub use context::{
     ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed, Op, Orphan,
-    Refreshed, Unreadable, Violation,
+    Recorded, Refreshed, Unreadable, Violation,
 };
 pub use desired::{Desired, DesiredContext};
 pub use file::{FileContent, NodeFile, node_inputs};

@@ -3,19 +3,13 @@
 use super::BootstrapKind;
 use crate::providers::node::run_bootstrap;
 use crate::providers::ssh::Transport;
-use crate::resources::ApplyError;
-use crate::resources::Op;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, record};
-use crate::state::ResourceState;
+use crate::resources::{Op, Recorded};
 use serde_json::{Value as Json, json};
 
 #[async_trait::async_trait]
 impl NodeOps for BootstrapKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        op: Op<'_>,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>) -> Recorded {
         let Op { cx, desired, .. } = op;
         let address = &desired.address;
         let node = attr_str(desired, "node")?;

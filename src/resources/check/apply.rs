@@ -3,18 +3,13 @@
 use super::CheckKind;
 use crate::providers::node::{http_check, parse_duration, trace_roundtrip};
 use crate::resources::ApplyError;
-use crate::resources::Op;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, record};
-use crate::state::ResourceState;
+use crate::resources::{Op, Recorded};
 use serde_json::Value as Json;
 
 #[async_trait::async_trait]
 impl NodeOps for CheckKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        op: Op<'_>,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>) -> Recorded {
         let Op { cx, desired, .. } = op;
         let address = &desired.address;
         let compose_name = attr_str(desired, "compose")?;

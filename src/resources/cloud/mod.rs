@@ -19,7 +19,8 @@ pub(crate) mod user_data;
 
 pub(crate) use refresh::refresh;
 
-use super::context::{ApplyContext, ApplyError, Op};
+use super::context::{ApplyContext, ApplyError, Op, Recorded};
+use super::desired::Desired;
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
 use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams, ServerId};
@@ -155,10 +156,10 @@ pub trait CloudResource: Send + Sync {
     }
 
     /// Creates the resource, or adopts and brings in line the one an interrupted run made.
-    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError>;
+    async fn create(&self, op: CloudOp<'_>) -> Recorded;
 
     /// Changes `op.changed` attributes in place (only those the kind can change in place).
-    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError>;
+    async fn update(&self, op: CloudOp<'_>) -> Recorded;
 
     /// The actual attributes of `item`, in the shape `create` records.
     fn observed(
@@ -170,13 +171,7 @@ pub trait CloudResource: Send + Sync {
 
     /// Deletes the resource with API id `id` (letting go of what it holds first); already
     /// gone is success.
-    async fn delete_id(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        address: &str,
-        id: u64,
-    ) -> Result<(), ApplyError>;
+    async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError>;
 }
 
 /// Reads a listed item's actual attributes in the shape state records.
@@ -268,7 +263,66 @@ pub(crate) async fn delete<K: CloudResource>(
             None => return Ok(()),
         },
     };
-    k.delete_id(app, cx, address, id).await
+    k.delete_id(CloudTarget {
+        app,
+        cx,
+        address,
+        id,
+    })
+    .await
+}
+
+/// A cloud operation's inputs: the API, the run, the resource with its attributes resolved
+/// against what state knows now, and for an update what state recorded.
+pub struct CloudOp<'a> {
+    pub(crate) app: &'a CloudProvider,
+    pub(crate) cx: &'a ApplyContext,
+    pub(crate) d: &'a Desired,
+    pub(crate) a: attrs::Attrs,
+    pub(crate) prior: Option<&'a ResourceState>,
+    pub(crate) changed: &'a [String],
+}
+
+impl<'a> CloudOp<'a> {
+    fn new(providers: &'a Providers, op: Op<'a>) -> Result<Self, ApplyError> {
+        Ok(Self {
+            app: providers.cloud(&op.desired.address)?,
+            cx: op.cx,
+            d: op.desired,
+            a: attrs::Attrs::resolve(op.cx, op.desired)?,
+            prior: op.prior,
+            changed: op.changed,
+        })
+    }
+
+    /// What state recorded, for an update.
+    pub fn prior(&self) -> Result<&'a ResourceState, ApplyError> {
+        self.prior.ok_or_else(|| {
+            attrs::precondition(&self.d.address, "an update needs what state recorded")
+        })
+    }
+
+    /// The API id state recorded, for an update.
+    pub fn prior_id(&self) -> Result<u64, ApplyError> {
+        attrs::prior_id(&self.d.address, self.prior()?)
+    }
+
+    pub fn has(&self, attribute: &str) -> bool {
+        self.changed.iter().any(|c| c == attribute)
+    }
+
+    /// The resource of kind `k` an interrupted run made for this address, if any.
+    pub async fn find<K: CloudResource>(&self, k: &K) -> Result<Option<K::Item>, ApplyError> {
+        find(k, self.app, self.cx, &self.d.address).await
+    }
+}
+
+/// What a cloud delete acts on: the API id of the resource at `address`.
+pub struct CloudTarget<'a> {
+    pub(crate) app: &'a CloudProvider,
+    pub(crate) cx: &'a ApplyContext,
+    pub address: &'a str,
+    pub id: u64,
 }
 
 /// A cloud kind's [`Operate`]: its own create and update on the API, the shared delete.
@@ -276,15 +330,13 @@ pub struct Cloud<K>(pub K);
 
 #[async_trait::async_trait]
 impl<K: CloudResource + ResourceKind> Operate for Cloud<K> {
-    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let app = providers.cloud(&op.desired.address)?;
-        self.0.create(app, op).await
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Recorded {
+        self.0.create(CloudOp::new(providers, op)?).await
     }
 
-    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Recorded {
         check_in_place(self.0.name(), &op.desired.address, op.changed)?;
-        let app = providers.cloud(&op.desired.address)?;
-        self.0.update(app, op).await
+        self.0.update(CloudOp::new(providers, op)?).await
     }
 
     async fn delete(

@@ -7,11 +7,11 @@ use crate::providers::node::{
     snapshot_release,
 };
 use crate::providers::ssh::Transport;
-use crate::resources::Op;
 use crate::resources::ResourceKind;
 use crate::resources::file::FileKind;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, prior_str, record};
 use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{Op, Recorded};
 use crate::state::ResourceState;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -29,11 +29,7 @@ fn bundle_hash(services: &Json) -> String {
 
 #[async_trait::async_trait]
 impl NodeOps for ComposeKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        op: Op<'_>,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>) -> Recorded {
         let Op {
             cx,
             desired,

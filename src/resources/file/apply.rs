@@ -3,19 +3,15 @@
 use super::FileKind;
 use crate::providers::node::upload_file;
 use crate::providers::ssh::{ExecRequest, Transport, UploadRequest, shell_quote};
-use crate::resources::Op;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, prior_str, record};
 use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{Op, Recorded};
 use crate::state::ResourceState;
 use serde_json::Value as Json;
 
 #[async_trait::async_trait]
 impl NodeOps for FileKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        op: Op<'_>,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>) -> Recorded {
         let Op { cx, desired, .. } = op;
         let address = &desired.address;
         let node = attr_str(desired, "node")?;

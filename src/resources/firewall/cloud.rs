@@ -13,20 +13,12 @@ use crate::providers::hcloud::models::{
 use crate::providers::hcloud::{FirewallId, ServerId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
-use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
+use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
-use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError, Op};
+use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
+use crate::resources::{ApplyContext, ApplyError, Recorded};
 
 use crate::state::ResourceState;
-
-async fn find(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    address: &str,
-) -> Result<Option<<FirewallKind as CloudResource>::Item>, ApplyError> {
-    crate::resources::cloud::find(&FirewallKind, app, cx, address).await
-}
 
 fn rules_of(a: &Attrs) -> Result<Vec<FirewallRule>, ApplyError> {
     match a.get("rules") {
@@ -162,16 +154,15 @@ async fn reconcile_servers(
 
 #[async_trait::async_trait]
 impl CloudResource for FirewallKind {
-    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op { cx, desired: d, .. } = op;
-        let a = Attrs::resolve(cx, d)?;
+    async fn create(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp { app, cx, d, a, .. } = &op;
         let name = a.str("name")?.to_owned();
         let labels = a.labels()?;
-        let rules = rules_of(&a)?;
-        let servers = desired_servers(cx, &a)?;
+        let rules = rules_of(a)?;
+        let servers = desired_servers(cx, a)?;
 
-        let id = match find(app, cx, &d.address).await? {
-            Some(existing) => adopt(app, cx, &a, existing, &rules, &servers).await?,
+        let id = match op.find(&FirewallKind).await? {
+            Some(existing) => adopt(app, cx, a, existing, &rules, &servers).await?,
             None => {
                 let body = CreateFirewall {
                     name: name.clone(),
@@ -188,7 +179,7 @@ impl CloudResource for FirewallKind {
                     cx,
                     &d.address,
                     || app.client.create_firewall(&body),
-                    || find(app, cx, &d.address),
+                    || op.find(&FirewallKind),
                 )
                 .await?
                 {
@@ -197,36 +188,37 @@ impl CloudResource for FirewallKind {
                         app.wait(cx, &d.address, &actions).await?;
                         resp.firewall.id
                     }
-                    Created::Found(f) => adopt(app, cx, &a, f, &rules, &servers).await?,
+                    Created::Found(f) => adopt(app, cx, a, f, &rules, &servers).await?,
                 }
             }
         };
-        Ok(ready_state(d, &a, id.0, []))
+        Ok(ready_state(d, a, id.0, []))
     }
 
-    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op {
+    async fn update(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp {
+            app,
             cx,
-            desired: d,
+            d,
+            a,
             changed,
             ..
-        } = op;
+        } = &op;
         let prior = op.prior()?;
-        let a = Attrs::resolve(cx, d)?;
-        let id = FirewallId(prior_id(&d.address, prior)?);
+        let id = FirewallId(op.prior_id()?);
         let has = |k: &str| changed.iter().any(|c| c == k);
         if let Some(body) = a.rename_relabel(changed)? {
             app.client.update_firewall(id, &body).await?;
         }
         if has("rules") {
-            set_rules(app, cx, &d.address, id, &rules_of(&a)?).await?;
+            set_rules(app, cx, &d.address, id, &rules_of(a)?).await?;
         }
         if has("apply_to") {
             // What it is applied to now, not what state remembers: servers may have been replaced.
             let firewall = app.client.get_firewall(id).await?;
-            reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, &a)?).await?;
+            reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, a)?).await?;
         }
-        Ok(updated_state(d, &a, prior, FirewallKind.computed()))
+        Ok(updated_state(d, a, prior, FirewallKind.computed()))
     }
 
     type Item = Firewall;
@@ -257,13 +249,13 @@ impl CloudResource for FirewallKind {
         s
     }
 
-    async fn delete_id(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        address: &str,
-        id: u64,
-    ) -> Result<(), ApplyError> {
+    async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
+        let CloudTarget {
+            app,
+            cx,
+            address,
+            id,
+        } = target;
         let firewall = gone_ok(app.client.get_firewall(FirewallId(id)).await)?;
         let Some(firewall) = firewall else {
             return Ok(());

@@ -1,19 +1,13 @@
 //! Connecting to an existing host: its host key verified, or learned once and pinned.
 
 use super::HostKind;
-use crate::resources::ApplyError;
-use crate::resources::Op;
 use crate::resources::node::{NodeOps, NodeProvider, record};
-use crate::state::ResourceState;
+use crate::resources::{Op, Recorded};
 use serde_json::json;
 
 #[async_trait::async_trait]
 impl NodeOps for HostKind {
-    async fn converge(
-        &self,
-        nodes: &NodeProvider,
-        op: Op<'_>,
-    ) -> Result<ResourceState, ApplyError> {
+    async fn converge(&self, nodes: &NodeProvider, op: Op<'_>) -> Recorded {
         let Op { cx, desired, .. } = op;
         let address = &desired.address;
         let t = nodes.connect(cx, address, address).await?;

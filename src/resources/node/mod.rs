@@ -11,6 +11,7 @@ pub(crate) use refresh::{docker_ok, refresh};
 
 use crate::providers::node::{NodeError, ProbeReport};
 use crate::providers::ssh::{SshEndpoint, SshPool, Transport};
+use crate::resources::Recorded;
 use crate::resources::{ApplyContext, ApplyError, Desired, Observed, Op, Operate, Providers};
 use crate::state::ResourceState;
 use serde_json::Value as Json;
@@ -139,11 +140,11 @@ pub struct OnNode<K>(pub K);
 
 #[async_trait::async_trait]
 impl<K: NodeOps> Operate for OnNode<K> {
-    async fn create(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+    async fn create(&self, providers: &Providers, op: Op<'_>) -> Recorded {
         self.0.converge(providers.node(), op).await
     }
 
-    async fn update(&self, providers: &Providers, op: Op<'_>) -> Result<ResourceState, ApplyError> {
+    async fn update(&self, providers: &Providers, op: Op<'_>) -> Recorded {
         self.0.converge(providers.node(), op).await
     }
 

@@ -14,20 +14,12 @@ use crate::resources::Desired;
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{
-    Attrs, block_name, dependency_id, prior_id, ready_state, updated_state,
+    Attrs, block_name, dependency_id, ready_state, updated_state,
 };
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
-use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError, Op};
+use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
+use crate::resources::{ApplyContext, ApplyError, Recorded};
 use crate::state::{ResourceState, ResourceStatus};
-
-async fn find(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    address: &str,
-) -> Result<Option<<ServerKind as CloudResource>::Item>, ApplyError> {
-    crate::resources::cloud::find(&ServerKind, app, cx, address).await
-}
 
 fn status_json(status: ServerStatus) -> Json {
     serde_json::to_value(status).unwrap_or(Json::Null)
@@ -225,10 +217,9 @@ async fn change_type(
 
 #[async_trait::async_trait]
 impl CloudResource for ServerKind {
-    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op { cx, desired: d, .. } = op;
-        let a = Attrs::resolve(cx, d)?;
-        if let Some(existing) = find(app, cx, &d.address).await? {
+    async fn create(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp { app, cx, d, a, .. } = &op;
+        if let Some(existing) = op.find(&ServerKind).await? {
             // A checkpoint from the run that created it says which host key to expect.
             let fingerprint = cx
                 .attribute(&d.address, "host_key_fingerprint")
@@ -240,7 +231,7 @@ impl CloudResource for ServerKind {
                      and pinned before connecting",
                 );
             }
-            return adopt(app, cx, d, &a, existing, fingerprint).await;
+            return adopt(app, cx, d, a, existing, fingerprint).await;
         }
 
         let block = block_name(&d.address);
@@ -296,7 +287,7 @@ impl CloudResource for ServerKind {
             cx,
             &d.address,
             || app.client.create_server(&body),
-            || find(app, cx, &d.address),
+            || op.find(&ServerKind),
         )
         .await?;
         drop(body);
@@ -308,30 +299,31 @@ impl CloudResource for ServerKind {
                 server.status = ServerStatus::Running;
                 Ok(ready_state(
                     d,
-                    &a,
+                    a,
                     server.id.0,
                     computed(&server, Some(fingerprint)),
                 ))
             }
-            Created::Found(server) => adopt(app, cx, d, &a, server, Some(fingerprint)).await,
+            Created::Found(server) => adopt(app, cx, d, a, server, Some(fingerprint)).await,
         }
     }
 
-    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op {
+    async fn update(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp {
+            app,
             cx,
-            desired: d,
+            d,
+            a,
             changed,
             ..
-        } = op;
+        } = &op;
         let prior = op.prior()?;
-        let a = Attrs::resolve(cx, d)?;
-        let id = ServerId(prior_id(&d.address, prior)?);
+        let id = ServerId(op.prior_id()?);
         let has = |k: &str| changed.iter().any(|c| c == k);
         if let Some(body) = a.rename_relabel(changed)? {
             app.client.update_server(id, &body).await?;
         }
-        let mut state = updated_state(d, &a, prior, ServerKind.computed());
+        let mut state = updated_state(d, a, prior, ServerKind.computed());
         if has("server_type") {
             change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
             let server = app.client.get_server(id).await?;
@@ -383,13 +375,13 @@ impl CloudResource for ServerKind {
         s
     }
 
-    async fn delete_id(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        address: &str,
-        id: u64,
-    ) -> Result<(), ApplyError> {
+    async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
+        let CloudTarget {
+            app,
+            cx,
+            address,
+            id,
+        } = target;
         let id = ServerId(id);
         cx.events.progress(address, format!("deleting server {id}"));
         if let Some(action) = gone_ok(app.client.delete_server(id).await)? {

@@ -7,20 +7,12 @@ use crate::providers::hcloud::SshKeyId;
 use crate::providers::hcloud::models::{CreateSshKey, SshKey, UpdateResource};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
-use crate::resources::cloud::attrs::{Attrs, prior_id, ready_state, updated_state};
+use crate::resources::cloud::attrs::{ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
-use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError, Op};
+use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
+use crate::resources::{ApplyError, Recorded};
 
 use crate::state::ResourceState;
-
-async fn find(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    address: &str,
-) -> Result<Option<<SshKeyKind as CloudResource>::Item>, ApplyError> {
-    crate::resources::cloud::find(&SshKeyKind, app, cx, address).await
-}
 
 fn same_key(a: &str, b: &str) -> bool {
     // The API may drop or keep the comment; the type and base64 body are the key.
@@ -50,13 +42,12 @@ async fn bring_in_line(
 
 #[async_trait::async_trait]
 impl CloudResource for SshKeyKind {
-    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op { cx, desired: d, .. } = op;
-        let a = Attrs::resolve(cx, d)?;
+    async fn create(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp { app, cx, d, a, .. } = &op;
         let name = a.str("name")?.to_owned();
         let public_key = a.str("public_key")?.to_owned();
         let labels = a.labels()?;
-        let key = match find(app, cx, &d.address).await? {
+        let key = match op.find(&SshKeyKind).await? {
             Some(existing) => {
                 cx.events.progress(
                     &d.address,
@@ -74,7 +65,7 @@ impl CloudResource for SshKeyKind {
                     cx,
                     &d.address,
                     || app.client.create_ssh_key(&body),
-                    || find(app, cx, &d.address),
+                    || op.find(&SshKeyKind),
                 )
                 .await?
                 {
@@ -98,26 +89,22 @@ impl CloudResource for SshKeyKind {
         let key = bring_in_line(app, key, &name, &labels).await?;
         Ok(ready_state(
             d,
-            &a,
+            a,
             key.id.0,
             [("fingerprint", Json::String(key.fingerprint.clone()))],
         ))
     }
 
-    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op {
-            cx,
-            desired: d,
-            changed,
-            ..
-        } = op;
+    async fn update(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp {
+            app, d, a, changed, ..
+        } = &op;
         let prior = op.prior()?;
-        let a = Attrs::resolve(cx, d)?;
-        let id = SshKeyId(prior_id(&d.address, prior)?);
+        let id = SshKeyId(op.prior_id()?);
         if let Some(body) = a.rename_relabel(changed)? {
             app.client.update_ssh_key(id, &body).await?;
         }
-        Ok(updated_state(d, &a, prior, SshKeyKind.computed()))
+        Ok(updated_state(d, a, prior, SshKeyKind.computed()))
     }
 
     type Item = SshKey;
@@ -142,13 +129,13 @@ impl CloudResource for SshKeyKind {
         s
     }
 
-    async fn delete_id(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        address: &str,
-        id: u64,
-    ) -> Result<(), ApplyError> {
+    async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
+        let CloudTarget {
+            app,
+            cx,
+            address,
+            id,
+        } = target;
         gone_ok(app.client.delete_ssh_key(SshKeyId(id)).await)?;
         let _ = (cx, address);
         Ok(())

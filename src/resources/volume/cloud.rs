@@ -10,20 +10,12 @@ use crate::providers::hcloud::models::{
 use crate::providers::hcloud::{ServerId, VolumeId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
-use crate::resources::cloud::attrs::{Attrs, dependency_id, prior_id, ready_state, updated_state};
+use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
 use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
-use crate::resources::cloud::{CloudResource, ServerNames};
-use crate::resources::{ApplyContext, ApplyError, Op};
+use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
+use crate::resources::{ApplyContext, ApplyError, Recorded};
 
 use crate::state::ResourceState;
-
-async fn find(
-    app: &CloudProvider,
-    cx: &ApplyContext,
-    address: &str,
-) -> Result<Option<<VolumeKind as CloudResource>::Item>, ApplyError> {
-    crate::resources::cloud::find(&VolumeKind, app, cx, address).await
-}
 
 /// The server the volume should be attached to, by its recorded id.
 fn desired_server(cx: &ApplyContext, a: &Attrs) -> Result<Option<ServerId>, ApplyError> {
@@ -136,17 +128,16 @@ async fn reattach(
 
 #[async_trait::async_trait]
 impl CloudResource for VolumeKind {
-    async fn create(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op { cx, desired: d, .. } = op;
-        let a = Attrs::resolve(cx, d)?;
+    async fn create(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp { app, cx, d, a, .. } = &op;
         let name = a.str("name")?.to_owned();
         let size = a.u64("size")?;
         let labels = a.labels()?;
-        let server = desired_server(cx, &a)?;
+        let server = desired_server(cx, a)?;
         let automount = a.bool_or("automount", false);
 
-        let volume = match find(app, cx, &d.address).await? {
-            Some(existing) => adopt(app, cx, &a, existing, server).await?,
+        let volume = match op.find(&VolumeKind).await? {
+            Some(existing) => adopt(app, cx, a, existing, server).await?,
             None => {
                 let body = CreateVolume {
                     name: name.clone(),
@@ -160,7 +151,7 @@ impl CloudResource for VolumeKind {
                     },
                     server,
                     automount: server.map(|_| automount),
-                    format: format_of(&a)?,
+                    format: format_of(a)?,
                 };
                 cx.events
                     .progress(&d.address, format!("creating volume {name} ({size} GB)"));
@@ -168,7 +159,7 @@ impl CloudResource for VolumeKind {
                     cx,
                     &d.address,
                     || app.client.create_volume(&body),
-                    || find(app, cx, &d.address),
+                    || op.find(&VolumeKind),
                 )
                 .await?
                 {
@@ -176,13 +167,13 @@ impl CloudResource for VolumeKind {
                         app.wait(cx, &d.address, &resp.actions()).await?;
                         resp.volume
                     }
-                    Created::Found(v) => adopt(app, cx, &a, v, server).await?,
+                    Created::Found(v) => adopt(app, cx, a, v, server).await?,
                 }
             }
         };
         let mut state = ready_state(
             d,
-            &a,
+            a,
             volume.id.0,
             [("linux_device", Json::String(volume.linux_device.clone()))],
         );
@@ -195,16 +186,17 @@ impl CloudResource for VolumeKind {
         Ok(state)
     }
 
-    async fn update(&self, app: &CloudProvider, op: Op<'_>) -> Result<ResourceState, ApplyError> {
-        let Op {
+    async fn update(&self, op: CloudOp<'_>) -> Recorded {
+        let CloudOp {
+            app,
             cx,
-            desired: d,
+            d,
+            a,
             changed,
             ..
-        } = op;
+        } = &op;
         let prior = op.prior()?;
-        let a = Attrs::resolve(cx, d)?;
-        let id = VolumeId(prior_id(&d.address, prior)?);
+        let id = VolumeId(op.prior_id()?);
         let has = |k: &str| changed.iter().any(|c| c == k);
         // The API's view decides what to do: state may be behind what happened outside sovstack.
         let actual = app.client.get_volume(id).await?;
@@ -222,12 +214,12 @@ impl CloudResource for VolumeKind {
         }
         // `automount` only matters when attaching; a change of it alone is recorded.
         if has("server") {
-            let to = desired_server(cx, &a)?;
+            let to = desired_server(cx, a)?;
             if actual.server != to {
-                reattach(app, cx, &a, id, actual.server, to).await?;
+                reattach(app, cx, a, id, actual.server, to).await?;
             }
         }
-        Ok(updated_state(d, &a, prior, VolumeKind.computed()))
+        Ok(updated_state(d, a, prior, VolumeKind.computed()))
     }
 
     type Item = Volume;
@@ -273,13 +265,13 @@ impl CloudResource for VolumeKind {
         s
     }
 
-    async fn delete_id(
-        &self,
-        app: &CloudProvider,
-        cx: &ApplyContext,
-        address: &str,
-        id: u64,
-    ) -> Result<(), ApplyError> {
+    async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
+        let CloudTarget {
+            app,
+            cx,
+            address,
+            id,
+        } = target;
         let volume = gone_ok(app.client.get_volume(VolumeId(id)).await)?;
         let Some(volume) = volume else {
             return Ok(());
