@@ -22,8 +22,11 @@ pub(crate) use refresh::refresh;
 use super::context::{ApplyContext, ApplyError, Op, Recorded};
 use super::desired::Desired;
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
+use crate::providers::hcloud::models::UpdateResource;
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
-use crate::providers::hcloud::{HcloudClient, HcloudError, Labels, ListParams, ServerId};
+use crate::providers::hcloud::{
+    FirewallId, HcloudClient, HcloudError, Labels, ListParams, ServerId, SshKeyId, VolumeId,
+};
 use crate::state::ResourceState;
 use std::collections::BTreeMap;
 
@@ -89,11 +92,17 @@ pub trait CloudItem: Send + Sync + Sized + 'static {
     fn name(&self) -> &str;
     fn labels(&self) -> &Labels;
     async fn list(client: &HcloudClient, params: &ListParams) -> Result<Vec<Self>, HcloudError>;
+    /// Sets a new name and/or labels on the object with API id `id`.
+    async fn rename(
+        client: &HcloudClient,
+        id: u64,
+        body: &UpdateResource,
+    ) -> Result<(), HcloudError>;
 }
 
 /// The API models the cloud kinds manage all carry `id`, `name` and `labels` fields.
 macro_rules! cloud_item {
-    ($($model:ty => $list:ident),*) => {$(
+    ($($model:ty => $id:ident, $list:ident, $update:ident);*) => {$(
         #[async_trait::async_trait]
         impl CloudItem for $model {
             fn id(&self) -> u64 {
@@ -111,15 +120,22 @@ macro_rules! cloud_item {
             ) -> Result<Vec<Self>, HcloudError> {
                 client.$list(params).await
             }
+            async fn rename(
+                client: &HcloudClient,
+                id: u64,
+                body: &UpdateResource,
+            ) -> Result<(), HcloudError> {
+                client.$update($id(id), body).await.map(|_| ())
+            }
         }
     )*};
 }
 
 cloud_item!(
-    Server => list_servers,
-    Volume => list_volumes,
-    Firewall => list_firewalls,
-    SshKey => list_ssh_keys
+    Server => ServerId, list_servers, update_server;
+    Volume => VolumeId, list_volumes, update_volume;
+    Firewall => FirewallId, list_firewalls, update_firewall;
+    SshKey => SshKeyId, list_ssh_keys, update_ssh_key
 );
 
 /// The recorded state with what every API object reports: its id, name and labels. Each
@@ -334,9 +350,15 @@ impl<K: CloudResource + ResourceKind> Operate for Cloud<K> {
         self.0.create(CloudOp::new(providers, op)?).await
     }
 
+    /// A new name or labels are set the same way for every kind, first; then the kind
+    /// changes the rest.
     async fn update(&self, providers: &Providers, op: Op<'_>) -> Recorded {
         check_in_place(self.0.name(), &op.desired.address, op.changed)?;
-        self.0.update(CloudOp::new(providers, op)?).await
+        let op = CloudOp::new(providers, op)?;
+        if let Some(body) = op.a.rename_relabel(op.changed)? {
+            K::Item::rename(&op.app.client, op.prior_id()?, &body).await?;
+        }
+        self.0.update(op).await
     }
 
     async fn delete(

@@ -155,7 +155,7 @@ async fn reconcile_servers(
 #[async_trait::async_trait]
 impl CloudResource for FirewallKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp { app, cx, d, a, .. } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let name = a.str("name")?.to_owned();
         let labels = a.labels()?;
         let rules = rules_of(a)?;
@@ -196,24 +196,13 @@ impl CloudResource for FirewallKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp {
-            app,
-            cx,
-            d,
-            a,
-            changed,
-            ..
-        } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let prior = op.prior()?;
         let id = FirewallId(op.prior_id()?);
-        let has = |k: &str| changed.iter().any(|c| c == k);
-        if let Some(body) = a.rename_relabel(changed)? {
-            app.client.update_firewall(id, &body).await?;
-        }
-        if has("rules") {
+        if op.has("rules") {
             set_rules(app, cx, &d.address, id, &rules_of(a)?).await?;
         }
-        if has("apply_to") {
+        if op.has("apply_to") {
             // What it is applied to now, not what state remembers: servers may have been replaced.
             let firewall = app.client.get_firewall(id).await?;
             reconcile_servers(app, cx, &d.address, &firewall, &desired_servers(cx, a)?).await?;

@@ -218,7 +218,7 @@ async fn change_type(
 #[async_trait::async_trait]
 impl CloudResource for ServerKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp { app, cx, d, a, .. } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         if let Some(existing) = op.find(&ServerKind).await? {
             // A checkpoint from the run that created it says which host key to expect.
             let fingerprint = cx
@@ -309,22 +309,11 @@ impl CloudResource for ServerKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp {
-            app,
-            cx,
-            d,
-            a,
-            changed,
-            ..
-        } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let prior = op.prior()?;
         let id = ServerId(op.prior_id()?);
-        let has = |k: &str| changed.iter().any(|c| c == k);
-        if let Some(body) = a.rename_relabel(changed)? {
-            app.client.update_server(id, &body).await?;
-        }
         let mut state = updated_state(d, a, prior, ServerKind.computed());
-        if has("server_type") {
+        if op.has("server_type") {
             change_type(app, cx, &d.address, id, a.str("server_type")?).await?;
             let server = app.client.get_server(id).await?;
             state

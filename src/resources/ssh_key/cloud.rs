@@ -43,7 +43,7 @@ async fn bring_in_line(
 #[async_trait::async_trait]
 impl CloudResource for SshKeyKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp { app, cx, d, a, .. } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let name = a.str("name")?.to_owned();
         let public_key = a.str("public_key")?.to_owned();
         let labels = a.labels()?;
@@ -96,15 +96,13 @@ impl CloudResource for SshKeyKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp {
-            app, d, a, changed, ..
-        } = &op;
-        let prior = op.prior()?;
-        let id = SshKeyId(op.prior_id()?);
-        if let Some(body) = a.rename_relabel(changed)? {
-            app.client.update_ssh_key(id, &body).await?;
-        }
-        Ok(updated_state(d, a, prior, SshKeyKind.computed()))
+        // Only the name and labels change in place, and the shared update has set them.
+        Ok(updated_state(
+            op.d,
+            &op.a,
+            op.prior()?,
+            SshKeyKind.computed(),
+        ))
     }
 
     type Item = SshKey;

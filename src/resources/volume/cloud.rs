@@ -129,7 +129,7 @@ async fn reattach(
 #[async_trait::async_trait]
 impl CloudResource for VolumeKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp { app, cx, d, a, .. } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let name = a.str("name")?.to_owned();
         let size = a.u64("size")?;
         let labels = a.labels()?;
@@ -187,20 +187,12 @@ impl CloudResource for VolumeKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let CloudOp {
-            app,
-            cx,
-            d,
-            a,
-            changed,
-            ..
-        } = &op;
+        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
         let prior = op.prior()?;
         let id = VolumeId(op.prior_id()?);
-        let has = |k: &str| changed.iter().any(|c| c == k);
         // The API's view decides what to do: state may be behind what happened outside sovstack.
         let actual = app.client.get_volume(id).await?;
-        if has("size") {
+        if op.has("size") {
             let size = a.u64("size")?;
             if size < actual.size {
                 return Err(shrink_error(&d.address, actual.size, size));
@@ -209,11 +201,8 @@ impl CloudResource for VolumeKind {
                 resize(app, cx, &d.address, id, size).await?;
             }
         }
-        if let Some(body) = a.rename_relabel(changed)? {
-            app.client.update_volume(id, &body).await?;
-        }
         // `automount` only matters when attaching; a change of it alone is recorded.
-        if has("server") {
+        if op.has("server") {
             let to = desired_server(cx, a)?;
             if actual.server != to {
                 reattach(app, cx, a, id, actual.server, to).await?;
