@@ -21,6 +21,25 @@ pub enum ChangeMode {
     Replace,
 }
 
+/// Which attribute changes a kind makes in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlace {
+    /// Only these change in place; any other attribute needs a new resource.
+    Only(&'static [&'static str]),
+    /// Everything changes in place except these.
+    AllBut(&'static [&'static str]),
+}
+
+/// What the planner knows of a kind without asking it anything: its name, which changes it
+/// makes in place, and the attributes only the provider knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    pub name: &'static str,
+    pub in_place: InPlace,
+    /// Filled in by apply (`id`, `ipv4_address`...); never a change of their own.
+    pub computed: &'static [&'static str],
+}
+
 /// How what exists of a kind is read: cloud kinds by one label-selector list call per kind,
 /// node kinds from the one probe each node answers.
 pub enum Read<'a> {
@@ -50,15 +69,30 @@ pub struct PolicyFinding {
 /// lists them.
 #[async_trait::async_trait]
 pub trait ResourceKind: Send + Sync {
+    /// The kind's name, change modes and computed attributes.
+    fn facts(&self) -> &'static Facts;
+
     /// The kind's name in addresses (`server` in `server.gpu`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.facts().name
+    }
 
     /// Whether changing `attribute` can be done in place.
-    fn change_mode(&self, attribute: &str) -> ChangeMode;
+    fn change_mode(&self, attribute: &str) -> ChangeMode {
+        let in_place = match self.facts().in_place {
+            InPlace::Only(these) => these.contains(&attribute),
+            InPlace::AllBut(these) => !these.contains(&attribute),
+        };
+        if in_place {
+            ChangeMode::Update
+        } else {
+            ChangeMode::Replace
+        }
+    }
 
     /// Attributes only the provider knows, filled in by apply (`id`, `ipv4_address`...).
     fn computed(&self) -> &'static [&'static str] {
-        &[]
+        self.facts().computed
     }
 
     /// The desired resources of this kind.

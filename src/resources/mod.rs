@@ -35,7 +35,9 @@ pub use context::{
 };
 pub use desired::{Desired, DesiredContext};
 pub use file::{FileContent, NodeFile, node_inputs};
-pub use kind::{ChangeMode, DriftStory, Operate, PolicyFinding, Providers, Read, ResourceKind};
+pub use kind::{
+    ChangeMode, DriftStory, Facts, InPlace, Operate, PolicyFinding, Providers, Read, ResourceKind,
+};
 pub(crate) use labels::labels_json;
 pub use labels::{label_value, ownership_labels};
 pub use node::NodeProvider;

@@ -11,8 +11,8 @@ use crate::resources::DriftStory;
 use crate::resources::Observed;
 use crate::resources::node::docker_ok;
 use crate::resources::node::{NodeRead, OnNode};
-use crate::resources::{ApplyContext, ApplyError, Operate, Read};
-use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::resources::{ApplyContext, ApplyError, Facts, InPlace, Operate, Read};
+use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use crate::config::Target;
@@ -21,25 +21,20 @@ use crate::config::Target;
 pub struct BootstrapKind;
 
 impl ResourceKind for BootstrapKind {
+    // What the script found or installed, recorded by apply: not a wish, so never a change.
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "bootstrap",
+            in_place: InPlace::AllBut(&[]),
+            computed: &["docker_version", "compose_version"],
+        }
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         (d.kind == DriftKind::Deleted).then(|| DriftStory {
             summary: "docker missing: Docker or its compose plugin is not installed or not answering".to_string(),
             diff: None,
             remedy: "`sovstack apply` installs Docker where none is installed; a broken installation must be repaired on the host".to_string(),
         })
-    }
-
-    fn name(&self) -> &'static str {
-        "bootstrap"
-    }
-
-    fn change_mode(&self, _attribute: &str) -> ChangeMode {
-        ChangeMode::Update
-    }
-
-    /// What the script found or installed, recorded by apply: not a wish, so never a change.
-    fn computed(&self) -> &'static [&'static str] {
-        &["docker_version", "compose_version"]
     }
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {

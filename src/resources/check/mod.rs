@@ -6,8 +6,8 @@ mod apply;
 
 use crate::resources::node::prior_str;
 use crate::resources::node::{NodeRead, OnNode};
-use crate::resources::{ApplyContext, Operate, Read};
-use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::resources::{ApplyContext, Facts, InPlace, Operate, Read};
+use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use crate::config::CheckKind as Spec;
@@ -18,12 +18,12 @@ use sha2::{Digest, Sha256};
 pub struct CheckKind;
 
 impl ResourceKind for CheckKind {
-    fn name(&self) -> &'static str {
-        "check"
-    }
-
-    fn change_mode(&self, _attribute: &str) -> ChangeMode {
-        ChangeMode::Update
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "check",
+            in_place: InPlace::AllBut(&[]),
+            computed: &[],
+        }
     }
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {

@@ -11,8 +11,8 @@ use crate::resources::DriftStory;
 use crate::resources::Observed;
 use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, docker_ok, prior_str};
-use crate::resources::{ApplyContext, ApplyError, Operate, Read};
-use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind, node_address};
+use crate::resources::{ApplyContext, ApplyError, Facts, InPlace, Operate, Read};
+use crate::resources::{Desired, DesiredContext, ResourceKind, node_address};
 use crate::state::ResourceState;
 
 use serde_json::{Map, Value as Json, json};
@@ -21,6 +21,15 @@ use serde_json::{Map, Value as Json, json};
 pub struct ComposeKind;
 
 impl ResourceKind for ComposeKind {
+    // `bundle`: the release directory apply kept the deployed files under, named by the
+    // services' hashes: derived from `services`, so never a change of its own.
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "compose",
+            in_place: InPlace::AllBut(&["node", "project", "directory"]),
+            computed: &["bundle"],
+        }
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
             DriftKind::Changed => Some(DriftStory {
@@ -35,23 +44,6 @@ impl ResourceKind for ComposeKind {
             }),
             _ => None,
         }
-    }
-
-    fn name(&self) -> &'static str {
-        "compose"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "node" | "project" | "directory" => ChangeMode::Replace,
-            _ => ChangeMode::Update,
-        }
-    }
-
-    /// The release directory apply kept the deployed files under, named by the services'
-    /// hashes: derived from `services`, so never a change of its own.
-    fn computed(&self) -> &'static [&'static str] {
-        &["bundle"]
     }
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {

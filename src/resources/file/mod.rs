@@ -11,8 +11,8 @@ use crate::resources::DriftStory;
 use crate::resources::Observed;
 use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::node::{ProbeItem, attr, prior_str};
-use crate::resources::{ApplyContext, ApplyError, Operate, Read};
-use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::resources::{ApplyContext, ApplyError, Facts, InPlace, Operate, Read};
+use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use crate::config::value;
@@ -49,6 +49,13 @@ pub enum FileContent {
 pub struct FileKind;
 
 impl ResourceKind for FileKind {
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "file",
+            in_place: InPlace::AllBut(&["node", "path"]),
+            computed: &[],
+        }
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
             DriftKind::Changed => {
@@ -75,17 +82,6 @@ impl ResourceKind for FileKind {
                         .to_string(),
             }),
             _ => None,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        "file"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "node" | "path" => ChangeMode::Replace,
-            _ => ChangeMode::Update,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::config::{Direction, FirewallRule};
 use crate::resources::PolicyFinding;
 use crate::resources::cloud::Cloud;
 use crate::resources::{
-    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
+    Desired, DesiredContext, Facts, InPlace, Operate, Read, ResourceKind, labels_json,
 };
 use crate::state::ResourceState;
 use serde_json::{Value as Json, json};
@@ -18,6 +18,13 @@ use serde_json::{Value as Json, json};
 pub struct FirewallKind;
 
 impl ResourceKind for FirewallKind {
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "firewall",
+            in_place: InPlace::AllBut(&[]),
+            computed: &["id"],
+        }
+    }
     fn policy_findings(
         &self,
         stack: &Stack,
@@ -25,18 +32,6 @@ impl ResourceKind for FirewallKind {
         refreshed: &ResourceState,
     ) -> Vec<PolicyFinding> {
         policy::open_to_the_world(stack, address, refreshed)
-    }
-
-    fn name(&self) -> &'static str {
-        "firewall"
-    }
-
-    fn change_mode(&self, _attribute: &str) -> ChangeMode {
-        ChangeMode::Update
-    }
-
-    fn computed(&self) -> &'static [&'static str] {
-        &["id"]
     }
 
     fn read(&self) -> Read<'_> {

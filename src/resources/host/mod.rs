@@ -7,8 +7,8 @@ use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
 use crate::resources::node::NodeHost;
 use crate::resources::node::reach::{auth, fingerprint, precondition};
 use crate::resources::node::{NodeRead, OnNode};
-use crate::resources::{ApplyContext, ApplyError, Operate, Read};
-use crate::resources::{ChangeMode, Desired, DesiredContext, ResourceKind};
+use crate::resources::{ApplyContext, ApplyError, Facts, InPlace, Operate, Read};
+use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use serde_json::Value as Json;
@@ -17,19 +17,12 @@ use serde_json::Value as Json;
 pub struct HostKind;
 
 impl ResourceKind for HostKind {
-    fn name(&self) -> &'static str {
-        "host"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "address" => ChangeMode::Replace,
-            _ => ChangeMode::Update,
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "host",
+            in_place: InPlace::AllBut(&["address"]),
+            computed: &["host_key_fingerprint"],
         }
-    }
-
-    fn computed(&self) -> &'static [&'static str] {
-        &["host_key_fingerprint"]
     }
 
     fn desired(&self, ctx: &DesiredContext<'_>) -> Vec<Desired> {

@@ -7,7 +7,7 @@ mod node;
 use crate::resources::cloud::Cloud;
 use crate::resources::node::NodeHost;
 use crate::resources::{
-    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
+    Desired, DesiredContext, Facts, InPlace, Operate, Read, ResourceKind, labels_json,
 };
 use sha2::{Digest, Sha256};
 
@@ -15,26 +15,19 @@ use sha2::{Digest, Sha256};
 pub struct ServerKind;
 
 impl ResourceKind for ServerKind {
-    fn name(&self) -> &'static str {
-        "server"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "name" | "labels" | "server_type" => ChangeMode::Update,
-            _ => ChangeMode::Replace,
+    // `status` (running, off...) is reported by the API; sovstack does not set it.
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "server",
+            in_place: InPlace::Only(&["name", "labels", "server_type"]),
+            computed: &[
+                "id",
+                "ipv4_address",
+                "ipv6_address",
+                "host_key_fingerprint",
+                "status",
+            ],
         }
-    }
-
-    fn computed(&self) -> &'static [&'static str] {
-        // `status` (running, off...) is reported by the API; sovstack does not set it.
-        &[
-            "id",
-            "ipv4_address",
-            "ipv6_address",
-            "host_key_fingerprint",
-            "status",
-        ]
     }
 
     fn read(&self) -> Read<'_> {

@@ -4,26 +4,19 @@ mod cloud;
 
 use crate::resources::cloud::Cloud;
 use crate::resources::{
-    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
+    Desired, DesiredContext, Facts, InPlace, Operate, Read, ResourceKind, labels_json,
 };
 
 #[derive(Clone, Copy)]
 pub struct SshKeyKind;
 
 impl ResourceKind for SshKeyKind {
-    fn name(&self) -> &'static str {
-        "ssh_key"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "name" | "labels" => ChangeMode::Update,
-            _ => ChangeMode::Replace,
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "ssh_key",
+            in_place: InPlace::Only(&["name", "labels"]),
+            computed: &["id", "fingerprint"],
         }
-    }
-
-    fn computed(&self) -> &'static [&'static str] {
-        &["id", "fingerprint"]
     }
 
     fn read(&self) -> Read<'_> {

@@ -5,26 +5,19 @@ mod cloud;
 
 use crate::resources::cloud::Cloud;
 use crate::resources::{
-    ChangeMode, Desired, DesiredContext, Operate, Read, ResourceKind, labels_json,
+    Desired, DesiredContext, Facts, InPlace, Operate, Read, ResourceKind, labels_json,
 };
 
 #[derive(Clone, Copy)]
 pub struct VolumeKind;
 
 impl ResourceKind for VolumeKind {
-    fn name(&self) -> &'static str {
-        "volume"
-    }
-
-    fn change_mode(&self, attribute: &str) -> ChangeMode {
-        match attribute {
-            "name" | "labels" | "size" | "server" | "automount" => ChangeMode::Update,
-            _ => ChangeMode::Replace,
+    fn facts(&self) -> &'static Facts {
+        &Facts {
+            name: "volume",
+            in_place: InPlace::Only(&["name", "labels", "size", "server", "automount"]),
+            computed: &["id", "linux_device"],
         }
-    }
-
-    fn computed(&self) -> &'static [&'static str] {
-        &["id", "linux_device"]
     }
 
     fn read(&self) -> Read<'_> {
