@@ -132,6 +132,17 @@ impl<'a> Op<'a> {
     }
 }
 
+/// What a delete acts on: the resource at `address`, as state recorded it.
+#[derive(Clone, Copy)]
+pub struct Deletion<'a> {
+    pub cx: &'a ApplyContext,
+    pub address: &'a str,
+    pub prior: &'a ResourceState,
+}
+
+/// What a delete returns.
+pub type Deleted = Result<(), ApplyError>;
+
 /// A resource carrying this stack's label that state does not know.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Orphan {

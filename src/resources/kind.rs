@@ -3,7 +3,7 @@
 //! planner, the executor, refresh and drift only talk to kinds through this trait.
 
 use super::cloud::{CloudProvider, CloudRead};
-use super::context::{ApplyContext, ApplyError, Op, Refreshed};
+use super::context::{ApplyContext, ApplyError, Deleted, Deletion, Op, Refreshed};
 use super::desired::{Desired, DesiredContext};
 use super::node::{NodeHost, NodeProvider, NodeRead};
 use crate::config::Stack;
@@ -151,13 +151,7 @@ pub trait Operate: Send + Sync {
     async fn update(&self, providers: &Providers, op: Op<'_>) -> Recorded;
 
     /// Deletes the resource; deleting something already gone is success.
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError>;
+    async fn delete(&self, providers: &Providers, del: Deletion<'_>) -> Deleted;
 }
 
 /// What the kinds reach the world through: the Hetzner Cloud API (only built when a run
@@ -258,9 +252,10 @@ impl Providers {
         address: &str,
         prior: &ResourceState,
     ) -> Result<(), ApplyError> {
+        let del = Deletion { cx, address, prior };
         super::kind_or_error(address, &prior.kind)?
             .operate()
-            .delete(self, cx, address, prior)
+            .delete(self, del)
             .await
     }
 }

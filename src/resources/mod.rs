@@ -30,8 +30,8 @@ mod volume;
 pub use address::{Address, AddressError, InstanceKey, Kind};
 pub use cloud::CloudProvider;
 pub use context::{
-    ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Observed, Op, Orphan,
-    Recorded, Refreshed, Unreadable, Violation,
+    ApplyContext, ApplyError, ApplyOptions, Checkpoint, CheckpointRequest, Deleted, Deletion,
+    Observed, Op, Orphan, Recorded, Refreshed, Unreadable, Violation,
 };
 pub use desired::{Desired, DesiredContext};
 pub use file::{FileContent, NodeFile, node_inputs};

@@ -19,7 +19,7 @@ pub(crate) mod user_data;
 
 pub(crate) use refresh::refresh;
 
-use super::context::{ApplyContext, ApplyError, Op, Recorded};
+use super::context::{ApplyContext, ApplyError, Deleted, Deletion, Op, Recorded};
 use super::desired::Desired;
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
 use crate::providers::hcloud::models::UpdateResource;
@@ -268,10 +268,9 @@ pub(crate) async fn find<K: CloudResource>(
 pub(crate) async fn delete<K: CloudResource>(
     k: &K,
     app: &CloudProvider,
-    cx: &ApplyContext,
-    address: &str,
-    prior: &ResourceState,
-) -> Result<(), ApplyError> {
+    del: Deletion<'_>,
+) -> Deleted {
+    let Deletion { cx, address, prior } = del;
     let id = match attrs::prior_id(address, prior) {
         Ok(id) => id,
         Err(_) => match find(k, app, cx, address).await? {
@@ -327,8 +326,23 @@ impl<'a> CloudOp<'a> {
         self.changed.iter().any(|c| c == attribute)
     }
 
+    /// Sends a create for this address; when its outcome is unknown, looks for what it made
+    /// (see [`lookup::create_or_find`]).
+    pub(crate) async fn create_or_find<K, R, C, CF>(
+        &self,
+        k: &K,
+        create: C,
+    ) -> Result<lookup::Created<R, K::Item>, ApplyError>
+    where
+        K: CloudResource,
+        C: Fn() -> CF,
+        CF: std::future::Future<Output = Result<R, HcloudError>>,
+    {
+        lookup::create_or_find(self.cx, &self.d.address, create, || self.find(k)).await
+    }
+
     /// The resource of kind `k` an interrupted run made for this address, if any.
-    pub async fn find<K: CloudResource>(&self, k: &K) -> Result<Option<K::Item>, ApplyError> {
+    pub(crate) async fn find<K: CloudResource>(&self, k: &K) -> Result<Option<K::Item>, ApplyError> {
         find(k, self.app, self.cx, &self.d.address).await
     }
 }
@@ -361,14 +375,8 @@ impl<K: CloudResource + ResourceKind> Operate for Cloud<K> {
         self.0.update(op).await
     }
 
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        delete(&self.0, providers.cloud(address)?, cx, address, prior).await
+    async fn delete(&self, providers: &Providers, del: Deletion<'_>) -> Deleted {
+        delete(&self.0, providers.cloud(del.address)?, del).await
     }
 }
 

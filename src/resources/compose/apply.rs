@@ -7,12 +7,11 @@ use crate::providers::node::{
     snapshot_release,
 };
 use crate::providers::ssh::Transport;
+use crate::resources::ApplyContext;
 use crate::resources::ResourceKind;
 use crate::resources::file::FileKind;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, prior_str, record};
-use crate::resources::{ApplyContext, ApplyError};
-use crate::resources::{Op, Recorded};
-use crate::state::ResourceState;
+use crate::resources::{Deleted, Deletion, Op, Recorded};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -132,13 +131,8 @@ impl NodeOps for ComposeKind {
         Ok(state)
     }
 
-    async fn remove(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
+    async fn remove(&self, nodes: &NodeProvider, del: Deletion<'_>) -> Deleted {
+        let Deletion { cx, address, prior } = del;
         let (Some(node), Some(name), Some(directory)) = (
             prior_str(prior, "node"),
             prior_str(prior, "project"),

@@ -3,10 +3,9 @@
 use super::FileKind;
 use crate::providers::node::upload_file;
 use crate::providers::ssh::{ExecRequest, Transport, UploadRequest, shell_quote};
+use crate::resources::ApplyError;
 use crate::resources::node::{NodeOps, NodeProvider, attr_str, node_error, prior_str, record};
-use crate::resources::{ApplyContext, ApplyError};
-use crate::resources::{Op, Recorded};
-use crate::state::ResourceState;
+use crate::resources::{Deleted, Deletion, Op, Recorded};
 use serde_json::Value as Json;
 
 #[async_trait::async_trait]
@@ -88,13 +87,8 @@ impl NodeOps for FileKind {
         Ok(state)
     }
 
-    async fn remove(
-        &self,
-        nodes: &NodeProvider,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
+    async fn remove(&self, nodes: &NodeProvider, del: Deletion<'_>) -> Deleted {
+        let Deletion { cx, address, prior } = del;
         let (Some(node), Some(path)) = (prior_str(prior, "node"), prior_str(prior, "path")) else {
             return Ok(());
         };

@@ -14,7 +14,7 @@ use crate::providers::hcloud::{FirewallId, ServerId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
-use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
 
@@ -175,13 +175,9 @@ impl CloudResource for FirewallKind {
                 };
                 cx.events
                     .progress(&d.address, format!("creating firewall {name}"));
-                match create_or_find(
-                    cx,
-                    &d.address,
-                    || app.client.create_firewall(&body),
-                    || op.find(&FirewallKind),
-                )
-                .await?
+                match op
+                    .create_or_find(&FirewallKind, || app.client.create_firewall(&body))
+                    .await?
                 {
                     Created::New(resp) => {
                         let actions: Vec<_> = resp.actions.iter().collect();

@@ -7,8 +7,8 @@ use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
 use crate::resources::node::NodeHost;
 use crate::resources::node::reach::{auth, fingerprint, precondition};
 use crate::resources::node::{NodeRead, OnNode};
+use crate::resources::{Address, Desired, DesiredContext, ResourceKind};
 use crate::resources::{ApplyContext, ApplyError, Facts, InPlace, Operate, Read};
-use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use serde_json::Value as Json;
@@ -64,12 +64,9 @@ impl NodeRead for HostKind {
 }
 
 impl NodeHost for HostKind {
-    fn endpoint(
-        &self,
-        cx: &ApplyContext,
-        node: &str,
-        name: &str,
-    ) -> Result<SshEndpoint, ApplyError> {
+    fn endpoint(&self, cx: &ApplyContext, address: &Address) -> Result<SshEndpoint, ApplyError> {
+        let (node, name) = (address.to_string(), address.name.as_str());
+        let node = node.as_str();
         let host = cx
             .stack
             .host(name)

@@ -12,7 +12,9 @@ pub(crate) use refresh::{docker_ok, refresh};
 use crate::providers::node::{NodeError, ProbeReport};
 use crate::providers::ssh::{SshEndpoint, SshPool, Transport};
 use crate::resources::Recorded;
-use crate::resources::{ApplyContext, ApplyError, Desired, Observed, Op, Operate, Providers};
+use crate::resources::{
+    Address, ApplyContext, ApplyError, Deleted, Deletion, Desired, Observed, Op, Operate, Providers,
+};
 use crate::state::ResourceState;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
@@ -124,13 +126,7 @@ pub trait NodeOps: Send + Sync {
 
     /// Removes what it put on the node. Most node kinds leave nothing to remove (a host is
     /// not ours, Docker stays installed, a check runs and is gone).
-    async fn remove(
-        &self,
-        _nodes: &NodeProvider,
-        _cx: &ApplyContext,
-        _address: &str,
-        _prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
+    async fn remove(&self, _nodes: &NodeProvider, _del: Deletion<'_>) -> Deleted {
         Ok(())
     }
 }
@@ -148,26 +144,15 @@ impl<K: NodeOps> Operate for OnNode<K> {
         self.0.converge(providers.node(), op).await
     }
 
-    async fn delete(
-        &self,
-        providers: &Providers,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        self.0.remove(providers.node(), cx, address, prior).await
+    async fn delete(&self, providers: &Providers, del: Deletion<'_>) -> Deleted {
+        self.0.remove(providers.node(), del).await
     }
 }
 
 /// A kind whose resources are machines the node kinds run on.
 pub trait NodeHost: Send + Sync {
     /// How to reach the node `address` (block `name`), from the stack and what state recorded.
-    fn endpoint(
-        &self,
-        cx: &ApplyContext,
-        address: &str,
-        name: &str,
-    ) -> Result<SshEndpoint, ApplyError>;
+    fn endpoint(&self, cx: &ApplyContext, node: &Address) -> Result<SshEndpoint, ApplyError>;
 
     /// A machine sovstack just created may still be booting: its sshd is waited for before the
     /// first connection of a run.

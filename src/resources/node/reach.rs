@@ -36,7 +36,7 @@ pub(crate) fn endpoint(cx: &ApplyContext, node: &str) -> Result<SshEndpoint, App
     let not_a_node = || precondition(node, "not a node address".into(), None);
     let address = Address::parse(node).map_err(|_| not_a_node())?;
     let host = address.kind.get().as_node().ok_or_else(not_a_node)?;
-    host.endpoint(cx, node, &address.name)
+    host.endpoint(cx, &address)
 }
 
 impl NodeProvider {

@@ -16,7 +16,7 @@ use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{
     Attrs, block_name, dependency_id, ready_state, updated_state,
 };
-use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
 use crate::state::{ResourceState, ResourceStatus};
@@ -283,13 +283,9 @@ impl CloudResource for ServerKind {
         body.labels = labels;
         cx.events
             .progress(&d.address, format!("creating server {name}"));
-        let created = create_or_find(
-            cx,
-            &d.address,
-            || app.client.create_server(&body),
-            || op.find(&ServerKind),
-        )
-        .await?;
+        let created = op
+            .create_or_find(&ServerKind, || app.client.create_server(&body))
+            .await?;
         drop(body);
         match created {
             Created::New(resp) => {

@@ -5,15 +5,12 @@ use super::ServerKind;
 use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
 use crate::resources::node::NodeHost;
 use crate::resources::node::reach::{auth, fingerprint, precondition};
-use crate::resources::{ApplyContext, ApplyError};
+use crate::resources::{Address, ApplyContext, ApplyError};
 
 impl NodeHost for ServerKind {
-    fn endpoint(
-        &self,
-        cx: &ApplyContext,
-        node: &str,
-        name: &str,
-    ) -> Result<SshEndpoint, ApplyError> {
+    fn endpoint(&self, cx: &ApplyContext, address: &Address) -> Result<SshEndpoint, ApplyError> {
+        let (node, name) = (address.to_string(), address.name.as_str());
+        let node = node.as_str();
         let server = cx
             .stack
             .server(name)

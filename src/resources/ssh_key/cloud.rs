@@ -8,7 +8,7 @@ use crate::providers::hcloud::models::{CreateSshKey, SshKey, UpdateResource};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{ready_state, updated_state};
-use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyError, Recorded};
 
@@ -61,13 +61,9 @@ impl CloudResource for SshKeyKind {
                     public_key: public_key.clone(),
                     labels: labels.clone(),
                 };
-                match create_or_find(
-                    cx,
-                    &d.address,
-                    || app.client.create_ssh_key(&body),
-                    || op.find(&SshKeyKind),
-                )
-                .await?
+                match op
+                    .create_or_find(&SshKeyKind, || app.client.create_ssh_key(&body))
+                    .await?
                 {
                     Created::New(k) | Created::Found(k) => k,
                 }

@@ -11,7 +11,7 @@ use crate::providers::hcloud::{ServerId, VolumeId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
-use crate::resources::cloud::lookup::{Created, create_or_find, gone_ok};
+use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
 
@@ -155,13 +155,9 @@ impl CloudResource for VolumeKind {
                 };
                 cx.events
                     .progress(&d.address, format!("creating volume {name} ({size} GB)"));
-                match create_or_find(
-                    cx,
-                    &d.address,
-                    || app.client.create_volume(&body),
-                    || op.find(&VolumeKind),
-                )
-                .await?
+                match op
+                    .create_or_find(&VolumeKind, || app.client.create_volume(&body))
+                    .await?
                 {
                     Created::New(resp) => {
                         app.wait(cx, &d.address, &resp.actions()).await?;
