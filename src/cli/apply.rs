@@ -13,6 +13,21 @@ use std::time::Duration;
 pub struct Args {
     /// A plan saved with `sovstack plan --out FILE`; refused if state or inputs moved since.
     pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Learn and pin the host key of `host` blocks that have none.
+    #[arg(long)]
+    pub trust_new_host_keys: bool,
+    #[command(flatten)]
+    pub select: super::plan::Selection,
+    /// Accept what changed outside sovstack into the state; change nothing in the world.
+    #[arg(long)]
+    pub refresh_only: bool,
+}
+
+/// What apply and destroy share: confirmation, parallelism, waiting for the lock.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -22,31 +37,12 @@ pub struct Args {
     /// Wait this long for the state lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: Option<Duration>,
-    /// Learn and pin the host key of `host` blocks that have none.
-    #[arg(long)]
-    pub trust_new_host_keys: bool,
-    /// Apply only this address and what it depends on (repeatable).
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
-    /// Replace this address even if unchanged (repeatable).
-    #[arg(long = "replace", value_name = "ADDR")]
-    pub replace: Vec<String>,
-    /// Read what really exists first (`--refresh=false` to skip).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub refresh: bool,
-    /// Accept what changed outside sovstack into the state; change nothing in the world.
-    #[arg(long)]
-    pub refresh_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DestroyArgs {
-    #[arg(long)]
-    pub auto_approve: bool,
-    #[arg(long, default_value_t = 4)]
-    pub parallelism: usize,
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub lock_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -66,19 +62,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let req = Request {
         command: Command::Apply,
-        refresh: args.refresh,
+        refresh: args.select.refresh,
         refresh_only: args.refresh_only,
-        auto_approve: args.auto_approve,
-        lock_timeout: args.lock_timeout.unwrap_or_default(),
-        plan_options: PlanOptions {
-            targets: args.targets.clone(),
-            replace: args.replace.clone(),
-            destroy: false,
-        },
+        auto_approve: args.run.auto_approve,
+        lock_timeout: args.run.lock_timeout.unwrap_or_default(),
+        plan_options: args.select.plan_options(false),
         saved: args.plan_file.clone(),
         apply_options: ApplyOptions {
             trust_new_host_keys: args.trust_new_host_keys,
-            parallelism: args.parallelism,
+            parallelism: args.run.parallelism,
         },
     };
     execute(cli, &req)
@@ -89,8 +81,8 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
         command: Command::Destroy,
         refresh: false,
         refresh_only: false,
-        auto_approve: args.auto_approve,
-        lock_timeout: args.lock_timeout.unwrap_or_default(),
+        auto_approve: args.run.auto_approve,
+        lock_timeout: args.run.lock_timeout.unwrap_or_default(),
         plan_options: PlanOptions {
             destroy: true,
             ..Default::default()
@@ -98,7 +90,7 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
         saved: None,
         apply_options: ApplyOptions {
             trust_new_host_keys: false,
-            parallelism: args.parallelism,
+            parallelism: args.run.parallelism,
         },
     };
     execute(cli, &req)

@@ -4,7 +4,7 @@
 
 use super::Cli;
 use crate::drift::{self, DRIFT_FORMAT_VERSION, DriftReport, DriftSummary, ReportError, Status};
-use crate::engine::{EngineError, prepare, refresh};
+use crate::engine::{EngineError, refresh};
 use crate::plan::{self, PlanInput, PlanOptions, StateRef};
 use std::process::ExitCode;
 
@@ -25,16 +25,11 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime()?;
-    let read = rt
-        .block_on(prepare::read_state(&ws))
-        .map_err(EngineError::from)?;
-    super::state_cmd::show_state_warnings(&read.warnings);
+    let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
     let state = read.state.ok_or_else(|| EngineError::NoState {
         path: ws.state.display().to_string(),
     })?;
     let hasher = read.hasher.ok_or(EngineError::MissingStateKey)?;
-    let prepared = prepare::prepare(&ws, Some(&state), Some(&hasher))?;
-    super::validate::show_warnings(&prepared.warnings);
     let refreshed = rt.block_on(refresh::refresh(&prepared.stack, &state, &hasher))?;
     // Configuration not applied: planned against the recorded state, so drift is not counted
     // again as pending work. Without every secret value the files cannot be rendered as apply

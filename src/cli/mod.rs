@@ -127,6 +127,23 @@ fn build_runtime(
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
 }
 
+/// The state as recorded and the stack prepared against it, with what either warns of shown.
+fn read_and_prepare(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+) -> miette::Result<(
+    crate::engine::prepare::ReadState,
+    crate::engine::prepare::Prepared,
+)> {
+    let read = rt
+        .block_on(crate::engine::prepare::read_state(ws))
+        .map_err(EngineError::from)?;
+    state_cmd::show_state_warnings(&read.warnings);
+    let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
+    validate::show_warnings(&prepared.warnings);
+    Ok((read, prepared))
+}
+
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
     // Lines are not wrapped: an id or a path in a message must survive a copy and paste.

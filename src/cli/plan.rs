@@ -1,7 +1,7 @@
 //! `sovstack plan`: what apply would change. Offline by default for a stack with no state.
 
 use super::{Cli, exit};
-use crate::engine::{EngineError, prepare, refresh};
+use crate::engine::{EngineError, refresh};
 use crate::plan::{self, PlanInput, PlanOptions, SavedPlan};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,30 +17,42 @@ pub struct Args {
     /// Save the plan for `sovstack apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Plan only this address and what it depends on (repeatable).
-    #[arg(long = "target", value_name = "ADDR")]
-    pub targets: Vec<String>,
-    /// Replace this address even if unchanged (repeatable).
-    #[arg(long = "replace", value_name = "ADDR")]
-    pub replace: Vec<String>,
-    /// Read what really exists before planning (`--refresh=false` to skip).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub refresh: bool,
+    #[command(flatten)]
+    pub select: Selection,
     /// Plan the destruction of everything in state.
     #[arg(long)]
     pub destroy: bool,
 }
 
+/// What plan and apply share: which addresses, what to replace, whether to read the world.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// Only this address and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Replace this address even if unchanged (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Read what really exists first (`--refresh=false` to skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+impl Selection {
+    pub fn plan_options(&self, destroy: bool) -> PlanOptions {
+        PlanOptions {
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
+            destroy,
+        }
+    }
+}
+
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime_on_this_thread()?;
-    let read = rt
-        .block_on(prepare::read_state(&ws))
-        .map_err(EngineError::from)?;
-    super::state_cmd::show_state_warnings(&read.warnings);
+    let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
     let (state, hasher) = (read.state, read.hasher);
-    let prepared = prepare::prepare(&ws, state.as_ref(), hasher.as_ref())?;
-    super::validate::show_warnings(&prepared.warnings);
     // A saved plan refers to the recorded state; the diff is made against the world.
     let recorded = state.as_ref().map(|s| crate::plan::StateRef {
         lineage: s.lineage.to_string(),
@@ -48,7 +60,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     });
     // Without refresh the recorded state is the prior one as it is (a large state is not copied).
     let (refreshed, drift) = match &state {
-        Some(s) if args.refresh => {
+        Some(s) if args.select.refresh => {
             let r = rt.block_on(refresh::complete(&prepared.stack, s, hasher.as_ref()))?;
             (Some(r.state), r.drift)
         }
@@ -62,11 +74,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         inputs_hash: prepared.inputs_hash.clone(),
         drift,
     };
-    let opts = PlanOptions {
-        targets: args.targets.clone(),
-        replace: args.replace.clone(),
-        destroy: args.destroy,
-    };
+    let opts = args.select.plan_options(args.destroy);
     let mut plan = plan::compute(&input, &opts).map_err(EngineError::from)?;
     plan.state = recorded;
     if args.json {

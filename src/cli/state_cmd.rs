@@ -2,7 +2,7 @@
 //! `force-unlock`, `audit verify`: reading and carefully editing state.
 
 use super::{Cli, CliError};
-use crate::engine::{EngineError, Workspace, prepare};
+use crate::engine::{EngineError, Workspace};
 use crate::plan::SavedPlan;
 use crate::resources::Address;
 use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter, verify_journal};
@@ -251,12 +251,7 @@ pub fn run_audit_verify(cli: &Cli) -> miette::Result<ExitCode> {
 pub fn run_graph(cli: &Cli) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime()?;
-    let read = rt
-        .block_on(prepare::read_state(&ws))
-        .map_err(EngineError::from)?;
-    show_state_warnings(&read.warnings);
-    let prepared = prepare::prepare(&ws, read.state.as_ref(), read.hasher.as_ref())?;
-    super::validate::show_warnings(&prepared.warnings);
+    let (_, prepared) = super::read_and_prepare(&ws, &rt)?;
     let g = crate::graph::Graph::build(
         prepared
             .desired

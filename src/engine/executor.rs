@@ -8,7 +8,10 @@
 use crate::graph::Graph;
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::progress::{Event, Operation};
-use crate::resources::{ApplyContext, ApplyError, CheckpointRequest, Desired, Providers};
+use crate::resources::{
+    ApplyContext, ApplyError, CheckpointRequest, Deleted, Deletion, Desired, Op, Providers,
+    Recorded,
+};
 use crate::state::{ResourceState, ResourceStatus, StateError, StateOp, StateWriter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -52,46 +55,28 @@ pub enum ExecuteError {
 pub trait Operations: Send + Sync {
     /// Whether resources of `kind` can be worked on at all.
     fn knows(&self, kind: &str) -> bool;
-    async fn create(&self, cx: &ApplyContext, d: &Desired) -> Result<ResourceState, ApplyError>;
-    async fn update(
-        &self,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError>;
-    async fn delete(
-        &self,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError>;
+    async fn create(&self, op: Op<'_>) -> Recorded;
+    async fn update(&self, op: Op<'_>) -> Recorded;
+    async fn delete(&self, del: Deletion<'_>) -> Deleted;
 }
 
+/// The real thing: each change goes to its kind.
 #[async_trait::async_trait]
 impl Operations for Providers {
     fn knows(&self, kind: &str) -> bool {
         crate::resources::kind(kind).is_some()
     }
-    async fn create(&self, cx: &ApplyContext, d: &Desired) -> Result<ResourceState, ApplyError> {
-        Providers::create(self, cx, d).await
+    async fn create(&self, op: Op<'_>) -> Recorded {
+        let kind = crate::resources::kind_or_error(&op.desired.address, op.desired.kind)?;
+        kind.operate().create(self, op).await
     }
-    async fn update(
-        &self,
-        cx: &ApplyContext,
-        d: &Desired,
-        prior: &ResourceState,
-        changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
-        Providers::update(self, cx, d, prior, changed).await
+    async fn update(&self, op: Op<'_>) -> Recorded {
+        let kind = crate::resources::kind_or_error(&op.desired.address, op.desired.kind)?;
+        kind.operate().update(self, op).await
     }
-    async fn delete(
-        &self,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        Providers::delete(self, cx, address, prior).await
+    async fn delete(&self, del: Deletion<'_>) -> Deleted {
+        let kind = crate::resources::kind_or_error(del.address, &del.prior.kind)?;
+        kind.operate().delete(self, del).await
     }
 }
 
@@ -352,26 +337,31 @@ async fn run_one(
         message: "the plan and the stack disagree about this resource".into(),
         help: Some("make a new plan".into()),
     };
+    let deletion = |prior| Deletion { cx, address, prior };
     match action {
-        Action::Create => applier
-            .create(cx, desired.ok_or_else(missing)?)
-            .await
-            .map(Some),
+        Action::Create => {
+            let desired = desired.ok_or_else(missing)?;
+            applier.create(Op::create(cx, desired)).await.map(Some)
+        }
         Action::Update => {
-            let d = desired.ok_or_else(missing)?;
-            let p = prior.ok_or_else(missing)?;
-            applier.update(cx, d, p, changed).await.map(Some)
+            let op = Op {
+                cx,
+                desired: desired.ok_or_else(missing)?,
+                prior: Some(prior.ok_or_else(missing)?),
+                changed,
+            };
+            applier.update(op).await.map(Some)
         }
         Action::Replace => {
-            let d = desired.ok_or_else(missing)?;
+            let desired = desired.ok_or_else(missing)?;
             if let Some(p) = prior {
-                applier.delete(cx, address, p).await?;
+                applier.delete(deletion(p)).await?;
             }
-            applier.create(cx, d).await.map(Some)
+            applier.create(Op::create(cx, desired)).await.map(Some)
         }
         Action::Delete => {
             if let Some(p) = prior {
-                applier.delete(cx, address, p).await?;
+                applier.delete(deletion(p)).await?;
             }
             Ok(None)
         }
@@ -489,11 +479,8 @@ mod tests {
         fn knows(&self, _kind: &str) -> bool {
             true
         }
-        async fn create(
-            &self,
-            cx: &ApplyContext,
-            d: &Desired,
-        ) -> Result<ResourceState, ApplyError> {
+        async fn create(&self, op: Op<'_>) -> Recorded {
+            let (cx, d) = (op.cx, op.desired);
             // Every dependency must already be recorded as done.
             for dep in &d.dependencies {
                 if let Some(r) = cx.resource(dep) {
@@ -524,21 +511,11 @@ mod tests {
                 status: ResourceStatus::Ready,
             })
         }
-        async fn update(
-            &self,
-            _: &ApplyContext,
-            d: &Desired,
-            _: &ResourceState,
-            _: &[String],
-        ) -> Result<ResourceState, ApplyError> {
-            unreachable!("{}", d.address)
+        async fn update(&self, op: Op<'_>) -> Recorded {
+            unreachable!("{}", op.desired.address)
         }
-        async fn delete(
-            &self,
-            _: &ApplyContext,
-            a: &str,
-            _: &ResourceState,
-        ) -> Result<(), ApplyError> {
+        async fn delete(&self, del: Deletion<'_>) -> Deleted {
+            let a = del.address;
             self.calls.lock().unwrap().push(format!("delete {a}"));
             Ok(())
         }

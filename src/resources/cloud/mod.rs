@@ -342,7 +342,10 @@ impl<'a> CloudOp<'a> {
     }
 
     /// The resource of kind `k` an interrupted run made for this address, if any.
-    pub(crate) async fn find<K: CloudResource>(&self, k: &K) -> Result<Option<K::Item>, ApplyError> {
+    pub(crate) async fn find<K: CloudResource>(
+        &self,
+        k: &K,
+    ) -> Result<Option<K::Item>, ApplyError> {
         find(k, self.app, self.cx, &self.d.address).await
     }
 }
