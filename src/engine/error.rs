@@ -17,12 +17,6 @@ pub enum EngineError {
     VarSyntax(String),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Render(#[from] crate::render::RenderError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    State(#[from] crate::state::StateError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -30,9 +24,7 @@ pub enum EngineError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Execute(#[from] super::executor::ExecuteError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Hcloud(#[from] crate::providers::hcloud::HcloudError),
+    /// What the kinds report (API, SSH, render and state errors among them).
     #[error(transparent)]
     #[diagnostic(transparent)]
     Apply(#[from] crate::resources::ApplyError),
@@ -74,3 +66,21 @@ pub enum EngineError {
     #[diagnostic(code(sovstack::apply::cancelled))]
     Cancelled(String),
 }
+
+/// Errors the kinds already carry reach the engine through [`crate::resources::ApplyError`],
+/// so each is described once.
+macro_rules! through_apply_error {
+    ($($error:ty),*) => {$(
+        impl From<$error> for EngineError {
+            fn from(e: $error) -> Self {
+                Self::Apply(e.into())
+            }
+        }
+    )*};
+}
+
+through_apply_error!(
+    crate::render::RenderError,
+    crate::state::StateError,
+    crate::providers::hcloud::HcloudError
+);

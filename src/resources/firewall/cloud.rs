@@ -235,14 +235,8 @@ impl CloudResource for FirewallKind {
     }
 
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
-        let CloudTarget {
-            app,
-            cx,
-            address,
-            id,
-        } = target;
-        let firewall = gone_ok(app.client.get_firewall(FirewallId(id)).await)?;
-        let Some(firewall) = firewall else {
+        let (app, cx, address, id) = (target.app, target.cx, target.address, target.id);
+        let Some(firewall) = gone_ok(app.client.get_firewall(FirewallId(id)).await)? else {
             return Ok(());
         };
         // The API refuses to delete a firewall that is still applied (`resource_in_use`).

@@ -361,12 +361,7 @@ impl CloudResource for ServerKind {
     }
 
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
-        let CloudTarget {
-            app,
-            cx,
-            address,
-            id,
-        } = target;
+        let (app, cx, address, id) = (target.app, target.cx, target.address, target.id);
         let id = ServerId(id);
         cx.events.progress(address, format!("deleting server {id}"));
         if let Some(action) = gone_ok(app.client.delete_server(id).await)? {

@@ -251,14 +251,8 @@ impl CloudResource for VolumeKind {
     }
 
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
-        let CloudTarget {
-            app,
-            cx,
-            address,
-            id,
-        } = target;
-        let volume = gone_ok(app.client.get_volume(VolumeId(id)).await)?;
-        let Some(volume) = volume else {
+        let (app, cx, address, id) = (target.app, target.cx, target.address, target.id);
+        let Some(volume) = gone_ok(app.client.get_volume(VolumeId(id)).await)? else {
             return Ok(());
         };
         if let Some(server) = volume.server {
