@@ -78,3 +78,14 @@ pub trait StateWriter: Send {
     /// Releases the lock (dropping the writer does too).
     fn unlock(self) -> impl Future<Output = Result<(), StateError>> + Send;
 }
+
+/// `init`'s refusal, the same for every backend: a state that exists already is never replaced.
+pub(crate) fn refuse_reinit(state: Option<&StateFile>, location: String) -> Result<(), StateError> {
+    match state {
+        Some(s) => Err(StateError::AlreadyInitialized {
+            location,
+            lineage: s.lineage.to_string(),
+        }),
+        None => Ok(()),
+    }
+}

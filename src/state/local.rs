@@ -282,12 +282,7 @@ impl StateWriter for LocalWriter {
     }
 
     async fn init(&mut self, stack: &str) -> Result<(), StateError> {
-        if let Some(s) = &self.state {
-            return Err(StateError::AlreadyInitialized {
-                location: self.location(),
-                lineage: s.lineage.to_string(),
-            });
-        }
+        super::backend::refuse_reinit(self.state.as_ref(), self.location())?;
         let mut s = StateFile::new(stack);
         s.serial = 1;
         self.write_snapshot(s)?;

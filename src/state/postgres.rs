@@ -476,25 +476,8 @@ impl PgWriter {
 }
 
 impl StateWriter for PgWriter {
-    fn lock_info(&self) -> &LockInfo {
-        &self.info
-    }
-
-    fn state(&self) -> Option<&StateFile> {
-        self.state.as_ref()
-    }
-
-    fn warnings(&self) -> &[StateWarning] {
-        &self.warnings
-    }
-
     async fn init(&mut self, stack: &str) -> Result<(), StateError> {
-        if let Some(s) = &self.state {
-            return Err(StateError::AlreadyInitialized {
-                location: self.backend.location(),
-                lineage: s.lineage.to_string(),
-            });
-        }
+        super::backend::refuse_reinit(self.state.as_ref(), self.backend.location())?;
         if stack != self.backend.stack {
             return Err(StateError::WrongStack {
                 location: self.backend.location(),
@@ -505,6 +488,18 @@ impl StateWriter for PgWriter {
         let mut s = StateFile::new(stack);
         s.serial = 1;
         self.write_snapshot(s).await.map(|_| ())
+    }
+
+    fn lock_info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn state(&self) -> Option<&StateFile> {
+        self.state.as_ref()
+    }
+
+    fn warnings(&self) -> &[StateWarning] {
+        &self.warnings
     }
 
     async fn record(&mut self, op: StateOp) -> Result<(), StateError> {
@@ -575,28 +570,10 @@ impl StateWriter for PgWriter {
             )
             .await
             .map_err(pg("read journal head"))?;
-        let prev = match last {
-            None => None,
-            Some(r) => {
-                let body: String = r.get(0);
-                let tail_err = |reason: String| StateError::JournalTail {
-                    path: location.clone(),
-                    reason,
-                };
-                let e: JournalEntry =
-                    serde_json::from_str(&body).map_err(|e| tail_err(e.to_string()))?;
-                let actual = e.compute_hash()?;
-                if actual != e.hash {
-                    return Err(tail_err(format!(
-                        "last entry's hash {} does not match its content {actual}",
-                        e.hash
-                    )));
-                }
-                Some((e.seq, e.hash))
-            }
-        };
-        let entry = JournalEntry::next(
-            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        let last: Option<String> = last.map(|r| r.get(0));
+        let entry = journal::entry_after(
+            last.as_deref().map(str::as_bytes),
+            &location,
             record,
             lineage,
             serial,
