@@ -295,11 +295,7 @@ impl StateWriter for LocalWriter {
                 location: self.location(),
             });
         }
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.location(),
-            });
-        };
+        let state = super::backend::require_state(self.state.as_ref(), self.location())?;
         let entry = OplogEntry::new(state.lineage, state.serial, self.next_seq, op)?;
         let line = entry.to_line()?;
         let committed = self.oplog_len;
@@ -315,41 +311,25 @@ impl StateWriter for LocalWriter {
             return Err(StateError::io("append to", path, e));
         }
         self.oplog_len = committed + line.len() as u64;
-        self.next_seq += 1;
-        if let Some(state) = self.state.as_mut() {
-            state.apply(&entry.change);
-        }
+        super::backend::note_recorded(&mut self.next_seq, self.state.as_mut(), &entry.change);
         Ok(())
     }
 
     async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
-        let serial = match &self.state {
-            Some(cur) if cur.lineage != state.lineage => {
-                return Err(StateError::ForeignLineage {
-                    path: self.paths.snapshot.clone(),
-                    expected: cur.lineage.to_string(),
-                    found: state.lineage.to_string(),
-                });
-            }
-            Some(cur) => cur.serial + 1,
-            None => state.serial.max(1),
-        };
-        state.serial = serial;
+        state.serial = super::backend::persisted_serial(
+            self.state.as_ref(),
+            &state,
+            self.paths.snapshot.clone(),
+        )?;
         self.write_snapshot(state)
     }
 
     async fn fold(&mut self) -> Result<u64, StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.location(),
-            });
-        };
-        if self.next_seq == 1 {
-            return Ok(state.serial);
+        let state = super::backend::require_state(self.state.as_ref(), self.location())?;
+        match super::backend::fold_target(state, self.next_seq) {
+            None => Ok(state.serial),
+            Some(next) => self.write_snapshot(next),
         }
-        let mut next = state.clone();
-        next.serial += 1;
-        self.write_snapshot(next)
     }
 
     async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {

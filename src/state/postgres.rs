@@ -502,12 +502,25 @@ impl StateWriter for PgWriter {
         &self.warnings
     }
 
+    async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
+        state.serial = super::backend::persisted_serial(
+            self.state.as_ref(),
+            &state,
+            self.backend.location_path(),
+        )?;
+        self.write_snapshot(state).await
+    }
+
+    async fn fold(&mut self) -> Result<u64, StateError> {
+        let state = super::backend::require_state(self.state.as_ref(), self.backend.location())?;
+        match super::backend::fold_target(state, self.next_seq) {
+            None => Ok(state.serial),
+            Some(next) => self.write_snapshot(next).await,
+        }
+    }
+
     async fn record(&mut self, op: StateOp) -> Result<(), StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.backend.location(),
-            });
-        };
+        let state = super::backend::require_state(self.state.as_ref(), self.backend.location())?;
         let entry = OplogEntry::new(state.lineage, state.serial, self.next_seq, op)?;
         let body = serde_json::to_string(&entry).map_err(StateError::Encode)?;
         // One autocommitted row: durable on return, cost independent of the state's size.
@@ -518,41 +531,8 @@ impl StateWriter for PgWriter {
             )
             .await
             .map_err(pg("append to operation log"))?;
-        self.next_seq += 1;
-        if let Some(state) = self.state.as_mut() {
-            state.apply(&entry.change);
-        }
+        super::backend::note_recorded(&mut self.next_seq, self.state.as_mut(), &entry.change);
         Ok(())
-    }
-
-    async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
-        let serial = match &self.state {
-            Some(cur) if cur.lineage != state.lineage => {
-                return Err(StateError::ForeignLineage {
-                    path: self.backend.location_path(),
-                    expected: cur.lineage.to_string(),
-                    found: state.lineage.to_string(),
-                });
-            }
-            Some(cur) => cur.serial + 1,
-            None => state.serial.max(1),
-        };
-        state.serial = serial;
-        self.write_snapshot(state).await
-    }
-
-    async fn fold(&mut self) -> Result<u64, StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.backend.location(),
-            });
-        };
-        if self.next_seq == 1 {
-            return Ok(state.serial);
-        }
-        let mut next = state.clone();
-        next.serial += 1;
-        self.write_snapshot(next).await
     }
 
     async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {
