@@ -370,6 +370,23 @@ mod tests {
         }
     }
 
+    /// A fresh state `demo` in a temporary folder, initialised, with the lock held for `apply`.
+    async fn initialized() -> (tempfile::TempDir, LocalBackend, LocalWriter) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("s.json"));
+        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
+        w.init("demo").await.unwrap();
+        (dir, b, w)
+    }
+
+    /// [`initialized`], with `server.a` recorded and folded into the snapshot.
+    async fn with_one_folded() -> (tempfile::TempDir, LocalBackend, LocalWriter) {
+        let (dir, b, mut w) = initialized().await;
+        w.record(upsert("server.a", "1")).await.unwrap();
+        w.fold().await.unwrap();
+        (dir, b, w)
+    }
+
     #[tokio::test]
     async fn record_then_fold_then_reload() {
         let dir = tempfile::tempdir().unwrap();
@@ -406,10 +423,7 @@ mod tests {
 
     #[tokio::test]
     async fn crash_between_snapshot_and_log_truncation_does_not_replay_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
+        let (_dir, b, mut w) = initialized().await;
         w.record(upsert("server.a", "1")).await.unwrap();
         w.record(StateOp::Remove {
             address: "server.a".into(),
@@ -434,10 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn persist_refuses_a_foreign_lineage_and_bumps_the_serial() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
+        let (_dir, b, mut w) = initialized().await;
         let before = std::fs::read(b.paths().snapshot).unwrap();
         let err = w.persist(StateFile::new("demo")).await.unwrap_err();
         assert!(matches!(err, StateError::ForeignLineage { .. }), "{err}");
@@ -453,12 +464,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_snapshot_with_a_backup_beside_it_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
-        w.record(upsert("server.a", "1")).await.unwrap();
-        w.fold().await.unwrap();
+        let (_dir, b, w) = with_one_folded().await;
         drop(w);
         std::fs::remove_file(b.paths().snapshot).unwrap();
         let err = b.load().await.unwrap_err();
@@ -469,12 +475,7 @@ mod tests {
     #[tokio::test]
     async fn files_are_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
-        w.record(upsert("server.a", "1")).await.unwrap();
-        w.fold().await.unwrap();
+        let (_dir, b, mut w) = with_one_folded().await;
         w.append_journal(crate::state::JournalRecord {
             operation: "apply".into(),
             plan_hash: None,
