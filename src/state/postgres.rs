@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Row};
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
@@ -138,18 +138,41 @@ impl PgBackend {
         Ok(row.map(|r| r.get::<_, i32>(0)))
     }
 
+    /// The rows a query keyed by this stack alone (`$1`) answers with; `what` names it in errors.
+    async fn stack_rows(
+        &self,
+        client: &Client,
+        sql: &str,
+        what: &str,
+    ) -> Result<Vec<Row>, StateError> {
+        client.query(sql, &[&self.stack]).await.map_err(pg(what))
+    }
+
+    /// The one row, if any, of a query keyed by this stack alone (`$1`).
+    async fn stack_row(
+        &self,
+        client: &Client,
+        sql: &str,
+        what: &str,
+    ) -> Result<Option<Row>, StateError> {
+        client
+            .query_opt(sql, &[&self.stack])
+            .await
+            .map_err(pg(what))
+    }
+
     /// The info row and whether it belongs to the live holder.
     async fn lock_row(
         &self,
         client: &Client,
     ) -> Result<Option<(i32, Option<Box<LockInfo>>)>, StateError> {
-        let row = client
-            .query_opt(
+        let row = self
+            .stack_row(
+                client,
                 "SELECT backend_pid, info FROM sovstack_state_lock WHERE stack = $1",
-                &[&self.stack],
+                "read lock info",
             )
-            .await
-            .map_err(pg("read lock info"))?;
+            .await?;
         Ok(row.map(|r| {
             let info: String = r.get(1);
             (
@@ -175,20 +198,20 @@ impl PgBackend {
         client: &Client,
     ) -> Result<(Option<StateFile>, oplog::Replay), StateError> {
         let location = self.location_path();
-        let row = client
-            .query_opt(
+        let row = self
+            .stack_row(
+                client,
                 "SELECT body FROM sovstack_state WHERE stack = $1",
-                &[&self.stack],
+                "read snapshot",
             )
-            .await
-            .map_err(pg("read snapshot"))?;
-        let entries = client
-            .query(
+            .await?;
+        let entries = self
+            .stack_rows(
+                client,
                 "SELECT body FROM sovstack_state_oplog WHERE stack = $1 ORDER BY base_serial, seq",
-                &[&self.stack],
+                "read operation log",
             )
-            .await
-            .map_err(pg("read operation log"))?;
+            .await?;
         let Some(row) = row else {
             if !entries.is_empty() {
                 return Err(StateError::SnapshotMissing {
@@ -235,13 +258,13 @@ impl PgBackend {
     /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
     pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
         let (client, _task) = self.connect().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .stack_rows(
+                &client,
                 "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq",
-                &[&self.stack],
+                "read journal",
             )
-            .await
-            .map_err(pg("read journal"))?;
+            .await?;
         let mut prev: Option<(u64, String)> = None;
         for (i, r) in rows.iter().enumerate() {
             let body: String = r.get(0);
@@ -543,13 +566,13 @@ impl StateWriter for PgWriter {
             None => (None, None),
         };
         let last = self
-            .client
-            .query_opt(
+            .backend
+            .stack_row(
+                &self.client,
                 "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq DESC LIMIT 1",
-                &[&stack],
+                "read journal head",
             )
-            .await
-            .map_err(pg("read journal head"))?;
+            .await?;
         let last: Option<String> = last.map(|r| r.get(0));
         let entry = journal::entry_after(
             last.as_deref().map(str::as_bytes),
