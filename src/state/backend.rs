@@ -4,6 +4,7 @@
 //! record, persist or fold. The writer holds the lock until it is dropped or unlocked.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::StateError;
@@ -77,4 +78,60 @@ pub trait StateWriter: Send {
 
     /// Releases the lock (dropping the writer does too).
     fn unlock(self) -> impl Future<Output = Result<(), StateError>> + Send;
+}
+
+/// `init`'s refusal, the same for every backend: a state that exists already is never replaced.
+pub(crate) fn refuse_reinit(state: Option<&StateFile>, location: String) -> Result<(), StateError> {
+    match state {
+        Some(s) => Err(StateError::AlreadyInitialized {
+            location,
+            lineage: s.lineage.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The state that `record` and `fold` work on; before `init` there is none to work on.
+pub(crate) fn require_state(
+    state: Option<&StateFile>,
+    location: String,
+) -> Result<&StateFile, StateError> {
+    state.ok_or(StateError::NotInitialized { location })
+}
+
+/// The serial `persist` gives `incoming`: one past the current state's, whose lineage it must share
+/// (`snapshot` names the state in the refusal); a first state keeps its own serial, at least 1.
+pub(crate) fn persisted_serial(
+    current: Option<&StateFile>,
+    incoming: &StateFile,
+    snapshot: PathBuf,
+) -> Result<u64, StateError> {
+    match current {
+        Some(cur) if cur.lineage != incoming.lineage => Err(StateError::ForeignLineage {
+            path: snapshot,
+            expected: cur.lineage.to_string(),
+            found: incoming.lineage.to_string(),
+        }),
+        Some(cur) => Ok(cur.serial + 1),
+        None => Ok(incoming.serial.max(1)),
+    }
+}
+
+/// What `fold` writes: the state with the next serial, or nothing when no operation was recorded
+/// since the snapshot (`next_seq` still 1).
+pub(crate) fn fold_target(state: &StateFile, next_seq: u64) -> Option<StateFile> {
+    (next_seq != 1).then(|| {
+        let mut next = state.clone();
+        next.serial += 1;
+        next
+    })
+}
+
+/// What every backend does once an operation is durable: the next one gets the next sequence
+/// number, and the state in memory takes the change.
+pub(crate) fn note_recorded(next_seq: &mut u64, state: Option<&mut StateFile>, change: &StateOp) {
+    *next_seq += 1;
+    if let Some(state) = state {
+        state.apply(change);
+    }
 }

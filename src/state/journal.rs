@@ -306,39 +306,50 @@ pub fn append(
             .and_then(|_| file.sync_all())
             .map_err(|e| StateError::io("truncate torn tail of", path, e))?;
     }
-    let prev = match &last {
-        None => None,
-        Some(bytes) => {
-            let entry: JournalEntry =
-                serde_json::from_slice(bytes).map_err(|e| StateError::JournalTail {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
-            let actual = entry.compute_hash()?;
-            if actual != entry.hash {
-                return Err(StateError::JournalTail {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "last entry's hash {} does not match its content {actual}",
-                        entry.hash
-                    ),
-                });
-            }
-            Some((entry.seq, entry.hash))
-        }
-    };
-    let entry = JournalEntry::next(
-        prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-        record,
-        lineage,
-        serial,
-    )?;
+    let entry = entry_after(last.as_deref(), path, record, lineage, serial)?;
     let mut line = serde_json::to_vec(&entry).map_err(StateError::Encode)?;
     line.push(b'\n');
     file.write_all(&line)
         .and_then(|_| file.sync_data())
         .map_err(|e| StateError::io("append to", path, e))?;
     Ok(entry)
+}
+
+/// The entry to append after the journal's last line `last` (none for an empty journal), once that
+/// line is shown to decode and to match its hash; `path` names the journal in errors. Every backend
+/// chains its journal through this one step.
+pub(crate) fn entry_after(
+    last: Option<&[u8]>,
+    path: &Path,
+    record: JournalRecord,
+    lineage: Option<Uuid>,
+    serial: Option<u64>,
+) -> Result<JournalEntry, StateError> {
+    let tail_err = |reason: String| StateError::JournalTail {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let prev = match last {
+        None => None,
+        Some(bytes) => {
+            let entry: JournalEntry =
+                serde_json::from_slice(bytes).map_err(|e| tail_err(e.to_string()))?;
+            let actual = entry.compute_hash()?;
+            if actual != entry.hash {
+                return Err(tail_err(format!(
+                    "last entry's hash {} does not match its content {actual}",
+                    entry.hash
+                )));
+            }
+            Some((entry.seq, entry.hash))
+        }
+    };
+    JournalEntry::next(
+        prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        record,
+        lineage,
+        serial,
+    )
 }
 
 /// The last complete line (without its newline) and the length of the file up to and including it.

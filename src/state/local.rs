@@ -282,12 +282,7 @@ impl StateWriter for LocalWriter {
     }
 
     async fn init(&mut self, stack: &str) -> Result<(), StateError> {
-        if let Some(s) = &self.state {
-            return Err(StateError::AlreadyInitialized {
-                location: self.location(),
-                lineage: s.lineage.to_string(),
-            });
-        }
+        super::backend::refuse_reinit(self.state.as_ref(), self.location())?;
         let mut s = StateFile::new(stack);
         s.serial = 1;
         self.write_snapshot(s)?;
@@ -300,11 +295,7 @@ impl StateWriter for LocalWriter {
                 location: self.location(),
             });
         }
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.location(),
-            });
-        };
+        let state = super::backend::require_state(self.state.as_ref(), self.location())?;
         let entry = OplogEntry::new(state.lineage, state.serial, self.next_seq, op)?;
         let line = entry.to_line()?;
         let committed = self.oplog_len;
@@ -320,41 +311,25 @@ impl StateWriter for LocalWriter {
             return Err(StateError::io("append to", path, e));
         }
         self.oplog_len = committed + line.len() as u64;
-        self.next_seq += 1;
-        if let Some(state) = self.state.as_mut() {
-            state.apply(&entry.change);
-        }
+        super::backend::note_recorded(&mut self.next_seq, self.state.as_mut(), &entry.change);
         Ok(())
     }
 
     async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
-        let serial = match &self.state {
-            Some(cur) if cur.lineage != state.lineage => {
-                return Err(StateError::ForeignLineage {
-                    path: self.paths.snapshot.clone(),
-                    expected: cur.lineage.to_string(),
-                    found: state.lineage.to_string(),
-                });
-            }
-            Some(cur) => cur.serial + 1,
-            None => state.serial.max(1),
-        };
-        state.serial = serial;
+        state.serial = super::backend::persisted_serial(
+            self.state.as_ref(),
+            &state,
+            self.paths.snapshot.clone(),
+        )?;
         self.write_snapshot(state)
     }
 
     async fn fold(&mut self) -> Result<u64, StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.location(),
-            });
-        };
-        if self.next_seq == 1 {
-            return Ok(state.serial);
+        let state = super::backend::require_state(self.state.as_ref(), self.location())?;
+        match super::backend::fold_target(state, self.next_seq) {
+            None => Ok(state.serial),
+            Some(next) => self.write_snapshot(next),
         }
-        let mut next = state.clone();
-        next.serial += 1;
-        self.write_snapshot(next)
     }
 
     async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {
@@ -395,6 +370,23 @@ mod tests {
         }
     }
 
+    /// A fresh state `demo` in a temporary folder, initialised, with the lock held for `apply`.
+    async fn initialized() -> (tempfile::TempDir, LocalBackend, LocalWriter) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("s.json"));
+        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
+        w.init("demo").await.unwrap();
+        (dir, b, w)
+    }
+
+    /// [`initialized`], with `server.a` recorded and folded into the snapshot.
+    async fn with_one_folded() -> (tempfile::TempDir, LocalBackend, LocalWriter) {
+        let (dir, b, mut w) = initialized().await;
+        w.record(upsert("server.a", "1")).await.unwrap();
+        w.fold().await.unwrap();
+        (dir, b, w)
+    }
+
     #[tokio::test]
     async fn record_then_fold_then_reload() {
         let dir = tempfile::tempdir().unwrap();
@@ -431,10 +423,7 @@ mod tests {
 
     #[tokio::test]
     async fn crash_between_snapshot_and_log_truncation_does_not_replay_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
+        let (_dir, b, mut w) = initialized().await;
         w.record(upsert("server.a", "1")).await.unwrap();
         w.record(StateOp::Remove {
             address: "server.a".into(),
@@ -459,10 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn persist_refuses_a_foreign_lineage_and_bumps_the_serial() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
+        let (_dir, b, mut w) = initialized().await;
         let before = std::fs::read(b.paths().snapshot).unwrap();
         let err = w.persist(StateFile::new("demo")).await.unwrap_err();
         assert!(matches!(err, StateError::ForeignLineage { .. }), "{err}");
@@ -478,12 +464,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_snapshot_with_a_backup_beside_it_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
-        w.record(upsert("server.a", "1")).await.unwrap();
-        w.fold().await.unwrap();
+        let (_dir, b, w) = with_one_folded().await;
         drop(w);
         std::fs::remove_file(b.paths().snapshot).unwrap();
         let err = b.load().await.unwrap_err();
@@ -494,12 +475,7 @@ mod tests {
     #[tokio::test]
     async fn files_are_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let b = LocalBackend::new(dir.path().join("s.json"));
-        let mut w = b.lock("apply", Duration::ZERO).await.unwrap();
-        w.init("demo").await.unwrap();
-        w.record(upsert("server.a", "1")).await.unwrap();
-        w.fold().await.unwrap();
+        let (_dir, b, mut w) = with_one_folded().await;
         w.append_journal(crate::state::JournalRecord {
             operation: "apply".into(),
             plan_hash: None,

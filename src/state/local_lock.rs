@@ -130,21 +130,24 @@ impl Drop for FileLock {
 mod tests {
     use super::*;
 
+    /// Takes the free lock at `p` for `operation`.
+    fn acquire(p: &Path, operation: &str) -> FileLock {
+        FileLock::try_acquire(p, LockInfo::for_current_process(operation))
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn second_acquire_sees_the_holder_and_drop_releases() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.lock");
-        let a = FileLock::try_acquire(&p, LockInfo::for_current_process("apply"))
-            .unwrap()
-            .unwrap();
+        let a = acquire(&p, "apply");
         let holder = FileLock::try_acquire(&p, LockInfo::for_current_process("plan"))
             .unwrap()
             .unwrap_err();
         assert_eq!(holder.as_deref(), Some(a.info()));
         drop(a);
-        let b = FileLock::try_acquire(&p, LockInfo::for_current_process("plan"))
-            .unwrap()
-            .unwrap();
+        let b = acquire(&p, "plan");
         assert_eq!(b.info().operation, "plan");
     }
 
@@ -152,9 +155,7 @@ mod tests {
     fn force_unlock_refuses_live_holders_and_wrong_ids_and_clears_stale_info() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.lock");
-        let a = FileLock::try_acquire(&p, LockInfo::for_current_process("apply"))
-            .unwrap()
-            .unwrap();
+        let a = acquire(&p, "apply");
         let id = a.info().id.clone();
         assert!(matches!(
             FileLock::force_unlock(&p, &id).unwrap_err(),

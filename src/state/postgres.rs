@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Row};
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
@@ -138,18 +138,41 @@ impl PgBackend {
         Ok(row.map(|r| r.get::<_, i32>(0)))
     }
 
+    /// The rows a query keyed by this stack alone (`$1`) answers with; `what` names it in errors.
+    async fn stack_rows(
+        &self,
+        client: &Client,
+        sql: &str,
+        what: &str,
+    ) -> Result<Vec<Row>, StateError> {
+        client.query(sql, &[&self.stack]).await.map_err(pg(what))
+    }
+
+    /// The one row, if any, of a query keyed by this stack alone (`$1`).
+    async fn stack_row(
+        &self,
+        client: &Client,
+        sql: &str,
+        what: &str,
+    ) -> Result<Option<Row>, StateError> {
+        client
+            .query_opt(sql, &[&self.stack])
+            .await
+            .map_err(pg(what))
+    }
+
     /// The info row and whether it belongs to the live holder.
     async fn lock_row(
         &self,
         client: &Client,
     ) -> Result<Option<(i32, Option<Box<LockInfo>>)>, StateError> {
-        let row = client
-            .query_opt(
+        let row = self
+            .stack_row(
+                client,
                 "SELECT backend_pid, info FROM sovstack_state_lock WHERE stack = $1",
-                &[&self.stack],
+                "read lock info",
             )
-            .await
-            .map_err(pg("read lock info"))?;
+            .await?;
         Ok(row.map(|r| {
             let info: String = r.get(1);
             (
@@ -175,20 +198,20 @@ impl PgBackend {
         client: &Client,
     ) -> Result<(Option<StateFile>, oplog::Replay), StateError> {
         let location = self.location_path();
-        let row = client
-            .query_opt(
+        let row = self
+            .stack_row(
+                client,
                 "SELECT body FROM sovstack_state WHERE stack = $1",
-                &[&self.stack],
+                "read snapshot",
             )
-            .await
-            .map_err(pg("read snapshot"))?;
-        let entries = client
-            .query(
+            .await?;
+        let entries = self
+            .stack_rows(
+                client,
                 "SELECT body FROM sovstack_state_oplog WHERE stack = $1 ORDER BY base_serial, seq",
-                &[&self.stack],
+                "read operation log",
             )
-            .await
-            .map_err(pg("read operation log"))?;
+            .await?;
         let Some(row) = row else {
             if !entries.is_empty() {
                 return Err(StateError::SnapshotMissing {
@@ -235,13 +258,13 @@ impl PgBackend {
     /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
     pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
         let (client, _task) = self.connect().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .stack_rows(
+                &client,
                 "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq",
-                &[&self.stack],
+                "read journal",
             )
-            .await
-            .map_err(pg("read journal"))?;
+            .await?;
         let mut prev: Option<(u64, String)> = None;
         for (i, r) in rows.iter().enumerate() {
             let body: String = r.get(0);
@@ -476,25 +499,8 @@ impl PgWriter {
 }
 
 impl StateWriter for PgWriter {
-    fn lock_info(&self) -> &LockInfo {
-        &self.info
-    }
-
-    fn state(&self) -> Option<&StateFile> {
-        self.state.as_ref()
-    }
-
-    fn warnings(&self) -> &[StateWarning] {
-        &self.warnings
-    }
-
     async fn init(&mut self, stack: &str) -> Result<(), StateError> {
-        if let Some(s) = &self.state {
-            return Err(StateError::AlreadyInitialized {
-                location: self.backend.location(),
-                lineage: s.lineage.to_string(),
-            });
-        }
+        super::backend::refuse_reinit(self.state.as_ref(), self.backend.location())?;
         if stack != self.backend.stack {
             return Err(StateError::WrongStack {
                 location: self.backend.location(),
@@ -507,12 +513,37 @@ impl StateWriter for PgWriter {
         self.write_snapshot(s).await.map(|_| ())
     }
 
+    fn lock_info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    fn state(&self) -> Option<&StateFile> {
+        self.state.as_ref()
+    }
+
+    fn warnings(&self) -> &[StateWarning] {
+        &self.warnings
+    }
+
+    async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
+        state.serial = super::backend::persisted_serial(
+            self.state.as_ref(),
+            &state,
+            self.backend.location_path(),
+        )?;
+        self.write_snapshot(state).await
+    }
+
+    async fn fold(&mut self) -> Result<u64, StateError> {
+        let state = super::backend::require_state(self.state.as_ref(), self.backend.location())?;
+        match super::backend::fold_target(state, self.next_seq) {
+            None => Ok(state.serial),
+            Some(next) => self.write_snapshot(next).await,
+        }
+    }
+
     async fn record(&mut self, op: StateOp) -> Result<(), StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.backend.location(),
-            });
-        };
+        let state = super::backend::require_state(self.state.as_ref(), self.backend.location())?;
         let entry = OplogEntry::new(state.lineage, state.serial, self.next_seq, op)?;
         let body = serde_json::to_string(&entry).map_err(StateError::Encode)?;
         // One autocommitted row: durable on return, cost independent of the state's size.
@@ -523,41 +554,8 @@ impl StateWriter for PgWriter {
             )
             .await
             .map_err(pg("append to operation log"))?;
-        self.next_seq += 1;
-        if let Some(state) = self.state.as_mut() {
-            state.apply(&entry.change);
-        }
+        super::backend::note_recorded(&mut self.next_seq, self.state.as_mut(), &entry.change);
         Ok(())
-    }
-
-    async fn persist(&mut self, mut state: StateFile) -> Result<u64, StateError> {
-        let serial = match &self.state {
-            Some(cur) if cur.lineage != state.lineage => {
-                return Err(StateError::ForeignLineage {
-                    path: self.backend.location_path(),
-                    expected: cur.lineage.to_string(),
-                    found: state.lineage.to_string(),
-                });
-            }
-            Some(cur) => cur.serial + 1,
-            None => state.serial.max(1),
-        };
-        state.serial = serial;
-        self.write_snapshot(state).await
-    }
-
-    async fn fold(&mut self) -> Result<u64, StateError> {
-        let Some(state) = &self.state else {
-            return Err(StateError::NotInitialized {
-                location: self.backend.location(),
-            });
-        };
-        if self.next_seq == 1 {
-            return Ok(state.serial);
-        }
-        let mut next = state.clone();
-        next.serial += 1;
-        self.write_snapshot(next).await
     }
 
     async fn append_journal(&mut self, record: JournalRecord) -> Result<JournalEntry, StateError> {
@@ -568,35 +566,17 @@ impl StateWriter for PgWriter {
             None => (None, None),
         };
         let last = self
-            .client
-            .query_opt(
+            .backend
+            .stack_row(
+                &self.client,
                 "SELECT body FROM sovstack_journal WHERE stack = $1 ORDER BY seq DESC LIMIT 1",
-                &[&stack],
+                "read journal head",
             )
-            .await
-            .map_err(pg("read journal head"))?;
-        let prev = match last {
-            None => None,
-            Some(r) => {
-                let body: String = r.get(0);
-                let tail_err = |reason: String| StateError::JournalTail {
-                    path: location.clone(),
-                    reason,
-                };
-                let e: JournalEntry =
-                    serde_json::from_str(&body).map_err(|e| tail_err(e.to_string()))?;
-                let actual = e.compute_hash()?;
-                if actual != e.hash {
-                    return Err(tail_err(format!(
-                        "last entry's hash {} does not match its content {actual}",
-                        e.hash
-                    )));
-                }
-                Some((e.seq, e.hash))
-            }
-        };
-        let entry = JournalEntry::next(
-            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            .await?;
+        let last: Option<String> = last.map(|r| r.get(0));
+        let entry = journal::entry_after(
+            last.as_deref().map(str::as_bytes),
+            &location,
             record,
             lineage,
             serial,

@@ -165,6 +165,17 @@ impl LabelSelector {
         self
     }
 
+    /// `key` against a set of values: the one step of [`Self::any_of`] and [`Self::none_of`].
+    fn require_set<V: Into<String>>(
+        self,
+        kind: fn(String, Vec<String>) -> Requirement,
+        key: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.require(kind(key.into(), values))
+    }
+
     /// `key=value`
     pub fn eq(self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.require(Requirement::Eq(key.into(), value.into()))
@@ -191,8 +202,7 @@ impl LabelSelector {
         I: IntoIterator<Item = V>,
         V: Into<String>,
     {
-        let values = values.into_iter().map(Into::into).collect();
-        self.require(Requirement::In(key.into(), values))
+        self.require_set(Requirement::In, key, values)
     }
 
     /// `key notin (v1,v2)`
@@ -201,8 +211,7 @@ impl LabelSelector {
         I: IntoIterator<Item = V>,
         V: Into<String>,
     {
-        let values = values.into_iter().map(Into::into).collect();
-        self.require(Requirement::NotIn(key.into(), values))
+        self.require_set(Requirement::NotIn, key, values)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,38 +5,24 @@ use crate::providers::hcloud::error::HcloudError;
 use crate::providers::hcloud::ids::FirewallId;
 use crate::providers::hcloud::models::{
     Action, ApplyFirewall, CreateFirewall, CreateFirewallResponse, Firewall, FirewallResource,
-    FirewallRule, RemoveFirewall, SetFirewallRules, UpdateResource,
+    FirewallRule, RemoveFirewall, SetFirewallRules,
 };
-use crate::providers::hcloud::pagination::ListParams;
 use crate::providers::hcloud::transport::ApiRequest;
 
-impl HcloudClient {
+use super::resource::kind_calls;
+
+kind_calls!(Firewall, FirewallId;
+    list:
     /// `GET /firewalls`, all pages.
-    pub async fn list_firewalls(&self, params: &ListParams) -> Result<Vec<Firewall>, HcloudError> {
-        self.list_resources(params).await
-    }
-
-    pub async fn get_firewall(&self, id: FirewallId) -> Result<Firewall, HcloudError> {
-        self.get_resource(id).await
-    }
-
+    list_firewalls,
+    get: get_firewall,
+    create:
     /// `POST /firewalls`; wait on the returned actions (one `apply_firewall` per resource).
-    pub async fn create_firewall(
-        &self,
-        body: &CreateFirewall,
-    ) -> Result<CreateFirewallResponse, HcloudError> {
-        self.create_resource::<Firewall, _>(body).await
-    }
+    create_firewall(CreateFirewall) -> CreateFirewallResponse,
+    update: update_firewall
+);
 
-    /// Changes name and/or labels (labels are replaced as a whole).
-    pub async fn update_firewall(
-        &self,
-        id: FirewallId,
-        body: &UpdateResource,
-    ) -> Result<Firewall, HcloudError> {
-        self.update_resource(id, body).await
-    }
-
+impl HcloudClient {
     /// `POST` to one of the firewall's action endpoints; every one of them answers with the list
     /// of actions it started.
     async fn firewall_action(

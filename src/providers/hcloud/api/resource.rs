@@ -54,6 +54,59 @@ resource!(Location, LocationId, "locations", "location");
 resource!(ServerType, ServerTypeId, "server_types", "server_type");
 resource!(Image, ImageId, "images", "image");
 
+/// The public per-kind names of the generic calls, each a one-line forward: `list` and `get` for
+/// every kind, `create` (answering with the kind's own response type) and `update` where the kind
+/// can be made and changed. Doc comments written before a name go onto that method.
+macro_rules! kind_calls {
+    (
+        $model:ty, $id:ty;
+        list: $(#[$list_doc:meta])* $list:ident,
+        get: $(#[$get_doc:meta])* $get:ident
+        $(, create: $(#[$create_doc:meta])* $create:ident($body:ty) -> $answer:ty)?
+        $(, update: $update:ident)?
+    ) => {
+        impl $crate::providers::hcloud::client::HcloudClient {
+            $(#[$list_doc])*
+            pub async fn $list(
+                &self,
+                params: &$crate::providers::hcloud::pagination::ListParams,
+            ) -> Result<Vec<$model>, $crate::providers::hcloud::error::HcloudError> {
+                self.list_resources(params).await
+            }
+
+            $(#[$get_doc])*
+            pub async fn $get(
+                &self,
+                id: $id,
+            ) -> Result<$model, $crate::providers::hcloud::error::HcloudError> {
+                self.get_resource(id).await
+            }
+
+            $(
+                $(#[$create_doc])*
+                pub async fn $create(
+                    &self,
+                    body: &$body,
+                ) -> Result<$answer, $crate::providers::hcloud::error::HcloudError> {
+                    self.create_resource::<$model, _>(body).await
+                }
+            )?
+
+            $(
+                /// Changes name and/or labels (labels are replaced as a whole).
+                pub async fn $update(
+                    &self,
+                    id: $id,
+                    body: &$crate::providers::hcloud::models::UpdateResource,
+                ) -> Result<$model, $crate::providers::hcloud::error::HcloudError> {
+                    self.update_resource(id, body).await
+                }
+            )?
+        }
+    };
+}
+pub(crate) use kind_calls;
+
 impl HcloudClient {
     /// `GET /{collection}`, all pages.
     pub(crate) async fn list_resources<R: Resource>(

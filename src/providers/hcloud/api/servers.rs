@@ -5,41 +5,27 @@ use crate::providers::hcloud::error::HcloudError;
 use crate::providers::hcloud::ids::ServerId;
 use crate::providers::hcloud::models::{
     Action, ChangeServerType, CreateServer, CreateServerResponse, RebuildServer,
-    RebuildServerResponse, Server, UpdateResource,
+    RebuildServerResponse, Server,
 };
-use crate::providers::hcloud::pagination::ListParams;
 use crate::providers::hcloud::transport::ApiRequest;
 
 use super::resource::Resource;
 
-impl HcloudClient {
+use super::resource::kind_calls;
+
+kind_calls!(Server, ServerId;
+    list:
     /// `GET /servers`, all pages.
-    pub async fn list_servers(&self, params: &ListParams) -> Result<Vec<Server>, HcloudError> {
-        self.list_resources(params).await
-    }
-
-    pub async fn get_server(&self, id: ServerId) -> Result<Server, HcloudError> {
-        self.get_resource(id).await
-    }
-
+    list_servers,
+    get: get_server,
+    create:
     /// `POST /servers`. Wait on [`CreateServerResponse::actions`] before using the server. If this
     /// fails with [`HcloudError::is_outcome_unknown`], the server may exist: look it up by labels.
-    pub async fn create_server(
-        &self,
-        body: &CreateServer,
-    ) -> Result<CreateServerResponse, HcloudError> {
-        self.create_resource::<Server, _>(body).await
-    }
+    create_server(CreateServer) -> CreateServerResponse,
+    update: update_server
+);
 
-    /// Changes name and/or labels (labels are replaced as a whole).
-    pub async fn update_server(
-        &self,
-        id: ServerId,
-        body: &UpdateResource,
-    ) -> Result<Server, HcloudError> {
-        self.update_resource(id, body).await
-    }
-
+impl HcloudClient {
     /// `DELETE /servers/{id}`: asynchronous, returns the deletion action. Volumes, primary IPs
     /// (unless `auto_delete`) and firewalls are detached, not deleted.
     pub async fn delete_server(&self, id: ServerId) -> Result<Action, HcloudError> {

@@ -4,38 +4,24 @@ use crate::providers::hcloud::client::HcloudClient;
 use crate::providers::hcloud::error::HcloudError;
 use crate::providers::hcloud::ids::VolumeId;
 use crate::providers::hcloud::models::{
-    Action, AttachVolume, CreateVolume, CreateVolumeResponse, ResizeVolume, UpdateResource, Volume,
+    Action, AttachVolume, CreateVolume, CreateVolumeResponse, ResizeVolume, Volume,
 };
-use crate::providers::hcloud::pagination::ListParams;
 use crate::providers::hcloud::transport::ApiRequest;
 
-impl HcloudClient {
+use super::resource::kind_calls;
+
+kind_calls!(Volume, VolumeId;
+    list:
     /// `GET /volumes`, all pages.
-    pub async fn list_volumes(&self, params: &ListParams) -> Result<Vec<Volume>, HcloudError> {
-        self.list_resources(params).await
-    }
-
-    pub async fn get_volume(&self, id: VolumeId) -> Result<Volume, HcloudError> {
-        self.get_resource(id).await
-    }
-
+    list_volumes,
+    get: get_volume,
+    create:
     /// `POST /volumes`; wait on [`CreateVolumeResponse::actions`].
-    pub async fn create_volume(
-        &self,
-        body: &CreateVolume,
-    ) -> Result<CreateVolumeResponse, HcloudError> {
-        self.create_resource::<Volume, _>(body).await
-    }
+    create_volume(CreateVolume) -> CreateVolumeResponse,
+    update: update_volume
+);
 
-    /// Changes name and/or labels (labels are replaced as a whole).
-    pub async fn update_volume(
-        &self,
-        id: VolumeId,
-        body: &UpdateResource,
-    ) -> Result<Volume, HcloudError> {
-        self.update_resource(id, body).await
-    }
-
+impl HcloudClient {
     /// Server and volume must be in the same location.
     pub async fn attach_volume(
         &self,

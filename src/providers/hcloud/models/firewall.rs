@@ -64,14 +64,10 @@ impl FirewallRule {
         port: Option<&str>,
         destination_ips: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        Self {
-            direction: RuleDirection::Out,
-            protocol,
-            port: port.map(str::to_owned),
-            source_ips: Vec::new(),
-            destination_ips: destination_ips.into_iter().map(Into::into).collect(),
-            description: None,
-        }
+        let mut rule = Self::inbound(protocol, port, destination_ips);
+        rule.direction = RuleDirection::Out;
+        std::mem::swap(&mut rule.source_ips, &mut rule.destination_ips);
+        rule
     }
 
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
