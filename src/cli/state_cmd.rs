@@ -40,7 +40,7 @@ pub struct OutputArgs {
 fn read(ws: &Workspace) -> miette::Result<StateFile> {
     let rt = super::runtime()?;
     let loaded = rt
-        .block_on(ws.backend().load())
+        .block_on(ws.backend()?.load())
         .map_err(EngineError::from)?;
     match loaded {
         Some(l) => {
@@ -135,7 +135,7 @@ fn edit(
 ) -> miette::Result<()> {
     let rt = super::runtime()?;
     let serial = rt.block_on(async {
-        let backend = ws.backend();
+        let backend = ws.backend()?;
         let mut w = backend
             .lock(operation, Duration::ZERO)
             .await
@@ -229,7 +229,7 @@ pub fn run_output(cli: &Cli, args: &OutputArgs) -> miette::Result<ExitCode> {
 pub fn run_force_unlock(cli: &Cli, id: &str) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     super::runtime()?
-        .block_on(ws.backend().force_unlock(id))
+        .block_on(ws.backend()?.force_unlock(id))
         .map_err(EngineError::from)?;
     println!("The state lock {id} was released.");
     Ok(ExitCode::SUCCESS)

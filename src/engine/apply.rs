@@ -104,7 +104,7 @@ struct Run<'a, W: StateWriter> {
 
 /// Runs an apply or destroy to the end, recording state after every operation.
 pub async fn run(ws: &Workspace, req: &Request, ui: &mut dyn Ui) -> Result<Report, EngineError> {
-    let backend = ws.backend();
+    let backend = ws.backend()?;
     let writer = backend.lock(req.command.as_str(), req.lock_timeout).await?;
     let hasher = Arc::new(backend.hasher()?);
     let saved = req.saved.as_deref().map(SavedPlan::read).transpose()?;

@@ -13,7 +13,8 @@ pub use error::EngineError;
 pub use executor::{ExecuteError, Operations, Outcome, execute};
 
 use crate::resources::{CloudProvider, NodeProvider, Providers};
-use crate::state::LocalBackend;
+use crate::state::postgres::{PG_CONN_ENV, PgBackend};
+use crate::state::{AnyBackend, LocalBackend};
 use std::path::{Path, PathBuf};
 
 /// Where the local state lives by default, relative to the stack file's directory.
@@ -38,8 +39,19 @@ impl Workspace {
         Self { stack, state, vars }
     }
 
-    pub fn backend(&self) -> LocalBackend {
-        LocalBackend::new(self.state.clone())
+    /// Where the state lives: in PostgreSQL when `SOVSTACK_PG_CONN` names a database (the
+    /// stack's name keys it there), otherwise the local file.
+    pub fn backend(&self) -> Result<AnyBackend, EngineError> {
+        if std::env::var_os(PG_CONN_ENV).is_none() {
+            return Ok(AnyBackend::Local(LocalBackend::new(self.state.clone())));
+        }
+        let loaded = prepare::load(self, Default::default())?;
+        let Some(stack) = loaded.stack else {
+            return Err(EngineError::Invalid {
+                rendered: crate::config::diagnostic::render(&loaded.diagnostics, &loaded.source),
+            });
+        };
+        Ok(AnyBackend::Postgres(PgBackend::from_env(stack.name.value)?))
     }
 }
 

@@ -175,8 +175,8 @@ pub struct ReadState {
     pub warnings: Vec<String>,
 }
 
-pub async fn read_state(ws: &Workspace) -> Result<ReadState, crate::state::StateError> {
-    let backend = ws.backend();
+pub async fn read_state(ws: &Workspace) -> Result<ReadState, EngineError> {
+    let backend = ws.backend()?;
     let loaded = backend.load().await?;
     let warnings = loaded
         .iter()

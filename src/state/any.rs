@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
 use super::journal::{JournalEntry, JournalRecord};
+use super::keyed_hash::{KeyedHasher, STATE_KEY_ENV};
 use super::local::{LocalBackend, LocalWriter};
 use super::lock_info::LockInfo;
 use super::model::{StateFile, StateOp};
@@ -33,6 +34,21 @@ macro_rules! both {
             AnyWriter::Postgres($b) => $e,
         }
     };
+}
+
+impl AnyBackend {
+    /// The key for keyed hashes: `SOVSTACK_STATE_KEY`, or for the local backend its key file
+    /// beside the state. A remote state has no file beside it, so the variable is required.
+    pub fn hasher(&self) -> Result<KeyedHasher, StateError> {
+        match self {
+            AnyBackend::Local(b) => b.hasher(),
+            AnyBackend::Postgres(_) => KeyedHasher::from_env()?.ok_or_else(|| StateError::Key {
+                reason: format!(
+                    "{STATE_KEY_ENV} must be set when the state is in PostgreSQL (64 hex characters, the same on every machine that applies this stack)"
+                ),
+            }),
+        }
+    }
 }
 
 impl StateBackend for AnyBackend {
