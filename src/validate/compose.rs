@@ -264,10 +264,10 @@ fn runtimes(compose: &Compose, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{help_has, only, pointed, stack_text, with_code};
 
-    const HOST: &str = r#"
-stack "t" {}
+    const HOST: &str = stack_text!(
+        r#"
 host "h" {
   address = "203.0.113.1"
   gpus    = GPUS
@@ -285,7 +285,8 @@ compose "a" {
     ports = ["127.0.0.1:9000:9000"]
   }
 }
-"#;
+"#
+    );
 
     fn host(gpus: &str, body: &str) -> String {
         HOST.replace("GPUS", gpus).replace("BODY", body)
@@ -316,19 +317,17 @@ compose "b" {
             .replace("x/two:1", "X/Two:1")
             .replace("GPUS", "0")
             .replace("BODY", "");
-        let d = with_code(&text, "compose::invalid-image");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"X/Two:1\"");
+        let d = only(&text, "compose::invalid-image");
+        assert_eq!(pointed(&text, &d), "\"X/Two:1\"");
         assert!(with_code(&host("0", ""), "compose::invalid-image").is_empty());
     }
 
     #[test]
     fn depends_on_unknown_service() {
         let text = host("0", "depends_on = [\"tow\"]");
-        let d = with_code(&text, "compose::unknown-dependency");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"tow\"");
-        assert!(d[0].help.as_deref().unwrap().contains("did you mean `two`"));
+        let d = only(&text, "compose::unknown-dependency");
+        assert_eq!(pointed(&text, &d), "\"tow\"");
+        assert!(help_has(&d, "did you mean `two`"));
         assert!(
             with_code(
                 &host("0", "depends_on = [\"two\"]"),
@@ -341,9 +340,8 @@ compose "b" {
     #[test]
     fn named_volume_must_be_declared() {
         let text = host("0", "volumes = [\"cache:/c\", \"data:/d\", \"./x:/x\"]");
-        let d = with_code(&text, "compose::undeclared-volume");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"cache:/c\"");
+        let d = only(&text, "compose::undeclared-volume");
+        assert_eq!(pointed(&text, &d), "\"cache:/c\"");
         let fixed = text.replace("[\"data\"]", "[\"data\", \"cache\"]");
         assert!(with_code(&fixed, "compose::undeclared-volume").is_empty());
     }
@@ -361,8 +359,8 @@ compose "b" {
 
     #[test]
     fn gpus_on_cloud_server() {
-        let text = r#"
-stack "t" {}
+        let text = stack_text!(
+            r#"
 server "s" {
   server_type = "ccx33"
   location    = "fsn1"
@@ -375,19 +373,18 @@ compose "c" {
     gpus  = "all"
   }
 }
-"#;
-        let d = with_code(text, "compose::no-gpu");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(text, &d[0]), "\"all\"");
+"#
+        );
+        let d = only(text, "compose::no-gpu");
+        assert_eq!(pointed(text, &d), "\"all\"");
         assert!(with_code(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu").is_empty());
     }
 
     #[test]
     fn nvidia_runtime_is_flagged() {
         let text = host("1", "runtime = \"nvidia\"\n gpus = \"all\"");
-        let d = with_code(&text, "compose::runtime-nvidia");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("redundant"));
+        let d = only(&text, "compose::runtime-nvidia");
+        assert!(d.message.contains("redundant"));
         assert!(with_code(&host("1", "gpus = \"all\""), "compose::runtime-nvidia").is_empty());
     }
 }

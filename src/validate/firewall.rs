@@ -124,10 +124,10 @@ fn protocol_matches(rule: &Protocol, published: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{only, pointed, stack_text, with_code};
 
-    const STACK: &str = r#"
-stack "t" {}
+    const STACK: &str = stack_text!(
+        r#"
 server "web" {
   server_type = "cx22"
   location    = "fsn1"
@@ -148,7 +148,8 @@ compose "c" {
     ports = [PORTS]
   }
 }
-"#;
+"#
+    );
 
     fn stack(rule: &str, ports: &str) -> String {
         STACK.replace("RULE", rule).replace("PORTS", ports)
@@ -179,18 +180,16 @@ compose "c" {
     #[test]
     fn server_without_any_firewall_is_flagged() {
         let text = stack("", "\"8080:8080\"").replace("apply_to = [server.web]", "");
-        let d = with_code(&text, "policy::unfirewalled-port");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("no firewall applies"));
+        let d = only(&text, "policy::unfirewalled-port");
+        assert!(d.message.contains("no firewall applies"));
     }
 
     #[test]
     fn world_open_rule_needs_consent() {
         let open = "rule {\n port = \"8000\"\n source_ips = [\"0.0.0.0/0\", \"::/0\"]\n }";
         let text = stack(open, "\"8000:8000\"");
-        let d = with_code(&text, "firewall::open-to-world");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "[\"0.0.0.0/0\", \"::/0\"]");
+        let d = only(&text, "firewall::open-to-world");
+        assert_eq!(pointed(&text, &d), "[\"0.0.0.0/0\", \"::/0\"]");
         let consented = open.replace("port", "public = true\n port");
         assert!(
             with_code(

@@ -52,6 +52,33 @@ pub(crate) mod test_support {
         run(text).into_iter().filter(|d| d.code == code).collect()
     }
 
+    /// The one diagnostic with `code` in `text`; fails unless there is exactly one.
+    pub fn only(text: &str, code: &str) -> Diagnostic {
+        let mut d = with_code(text, code);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        d.remove(0)
+    }
+
+    /// Whether a diagnostic has a help line that contains `part`.
+    pub fn help_has(d: &Diagnostic, part: &str) -> bool {
+        d.help.as_deref().unwrap().contains(part)
+    }
+
+    /// The text of a test stack: `stack "t" {}` and then `rest`; with `host` first, also a host `h`
+    /// at 203.0.113.1. The text is the same as when written out, so spans point the same.
+    macro_rules! stack_text {
+        (host, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nhost \"h\" {\n  address = \"203.0.113.1\"\n}",
+                $rest
+            )
+        };
+        ($rest:literal) => {
+            concat!("\nstack \"t\" {}", $rest)
+        };
+    }
+    pub(crate) use stack_text;
+
     /// The text a diagnostic points at.
     pub fn pointed<'a>(text: &'a str, d: &Diagnostic) -> &'a str {
         let span = d.span.clone().expect("span");

@@ -469,11 +469,11 @@ fn describe_problem(problem: &CommandProblem, args: &[String]) -> (Option<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, run, with_code};
+    use super::super::test_support::{help_has, only, pointed, run, stack_text, with_code};
 
     /// A correct vLLM service; tests break one thing at a time.
-    const GOOD: &str = r#"
-stack "t" {}
+    const GOOD: &str = stack_text!(
+        r#"
 host "h" {
   address = "203.0.113.1"
   gpus    = 1
@@ -496,7 +496,8 @@ compose "c" {
     image = "otel/opentelemetry-collector-contrib:0.159.0"
   }
 }
-"#;
+"#
+    );
 
     #[test]
     fn the_good_service_is_silent() {
@@ -510,39 +511,30 @@ compose "c" {
     #[test]
     fn unknown_flag_with_suggestion() {
         let text = GOOD.replace("\"--max-model-len\"", "\"--max-model-lenght\"");
-        let d = with_code(&text, "vllm::unknown-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--max-model-lenght\"");
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `--max-model-len`")
-        );
+        let d = only(&text, "vllm::unknown-flag");
+        assert_eq!(pointed(&text, &d), "\"--max-model-lenght\"");
+        assert!(help_has(&d, "did you mean `--max-model-len`"));
     }
 
     #[test]
     fn model_flag_is_deprecated() {
         let text = GOOD.replace("[\"Qwen", "[\"--model\", \"Qwen");
-        let d = with_code(&text, "vllm::deprecated-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--model\"");
+        let d = only(&text, "vllm::deprecated-flag");
+        assert_eq!(pointed(&text, &d), "\"--model\"");
     }
 
     #[test]
     fn leading_serve() {
         let text = GOOD.replace("[\"Qwen", "[\"serve\", \"Qwen");
-        let d = with_code(&text, "vllm::leading-serve");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"serve\"");
+        let d = only(&text, "vllm::leading-serve");
+        assert_eq!(pointed(&text, &d), "\"serve\"");
     }
 
     #[test]
     fn redundant_chunked_prefill() {
         let text = GOOD.replace("\"8192\",", "\"8192\", \"--enable-chunked-prefill\",");
-        let d = with_code(&text, "vllm::redundant-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--enable-chunked-prefill\"");
+        let d = only(&text, "vllm::redundant-flag");
+        assert_eq!(pointed(&text, &d), "\"--enable-chunked-prefill\"");
     }
 
     #[test]
@@ -592,9 +584,8 @@ compose "c" {
         let text = GOOD
             .replace("OTEL_SERVICE_NAME = \"vllm\"", "OTEL_SERVICE_NAME = \"vllm\"\n OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = \"http/protobuf\"")
             .replace("otel-collector:4317\"]", "otel-collector:4318\"]");
-        let d = with_code(&text, "vllm::otlp-endpoint");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"http://otel-collector:4318\"");
+        let d = only(&text, "vllm::otlp-endpoint");
+        assert_eq!(pointed(&text, &d), "\"http://otel-collector:4318\"");
         let fixed = text.replace("otel-collector:4318\"]", "otel-collector:4318/v1/traces\"]");
         assert!(with_code(&fixed, "vllm::otlp-endpoint").is_empty());
         let bad = GOOD.replace(
@@ -607,14 +598,8 @@ compose "c" {
     #[test]
     fn endpoint_host_must_be_a_service() {
         let text = GOOD.replace("http://otel-collector:4317", "http://otelcollector:4317");
-        let d = with_code(&text, "vllm::otlp-host");
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `otel-collector`")
-        );
+        let d = only(&text, "vllm::otlp-host");
+        assert!(help_has(&d, "did you mean `otel-collector`"));
         let text = GOOD.replace("http://otel-collector:4317", "http://localhost:4317");
         assert_eq!(with_code(&text, "vllm::otlp-host").len(), 1);
         let text = GOOD.replace("http://otel-collector:4317", "http://10.0.0.5:4317");
@@ -624,8 +609,7 @@ compose "c" {
     #[test]
     fn images_without_otel_packages() {
         let text = GOOD.replace("v0.33.0", "v0.10.0");
-        let d = with_code(&text, "vllm::no-otel-packages");
-        assert_eq!(d.len(), 1);
+        only(&text, "vllm::no-otel-packages");
         // Unknown tables for that release: flags are not judged.
         let text = text.replace("\"--max-model-len\"", "\"--max-model-lenght\"");
         assert!(with_code(&text, "vllm::unknown-flag").is_empty());

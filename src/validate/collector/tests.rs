@@ -1,14 +1,12 @@
 //! Collector rules, one broken thing at a time, against a good config at 0.102.0 and 0.159.0.
 
 use crate::config::Severity;
-use crate::validate::test_support::{pointed, run, with_code};
+use crate::validate::test_support::{help_has, only, pointed, run, stack_text, with_code};
 
 /// A correct collector run by a service; tests break one thing at a time.
-const GOOD: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-}
+const GOOD: &str = stack_text!(
+    host,
+    r#"
 collector "c" {
   version = "VERSION"
   receiver "otlp" {
@@ -48,7 +46,8 @@ compose "p" {
     }
   }
 }
-"#;
+"#
+);
 
 fn good(version: &str) -> String {
     let exporter = if version == "0.102.0" {
@@ -87,15 +86,9 @@ fn undefined_and_unused_components() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"memory_limiter\", \"bacth\"]",
     );
-    let d = with_code(&text, "collector::undefined-component");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"bacth\"");
-    assert!(
-        d[0].help
-            .as_deref()
-            .unwrap()
-            .contains("did you mean `batch`")
-    );
+    let d = only(&text, "collector::undefined-component");
+    assert_eq!(pointed(&text, &d), "\"bacth\"");
+    assert!(help_has(&d, "did you mean `batch`"));
     let unused = with_code(&text, "collector::unused-component");
     assert_eq!(unused.len(), 1);
     assert_eq!(pointed(&text, &unused[0]), "\"batch\"");
@@ -107,24 +100,21 @@ fn component_types_per_version() {
     let text = GOOD
         .replace("VERSION", "0.159.0")
         .replace("EXPORTER", "otlp");
-    let d = with_code(&text, "collector::deprecated-component");
-    assert_eq!(d.len(), 1);
-    assert_eq!(d[0].severity, Severity::Warning);
+    let d = only(&text, "collector::deprecated-component");
+    assert_eq!(d.severity, Severity::Warning);
     // `otlp_grpc` does not exist before v0.144.0: an error that names the old type.
     let text = GOOD
         .replace("VERSION", "0.102.0")
         .replace("EXPORTER", "otlp_grpc");
-    let d = with_code(&text, "collector::component-type");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].help.as_deref().unwrap().contains("`otlp`"));
+    let d = only(&text, "collector::component-type");
+    assert!(help_has(&d, "`otlp`"));
     // `logging` was removed in v0.111.0.
     let text = good("0.159.0").replace(
         "exporter \"file/audit\"",
         "exporter \"logging\" {}\n exporter \"file/audit\"",
     );
-    let d = with_code(&text, "collector::component-type");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].message.contains("removed"));
+    let d = only(&text, "collector::component-type");
+    assert!(d.message.contains("removed"));
 }
 
 #[test]
@@ -144,9 +134,8 @@ fn unknown_key_in_complete_table() {
         "processor \"batch\" {}",
         "processor \"batch\" {\n send_batch_szie = 10\n }",
     );
-    let d = with_code(&text, "collector::invalid-key");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].help.as_deref().unwrap().contains("send_batch_size"));
+    let d = only(&text, "collector::invalid-key");
+    assert!(help_has(&d, "send_batch_size"));
 }
 
 #[test]
@@ -169,9 +158,8 @@ fn receiver_without_endpoint_binds_localhost() {
 #[test]
 fn file_exporter_needs_a_volume() {
     let text = good("0.159.0").replace("/var/lib/otelcol/audit/spans.jsonl", "/tmp/spans.jsonl");
-    let d = with_code(&text, "collector::file-tmp");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"/tmp/spans.jsonl\"");
+    let d = only(&text, "collector::file-tmp");
+    assert_eq!(pointed(&text, &d), "\"/tmp/spans.jsonl\"");
     let text = good("0.159.0").replace("./audit:/var/lib/otelcol/audit", "./audit:/data");
     assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
     let text = good("0.159.0").replace(
@@ -201,9 +189,8 @@ fn memory_limiter_first() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"batch\", \"memory_limiter\"]",
     );
-    let d = with_code(&text, "collector::memory-limiter");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"memory_limiter\"");
+    let d = only(&text, "collector::memory-limiter");
+    assert_eq!(pointed(&text, &d), "\"memory_limiter\"");
     let text = good("0.159.0").replace("limit_percentage = 80", "");
     assert_eq!(
         with_code(&text, "collector::memory-limiter-config").len(),
@@ -220,10 +207,9 @@ fn health_check_missing() {
 #[test]
 fn image_must_match_the_config_version() {
     let text = good("0.159.0").replace("contrib:0.159.0", "contrib:0.158.0");
-    let d = with_code(&text, "collector::image-version");
-    assert_eq!(d.len(), 1);
+    let d = only(&text, "collector::image-version");
     assert_eq!(
-        pointed(&text, &d[0]),
+        pointed(&text, &d),
         "\"otel/opentelemetry-collector-contrib:0.158.0\""
     );
 }
