@@ -121,11 +121,9 @@ fn file_exporter_paths(collectors: &[&Collector]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, pointed, stack_text, with_code};
+    use super::super::test_support::{help_has, only_at, stack_text, with_code};
 
-    const STACK: &str = stack_text!(
-        host,
-        r#"
+    const STACK: &str = stack_text! {host, r#"
 collector "c" {
   version = "0.159.0"
   receiver "otlp" {}
@@ -155,8 +153,7 @@ check "audit" {
     audit_file = "AUDIT"
   }
 }
-"#
-    );
+"#};
 
     #[test]
     fn audit_file_must_be_what_the_collector_writes() {
@@ -167,8 +164,7 @@ check "audit" {
             );
         }
         let text = STACK.replace("AUDIT", "/tmp/audit-spans.jsonl");
-        let d = only(&text, "check::audit-file");
-        assert_eq!(pointed(&text, &d), "\"/tmp/audit-spans.jsonl\"");
+        let d = only_at(&text, "check::audit-file", "\"/tmp/audit-spans.jsonl\"");
         assert!(help_has(&d, "/opt/sovstack/p/audit/spans.jsonl"));
         let text = STACK.replace("AUDIT", "audit/other.jsonl");
         assert!(

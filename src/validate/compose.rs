@@ -264,14 +264,9 @@ fn runtimes(compose: &Compose, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, pointed, stack_text, with_code};
+    use super::super::test_support::{help_has, only, only_at, pointed, stack_text, with_code};
 
-    const HOST: &str = stack_text!(
-        r#"
-host "h" {
-  address = "203.0.113.1"
-  gpus    = GPUS
-}
+    const HOST: &str = stack_text! {host gpus = "GPUS", r#"
 compose "a" {
   on      = host.h
   volumes = ["data"]
@@ -285,8 +280,7 @@ compose "a" {
     ports = ["127.0.0.1:9000:9000"]
   }
 }
-"#
-    );
+"#};
 
     fn host(gpus: &str, body: &str) -> String {
         HOST.replace("GPUS", gpus).replace("BODY", body)
@@ -317,16 +311,14 @@ compose "b" {
             .replace("x/two:1", "X/Two:1")
             .replace("GPUS", "0")
             .replace("BODY", "");
-        let d = only(&text, "compose::invalid-image");
-        assert_eq!(pointed(&text, &d), "\"X/Two:1\"");
+        only_at(&text, "compose::invalid-image", "\"X/Two:1\"");
         assert!(with_code(&host("0", ""), "compose::invalid-image").is_empty());
     }
 
     #[test]
     fn depends_on_unknown_service() {
         let text = host("0", "depends_on = [\"tow\"]");
-        let d = only(&text, "compose::unknown-dependency");
-        assert_eq!(pointed(&text, &d), "\"tow\"");
+        let d = only_at(&text, "compose::unknown-dependency", "\"tow\"");
         assert!(help_has(&d, "did you mean `two`"));
         assert!(
             with_code(
@@ -340,8 +332,7 @@ compose "b" {
     #[test]
     fn named_volume_must_be_declared() {
         let text = host("0", "volumes = [\"cache:/c\", \"data:/d\", \"./x:/x\"]");
-        let d = only(&text, "compose::undeclared-volume");
-        assert_eq!(pointed(&text, &d), "\"cache:/c\"");
+        only_at(&text, "compose::undeclared-volume", "\"cache:/c\"");
         let fixed = text.replace("[\"data\"]", "[\"data\", \"cache\"]");
         assert!(with_code(&fixed, "compose::undeclared-volume").is_empty());
     }
@@ -359,13 +350,7 @@ compose "b" {
 
     #[test]
     fn gpus_on_cloud_server() {
-        let text = stack_text!(
-            r#"
-server "s" {
-  server_type = "ccx33"
-  location    = "fsn1"
-  image       = "ubuntu-24.04"
-}
+        let text = stack_text! {server "s" "ccx33", r#"
 compose "c" {
   on = server.s
   service "v" {
@@ -373,8 +358,7 @@ compose "c" {
     gpus  = "all"
   }
 }
-"#
-        );
+"#};
         let d = only(text, "compose::no-gpu");
         assert_eq!(pointed(text, &d), "\"all\"");
         assert!(with_code(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu").is_empty());

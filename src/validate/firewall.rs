@@ -124,15 +124,9 @@ fn protocol_matches(rule: &Protocol, published: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{only, pointed, stack_text, with_code};
+    use super::super::test_support::{only, only_at, pointed, stack_text, with_code};
 
-    const STACK: &str = stack_text!(
-        r#"
-server "web" {
-  server_type = "cx22"
-  location    = "fsn1"
-  image       = "ubuntu-24.04"
-}
+    const STACK: &str = stack_text! {server "web" "cx22", r#"
 firewall "fw" {
   apply_to = [server.web]
   rule {
@@ -148,8 +142,7 @@ compose "c" {
     ports = [PORTS]
   }
 }
-"#
-    );
+"#};
 
     fn stack(rule: &str, ports: &str) -> String {
         STACK.replace("RULE", rule).replace("PORTS", ports)
@@ -188,8 +181,11 @@ compose "c" {
     fn world_open_rule_needs_consent() {
         let open = "rule {\n port = \"8000\"\n source_ips = [\"0.0.0.0/0\", \"::/0\"]\n }";
         let text = stack(open, "\"8000:8000\"");
-        let d = only(&text, "firewall::open-to-world");
-        assert_eq!(pointed(&text, &d), "[\"0.0.0.0/0\", \"::/0\"]");
+        only_at(
+            &text,
+            "firewall::open-to-world",
+            "[\"0.0.0.0/0\", \"::/0\"]",
+        );
         let consented = open.replace("port", "public = true\n port");
         assert!(
             with_code(

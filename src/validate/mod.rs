@@ -59,17 +59,43 @@ pub(crate) mod test_support {
         d.remove(0)
     }
 
+    /// The one diagnostic with `code` in `text`, which must point at `at`.
+    pub fn only_at(text: &str, code: &str, at: &str) -> Diagnostic {
+        let d = only(text, code);
+        assert_eq!(pointed(text, &d), at);
+        d
+    }
+
     /// Whether a diagnostic has a help line that contains `part`.
     pub fn help_has(d: &Diagnostic, part: &str) -> bool {
         d.help.as_deref().unwrap().contains(part)
     }
 
-    /// The text of a test stack: `stack "t" {}` and then `rest`; with `host` first, also a host `h`
-    /// at 203.0.113.1. The text is the same as when written out, so spans point the same.
+    /// The text of a test stack: `stack "t" {}`, then what the first words name, then `rest`:
+    /// `host` a host `h` at 203.0.113.1 (`host gpus = N`: with N GPUs), `server "name" "type"` a
+    /// Cloud server in fsn1 on Ubuntu 24.04. The text is the same as written out, so spans point the same.
     macro_rules! stack_text {
         (host, $rest:literal) => {
             concat!(
                 "\nstack \"t\" {}\nhost \"h\" {\n  address = \"203.0.113.1\"\n}",
+                $rest
+            )
+        };
+        (host gpus = $gpus:literal, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nhost \"h\" {\n  address = \"203.0.113.1\"\n  gpus    = ",
+                $gpus,
+                "\n}",
+                $rest
+            )
+        };
+        (server $name:literal $type:literal, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nserver \"",
+                $name,
+                "\" {\n  server_type = \"",
+                $type,
+                "\"\n  location    = \"fsn1\"\n  image       = \"ubuntu-24.04\"\n}",
                 $rest
             )
         };

@@ -144,7 +144,7 @@ fn pinned_images(stack: &Stack, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, pointed, stack_text, with_code};
+    use super::super::test_support::{help_has, only, only_at, pointed, stack_text, with_code};
 
     const SERVER: &str = r#"
 stack "t" {
@@ -162,16 +162,14 @@ server "a" {
     #[test]
     fn location_outside_policy_is_an_error() {
         let text = SERVER.replace("LOC", "ash");
-        let d = only(&text, "policy::location");
-        assert_eq!(pointed(&text, &d), "\"ash\"");
+        let d = only_at(&text, "policy::location", "\"ash\"");
         assert!(d.message.contains("Ashburn"));
         assert!(with_code(&SERVER.replace("LOC", "hel1"), "policy::location").is_empty());
     }
 
     #[test]
     fn host_and_volume_locations_are_checked_too() {
-        let text = stack_text!(
-            r#"
+        let text = stack_text! {r#"
 host "g" {
   address  = "203.0.113.1"
   location = "sin"
@@ -180,8 +178,7 @@ volume "v" {
   size     = 10
   location = "hil"
 }
-"#
-        );
+"#};
         assert_eq!(with_code(text, "policy::location").len(), 2);
         let fixed = text.replace("sin", "fsn1").replace("hil", "nbg1");
         assert!(with_code(&fixed, "policy::location").is_empty());
@@ -194,17 +191,14 @@ volume "v" {
         assert!(help_has(&d, "did you mean `fsn1`"));
     }
 
-    const IMAGE: &str = stack_text!(
-        host,
-        r#"
+    const IMAGE: &str = stack_text! {host, r#"
 compose "c" {
   on = host.h
   service "s" {
     image = "IMG"
   }
 }
-"#
-    );
+"#};
 
     #[test]
     fn latest_and_untagged_images_are_refused() {

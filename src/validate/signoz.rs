@@ -175,11 +175,9 @@ fn default_secrets(stack: &Stack, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{only, pointed, stack_text, with_code};
+    use super::super::test_support::{only, only_at, stack_text, with_code};
 
-    const STACK: &str = stack_text!(
-        host,
-        r#"
+    const STACK: &str = stack_text! {host, r#"
 collector "c" {
   version = "0.159.0"
   exporter "otlp_grpc/signoz" {
@@ -213,8 +211,7 @@ compose "s" {
     }
   }
 }
-"#
-    );
+"#};
 
     fn stack(endpoint: &str, ui: &str, jwt: &str) -> String {
         STACK
@@ -247,21 +244,18 @@ compose "s" {
     #[test]
     fn old_ui_port() {
         let text = stack("signoz-otel-collector", "3301:3301", "x");
-        let d = only(&text, "signoz::ui-port");
-        assert_eq!(pointed(&text, &d), "\"3301:3301\"");
+        only_at(&text, "signoz::ui-port", "\"3301:3301\"");
     }
 
     #[test]
     fn otlp_to_the_ui_service() {
         let text = stack("signoz", "8080:8080", "x");
-        let d = only(&text, "signoz::ingest-endpoint");
-        assert_eq!(pointed(&text, &d), "\"signoz:4317\"");
+        only_at(&text, "signoz::ingest-endpoint", "\"signoz:4317\"");
     }
 
     #[test]
     fn default_secrets() {
         let text = stack("signoz-otel-collector", "8080:8080", "secret");
-        let d = only(&text, "signoz::default-secret");
-        assert_eq!(pointed(&text, &d), "\"secret\"");
+        only_at(&text, "signoz::default-secret", "\"secret\"");
     }
 }

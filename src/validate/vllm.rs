@@ -469,15 +469,12 @@ fn describe_problem(problem: &CommandProblem, args: &[String]) -> (Option<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, pointed, run, stack_text, with_code};
+    use super::super::test_support::{
+        help_has, only, only_at, pointed, run, stack_text, with_code,
+    };
 
     /// A correct vLLM service; tests break one thing at a time.
-    const GOOD: &str = stack_text!(
-        r#"
-host "h" {
-  address = "203.0.113.1"
-  gpus    = 1
-}
+    const GOOD: &str = stack_text! {host gpus = 1, r#"
 compose "c" {
   on = host.h
   service "vllm" {
@@ -496,8 +493,7 @@ compose "c" {
     image = "otel/opentelemetry-collector-contrib:0.159.0"
   }
 }
-"#
-    );
+"#};
 
     #[test]
     fn the_good_service_is_silent() {
@@ -511,30 +507,30 @@ compose "c" {
     #[test]
     fn unknown_flag_with_suggestion() {
         let text = GOOD.replace("\"--max-model-len\"", "\"--max-model-lenght\"");
-        let d = only(&text, "vllm::unknown-flag");
-        assert_eq!(pointed(&text, &d), "\"--max-model-lenght\"");
+        let d = only_at(&text, "vllm::unknown-flag", "\"--max-model-lenght\"");
         assert!(help_has(&d, "did you mean `--max-model-len`"));
     }
 
     #[test]
     fn model_flag_is_deprecated() {
         let text = GOOD.replace("[\"Qwen", "[\"--model\", \"Qwen");
-        let d = only(&text, "vllm::deprecated-flag");
-        assert_eq!(pointed(&text, &d), "\"--model\"");
+        only_at(&text, "vllm::deprecated-flag", "\"--model\"");
     }
 
     #[test]
     fn leading_serve() {
         let text = GOOD.replace("[\"Qwen", "[\"serve\", \"Qwen");
-        let d = only(&text, "vllm::leading-serve");
-        assert_eq!(pointed(&text, &d), "\"serve\"");
+        only_at(&text, "vllm::leading-serve", "\"serve\"");
     }
 
     #[test]
     fn redundant_chunked_prefill() {
         let text = GOOD.replace("\"8192\",", "\"8192\", \"--enable-chunked-prefill\",");
-        let d = only(&text, "vllm::redundant-flag");
-        assert_eq!(pointed(&text, &d), "\"--enable-chunked-prefill\"");
+        only_at(
+            &text,
+            "vllm::redundant-flag",
+            "\"--enable-chunked-prefill\"",
+        );
     }
 
     #[test]
@@ -584,8 +580,11 @@ compose "c" {
         let text = GOOD
             .replace("OTEL_SERVICE_NAME = \"vllm\"", "OTEL_SERVICE_NAME = \"vllm\"\n OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = \"http/protobuf\"")
             .replace("otel-collector:4317\"]", "otel-collector:4318\"]");
-        let d = only(&text, "vllm::otlp-endpoint");
-        assert_eq!(pointed(&text, &d), "\"http://otel-collector:4318\"");
+        only_at(
+            &text,
+            "vllm::otlp-endpoint",
+            "\"http://otel-collector:4318\"",
+        );
         let fixed = text.replace("otel-collector:4318\"]", "otel-collector:4318/v1/traces\"]");
         assert!(with_code(&fixed, "vllm::otlp-endpoint").is_empty());
         let bad = GOOD.replace(

@@ -1,12 +1,10 @@
 //! Collector rules, one broken thing at a time, against a good config at 0.102.0 and 0.159.0.
 
 use crate::config::Severity;
-use crate::validate::test_support::{help_has, only, pointed, run, stack_text, with_code};
+use crate::validate::test_support::{help_has, only, only_at, pointed, run, stack_text, with_code};
 
 /// A correct collector run by a service; tests break one thing at a time.
-const GOOD: &str = stack_text!(
-    host,
-    r#"
+const GOOD: &str = stack_text! {host, r#"
 collector "c" {
   version = "VERSION"
   receiver "otlp" {
@@ -46,8 +44,7 @@ compose "p" {
     }
   }
 }
-"#
-);
+"#};
 
 fn good(version: &str) -> String {
     let exporter = if version == "0.102.0" {
@@ -86,8 +83,7 @@ fn undefined_and_unused_components() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"memory_limiter\", \"bacth\"]",
     );
-    let d = only(&text, "collector::undefined-component");
-    assert_eq!(pointed(&text, &d), "\"bacth\"");
+    let d = only_at(&text, "collector::undefined-component", "\"bacth\"");
     assert!(help_has(&d, "did you mean `batch`"));
     let unused = with_code(&text, "collector::unused-component");
     assert_eq!(unused.len(), 1);
@@ -158,8 +154,7 @@ fn receiver_without_endpoint_binds_localhost() {
 #[test]
 fn file_exporter_needs_a_volume() {
     let text = good("0.159.0").replace("/var/lib/otelcol/audit/spans.jsonl", "/tmp/spans.jsonl");
-    let d = only(&text, "collector::file-tmp");
-    assert_eq!(pointed(&text, &d), "\"/tmp/spans.jsonl\"");
+    only_at(&text, "collector::file-tmp", "\"/tmp/spans.jsonl\"");
     let text = good("0.159.0").replace("./audit:/var/lib/otelcol/audit", "./audit:/data");
     assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
     let text = good("0.159.0").replace(
@@ -189,8 +184,7 @@ fn memory_limiter_first() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"batch\", \"memory_limiter\"]",
     );
-    let d = only(&text, "collector::memory-limiter");
-    assert_eq!(pointed(&text, &d), "\"memory_limiter\"");
+    only_at(&text, "collector::memory-limiter", "\"memory_limiter\"");
     let text = good("0.159.0").replace("limit_percentage = 80", "");
     assert_eq!(
         with_code(&text, "collector::memory-limiter-config").len(),
