@@ -264,7 +264,9 @@ fn runtimes(compose: &Compose, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, only_at, pointed, stack_text, with_code};
+    use super::super::test_support::{
+        help_has, none, only, only_at, pointed, stack_text, with_code,
+    };
 
     const HOST: &str = stack_text! {host gpus = "GPUS", r#"
 compose "a" {
@@ -302,7 +304,7 @@ compose "b" {
         assert_eq!(d.len(), 1, "{d:#?}");
         assert!(d[0].message.contains("compose `a`"));
         let fixed = text.replace("\"4317:4317\", \"127", "\"127");
-        assert!(with_code(&fixed, "compose::port-conflict").is_empty());
+        none(&fixed, "compose::port-conflict");
     }
 
     #[test]
@@ -312,7 +314,7 @@ compose "b" {
             .replace("GPUS", "0")
             .replace("BODY", "");
         only_at(&text, "compose::invalid-image", "\"X/Two:1\"");
-        assert!(with_code(&host("0", ""), "compose::invalid-image").is_empty());
+        none(&host("0", ""), "compose::invalid-image");
     }
 
     #[test]
@@ -320,12 +322,9 @@ compose "b" {
         let text = host("0", "depends_on = [\"tow\"]");
         let d = only_at(&text, "compose::unknown-dependency", "\"tow\"");
         assert!(help_has(&d, "did you mean `two`"));
-        assert!(
-            with_code(
-                &host("0", "depends_on = [\"two\"]"),
-                "compose::unknown-dependency"
-            )
-            .is_empty()
+        none(
+            &host("0", "depends_on = [\"two\"]"),
+            "compose::unknown-dependency",
         );
     }
 
@@ -334,18 +333,15 @@ compose "b" {
         let text = host("0", "volumes = [\"cache:/c\", \"data:/d\", \"./x:/x\"]");
         only_at(&text, "compose::undeclared-volume", "\"cache:/c\"");
         let fixed = text.replace("[\"data\"]", "[\"data\", \"cache\"]");
-        assert!(with_code(&fixed, "compose::undeclared-volume").is_empty());
+        none(&fixed, "compose::undeclared-volume");
     }
 
     #[test]
     fn gpus_on_host_without_gpus() {
         let text = host("0", "gpus = \"all\"");
-        assert_eq!(with_code(&text, "compose::no-gpu").len(), 1);
-        assert_eq!(
-            with_code(&host("1", "gpus = 2"), "compose::no-gpu").len(),
-            1
-        );
-        assert!(with_code(&host("1", "gpus = \"all\""), "compose::no-gpu").is_empty());
+        only(&text, "compose::no-gpu");
+        only(&host("1", "gpus = 2"), "compose::no-gpu");
+        none(&host("1", "gpus = \"all\""), "compose::no-gpu");
     }
 
     #[test]
@@ -361,7 +357,7 @@ compose "c" {
 "#};
         let d = only(text, "compose::no-gpu");
         assert_eq!(pointed(text, &d), "\"all\"");
-        assert!(with_code(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu").is_empty());
+        none(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu");
     }
 
     #[test]
@@ -369,6 +365,6 @@ compose "c" {
         let text = host("1", "runtime = \"nvidia\"\n gpus = \"all\"");
         let d = only(&text, "compose::runtime-nvidia");
         assert!(d.message.contains("redundant"));
-        assert!(with_code(&host("1", "gpus = \"all\""), "compose::runtime-nvidia").is_empty());
+        none(&host("1", "gpus = \"all\""), "compose::runtime-nvidia");
     }
 }

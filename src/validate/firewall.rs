@@ -124,7 +124,7 @@ fn protocol_matches(rule: &Protocol, published: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{only, only_at, pointed, stack_text, with_code};
+    use super::super::test_support::{none, only, only_at, stack_text};
 
     const STACK: &str = stack_text! {server "web" "cx22", r#"
 firewall "fw" {
@@ -151,14 +151,12 @@ compose "c" {
     #[test]
     fn published_port_without_rule_is_an_error() {
         let text = stack("", "\"8000:8000\", \"127.0.0.1:9000:9000\"");
-        let d = with_code(&text, "policy::unfirewalled-port");
-        assert_eq!(d.len(), 1, "{d:#?}");
-        assert_eq!(pointed(&text, &d[0]), "\"8000:8000\"");
+        only_at(&text, "policy::unfirewalled-port", "\"8000:8000\"");
         let fixed = stack(
             "rule {\n port = \"8000-8001\"\n source_ips = [\"198.51.100.0/24\"]\n }",
             "\"8000:8000\", \"127.0.0.1:9000:9000\"",
         );
-        assert!(with_code(&fixed, "policy::unfirewalled-port").is_empty());
+        none(&fixed, "policy::unfirewalled-port");
     }
 
     #[test]
@@ -167,7 +165,7 @@ compose "c" {
             "rule {\n protocol = \"udp\"\n port = \"8000\"\n source_ips = [\"198.51.100.0/24\"]\n }",
             "\"8000:8000\"",
         );
-        assert_eq!(with_code(&text, "policy::unfirewalled-port").len(), 1);
+        only(&text, "policy::unfirewalled-port");
     }
 
     #[test]
@@ -187,12 +185,9 @@ compose "c" {
             "[\"0.0.0.0/0\", \"::/0\"]",
         );
         let consented = open.replace("port", "public = true\n port");
-        assert!(
-            with_code(
-                &stack(&consented, "\"8000:8000\""),
-                "firewall::open-to-world"
-            )
-            .is_empty()
+        none(
+            &stack(&consented, "\"8000:8000\""),
+            "firewall::open-to-world",
         );
     }
 }

@@ -59,6 +59,12 @@ pub(crate) mod test_support {
         d.remove(0)
     }
 
+    /// Fails if `text` has a diagnostic with `code`.
+    pub fn none(text: &str, code: &str) {
+        let d = with_code(text, code);
+        assert!(d.is_empty(), "{d:#?}");
+    }
+
     /// The one diagnostic with `code` in `text`, which must point at `at`.
     pub fn only_at(text: &str, code: &str, at: &str) -> Diagnostic {
         let d = only(text, code);

@@ -144,7 +144,9 @@ fn pinned_images(stack: &Stack, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{help_has, only, only_at, pointed, stack_text, with_code};
+    use super::super::test_support::{
+        help_has, none, only, only_at, pointed, stack_text, with_code,
+    };
 
     const SERVER: &str = r#"
 stack "t" {
@@ -164,7 +166,7 @@ server "a" {
         let text = SERVER.replace("LOC", "ash");
         let d = only_at(&text, "policy::location", "\"ash\"");
         assert!(d.message.contains("Ashburn"));
-        assert!(with_code(&SERVER.replace("LOC", "hel1"), "policy::location").is_empty());
+        none(&SERVER.replace("LOC", "hel1"), "policy::location");
     }
 
     #[test]
@@ -181,7 +183,7 @@ volume "v" {
 "#};
         assert_eq!(with_code(text, "policy::location").len(), 2);
         let fixed = text.replace("sin", "fsn1").replace("hil", "nbg1");
-        assert!(with_code(&fixed, "policy::location").is_empty());
+        none(&fixed, "policy::location");
     }
 
     #[test]
@@ -211,8 +213,8 @@ compose "c" {
         let digest = format!("postgres@sha256:{}", "0".repeat(64));
         for img in ["vllm/vllm-openai:v0.33.0", digest.as_str()] {
             let text = IMAGE.replace("IMG", img);
-            assert!(with_code(&text, "policy::unpinned-image").is_empty());
-            assert!(with_code(&text, "compose::invalid-image").is_empty());
+            none(&text, "policy::unpinned-image");
+            none(&text, "compose::invalid-image");
         }
     }
 
@@ -222,6 +224,6 @@ compose "c" {
             "stack \"t\" {}",
             "stack \"t\" {\n policy {\n require_pinned_images = false\n }\n}",
         );
-        assert!(with_code(&text, "policy::unpinned-image").is_empty());
+        none(&text, "policy::unpinned-image");
     }
 }

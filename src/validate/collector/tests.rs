@@ -1,7 +1,9 @@
 //! Collector rules, one broken thing at a time, against a good config at 0.102.0 and 0.159.0.
 
 use crate::config::Severity;
-use crate::validate::test_support::{help_has, only, only_at, pointed, run, stack_text, with_code};
+use crate::validate::test_support::{
+    help_has, none, only, only_at, pointed, run, stack_text, with_code,
+};
 
 /// A correct collector run by a service; tests break one thing at a time.
 const GOOD: &str = stack_text! {host, r#"
@@ -121,7 +123,7 @@ fn telemetry_metrics_address_is_invalid_from_0_128() {
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(d[0].message.contains("telemetry.metrics.address"));
     let text = good("0.102.0").replacen("pipeline \"traces\"", tele, 1);
-    assert!(with_code(&text, "collector::invalid-key").is_empty());
+    none(&text, "collector::invalid-key");
 }
 
 #[test]
@@ -156,12 +158,12 @@ fn file_exporter_needs_a_volume() {
     let text = good("0.159.0").replace("/var/lib/otelcol/audit/spans.jsonl", "/tmp/spans.jsonl");
     only_at(&text, "collector::file-tmp", "\"/tmp/spans.jsonl\"");
     let text = good("0.159.0").replace("./audit:/var/lib/otelcol/audit", "./audit:/data");
-    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+    only(&text, "collector::file-not-on-volume");
     let text = good("0.159.0").replace(
         "./audit:/var/lib/otelcol/audit",
         "./audit:/var/lib/otelcol/audit:ro",
     );
-    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+    only(&text, "collector::file-not-on-volume");
 }
 
 #[test]
@@ -173,9 +175,7 @@ fn filter_dropping_spans_before_audit() {
             "[\"memory_limiter\", \"batch\"]",
             "[\"memory_limiter\", \"filter/pii\", \"batch\"]",
         );
-    let d = with_code(&text, "collector::filter-drops-audit");
-    assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!(pointed(&text, &d[0]), "\"filter/pii\"");
+    only_at(&text, "collector::filter-drops-audit", "\"filter/pii\"");
 }
 
 #[test]
@@ -186,16 +186,13 @@ fn memory_limiter_first() {
     );
     only_at(&text, "collector::memory-limiter", "\"memory_limiter\"");
     let text = good("0.159.0").replace("limit_percentage = 80", "");
-    assert_eq!(
-        with_code(&text, "collector::memory-limiter-config").len(),
-        1
-    );
+    only(&text, "collector::memory-limiter-config");
 }
 
 #[test]
 fn health_check_missing() {
     let text = good("0.159.0").replace("extension \"health_check\"", "extension \"pprof\"");
-    assert_eq!(with_code(&text, "collector::no-health-check").len(), 1);
+    only(&text, "collector::no-health-check");
 }
 
 #[test]
@@ -217,9 +214,9 @@ fn resource_attributes_use_semconv() {
             "[\"memory_limiter\", \"batch\"]",
             "[\"memory_limiter\", \"resource\", \"batch\"]",
         );
-    assert_eq!(with_code(&text, "collector::resource-attribute").len(), 1);
+    only(&text, "collector::resource-attribute");
     let fixed = text.replace("deployment.region", "cloud.region");
-    assert!(with_code(&fixed, "collector::resource-attribute").is_empty());
+    none(&fixed, "collector::resource-attribute");
 }
 
 #[test]
@@ -234,8 +231,8 @@ fn metrics_pipeline_fed_only_by_vllm_otlp() {
     let text = good("0.159.0")
         .replace("  service \"otel-collector\" {", vllm)
         .replacen("pipeline \"traces\"", metrics, 1);
-    assert_eq!(with_code(&text, "collector::metrics-no-source").len(), 1);
+    only(&text, "collector::metrics-no-source");
     // Without vLLM feeding it, other OTLP senders may exist: no finding.
     let text = good("0.159.0").replacen("pipeline \"traces\"", metrics, 1);
-    assert!(with_code(&text, "collector::metrics-no-source").is_empty());
+    none(&text, "collector::metrics-no-source");
 }
