@@ -121,13 +121,9 @@ fn file_exporter_paths(collectors: &[&Collector]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{help_has, only_at, stack_text, with_code};
 
-    const STACK: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-}
+    const STACK: &str = stack_text! {host, r#"
 collector "c" {
   version = "0.159.0"
   receiver "otlp" {}
@@ -157,7 +153,7 @@ check "audit" {
     audit_file = "AUDIT"
   }
 }
-"#;
+"#};
 
     #[test]
     fn audit_file_must_be_what_the_collector_writes() {
@@ -168,15 +164,8 @@ check "audit" {
             );
         }
         let text = STACK.replace("AUDIT", "/tmp/audit-spans.jsonl");
-        let d = with_code(&text, "check::audit-file");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"/tmp/audit-spans.jsonl\"");
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("/opt/sovstack/p/audit/spans.jsonl")
-        );
+        let d = only_at(&text, "check::audit-file", "\"/tmp/audit-spans.jsonl\"");
+        assert!(help_has(&d, "/opt/sovstack/p/audit/spans.jsonl"));
         let text = STACK.replace("AUDIT", "audit/other.jsonl");
         assert!(
             with_code(&text, "check::audit-file")[0]

@@ -264,14 +264,11 @@ fn runtimes(compose: &Compose, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{
+        help_has, none, only, only_at, pointed, stack_text, with_code,
+    };
 
-    const HOST: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-  gpus    = GPUS
-}
+    const HOST: &str = stack_text! {host gpus = "GPUS", r#"
 compose "a" {
   on      = host.h
   volumes = ["data"]
@@ -285,7 +282,7 @@ compose "a" {
     ports = ["127.0.0.1:9000:9000"]
   }
 }
-"#;
+"#};
 
     fn host(gpus: &str, body: &str) -> String {
         HOST.replace("GPUS", gpus).replace("BODY", body)
@@ -307,7 +304,7 @@ compose "b" {
         assert_eq!(d.len(), 1, "{d:#?}");
         assert!(d[0].message.contains("compose `a`"));
         let fixed = text.replace("\"4317:4317\", \"127", "\"127");
-        assert!(with_code(&fixed, "compose::port-conflict").is_empty());
+        none(&fixed, "compose::port-conflict");
     }
 
     #[test]
@@ -316,58 +313,40 @@ compose "b" {
             .replace("x/two:1", "X/Two:1")
             .replace("GPUS", "0")
             .replace("BODY", "");
-        let d = with_code(&text, "compose::invalid-image");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"X/Two:1\"");
-        assert!(with_code(&host("0", ""), "compose::invalid-image").is_empty());
+        only_at(&text, "compose::invalid-image", "\"X/Two:1\"");
+        none(&host("0", ""), "compose::invalid-image");
     }
 
     #[test]
     fn depends_on_unknown_service() {
         let text = host("0", "depends_on = [\"tow\"]");
-        let d = with_code(&text, "compose::unknown-dependency");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"tow\"");
-        assert!(d[0].help.as_deref().unwrap().contains("did you mean `two`"));
-        assert!(
-            with_code(
-                &host("0", "depends_on = [\"two\"]"),
-                "compose::unknown-dependency"
-            )
-            .is_empty()
+        let d = only_at(&text, "compose::unknown-dependency", "\"tow\"");
+        assert!(help_has(&d, "did you mean `two`"));
+        none(
+            &host("0", "depends_on = [\"two\"]"),
+            "compose::unknown-dependency",
         );
     }
 
     #[test]
     fn named_volume_must_be_declared() {
         let text = host("0", "volumes = [\"cache:/c\", \"data:/d\", \"./x:/x\"]");
-        let d = with_code(&text, "compose::undeclared-volume");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"cache:/c\"");
+        only_at(&text, "compose::undeclared-volume", "\"cache:/c\"");
         let fixed = text.replace("[\"data\"]", "[\"data\", \"cache\"]");
-        assert!(with_code(&fixed, "compose::undeclared-volume").is_empty());
+        none(&fixed, "compose::undeclared-volume");
     }
 
     #[test]
     fn gpus_on_host_without_gpus() {
         let text = host("0", "gpus = \"all\"");
-        assert_eq!(with_code(&text, "compose::no-gpu").len(), 1);
-        assert_eq!(
-            with_code(&host("1", "gpus = 2"), "compose::no-gpu").len(),
-            1
-        );
-        assert!(with_code(&host("1", "gpus = \"all\""), "compose::no-gpu").is_empty());
+        only(&text, "compose::no-gpu");
+        only(&host("1", "gpus = 2"), "compose::no-gpu");
+        none(&host("1", "gpus = \"all\""), "compose::no-gpu");
     }
 
     #[test]
     fn gpus_on_cloud_server() {
-        let text = r#"
-stack "t" {}
-server "s" {
-  server_type = "ccx33"
-  location    = "fsn1"
-  image       = "ubuntu-24.04"
-}
+        let text = stack_text! {server "s" "ccx33", r#"
 compose "c" {
   on = server.s
   service "v" {
@@ -375,19 +354,17 @@ compose "c" {
     gpus  = "all"
   }
 }
-"#;
-        let d = with_code(text, "compose::no-gpu");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(text, &d[0]), "\"all\"");
-        assert!(with_code(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu").is_empty());
+"#};
+        let d = only(text, "compose::no-gpu");
+        assert_eq!(pointed(text, &d), "\"all\"");
+        none(&text.replace("gpus  = \"all\"", ""), "compose::no-gpu");
     }
 
     #[test]
     fn nvidia_runtime_is_flagged() {
         let text = host("1", "runtime = \"nvidia\"\n gpus = \"all\"");
-        let d = with_code(&text, "compose::runtime-nvidia");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("redundant"));
-        assert!(with_code(&host("1", "gpus = \"all\""), "compose::runtime-nvidia").is_empty());
+        let d = only(&text, "compose::runtime-nvidia");
+        assert!(d.message.contains("redundant"));
+        none(&host("1", "gpus = \"all\""), "compose::runtime-nvidia");
     }
 }

@@ -124,15 +124,9 @@ fn protocol_matches(rule: &Protocol, published: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{none, only, only_at, stack_text};
 
-    const STACK: &str = r#"
-stack "t" {}
-server "web" {
-  server_type = "cx22"
-  location    = "fsn1"
-  image       = "ubuntu-24.04"
-}
+    const STACK: &str = stack_text! {server "web" "cx22", r#"
 firewall "fw" {
   apply_to = [server.web]
   rule {
@@ -148,7 +142,7 @@ compose "c" {
     ports = [PORTS]
   }
 }
-"#;
+"#};
 
     fn stack(rule: &str, ports: &str) -> String {
         STACK.replace("RULE", rule).replace("PORTS", ports)
@@ -157,14 +151,12 @@ compose "c" {
     #[test]
     fn published_port_without_rule_is_an_error() {
         let text = stack("", "\"8000:8000\", \"127.0.0.1:9000:9000\"");
-        let d = with_code(&text, "policy::unfirewalled-port");
-        assert_eq!(d.len(), 1, "{d:#?}");
-        assert_eq!(pointed(&text, &d[0]), "\"8000:8000\"");
+        only_at(&text, "policy::unfirewalled-port", "\"8000:8000\"");
         let fixed = stack(
             "rule {\n port = \"8000-8001\"\n source_ips = [\"198.51.100.0/24\"]\n }",
             "\"8000:8000\", \"127.0.0.1:9000:9000\"",
         );
-        assert!(with_code(&fixed, "policy::unfirewalled-port").is_empty());
+        none(&fixed, "policy::unfirewalled-port");
     }
 
     #[test]
@@ -173,31 +165,29 @@ compose "c" {
             "rule {\n protocol = \"udp\"\n port = \"8000\"\n source_ips = [\"198.51.100.0/24\"]\n }",
             "\"8000:8000\"",
         );
-        assert_eq!(with_code(&text, "policy::unfirewalled-port").len(), 1);
+        only(&text, "policy::unfirewalled-port");
     }
 
     #[test]
     fn server_without_any_firewall_is_flagged() {
         let text = stack("", "\"8080:8080\"").replace("apply_to = [server.web]", "");
-        let d = with_code(&text, "policy::unfirewalled-port");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("no firewall applies"));
+        let d = only(&text, "policy::unfirewalled-port");
+        assert!(d.message.contains("no firewall applies"));
     }
 
     #[test]
     fn world_open_rule_needs_consent() {
         let open = "rule {\n port = \"8000\"\n source_ips = [\"0.0.0.0/0\", \"::/0\"]\n }";
         let text = stack(open, "\"8000:8000\"");
-        let d = with_code(&text, "firewall::open-to-world");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "[\"0.0.0.0/0\", \"::/0\"]");
+        only_at(
+            &text,
+            "firewall::open-to-world",
+            "[\"0.0.0.0/0\", \"::/0\"]",
+        );
         let consented = open.replace("port", "public = true\n port");
-        assert!(
-            with_code(
-                &stack(&consented, "\"8000:8000\""),
-                "firewall::open-to-world"
-            )
-            .is_empty()
+        none(
+            &stack(&consented, "\"8000:8000\""),
+            "firewall::open-to-world",
         );
     }
 }

@@ -52,6 +52,65 @@ pub(crate) mod test_support {
         run(text).into_iter().filter(|d| d.code == code).collect()
     }
 
+    /// The one diagnostic with `code` in `text`; fails unless there is exactly one.
+    pub fn only(text: &str, code: &str) -> Diagnostic {
+        let mut d = with_code(text, code);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        d.remove(0)
+    }
+
+    /// Fails if `text` has a diagnostic with `code`.
+    pub fn none(text: &str, code: &str) {
+        let d = with_code(text, code);
+        assert!(d.is_empty(), "{d:#?}");
+    }
+
+    /// The one diagnostic with `code` in `text`, which must point at `at`.
+    pub fn only_at(text: &str, code: &str, at: &str) -> Diagnostic {
+        let d = only(text, code);
+        assert_eq!(pointed(text, &d), at);
+        d
+    }
+
+    /// Whether a diagnostic has a help line that contains `part`.
+    pub fn help_has(d: &Diagnostic, part: &str) -> bool {
+        d.help.as_deref().unwrap().contains(part)
+    }
+
+    /// The text of a test stack: `stack "t" {}`, then what the first words name, then `rest`:
+    /// `host` a host `h` at 203.0.113.1 (`host gpus = N`: with N GPUs), `server "name" "type"` a
+    /// Cloud server in fsn1 on Ubuntu 24.04. The text is the same as written out, so spans point the same.
+    macro_rules! stack_text {
+        (host, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nhost \"h\" {\n  address = \"203.0.113.1\"\n}",
+                $rest
+            )
+        };
+        (host gpus = $gpus:literal, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nhost \"h\" {\n  address = \"203.0.113.1\"\n  gpus    = ",
+                $gpus,
+                "\n}",
+                $rest
+            )
+        };
+        (server $name:literal $type:literal, $rest:literal) => {
+            concat!(
+                "\nstack \"t\" {}\nserver \"",
+                $name,
+                "\" {\n  server_type = \"",
+                $type,
+                "\"\n  location    = \"fsn1\"\n  image       = \"ubuntu-24.04\"\n}",
+                $rest
+            )
+        };
+        ($rest:literal) => {
+            concat!("\nstack \"t\" {}", $rest)
+        };
+    }
+    pub(crate) use stack_text;
+
     /// The text a diagnostic points at.
     pub fn pointed<'a>(text: &'a str, d: &Diagnostic) -> &'a str {
         let span = d.span.clone().expect("span");

@@ -144,7 +144,9 @@ fn pinned_images(stack: &Stack, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{
+        help_has, none, only, only_at, pointed, stack_text, with_code,
+    };
 
     const SERVER: &str = r#"
 stack "t" {
@@ -162,17 +164,14 @@ server "a" {
     #[test]
     fn location_outside_policy_is_an_error() {
         let text = SERVER.replace("LOC", "ash");
-        let d = with_code(&text, "policy::location");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"ash\"");
-        assert!(d[0].message.contains("Ashburn"));
-        assert!(with_code(&SERVER.replace("LOC", "hel1"), "policy::location").is_empty());
+        let d = only_at(&text, "policy::location", "\"ash\"");
+        assert!(d.message.contains("Ashburn"));
+        none(&SERVER.replace("LOC", "hel1"), "policy::location");
     }
 
     #[test]
     fn host_and_volume_locations_are_checked_too() {
-        let text = r#"
-stack "t" {}
+        let text = stack_text! {r#"
 host "g" {
   address  = "203.0.113.1"
   location = "sin"
@@ -181,37 +180,27 @@ volume "v" {
   size     = 10
   location = "hil"
 }
-"#;
+"#};
         assert_eq!(with_code(text, "policy::location").len(), 2);
         let fixed = text.replace("sin", "fsn1").replace("hil", "nbg1");
-        assert!(with_code(&fixed, "policy::location").is_empty());
+        none(&fixed, "policy::location");
     }
 
     #[test]
     fn unknown_location_suggests() {
         let text = SERVER.replace("LOC", "fsn2");
-        let d = with_code(&text, "hetzner::unknown-location");
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `fsn1`")
-        );
+        let d = only(&text, "hetzner::unknown-location");
+        assert!(help_has(&d, "did you mean `fsn1`"));
     }
 
-    const IMAGE: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-}
+    const IMAGE: &str = stack_text! {host, r#"
 compose "c" {
   on = host.h
   service "s" {
     image = "IMG"
   }
 }
-"#;
+"#};
 
     #[test]
     fn latest_and_untagged_images_are_refused() {
@@ -224,8 +213,8 @@ compose "c" {
         let digest = format!("postgres@sha256:{}", "0".repeat(64));
         for img in ["vllm/vllm-openai:v0.33.0", digest.as_str()] {
             let text = IMAGE.replace("IMG", img);
-            assert!(with_code(&text, "policy::unpinned-image").is_empty());
-            assert!(with_code(&text, "compose::invalid-image").is_empty());
+            none(&text, "policy::unpinned-image");
+            none(&text, "compose::invalid-image");
         }
     }
 
@@ -235,6 +224,6 @@ compose "c" {
             "stack \"t\" {}",
             "stack \"t\" {\n policy {\n require_pinned_images = false\n }\n}",
         );
-        assert!(with_code(&text, "policy::unpinned-image").is_empty());
+        none(&text, "policy::unpinned-image");
     }
 }

@@ -175,13 +175,9 @@ fn default_secrets(stack: &Stack, out: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, with_code};
+    use super::super::test_support::{only, only_at, stack_text, with_code};
 
-    const STACK: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-}
+    const STACK: &str = stack_text! {host, r#"
 collector "c" {
   version = "0.159.0"
   exporter "otlp_grpc/signoz" {
@@ -215,7 +211,7 @@ compose "s" {
     }
   }
 }
-"#;
+"#};
 
     fn stack(endpoint: &str, ui: &str, jwt: &str) -> String {
         STACK
@@ -241,32 +237,25 @@ compose "s" {
     fn signoz_alone_is_incomplete() {
         let text = stack("signoz-otel-collector", "8080:8080", "x")
             .replace("clickhouse/clickhouse-server:25.5.6", "busybox:1");
-        let d = with_code(&text, "signoz::incomplete");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("ClickHouse"));
+        let d = only(&text, "signoz::incomplete");
+        assert!(d.message.contains("ClickHouse"));
     }
 
     #[test]
     fn old_ui_port() {
         let text = stack("signoz-otel-collector", "3301:3301", "x");
-        let d = with_code(&text, "signoz::ui-port");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"3301:3301\"");
+        only_at(&text, "signoz::ui-port", "\"3301:3301\"");
     }
 
     #[test]
     fn otlp_to_the_ui_service() {
         let text = stack("signoz", "8080:8080", "x");
-        let d = with_code(&text, "signoz::ingest-endpoint");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"signoz:4317\"");
+        only_at(&text, "signoz::ingest-endpoint", "\"signoz:4317\"");
     }
 
     #[test]
     fn default_secrets() {
         let text = stack("signoz-otel-collector", "8080:8080", "secret");
-        let d = with_code(&text, "signoz::default-secret");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"secret\"");
+        only_at(&text, "signoz::default-secret", "\"secret\"");
     }
 }

@@ -469,15 +469,12 @@ fn describe_problem(problem: &CommandProblem, args: &[String]) -> (Option<usize>
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{pointed, run, with_code};
+    use super::super::test_support::{
+        help_has, none, only, only_at, pointed, run, stack_text, with_code,
+    };
 
     /// A correct vLLM service; tests break one thing at a time.
-    const GOOD: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-  gpus    = 1
-}
+    const GOOD: &str = stack_text! {host gpus = 1, r#"
 compose "c" {
   on = host.h
   service "vllm" {
@@ -496,7 +493,7 @@ compose "c" {
     image = "otel/opentelemetry-collector-contrib:0.159.0"
   }
 }
-"#;
+"#};
 
     #[test]
     fn the_good_service_is_silent() {
@@ -510,39 +507,36 @@ compose "c" {
     #[test]
     fn unknown_flag_with_suggestion() {
         let text = GOOD.replace("\"--max-model-len\"", "\"--max-model-lenght\"");
-        let d = with_code(&text, "vllm::unknown-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--max-model-lenght\"");
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `--max-model-len`")
-        );
+        let d = only_at(&text, "vllm::unknown-flag", "\"--max-model-lenght\"");
+        assert!(help_has(&d, "did you mean `--max-model-len`"));
     }
 
+    /// Each command line mistake: one finding, pointing at the argument at fault.
     #[test]
-    fn model_flag_is_deprecated() {
-        let text = GOOD.replace("[\"Qwen", "[\"--model\", \"Qwen");
-        let d = with_code(&text, "vllm::deprecated-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--model\"");
-    }
-
-    #[test]
-    fn leading_serve() {
-        let text = GOOD.replace("[\"Qwen", "[\"serve\", \"Qwen");
-        let d = with_code(&text, "vllm::leading-serve");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"serve\"");
-    }
-
-    #[test]
-    fn redundant_chunked_prefill() {
-        let text = GOOD.replace("\"8192\",", "\"8192\", \"--enable-chunked-prefill\",");
-        let d = with_code(&text, "vllm::redundant-flag");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"--enable-chunked-prefill\"");
+    fn command_line_mistakes_point_at_the_argument() {
+        let cases = [
+            (
+                "[\"Qwen",
+                "[\"--model\", \"Qwen",
+                "vllm::deprecated-flag",
+                "\"--model\"",
+            ),
+            (
+                "[\"Qwen",
+                "[\"serve\", \"Qwen",
+                "vllm::leading-serve",
+                "\"serve\"",
+            ),
+            (
+                "\"8192\",",
+                "\"8192\", \"--enable-chunked-prefill\",",
+                "vllm::redundant-flag",
+                "\"--enable-chunked-prefill\"",
+            ),
+        ];
+        for (from, to, code, at) in cases {
+            only_at(&GOOD.replace(from, to), code, at);
+        }
     }
 
     #[test]
@@ -570,21 +564,29 @@ compose "c" {
     #[test]
     fn shared_memory_required() {
         let text = GOOD.replace("ipc  = \"host\"", "");
-        assert_eq!(with_code(&text, "vllm::shared-memory").len(), 1);
+        only(&text, "vllm::shared-memory");
         let fixed = GOOD.replace("ipc  = \"host\"", "shm_size = \"16g\"");
-        assert!(with_code(&fixed, "vllm::shared-memory").is_empty());
+        none(&fixed, "vllm::shared-memory");
     }
 
+    /// Each missing piece of the service: one finding.
     #[test]
-    fn healthcheck_missing() {
-        let text = GOOD.replace("healthcheck {\n      test = [\"CMD\", \"true\"]\n    }", "");
-        assert_eq!(with_code(&text, "vllm::no-healthcheck").len(), 1);
-    }
-
-    #[test]
-    fn tracing_without_service_name() {
-        let text = GOOD.replace("OTEL_SERVICE_NAME = \"vllm\"", "HF_HOME = \"/hf\"");
-        assert_eq!(with_code(&text, "vllm::no-service-name").len(), 1);
+    fn missing_pieces() {
+        let cases = [
+            (
+                "healthcheck {\n      test = [\"CMD\", \"true\"]\n    }",
+                "",
+                "vllm::no-healthcheck",
+            ),
+            (
+                "OTEL_SERVICE_NAME = \"vllm\"",
+                "HF_HOME = \"/hf\"",
+                "vllm::no-service-name",
+            ),
+        ];
+        for (from, to, code) in cases {
+            only(&GOOD.replace(from, to), code);
+        }
     }
 
     #[test]
@@ -592,42 +594,37 @@ compose "c" {
         let text = GOOD
             .replace("OTEL_SERVICE_NAME = \"vllm\"", "OTEL_SERVICE_NAME = \"vllm\"\n OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = \"http/protobuf\"")
             .replace("otel-collector:4317\"]", "otel-collector:4318\"]");
-        let d = with_code(&text, "vllm::otlp-endpoint");
-        assert_eq!(d.len(), 1);
-        assert_eq!(pointed(&text, &d[0]), "\"http://otel-collector:4318\"");
+        only_at(
+            &text,
+            "vllm::otlp-endpoint",
+            "\"http://otel-collector:4318\"",
+        );
         let fixed = text.replace("otel-collector:4318\"]", "otel-collector:4318/v1/traces\"]");
-        assert!(with_code(&fixed, "vllm::otlp-endpoint").is_empty());
+        none(&fixed, "vllm::otlp-endpoint");
         let bad = GOOD.replace(
             "OTEL_SERVICE_NAME = \"vllm\"",
             "OTEL_SERVICE_NAME = \"vllm\"\n OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = \"http/json\"",
         );
-        assert_eq!(with_code(&bad, "vllm::otlp-protocol").len(), 1);
+        only(&bad, "vllm::otlp-protocol");
     }
 
     #[test]
     fn endpoint_host_must_be_a_service() {
         let text = GOOD.replace("http://otel-collector:4317", "http://otelcollector:4317");
-        let d = with_code(&text, "vllm::otlp-host");
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `otel-collector`")
-        );
+        let d = only(&text, "vllm::otlp-host");
+        assert!(help_has(&d, "did you mean `otel-collector`"));
         let text = GOOD.replace("http://otel-collector:4317", "http://localhost:4317");
-        assert_eq!(with_code(&text, "vllm::otlp-host").len(), 1);
+        only(&text, "vllm::otlp-host");
         let text = GOOD.replace("http://otel-collector:4317", "http://10.0.0.5:4317");
-        assert!(with_code(&text, "vllm::otlp-host").is_empty());
+        none(&text, "vllm::otlp-host");
     }
 
     #[test]
     fn images_without_otel_packages() {
         let text = GOOD.replace("v0.33.0", "v0.10.0");
-        let d = with_code(&text, "vllm::no-otel-packages");
-        assert_eq!(d.len(), 1);
+        only(&text, "vllm::no-otel-packages");
         // Unknown tables for that release: flags are not judged.
         let text = text.replace("\"--max-model-len\"", "\"--max-model-lenght\"");
-        assert!(with_code(&text, "vllm::unknown-flag").is_empty());
+        none(&text, "vllm::unknown-flag");
     }
 }

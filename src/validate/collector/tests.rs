@@ -1,14 +1,12 @@
 //! Collector rules, one broken thing at a time, against a good config at 0.102.0 and 0.159.0.
 
 use crate::config::Severity;
-use crate::validate::test_support::{pointed, run, with_code};
+use crate::validate::test_support::{
+    help_has, none, only, only_at, pointed, run, stack_text, with_code,
+};
 
 /// A correct collector run by a service; tests break one thing at a time.
-const GOOD: &str = r#"
-stack "t" {}
-host "h" {
-  address = "203.0.113.1"
-}
+const GOOD: &str = stack_text! {host, r#"
 collector "c" {
   version = "VERSION"
   receiver "otlp" {
@@ -48,7 +46,7 @@ compose "p" {
     }
   }
 }
-"#;
+"#};
 
 fn good(version: &str) -> String {
     let exporter = if version == "0.102.0" {
@@ -87,15 +85,8 @@ fn undefined_and_unused_components() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"memory_limiter\", \"bacth\"]",
     );
-    let d = with_code(&text, "collector::undefined-component");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"bacth\"");
-    assert!(
-        d[0].help
-            .as_deref()
-            .unwrap()
-            .contains("did you mean `batch`")
-    );
+    let d = only_at(&text, "collector::undefined-component", "\"bacth\"");
+    assert!(help_has(&d, "did you mean `batch`"));
     let unused = with_code(&text, "collector::unused-component");
     assert_eq!(unused.len(), 1);
     assert_eq!(pointed(&text, &unused[0]), "\"batch\"");
@@ -107,24 +98,21 @@ fn component_types_per_version() {
     let text = GOOD
         .replace("VERSION", "0.159.0")
         .replace("EXPORTER", "otlp");
-    let d = with_code(&text, "collector::deprecated-component");
-    assert_eq!(d.len(), 1);
-    assert_eq!(d[0].severity, Severity::Warning);
+    let d = only(&text, "collector::deprecated-component");
+    assert_eq!(d.severity, Severity::Warning);
     // `otlp_grpc` does not exist before v0.144.0: an error that names the old type.
     let text = GOOD
         .replace("VERSION", "0.102.0")
         .replace("EXPORTER", "otlp_grpc");
-    let d = with_code(&text, "collector::component-type");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].help.as_deref().unwrap().contains("`otlp`"));
+    let d = only(&text, "collector::component-type");
+    assert!(help_has(&d, "`otlp`"));
     // `logging` was removed in v0.111.0.
     let text = good("0.159.0").replace(
         "exporter \"file/audit\"",
         "exporter \"logging\" {}\n exporter \"file/audit\"",
     );
-    let d = with_code(&text, "collector::component-type");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].message.contains("removed"));
+    let d = only(&text, "collector::component-type");
+    assert!(d.message.contains("removed"));
 }
 
 #[test]
@@ -135,7 +123,7 @@ fn telemetry_metrics_address_is_invalid_from_0_128() {
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(d[0].message.contains("telemetry.metrics.address"));
     let text = good("0.102.0").replacen("pipeline \"traces\"", tele, 1);
-    assert!(with_code(&text, "collector::invalid-key").is_empty());
+    none(&text, "collector::invalid-key");
 }
 
 #[test]
@@ -144,9 +132,8 @@ fn unknown_key_in_complete_table() {
         "processor \"batch\" {}",
         "processor \"batch\" {\n send_batch_szie = 10\n }",
     );
-    let d = with_code(&text, "collector::invalid-key");
-    assert_eq!(d.len(), 1);
-    assert!(d[0].help.as_deref().unwrap().contains("send_batch_size"));
+    let d = only(&text, "collector::invalid-key");
+    assert!(help_has(&d, "send_batch_size"));
 }
 
 #[test]
@@ -169,16 +156,14 @@ fn receiver_without_endpoint_binds_localhost() {
 #[test]
 fn file_exporter_needs_a_volume() {
     let text = good("0.159.0").replace("/var/lib/otelcol/audit/spans.jsonl", "/tmp/spans.jsonl");
-    let d = with_code(&text, "collector::file-tmp");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"/tmp/spans.jsonl\"");
+    only_at(&text, "collector::file-tmp", "\"/tmp/spans.jsonl\"");
     let text = good("0.159.0").replace("./audit:/var/lib/otelcol/audit", "./audit:/data");
-    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+    only(&text, "collector::file-not-on-volume");
     let text = good("0.159.0").replace(
         "./audit:/var/lib/otelcol/audit",
         "./audit:/var/lib/otelcol/audit:ro",
     );
-    assert_eq!(with_code(&text, "collector::file-not-on-volume").len(), 1);
+    only(&text, "collector::file-not-on-volume");
 }
 
 #[test]
@@ -190,9 +175,7 @@ fn filter_dropping_spans_before_audit() {
             "[\"memory_limiter\", \"batch\"]",
             "[\"memory_limiter\", \"filter/pii\", \"batch\"]",
         );
-    let d = with_code(&text, "collector::filter-drops-audit");
-    assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!(pointed(&text, &d[0]), "\"filter/pii\"");
+    only_at(&text, "collector::filter-drops-audit", "\"filter/pii\"");
 }
 
 #[test]
@@ -201,29 +184,23 @@ fn memory_limiter_first() {
         "[\"memory_limiter\", \"batch\"]",
         "[\"batch\", \"memory_limiter\"]",
     );
-    let d = with_code(&text, "collector::memory-limiter");
-    assert_eq!(d.len(), 1);
-    assert_eq!(pointed(&text, &d[0]), "\"memory_limiter\"");
+    only_at(&text, "collector::memory-limiter", "\"memory_limiter\"");
     let text = good("0.159.0").replace("limit_percentage = 80", "");
-    assert_eq!(
-        with_code(&text, "collector::memory-limiter-config").len(),
-        1
-    );
+    only(&text, "collector::memory-limiter-config");
 }
 
 #[test]
 fn health_check_missing() {
     let text = good("0.159.0").replace("extension \"health_check\"", "extension \"pprof\"");
-    assert_eq!(with_code(&text, "collector::no-health-check").len(), 1);
+    only(&text, "collector::no-health-check");
 }
 
 #[test]
 fn image_must_match_the_config_version() {
     let text = good("0.159.0").replace("contrib:0.159.0", "contrib:0.158.0");
-    let d = with_code(&text, "collector::image-version");
-    assert_eq!(d.len(), 1);
+    let d = only(&text, "collector::image-version");
     assert_eq!(
-        pointed(&text, &d[0]),
+        pointed(&text, &d),
         "\"otel/opentelemetry-collector-contrib:0.158.0\""
     );
 }
@@ -237,9 +214,9 @@ fn resource_attributes_use_semconv() {
             "[\"memory_limiter\", \"batch\"]",
             "[\"memory_limiter\", \"resource\", \"batch\"]",
         );
-    assert_eq!(with_code(&text, "collector::resource-attribute").len(), 1);
+    only(&text, "collector::resource-attribute");
     let fixed = text.replace("deployment.region", "cloud.region");
-    assert!(with_code(&fixed, "collector::resource-attribute").is_empty());
+    none(&fixed, "collector::resource-attribute");
 }
 
 #[test]
@@ -254,8 +231,8 @@ fn metrics_pipeline_fed_only_by_vllm_otlp() {
     let text = good("0.159.0")
         .replace("  service \"otel-collector\" {", vllm)
         .replacen("pipeline \"traces\"", metrics, 1);
-    assert_eq!(with_code(&text, "collector::metrics-no-source").len(), 1);
+    only(&text, "collector::metrics-no-source");
     // Without vLLM feeding it, other OTLP senders may exist: no finding.
     let text = good("0.159.0").replacen("pipeline \"traces\"", metrics, 1);
-    assert!(with_code(&text, "collector::metrics-no-source").is_empty());
+    none(&text, "collector::metrics-no-source");
 }

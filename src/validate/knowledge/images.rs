@@ -402,30 +402,22 @@ mod tests {
     #[test]
     fn rejects_malformed_references() {
         assert_eq!(ImageRef::parse("  "), Err(ImageRefError::Empty));
-        assert!(matches!(
-            ImageRef::parse("Vllm/Vllm-OpenAI:v1"),
-            Err(ImageRefError::InvalidRepository(_))
-        ));
-        assert!(matches!(
-            ImageRef::parse("app:"),
-            Err(ImageRefError::InvalidTag(_))
-        ));
-        assert!(matches!(
-            ImageRef::parse("app:-x"),
-            Err(ImageRefError::InvalidTag(_))
-        ));
-        assert!(matches!(
-            ImageRef::parse("app@sha256:abc"),
-            Err(ImageRefError::InvalidDigest(_))
-        ));
-        assert!(matches!(
-            ImageRef::parse("a//b"),
-            Err(ImageRefError::EmptyComponent(_))
-        ));
-        assert!(matches!(
-            ImageRef::parse("ghcr.io/"),
-            Err(ImageRefError::EmptyComponent(_))
-        ));
+        use ImageRefError as E;
+        type IsExpected = fn(&ImageRefError) -> bool;
+        let cases: [(&str, IsExpected); 6] = [
+            ("Vllm/Vllm-OpenAI:v1", |e| {
+                matches!(e, E::InvalidRepository(_))
+            }),
+            ("app:", |e| matches!(e, E::InvalidTag(_))),
+            ("app:-x", |e| matches!(e, E::InvalidTag(_))),
+            ("app@sha256:abc", |e| matches!(e, E::InvalidDigest(_))),
+            ("a//b", |e| matches!(e, E::EmptyComponent(_))),
+            ("ghcr.io/", |e| matches!(e, E::EmptyComponent(_))),
+        ];
+        for (text, is_expected) in cases {
+            let err = ImageRef::parse(text).expect_err(text);
+            assert!(is_expected(&err), "{text}: {err:?}");
+        }
     }
 
     #[test]
@@ -447,63 +439,58 @@ mod tests {
 
     #[test]
     fn families_including_hub_normalisation() {
-        assert_eq!(
-            parse("docker.io/postgres:16").family(),
-            Some(ImageFamily::Postgres)
-        );
-        assert_eq!(
-            parse("docker.io/library/postgres:16").family(),
-            Some(ImageFamily::Postgres)
-        );
-        assert_eq!(parse("postgres:16").family(), Some(ImageFamily::Postgres));
-        assert_eq!(
-            parse("bitnami/zookeeper:3.9").family(),
-            Some(ImageFamily::Zookeeper)
-        );
-        assert_eq!(
-            parse("signoz/zookeeper:3.7.1").family(),
-            Some(ImageFamily::Zookeeper)
-        );
-        assert_eq!(
-            parse("otel/opentelemetry-collector-contrib:0.159.0").family(),
-            Some(ImageFamily::CollectorContrib)
-        );
-        assert_eq!(
-            parse("otel/opentelemetry-collector:0.159.0").family(),
-            Some(ImageFamily::CollectorCore)
-        );
-        assert_eq!(
-            parse("signoz/signoz-otel-collector:v0.144.6").family(),
-            Some(ImageFamily::SignozOtelCollector)
-        );
-        // Same path on another registry is not assumed to be the same image.
-        assert_eq!(parse("ghcr.io/vllm/vllm-openai:v0.33.0").family(), None);
-        assert_eq!(parse("nginx:1.27").family(), None);
+        use ImageFamily as F;
+        let cases = [
+            ("docker.io/postgres:16", Some(F::Postgres)),
+            ("docker.io/library/postgres:16", Some(F::Postgres)),
+            ("postgres:16", Some(F::Postgres)),
+            ("bitnami/zookeeper:3.9", Some(F::Zookeeper)),
+            ("signoz/zookeeper:3.7.1", Some(F::Zookeeper)),
+            (
+                "otel/opentelemetry-collector-contrib:0.159.0",
+                Some(F::CollectorContrib),
+            ),
+            (
+                "otel/opentelemetry-collector:0.159.0",
+                Some(F::CollectorCore),
+            ),
+            (
+                "signoz/signoz-otel-collector:v0.144.6",
+                Some(F::SignozOtelCollector),
+            ),
+            // Same path on another registry is not assumed to be the same image.
+            ("ghcr.io/vllm/vllm-openai:v0.33.0", None),
+            ("nginx:1.27", None),
+        ];
+        for (text, family) in cases {
+            assert_eq!(parse(text).family(), family, "{text}");
+        }
     }
 
     #[test]
     fn version_mapping() {
-        assert_eq!(
-            vllm_version(&parse("vllm/vllm-openai:v0.33.0")),
-            Some(Version::new(0, 33, 0))
-        );
-        assert_eq!(vllm_version(&parse("vllm/vllm-openai:latest")), None);
-        assert_eq!(
-            vllm_version(&parse("otel/opentelemetry-collector-contrib:0.159.0")),
-            None
-        );
-        assert_eq!(
-            collector_version(&parse("otel/opentelemetry-collector-contrib:0.102.0")),
-            Some(Version::new(0, 102, 0))
-        );
-        assert_eq!(
-            collector_version(&parse("otel/opentelemetry-collector-contrib:v0.159.0")),
-            Some(Version::new(0, 159, 0))
-        );
-        assert_eq!(
-            collector_version(&parse("signoz/signoz-otel-collector:v0.144.6")),
-            None
-        );
+        let vllm = [
+            ("vllm/vllm-openai:v0.33.0", Some(Version::new(0, 33, 0))),
+            ("vllm/vllm-openai:latest", None),
+            ("otel/opentelemetry-collector-contrib:0.159.0", None),
+        ];
+        for (text, version) in vllm {
+            assert_eq!(vllm_version(&parse(text)), version, "{text}");
+        }
+        let collector = [
+            (
+                "otel/opentelemetry-collector-contrib:0.102.0",
+                Some(Version::new(0, 102, 0)),
+            ),
+            (
+                "otel/opentelemetry-collector-contrib:v0.159.0",
+                Some(Version::new(0, 159, 0)),
+            ),
+            ("signoz/signoz-otel-collector:v0.144.6", None),
+        ];
+        for (text, version) in collector {
+            assert_eq!(collector_version(&parse(text)), version, "{text}");
+        }
     }
 
     #[test]

@@ -11,6 +11,11 @@ fn at(minor: u64) -> CollectorKnowledge {
     CollectorKnowledge::for_version(&v(minor))
 }
 
+/// Whether collector 0.`minor`.0 knows `key` of the `ty` component of `kind`.
+fn knows_key(minor: u64, kind: ComponentKind, ty: &str, key: &str) -> bool {
+    matches!(at(minor).key_status(kind, ty, key), KeyStatus::Known(_))
+}
+
 #[test]
 fn image_tags_parse_with_and_without_v() {
     assert_eq!(
@@ -258,10 +263,7 @@ fn otlp_receiver_keys() {
 
 #[test]
 fn file_exporter_create_directory_by_version() {
-    assert!(matches!(
-        at(159).key_status(Exporter, "file/audit", "create_directory"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(159, Exporter, "file/audit", "create_directory"));
     assert_eq!(
         at(102).key_status(Exporter, "file", "create_directory"),
         KeyStatus::NotYet {
@@ -286,10 +288,7 @@ fn file_exporter_create_directory_by_version() {
         at(102).key_status(Exporter, "file", "paht"),
         KeyStatus::Unchecked
     );
-    assert!(matches!(
-        at(102).key_status(Exporter, "file", "rotation.max_days"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(102, Exporter, "file", "rotation.max_days"));
     assert_eq!(
         at(102).key_status(Exporter, "file", "rotation.max_day"),
         KeyStatus::Unknown {
@@ -324,10 +323,7 @@ fn filter_groups_deprecated_from_146_with_list_note() {
             since: Since::Exact(v(146))
         }
     );
-    assert!(matches!(
-        at(146).key_status(Processor, "filter", "trace_conditions"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(146, Processor, "filter", "trace_conditions"));
 }
 
 #[test]
@@ -342,13 +338,11 @@ fn memory_limiter_keys_and_rules() {
             since: Since::Exact(v(121))
         }
     );
-    assert!(matches!(
-        at(159).key_status(
-            Processor,
-            "memory_limiter",
-            "max_gc_interval_when_hard_limited"
-        ),
-        KeyStatus::Known(_)
+    assert!(knows_key(
+        159,
+        Processor,
+        "memory_limiter",
+        "max_gc_interval_when_hard_limited"
     ));
     assert_eq!(
         at(159).key_status(Processor, "memory_limiter", "limit_mb"),
@@ -380,10 +374,7 @@ fn memory_limiter_keys_and_rules() {
 
 #[test]
 fn otlp_exporter_batcher_deprecated_then_removed() {
-    assert!(matches!(
-        at(102).key_status(Exporter, "otlp", "batcher"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(102, Exporter, "otlp", "batcher"));
     assert!(matches!(
         at(125).key_status(Exporter, "otlp", "batcher"),
         KeyStatus::Deprecated { .. }
@@ -392,15 +383,9 @@ fn otlp_exporter_batcher_deprecated_then_removed() {
         at(159).key_status(Exporter, "otlp_grpc", "batcher"),
         KeyStatus::Removed { .. }
     ));
-    assert!(matches!(
-        at(159).key_status(Exporter, "otlp_grpc", "tls.insecure"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(159, Exporter, "otlp_grpc", "tls.insecure"));
     // Alias resolves to the same key table.
-    assert!(matches!(
-        at(159).key_status(Exporter, "otlp/signoz", "tls.insecure"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(159, Exporter, "otlp/signoz", "tls.insecure"));
 }
 
 #[test]
@@ -415,10 +400,7 @@ fn debug_exporter_key_history() {
         at(140).key_status(Exporter, "debug", "sending_queue"),
         KeyStatus::Unchecked
     );
-    assert!(matches!(
-        at(159).key_status(Exporter, "debug", "output_paths"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(159, Exporter, "debug", "output_paths"));
 }
 
 #[test]
@@ -427,10 +409,7 @@ fn resource_attributes_items() {
         at(159).key_status(Processor, "resource", "attributes[0].action"),
         KeyStatus::Known(KeyFacts { note: Some(_), .. })
     ));
-    assert!(matches!(
-        at(159).key_status(Processor, "resource", "attributes.1.key"),
-        KeyStatus::Known(_)
-    ));
+    assert!(knows_key(159, Processor, "resource", "attributes.1.key"));
     assert_eq!(
         at(159).key_status(Processor, "resource", "atributes"),
         KeyStatus::Unknown {
