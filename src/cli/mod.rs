@@ -135,9 +135,7 @@ fn read_and_prepare(
     crate::engine::prepare::ReadState,
     crate::engine::prepare::Prepared,
 )> {
-    let read = rt
-        .block_on(crate::engine::prepare::read_state(ws))
-        .map_err(EngineError::from)?;
+    let read = rt.block_on(crate::engine::prepare::read_state(ws))?;
     state_cmd::show_state_warnings(&read.warnings);
     let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
     validate::show_warnings(&prepared.warnings);
