@@ -324,7 +324,7 @@ fn operation_of(a: Action) -> Operation {
 }
 
 async fn run_one(
-    applier: &dyn Operations,
+    ops: &dyn Operations,
     cx: &ApplyContext,
     address: &str,
     action: Action,
@@ -341,7 +341,7 @@ async fn run_one(
     match action {
         Action::Create => {
             let desired = desired.ok_or_else(missing)?;
-            applier.create(Op::create(cx, desired)).await.map(Some)
+            ops.create(Op::create(cx, desired)).await.map(Some)
         }
         Action::Update => {
             let op = Op {
@@ -350,18 +350,18 @@ async fn run_one(
                 prior: Some(prior.ok_or_else(missing)?),
                 changed,
             };
-            applier.update(op).await.map(Some)
+            ops.update(op).await.map(Some)
         }
         Action::Replace => {
             let desired = desired.ok_or_else(missing)?;
             if let Some(p) = prior {
-                applier.delete(deletion(p)).await?;
+                ops.delete(deletion(p)).await?;
             }
-            applier.create(Op::create(cx, desired)).await.map(Some)
+            ops.create(Op::create(cx, desired)).await.map(Some)
         }
         Action::Delete => {
             if let Some(p) = prior {
-                applier.delete(deletion(p)).await?;
+                ops.delete(deletion(p)).await?;
             }
             Ok(None)
         }

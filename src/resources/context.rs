@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 /// A request to make a resource's state durable now, answered once it is.
 pub type CheckpointRequest = (String, ResourceState, oneshot::Sender<Result<(), String>>);
 
-/// Lets an applier record state in the middle of an operation (e.g. the fingerprint of a
+/// Lets an operation record state in the middle of an operation (e.g. the fingerprint of a
 /// host key it generated, before the create request that installs it), so that a crash
 /// right after leaves enough in state to adopt safely. The executor serves the requests.
 #[derive(Clone, Debug)]
@@ -25,7 +25,7 @@ impl Checkpoint {
         (Self { tx: Some(tx) }, rx)
     }
 
-    /// No durability (tests of one applier): checkpoints succeed without being stored.
+    /// No durability (tests of one kind): checkpoints succeed without being stored.
     pub fn none() -> Self {
         Self { tx: None }
     }

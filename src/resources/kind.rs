@@ -178,10 +178,6 @@ impl Providers {
         })
     }
 
-    pub fn cloud_if_any(&self) -> Option<&CloudProvider> {
-        self.cloud.as_ref()
-    }
-
     pub fn node(&self) -> &NodeProvider {
         &self.node
     }

@@ -97,7 +97,7 @@ mod tests {
     use serde_json::Value as Json;
 
     /// Plans `d` against the state apply records for it: its desired attributes plus what
-    /// the applier adds.
+    /// the kind adds.
     fn action_after_apply(d: &Desired, recorded: &[(&str, Json)]) -> crate::plan::Action {
         use crate::plan::{PlanInput, PlanOptions, compute};
         use crate::state::{ResourceState, ResourceStatus, StateFile};
@@ -132,7 +132,7 @@ mod tests {
         plan.change(&d.address).unwrap().action
     }
 
-    /// What the node applier records beyond the desired attributes (bootstrap versions, the
+    /// What node kinds record beyond the desired attributes (bootstrap versions, the
     /// compose bundle) is computed; otherwise the plan reads it as attributes to remove and
     /// apply's next wave stops with "still differs after it was applied in this run".
     #[test]
