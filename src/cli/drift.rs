@@ -5,7 +5,7 @@
 use super::Cli;
 use crate::drift::{self, DRIFT_FORMAT_VERSION, DriftReport, DriftSummary, ReportError, Status};
 use crate::engine::{EngineError, refresh};
-use crate::plan::{self, PlanInput, PlanOptions, StateRef};
+use crate::plan::{PlanOptions, StateRef};
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -48,20 +48,13 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         ));
         Vec::new()
     } else {
-        match plan::compute(
-            &PlanInput {
-                stack: &prepared.stack.name.value,
-                desired: &prepared.desired,
-                prior: Some(&state),
-                hasher: Some(&hasher),
-                inputs_hash: prepared.inputs_hash.clone(),
-                drift: Vec::new(),
-            },
+        let plan = prepared.plan(
+            Some(&state),
+            Some(&hasher),
+            Vec::new(),
             &PlanOptions::default(),
-        ) {
-            Ok(p) => drift::unapplied(&p),
-            Err(e) => return Err(EngineError::from(e).into()),
-        }
+        )?;
+        drift::unapplied(&plan)
     };
     let mut report = DriftReport {
         format_version: DRIFT_FORMAT_VERSION,

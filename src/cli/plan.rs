@@ -2,7 +2,7 @@
 
 use super::{Cli, exit};
 use crate::engine::{EngineError, refresh};
-use crate::plan::{self, PlanInput, PlanOptions, SavedPlan};
+use crate::plan::{self, PlanOptions, SavedPlan};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,16 +66,9 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         }
         _ => (None, Vec::new()),
     };
-    let input = PlanInput {
-        stack: &prepared.stack.name.value,
-        desired: &prepared.desired,
-        prior: refreshed.as_ref().or(state.as_ref()),
-        hasher: hasher.as_ref(),
-        inputs_hash: prepared.inputs_hash.clone(),
-        drift,
-    };
     let opts = args.select.plan_options(args.destroy);
-    let mut plan = plan::compute(&input, &opts).map_err(EngineError::from)?;
+    let prior = refreshed.as_ref().or(state.as_ref());
+    let mut plan = prepared.plan(prior, hasher.as_ref(), drift, &opts)?;
     plan.state = recorded;
     if args.json {
         println!(

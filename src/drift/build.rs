@@ -4,7 +4,7 @@
 use super::model::*;
 use crate::config::Stack;
 use crate::plan::{Action, Drift, DriftKind, Plan};
-use crate::resources::{Address, DriftStory};
+use crate::resources::Address;
 use crate::state::StateFile;
 
 pub const UNDO_OR_ACCEPT: &str = "`sovstack apply` undoes it; `sovstack apply --refresh-only` accepts it into the state (then change stack.hcl to match, or the next apply undoes it)";
@@ -37,28 +37,29 @@ fn finding(d: &Drift) -> Finding {
     } else {
         area_of(&d.address)
     };
-    let names: Vec<&str> = d.changes.iter().map(|c| c.name.as_str()).collect();
-    let story = crate::resources::kind(kind_of(&d.address)).and_then(|k| k.drift_story(d));
-    if let (
-        Some(DriftStory {
-            summary,
-            diff,
-            remedy,
-        }),
-        DriftKind::Changed | DriftKind::Deleted,
-    ) = (story, d.kind)
-    {
-        return Finding {
-            area,
-            kind: d.kind,
-            address: d.address.clone(),
-            summary,
-            changes: d.changes.clone(),
-            diff,
-            remedy,
-        };
+    // A kind tells its own changes and deletions; the rest read the same for every kind.
+    let story = matches!(d.kind, DriftKind::Changed | DriftKind::Deleted)
+        .then(|| crate::resources::kind(kind_of(&d.address))?.drift_story(d))
+        .flatten();
+    let (summary, diff, remedy) = match story {
+        Some(s) => (s.summary, s.diff, s.remedy),
+        None => general_words(d),
+    };
+    Finding {
+        area,
+        kind: d.kind,
+        address: d.address.clone(),
+        summary,
+        changes: d.changes.clone(),
+        diff,
+        remedy,
     }
-    let (summary, diff, remedy) = match (d.kind, kind_of(&d.address)) {
+}
+
+/// What a finding says when its kind has no words of its own for it.
+fn general_words(d: &Drift) -> (String, Option<String>, String) {
+    let names: Vec<&str> = d.changes.iter().map(|c| c.name.as_str()).collect();
+    match (d.kind, kind_of(&d.address)) {
         (DriftKind::Policy, _) => (
             d.message.clone().unwrap_or_else(|| "violates the stack's policy".into()),
             None,
@@ -84,15 +85,6 @@ fn finding(d: &Drift) -> Finding {
                 "delete it (`hcloud {kind} delete <id>`), or add a `{kind}` block with this address to stack.hcl: apply adopts what carries its labels"
             ),
         ),
-    };
-    Finding {
-        area,
-        kind: d.kind,
-        address: d.address.clone(),
-        summary,
-        changes: d.changes.clone(),
-        diff,
-        remedy,
     }
 }
 

@@ -7,7 +7,7 @@ use super::prepare::{self, Prepared};
 use super::{EngineError, Workspace, refresh};
 use crate::config::value;
 use crate::graph::Graph;
-use crate::plan::{self, Action, Drift, Plan, PlanInput, PlanOptions, SavedPlan};
+use crate::plan::{self, Action, Drift, Plan, PlanOptions, SavedPlan};
 use crate::progress::{EventSink, Progress};
 use crate::resources::{ApplyContext, ApplyOptions, Checkpoint, Desired};
 use crate::state::{
@@ -181,11 +181,13 @@ impl<W: StateWriter> Run<'_, W> {
         } else if !plan.has_changes() {
             return Ok(WaveEnd::Done);
         }
-        if let Some(stop) = self.must_stop(&plan, &prepared.desired) {
+        let wave_plan = ready_part(&plan, &prepared.desired);
+        if let Some(stop) = self.must_stop(&plan, &wave_plan) {
             report.stop = Some(stop);
             return Ok(WaveEnd::Done);
         }
-        self.execute_wave(&plan, &prepared, ui, report).await
+        self.execute_wave(&plan, &wave_plan, &prepared, ui, report)
+            .await
     }
 
     fn plan(
@@ -195,17 +197,7 @@ impl<W: StateWriter> Run<'_, W> {
         drift: Vec<Drift>,
         recorded: Option<&StateFile>,
     ) -> Result<Plan, EngineError> {
-        let mut plan = plan::compute(
-            &PlanInput {
-                stack: &prepared.stack.name.value,
-                desired: &prepared.desired,
-                prior,
-                hasher: Some(&self.hasher),
-                inputs_hash: prepared.inputs_hash.clone(),
-                drift,
-            },
-            &self.req.plan_options,
-        )?;
+        let mut plan = prepared.plan(prior, Some(&self.hasher), drift, &self.req.plan_options)?;
         plan.state = recorded.map(|s| plan::StateRef {
             lineage: s.lineage.to_string(),
             serial: s.serial,
@@ -216,7 +208,7 @@ impl<W: StateWriter> Run<'_, W> {
     /// A later wave may only do what earlier waves could not: something applied in this run
     /// that still differs means apply and plan disagree, and looping would churn it. And a
     /// wave with nothing ready would wait forever.
-    fn must_stop(&self, plan: &Plan, desired: &[Desired]) -> Option<Stop> {
+    fn must_stop(&self, plan: &Plan, wave_plan: &Plan) -> Option<Stop> {
         if let Some(again) = plan.changes.iter().find(|c| {
             c.action != Action::NoOp
                 && self
@@ -229,7 +221,7 @@ impl<W: StateWriter> Run<'_, W> {
                 attributes: again.changes.iter().map(|a| a.name.clone()).collect(),
             });
         }
-        if !ready_part(plan, desired).has_changes() {
+        if !wave_plan.has_changes() {
             let waiting = plan
                 .changes
                 .iter()
@@ -241,14 +233,15 @@ impl<W: StateWriter> Run<'_, W> {
         None
     }
 
+    /// Runs `wave_plan`, the part of `plan` that is ready now.
     async fn execute_wave(
         &mut self,
         plan: &Plan,
+        wave_plan: &Plan,
         prepared: &Prepared,
         ui: &mut dyn Ui,
         report: &mut Report,
     ) -> Result<WaveEnd, EngineError> {
-        let wave_plan = ready_part(plan, &prepared.desired);
         if self.writer.state().is_none() {
             self.writer.init(&prepared.stack.name.value).await?;
         }
@@ -276,7 +269,7 @@ impl<W: StateWriter> Run<'_, W> {
         };
         let parallelism = self.req.apply_options.parallelism;
         let result = execute(
-            &wave_plan,
+            wave_plan,
             &prepared.desired,
             providers,
             &mut self.writer,
@@ -288,7 +281,7 @@ impl<W: StateWriter> Run<'_, W> {
         // Every sender is gone once execute returns; the printer drains and stops.
         let _ = printer.await;
         let outcome = result?;
-        collect_results(&wave_plan, &outcome, &mut self.results);
+        collect_results(wave_plan, &outcome, &mut self.results);
         report.failed.extend(outcome.failed.iter().cloned());
         if outcome.is_success() {
             Ok(WaveEnd::Continue)

@@ -67,16 +67,13 @@ impl Operations for Providers {
         crate::resources::kind(kind).is_some()
     }
     async fn create(&self, op: Op<'_>) -> Recorded {
-        let kind = crate::resources::kind_or_error(&op.desired.address, op.desired.kind)?;
-        kind.operate().create(self, op).await
+        self.create_op(op).await
     }
     async fn update(&self, op: Op<'_>) -> Recorded {
-        let kind = crate::resources::kind_or_error(&op.desired.address, op.desired.kind)?;
-        kind.operate().update(self, op).await
+        self.update_op(op).await
     }
     async fn delete(&self, del: Deletion<'_>) -> Deleted {
-        let kind = crate::resources::kind_or_error(del.address, &del.prior.kind)?;
-        kind.operate().delete(self, del).await
+        self.delete_op(del).await
     }
 }
 

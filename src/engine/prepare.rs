@@ -71,6 +71,27 @@ pub struct Prepared {
     pub warnings: String,
 }
 
+impl Prepared {
+    /// The plan of this stack against `prior` (the refreshed state, or the recorded one).
+    pub fn plan(
+        &self,
+        prior: Option<&StateFile>,
+        hasher: Option<&KeyedHasher>,
+        drift: Vec<crate::plan::Drift>,
+        opts: &crate::plan::PlanOptions,
+    ) -> Result<crate::plan::Plan, EngineError> {
+        let input = crate::plan::PlanInput {
+            stack: &self.stack.name.value,
+            desired: &self.desired,
+            prior,
+            hasher,
+            inputs_hash: self.inputs_hash.clone(),
+            drift,
+        };
+        Ok(crate::plan::compute(&input, opts)?)
+    }
+}
+
 /// Loads and checks the stack, renders, builds desired resources. Errors in the stack come
 /// back as [`EngineError::Invalid`] with every diagnostic rendered.
 ///

@@ -209,16 +209,27 @@ impl Providers {
         Ok(all)
     }
 
+    /// Runs a create through the kind of `op.desired`.
+    pub async fn create_op(&self, op: Op<'_>) -> Recorded {
+        let kind = super::kind_or_error(&op.desired.address, op.desired.kind)?;
+        kind.operate().create(self, op).await
+    }
+
+    /// Runs an in-place update through the kind of `op.desired`.
+    pub async fn update_op(&self, op: Op<'_>) -> Recorded {
+        let kind = super::kind_or_error(&op.desired.address, op.desired.kind)?;
+        kind.operate().update(self, op).await
+    }
+
+    /// Runs a delete through the kind state recorded for it.
+    pub async fn delete_op(&self, del: Deletion<'_>) -> Deleted {
+        let kind = super::kind_or_error(del.address, &del.prior.kind)?;
+        kind.operate().delete(self, del).await
+    }
+
     /// Creates `desired` through its kind.
-    pub async fn create(
-        &self,
-        cx: &ApplyContext,
-        desired: &Desired,
-    ) -> Result<ResourceState, ApplyError> {
-        super::kind_or_error(&desired.address, desired.kind)?
-            .operate()
-            .create(self, Op::create(cx, desired))
-            .await
+    pub async fn create(&self, cx: &ApplyContext, desired: &Desired) -> Recorded {
+        self.create_op(Op::create(cx, desired)).await
     }
 
     /// Updates `desired` in place through its kind.
@@ -228,30 +239,18 @@ impl Providers {
         desired: &Desired,
         prior: &ResourceState,
         changed: &[String],
-    ) -> Result<ResourceState, ApplyError> {
+    ) -> Recorded {
         let op = Op {
             cx,
             desired,
             prior: Some(prior),
             changed,
         };
-        super::kind_or_error(&desired.address, desired.kind)?
-            .operate()
-            .update(self, op)
-            .await
+        self.update_op(op).await
     }
 
     /// Deletes what `prior` records through its kind.
-    pub async fn delete(
-        &self,
-        cx: &ApplyContext,
-        address: &str,
-        prior: &ResourceState,
-    ) -> Result<(), ApplyError> {
-        let del = Deletion { cx, address, prior };
-        super::kind_or_error(address, &prior.kind)?
-            .operate()
-            .delete(self, del)
-            .await
+    pub async fn delete(&self, cx: &ApplyContext, address: &str, prior: &ResourceState) -> Deleted {
+        self.delete_op(Deletion { cx, address, prior }).await
     }
 }

@@ -20,7 +20,6 @@ pub(crate) mod user_data;
 pub(crate) use refresh::refresh;
 
 use super::context::{ApplyContext, ApplyError, Deleted, Deletion, Op, Recorded};
-use super::desired::Desired;
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
 use crate::providers::hcloud::models::UpdateResource;
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
@@ -287,43 +286,33 @@ pub(crate) async fn delete<K: CloudResource>(
     .await
 }
 
-/// A cloud operation's inputs: the API, the run, the resource with its attributes resolved
-/// against what state knows now, and for an update what state recorded.
+/// A cloud operation: the [`Op`] (reached through `Deref`), the API, and the resource's
+/// attributes resolved against what state knows now.
 pub struct CloudOp<'a> {
+    op: Op<'a>,
     pub(crate) app: &'a CloudProvider,
-    pub(crate) cx: &'a ApplyContext,
-    pub(crate) d: &'a Desired,
     pub(crate) a: attrs::Attrs,
-    pub(crate) prior: Option<&'a ResourceState>,
-    pub(crate) changed: &'a [String],
+}
+
+impl<'a> std::ops::Deref for CloudOp<'a> {
+    type Target = Op<'a>;
+    fn deref(&self) -> &Op<'a> {
+        &self.op
+    }
 }
 
 impl<'a> CloudOp<'a> {
     fn new(providers: &'a Providers, op: Op<'a>) -> Result<Self, ApplyError> {
         Ok(Self {
             app: providers.cloud(&op.desired.address)?,
-            cx: op.cx,
-            d: op.desired,
             a: attrs::Attrs::resolve(op.cx, op.desired)?,
-            prior: op.prior,
-            changed: op.changed,
-        })
-    }
-
-    /// What state recorded, for an update.
-    pub fn prior(&self) -> Result<&'a ResourceState, ApplyError> {
-        self.prior.ok_or_else(|| {
-            attrs::precondition(&self.d.address, "an update needs what state recorded")
+            op,
         })
     }
 
     /// The API id state recorded, for an update.
     pub fn prior_id(&self) -> Result<u64, ApplyError> {
-        attrs::prior_id(&self.d.address, self.prior()?)
-    }
-
-    pub fn has(&self, attribute: &str) -> bool {
-        self.changed.iter().any(|c| c == attribute)
+        attrs::prior_id(&self.desired.address, self.prior()?)
     }
 
     /// Sends a create for this address; when its outcome is unknown, looks for what it made
@@ -338,7 +327,7 @@ impl<'a> CloudOp<'a> {
         C: Fn() -> CF,
         CF: std::future::Future<Output = Result<R, HcloudError>>,
     {
-        lookup::create_or_find(self.cx, &self.d.address, create, || self.find(k)).await
+        lookup::create_or_find(self.cx, &self.desired.address, create, || self.find(k)).await
     }
 
     /// The resource of kind `k` an interrupted run made for this address, if any.
@@ -346,7 +335,7 @@ impl<'a> CloudOp<'a> {
         &self,
         k: &K,
     ) -> Result<Option<K::Item>, ApplyError> {
-        find(k, self.app, self.cx, &self.d.address).await
+        find(k, self.app, self.cx, &self.desired.address).await
     }
 }
 

@@ -155,7 +155,7 @@ async fn reconcile_servers(
 #[async_trait::async_trait]
 impl CloudResource for FirewallKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let name = a.str("name")?.to_owned();
         let labels = a.labels()?;
         let rules = rules_of(a)?;
@@ -192,7 +192,7 @@ impl CloudResource for FirewallKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let prior = op.prior()?;
         let id = FirewallId(op.prior_id()?);
         if op.has("rules") {

@@ -110,11 +110,7 @@ pub(crate) fn attr_str(desired: &Desired, key: &str) -> Result<String, ApplyErro
 
 /// A string attribute as recorded in state.
 pub(crate) fn prior_str(prior: &ResourceState, key: &str) -> Option<String> {
-    prior
-        .attributes
-        .get(key)
-        .and_then(Json::as_str)
-        .map(str::to_string)
+    attr(prior, key).map(str::to_string)
 }
 
 /// Create and update of a node kind are one thing: bring it in line on its node.

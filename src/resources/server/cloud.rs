@@ -218,7 +218,7 @@ async fn change_type(
 #[async_trait::async_trait]
 impl CloudResource for ServerKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         if let Some(existing) = op.find(&ServerKind).await? {
             // A checkpoint from the run that created it says which host key to expect.
             let fingerprint = cx
@@ -305,7 +305,7 @@ impl CloudResource for ServerKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let prior = op.prior()?;
         let id = ServerId(op.prior_id()?);
         let mut state = updated_state(d, a, prior, ServerKind.computed());

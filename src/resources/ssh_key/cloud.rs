@@ -43,7 +43,7 @@ async fn bring_in_line(
 #[async_trait::async_trait]
 impl CloudResource for SshKeyKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let name = a.str("name")?.to_owned();
         let public_key = a.str("public_key")?.to_owned();
         let labels = a.labels()?;
@@ -94,7 +94,7 @@ impl CloudResource for SshKeyKind {
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
         // Only the name and labels change in place, and the shared update has set them.
         Ok(updated_state(
-            op.d,
+            op.desired,
             &op.a,
             op.prior()?,
             SshKeyKind.computed(),

@@ -129,7 +129,7 @@ async fn reattach(
 #[async_trait::async_trait]
 impl CloudResource for VolumeKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let name = a.str("name")?.to_owned();
         let size = a.u64("size")?;
         let labels = a.labels()?;
@@ -183,7 +183,7 @@ impl CloudResource for VolumeKind {
     }
 
     async fn update(&self, op: CloudOp<'_>) -> Recorded {
-        let (app, cx, d, a) = (op.app, op.cx, op.d, &op.a);
+        let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
         let prior = op.prior()?;
         let id = VolumeId(op.prior_id()?);
         // The API's view decides what to do: state may be behind what happened outside sovstack.
