@@ -136,6 +136,17 @@ fn read_and_prepare(
     crate::engine::prepare::Prepared,
 )> {
     let read = rt.block_on(crate::engine::prepare::read_state(ws))?;
+    prepare_read(ws, read)
+}
+
+/// [`read_and_prepare`] from a state already read.
+fn prepare_read(
+    ws: &Workspace,
+    read: crate::engine::prepare::ReadState,
+) -> miette::Result<(
+    crate::engine::prepare::ReadState,
+    crate::engine::prepare::Prepared,
+)> {
     state_cmd::show_state_warnings(&read.warnings);
     let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
     validate::show_warnings(&prepared.warnings);

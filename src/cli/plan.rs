@@ -1,6 +1,6 @@
 //! `sovstack plan`: what apply would change. Offline by default for a stack with no state.
 
-use super::{Cli, exit};
+use super::{Cli, CliError, exit};
 use crate::engine::{EngineError, refresh};
 use crate::plan::{self, PlanOptions, SavedPlan};
 use std::path::PathBuf;
@@ -51,7 +51,13 @@ impl Selection {
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime_on_this_thread()?;
-    let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
+    let mut read = rt.block_on(crate::engine::prepare::read_state(&ws))?;
+    if args.out.is_some() && read.hasher.is_none() {
+        // A saved plan is applied with the state's key: it must be made with that key, so
+        // saving the first plan of a stack creates the key (nothing else).
+        read.hasher = Some(ws.backend()?.hasher().map_err(EngineError::from)?);
+    }
+    let (read, prepared) = super::prepare_read(&ws, read)?;
     let (state, hasher) = (read.state, read.hasher);
     // A saved plan refers to the recorded state; the diff is made against the world.
     let recorded = state.as_ref().map(|s| crate::plan::StateRef {
@@ -79,9 +85,15 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         print!("{}", plan::text::render(&plan));
     }
     if let Some(out) = &args.out {
-        let saved = SavedPlan::new(plan.clone());
-        crate::state::atomic::write_atomic(out, saved.to_json().as_bytes())
-            .map_err(EngineError::from)?;
+        let saved = SavedPlan {
+            plan,
+            inputs: crate::engine::prepare::plan_inputs(&ws, &prepared.stack, hasher.as_ref()),
+        };
+        let text = saved
+            .to_json()
+            .map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?;
+        crate::state::atomic::write_atomic(out, text.as_bytes()).map_err(EngineError::from)?;
+        plan = saved.plan;
         if !args.json {
             println!(
                 "\nSaved the plan to {}; apply it with `sovstack apply {}`.",

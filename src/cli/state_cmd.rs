@@ -154,16 +154,7 @@ fn edit(
 
 pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
     if let Some(p) = &args.plan_file {
-        let s = SavedPlan::read(p).map_err(EngineError::from)?;
-        if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&s.plan).unwrap_or_default()
-            );
-        } else {
-            print!("{}", crate::plan::text::render(&s.plan));
-        }
-        return Ok(ExitCode::SUCCESS);
+        return show_saved(cli, p, args.json);
     }
     let s = read(&cli.workspace()?)?;
     if args.json {
@@ -188,6 +179,39 @@ pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
         for k in r.sensitive_attributes.keys() {
             println!("  {k} = (sensitive)");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A saved plan as it was made, then whether `apply FILE` would take it now (on stderr
+/// with `--json`, so the JSON stays the plan).
+fn show_saved(cli: &Cli, path: &std::path::Path, json: bool) -> miette::Result<ExitCode> {
+    let saved = SavedPlan::read(path).map_err(EngineError::from)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&saved.plan).unwrap_or_default()
+        );
+    } else {
+        print!("{}", crate::plan::text::render(&saved.plan));
+    }
+    let ws = cli.workspace()?;
+    let verdict = match super::runtime()?.block_on(crate::engine::apply::check_saved(&ws, path)) {
+        Ok(_) => format!(
+            "This plan is current: `sovstack apply {}` applies it as shown.",
+            path.display()
+        ),
+        Err(e) => {
+            let help = miette::Diagnostic::help(&e)
+                .map(|h| format!("\n  help: {h}"))
+                .unwrap_or_default();
+            format!("This plan cannot be applied now: {e}{help}")
+        }
+    };
+    if json {
+        eprintln!("{verdict}");
+    } else {
+        println!("\n{verdict}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -104,10 +104,18 @@ struct Run<'a, W: StateWriter> {
 
 /// Runs an apply or destroy to the end, recording state after every operation.
 pub async fn run(ws: &Workspace, req: &Request, ui: &mut dyn Ui) -> Result<Report, EngineError> {
+    let saved = req.saved.as_deref().map(SavedPlan::read).transpose()?;
+    let planned_ws;
+    let ws = match &saved {
+        Some(saved) => {
+            planned_ws = with_planned_variables(ws, saved)?;
+            &planned_ws
+        }
+        None => ws,
+    };
     let backend = ws.backend()?;
     let writer = backend.lock(req.command.as_str(), req.lock_timeout).await?;
     let hasher = Arc::new(backend.hasher()?);
-    let saved = req.saved.as_deref().map(SavedPlan::read).transpose()?;
     let mut run = Run {
         ws,
         req,
@@ -126,6 +134,51 @@ pub async fn run(ws: &Workspace, req: &Request, ui: &mut dyn Ui) -> Result<Repor
     }
     run.finish(&mut report).await?;
     Ok(report)
+}
+
+/// The workspace a saved plan is applied in: the variables it was made with.
+fn with_planned_variables(ws: &Workspace, saved: &SavedPlan) -> Result<Workspace, EngineError> {
+    Ok(Workspace {
+        vars: saved.variables(&ws.vars)?,
+        ..ws.clone()
+    })
+}
+
+/// The checks apply makes of a saved plan before it changes anything: the secrets it was
+/// made with are given again, and neither the state nor any input moved.
+fn accept_saved(
+    saved: &SavedPlan,
+    prepared: &Prepared,
+    hasher: &KeyedHasher,
+    recorded: Option<plan::StateRef>,
+) -> Result<(), EngineError> {
+    let secrets = prepared
+        .stack
+        .variables
+        .iter()
+        .filter(|v| v.sensitive)
+        .map(|v| (v.name.clone(), v.value.clone()))
+        .collect();
+    saved.check_secrets(&secrets, hasher)?;
+    saved.check_current(recorded, &prepared.inputs_hash)?;
+    Ok(())
+}
+
+/// Whether `apply FILE` would accept the saved plan at `path` now: the checks it makes before
+/// changing anything, without taking the lock or reading the world.
+pub async fn check_saved(ws: &Workspace, path: &std::path::Path) -> Result<SavedPlan, EngineError> {
+    let saved = SavedPlan::read(path)?;
+    let ws = with_planned_variables(ws, &saved)?;
+    let backend = ws.backend()?;
+    let state = backend.load().await?.map(|l| l.state);
+    let hasher = backend.hasher()?;
+    let prepared = prepare::prepare(&ws, state.as_ref(), Some(&hasher))?;
+    let recorded = state.as_ref().map(|s| plan::StateRef {
+        lineage: s.lineage.to_string(),
+        serial: s.serial,
+    });
+    accept_saved(&saved, &prepared, &hasher, recorded)?;
+    Ok(saved)
 }
 
 enum WaveEnd {
@@ -167,7 +220,7 @@ impl<W: StateWriter> Run<'_, W> {
         let plan = self.plan(&prepared, prior.as_ref(), drift, state.as_ref())?;
         if wave == 1 {
             if let Some(saved) = saved {
-                saved.check_current(plan.state.clone(), &plan.inputs_hash)?;
+                accept_saved(saved, &prepared, &self.hasher, plan.state.clone())?;
             }
             ui.plan(&plan, false);
             if !plan.has_changes() {
@@ -245,7 +298,7 @@ impl<W: StateWriter> Run<'_, W> {
         if self.writer.state().is_none() {
             self.writer.init(&prepared.stack.name.value).await?;
         }
-        self.last_plan_hash = Some(SavedPlan::new(plan.clone()).plan_sha256);
+        self.last_plan_hash = Some(plan::plan_sha256(plan));
         let needs_cloud = wave_plan
             .changes
             .iter()

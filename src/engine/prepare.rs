@@ -187,6 +187,32 @@ fn inputs_hash(
     hex::encode(h.finalize())
 }
 
+/// What a saved plan must carry to be applied as it was made: the non-secret variable values
+/// given on the command line or in the environment (as given), and keyed hashes of the secrets.
+pub fn plan_inputs(
+    ws: &Workspace,
+    stack: &Stack,
+    hasher: Option<&KeyedHasher>,
+) -> crate::plan::PlanInputs {
+    let mut inputs = crate::plan::PlanInputs::default();
+    for v in &stack.variables {
+        if v.sensitive {
+            if let (Some(value), Some(h)) = (&v.value, hasher) {
+                inputs.secrets.insert(v.name.clone(), h.hash_json(value));
+            }
+            continue;
+        }
+        let from_cli = ws.vars.iter().rev().find(|(k, _)| *k == v.name);
+        let given = from_cli
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(format!("SOVSTACK_VAR_{}", v.name)).ok());
+        if let Some(value) = given {
+            inputs.variables.insert(v.name.clone(), value);
+        }
+    }
+    inputs
+}
+
 /// The state (if any), the key to compare secrets with, and warnings about the state file.
 /// Reading never creates files: without state, the key comes from `SOVSTACK_STATE_KEY` or is
 /// absent.

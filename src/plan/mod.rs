@@ -7,7 +7,7 @@ pub mod text;
 
 pub use diff::{PlanError, PlanInput, PlanOptions, compute, unified_diff};
 pub use model::*;
-pub use saved::{SavedPlan, SavedPlanError};
+pub use saved::{PlanInputs, SavedPlan, SavedPlanError, plan_sha256};
 
 /// JSON Schema of the plan document (`schemas/plan.schema.json`).
 pub fn plan_schema_json() -> String {

@@ -198,6 +198,11 @@ impl KeyedHasher {
         mac.verify_slice(&expected).is_ok()
     }
 
+    /// Whether the JSON `value` is what `hash` was made from ([`KeyedHasher::hash_json`]).
+    pub fn matches_json(&self, value: &serde_json::Value, hash: &KeyedHash) -> bool {
+        self.matches(super::canonical::canonical_json(value), hash)
+    }
+
     /// Whether `hash` was made by this hasher's key and algorithm.
     pub fn same_key(&self, hash: &KeyedHash) -> bool {
         hash.algorithm == ALGORITHM && hash.key_id == self.key_id

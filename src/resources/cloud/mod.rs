@@ -91,6 +91,8 @@ pub trait CloudItem: Send + Sync + Sized + 'static {
     fn name(&self) -> &str;
     fn labels(&self) -> &Labels;
     async fn list(client: &HcloudClient, params: &ListParams) -> Result<Vec<Self>, HcloudError>;
+    /// The object with API id `id`, or `None` when it does not exist.
+    async fn get(client: &HcloudClient, id: u64) -> Result<Option<Self>, HcloudError>;
     /// Sets a new name and/or labels on the object with API id `id`.
     async fn rename(
         client: &HcloudClient,
@@ -101,7 +103,7 @@ pub trait CloudItem: Send + Sync + Sized + 'static {
 
 /// The API models the cloud kinds manage all carry `id`, `name` and `labels` fields.
 macro_rules! cloud_item {
-    ($($model:ty => $id:ident, $list:ident, $update:ident);*) => {$(
+    ($($model:ty => $id:ident, $list:ident, $get:ident, $update:ident);*) => {$(
         #[async_trait::async_trait]
         impl CloudItem for $model {
             fn id(&self) -> u64 {
@@ -119,6 +121,13 @@ macro_rules! cloud_item {
             ) -> Result<Vec<Self>, HcloudError> {
                 client.$list(params).await
             }
+            async fn get(client: &HcloudClient, id: u64) -> Result<Option<Self>, HcloudError> {
+                match client.$get($id(id)).await {
+                    Ok(item) => Ok(Some(item)),
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
             async fn rename(
                 client: &HcloudClient,
                 id: u64,
@@ -131,10 +140,10 @@ macro_rules! cloud_item {
 }
 
 cloud_item!(
-    Server => ServerId, list_servers, update_server;
-    Volume => VolumeId, list_volumes, update_volume;
-    Firewall => FirewallId, list_firewalls, update_firewall;
-    SshKey => SshKeyId, list_ssh_keys, update_ssh_key
+    Server => ServerId, list_servers, get_server, update_server;
+    Volume => VolumeId, list_volumes, get_volume, update_volume;
+    Firewall => FirewallId, list_firewalls, get_firewall, update_firewall;
+    SshKey => SshKeyId, list_ssh_keys, get_ssh_key, update_ssh_key
 );
 
 /// The recorded state with what every API object reports: its id, name and labels. Each
@@ -216,6 +225,8 @@ pub trait CloudRead: Send + Sync {
         client: &HcloudClient,
         params: &ListParams,
     ) -> Result<Vec<Listed>, HcloudError>;
+    /// The one object with API id `id`, whatever its labels; `None` when it does not exist.
+    async fn get_one(&self, client: &HcloudClient, id: u64) -> Result<Option<Listed>, HcloudError>;
 }
 
 #[async_trait::async_trait]
@@ -233,23 +244,31 @@ where
         params: &ListParams,
     ) -> Result<Vec<Listed>, HcloudError> {
         let items = T::Item::list(client, params).await?;
-        Ok(items
-            .into_iter()
-            .map(|item| {
-                let kind = self.clone();
-                Listed {
-                    id: item.id(),
-                    name: item.name().to_string(),
-                    labels: item.labels().clone(),
-                    location: self.location(&item).cloned(),
-                    observe: Box::new(move |recorded, servers| {
-                        kind.observed(&item, recorded, servers)
-                    }),
-                }
-            })
-            .collect())
+        Ok(items.into_iter().map(|item| self.listed(item)).collect())
+    }
+
+    async fn get_one(&self, client: &HcloudClient, id: u64) -> Result<Option<Listed>, HcloudError> {
+        Ok(T::Item::get(client, id)
+            .await?
+            .map(|item| self.listed(item)))
     }
 }
+
+/// What the shared refresh keeps of an API object of kind `T`.
+trait ToListed: CloudResource + Clone + 'static {
+    fn listed(&self, item: Self::Item) -> Listed {
+        let kind = self.clone();
+        Listed {
+            id: item.id(),
+            name: item.name().to_string(),
+            labels: item.labels().clone(),
+            location: self.location(&item).cloned(),
+            observe: Box::new(move |recorded, servers| kind.observed(&item, recorded, servers)),
+        }
+    }
+}
+
+impl<T: CloudResource + Clone + 'static> ToListed for T {}
 
 /// The one resource of kind `k` carrying the labels of `address`, if any.
 pub(crate) async fn find<K: CloudResource>(

@@ -1,5 +1,7 @@
 //! Reading what exists: one label-selector list call per cloud kind (paged at 50 per page),
-//! whatever the number of resources, then matching by the `sovstack.address` label.
+//! whatever the number of resources, then matching by recorded id (by the `sovstack.address`
+//! label only for a create that never confirmed); a recorded resource the listing missed is
+//! read by id.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,16 @@ use crate::resources::{Address, KINDS, Read, label_value};
 use crate::state::ResourceState;
 use crate::validate::knowledge::hetzner::is_eu;
 
+/// The API id state records for a resource, when it records one.
+fn recorded_id(state: &ResourceState) -> Option<u64> {
+    state.id.as_deref().and_then(|i| i.parse::<u64>().ok())
+}
+
 /// Matches listed resources of `kind` to recorded addresses; the rest are orphans.
+///
+/// A recorded id is the resource's identity: it is matched by id whatever its labels say (a
+/// `state mv`, a `moved` block or a renamed stack leaves the old labels until the next apply
+/// sets the new ones). Only a create that never confirmed (no id) is found by its labels.
 fn match_kind(
     kind: &str,
     listed: Vec<Listed>,
@@ -20,31 +31,33 @@ fn match_kind(
     servers: &ServerNames,
     out: &mut Refreshed,
 ) {
-    let mut by_label: BTreeMap<String, Vec<Listed>> = BTreeMap::new();
-    let mut unlabelled = Vec::new();
-    for l in listed {
-        match l.labels.get(ADDRESS_LABEL) {
-            Some(a) => by_label.entry(a.clone()).or_default().push(l),
-            None => unlabelled.push(l),
-        }
-    }
-    for (address, state) in recorded.iter().filter(|(_, s)| s.kind == kind) {
-        let mut candidates = by_label.remove(&label_value(address)).unwrap_or_default();
-        let recorded_id = state.id.as_deref().and_then(|i| i.parse::<u64>().ok());
-        let pick = match recorded_id {
-            Some(id) => candidates.iter().position(|c| c.id == id),
-            // A create that never confirmed: what carries its labels is what it made.
-            None => (!candidates.is_empty()).then_some(0),
+    let mut by_id: BTreeMap<u64, Listed> = listed.into_iter().map(|l| (l.id, l)).collect();
+    let of_kind = || recorded.iter().filter(|(_, s)| s.kind == kind);
+    for (address, state) in of_kind() {
+        let Some(id) = recorded_id(state) else {
+            continue;
         };
-        let observed = match pick {
-            Some(i) => Observed::Present(candidates.remove(i).observe(state, servers)),
+        let observed = match by_id.remove(&id) {
+            Some(l) => Observed::Present(l.observe(state, servers)),
             None => Observed::Missing,
         };
         out.observed.insert(address.clone(), observed);
-        // Another resource with the same address label is a duplicate nobody tracks.
-        unlabelled.extend(candidates);
     }
-    for l in by_label.into_values().flatten().chain(unlabelled) {
+    for (address, state) in of_kind().filter(|(_, s)| recorded_id(s).is_none()) {
+        // A create that never confirmed: what carries its labels is what it made; another
+        // resource with the same labels is a duplicate nobody tracks (an orphan).
+        let label = label_value(address);
+        let found = by_id
+            .iter()
+            .find(|(_, l)| l.labels.get(ADDRESS_LABEL) == Some(&label))
+            .map(|(id, _)| *id);
+        let observed = match found.and_then(|id| by_id.remove(&id)) {
+            Some(l) => Observed::Present(l.observe(state, servers)),
+            None => Observed::Missing,
+        };
+        out.observed.insert(address.clone(), observed);
+    }
+    for l in by_id.into_values() {
         out.orphans.push(Orphan {
             kind: kind.to_string(),
             address_label: l.labels.get(ADDRESS_LABEL).cloned(),
@@ -52,6 +65,28 @@ fn match_kind(
             name: l.name,
         });
     }
+}
+
+/// Recorded resources of `kind` that the label listing did not return: fetched one by one by
+/// id, so a resource whose labels no longer say it is ours (moved, relabelled by hand, a
+/// renamed stack) is never taken for deleted. Only a 404 makes it missing.
+async fn fetch_unlisted(
+    read: &dyn CloudRead,
+    kind: &str,
+    app: &CloudProvider,
+    listed: &[Listed],
+    recorded: &BTreeMap<String, ResourceState>,
+) -> Result<Vec<Listed>, ApplyError> {
+    let ids: Vec<u64> = recorded
+        .values()
+        .filter(|s| s.kind == kind)
+        .filter_map(recorded_id)
+        .filter(|id| !listed.iter().any(|l| l.id == *id))
+        .collect();
+    let found =
+        futures_util::future::try_join_all(ids.into_iter().map(|id| read.get_one(&app.client, id)))
+            .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// A policy finding when a resource sits outside the allowed locations or outside the EU, as the
@@ -124,10 +159,14 @@ pub(crate) async fn refresh(
             Read::Node(_) => None,
         })
         .collect();
-    let lists = futures_util::future::try_join_all(
+    let mut lists = futures_util::future::try_join_all(
         kinds.iter().map(|(_, c)| c.list_all(&app.client, &params)),
     )
     .await?;
+    for ((kind, read), listed) in kinds.iter().zip(lists.iter_mut()) {
+        let unlisted = fetch_unlisted(*read, kind, app, listed, recorded).await?;
+        listed.extend(unlisted);
+    }
     let mut out = Refreshed::default();
     let mut names = ServerNames::default();
     for ((kind, read), listed) in kinds.iter().zip(&lists) {
