@@ -74,6 +74,13 @@ pub enum Command {
     /// Print the dependency graph as Graphviz DOT.
     Graph,
     /// Release a state lock left by a crashed run.
+    /// Bring an existing cloud resource under management as ADDR (its block must exist).
+    Import {
+        /// The block it becomes, e.g. `firewall.edge`.
+        address: String,
+        /// Its Hetzner Cloud id.
+        id: String,
+    },
     ForceUnlock {
         /// The lock id shown in the "state is locked" message.
         id: String,
@@ -196,6 +203,7 @@ fn run(cli: &Cli) -> miette::Result<ExitCode> {
         Command::Output(args) => state_cmd::run_output(cli, args),
         Command::Graph => state_cmd::run_graph(cli),
         Command::ForceUnlock { id } => state_cmd::run_force_unlock(cli, id),
+        Command::Import { address, id } => state_cmd::run_import(cli, address, id),
         Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(cli),
         Command::Sandbox(args) => {
             runtime()?

@@ -57,7 +57,8 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         // saving the first plan of a stack creates the key (nothing else).
         read.hasher = Some(ws.backend()?.hasher().map_err(EngineError::from)?);
     }
-    let (read, prepared) = super::prepare_read(&ws, read)?;
+    let (read, mut prepared) = super::prepare_read(&ws, read)?;
+    rt.block_on(prepared.read_imports(read.state.as_ref()))?;
     let (state, hasher) = (read.state, read.hasher);
     // A saved plan refers to the recorded state; the diff is made against the world.
     let recorded = state.as_ref().map(|s| crate::plan::StateRef {
@@ -67,7 +68,11 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     // Without refresh the recorded state is the prior one as it is (a large state is not copied).
     let (refreshed, drift) = match &state {
         Some(s) if args.select.refresh => {
-            let r = rt.block_on(refresh::complete(&prepared.stack, s, hasher.as_ref()))?;
+            let r = rt.block_on(refresh::complete(
+                &prepared.stack,
+                &prepared.moved(s),
+                hasher.as_ref(),
+            ))?;
             (Some(r.state), r.drift)
         }
         _ => (None, Vec::new()),

@@ -2,9 +2,8 @@
 //! `force-unlock`, `audit verify`: reading and carefully editing state.
 
 use super::{Cli, CliError};
-use crate::engine::{EngineError, Workspace};
+use crate::engine::{EngineError, Workspace, moves};
 use crate::plan::SavedPlan;
-use crate::resources::Address;
 use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter, verify_journal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,8 +17,12 @@ pub enum StateCommand {
     Show { address: String },
     /// Forget a resource without touching it (it keeps existing).
     Rm { address: String },
-    /// Rename a resource's address (after renaming its block); labels follow on the next apply.
+    /// Record a resource under a new address (after renaming its block); its labels follow
+    /// on the next apply, nothing is re-created.
     Mv { from: String, to: String },
+    /// Give the state the stack's new name (after renaming the `stack` block); every cloud
+    /// resource's stack label follows on the next apply.
+    RenameStack { from: String, to: String },
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,38 +100,106 @@ pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
                 address: address.clone(),
             }])
         })?,
-        StateCommand::Mv { from, to } => edit(&ws, "state mv", |s| move_ops(s, from, to))?,
+        StateCommand::Mv { from, to } => {
+            let declared = declared_addresses(&ws)?;
+            edit(&ws, "state mv", |s| move_ops(s, from, to, &declared))?
+        }
+        StateCommand::RenameStack { from, to } => rename_stack(&ws, from, to)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `state mv FROM TO`: the same resource under a new address of the same kind.
-fn move_ops(s: &StateFile, from: &str, to: &str) -> Result<Vec<StateOp>, CliError> {
-    let r = s.resources.get(from).ok_or_else(|| not_in_state(from))?;
-    if s.resources.contains_key(to) {
-        return Err(CliError::new(format!("{to} is already in state"))
-            .help("`sovstack state list` shows the addresses in state"));
+/// The addresses the stack file declares (checking on the way that the state is this stack's).
+fn declared_addresses(ws: &Workspace) -> miette::Result<moves::Declared> {
+    let rt = super::runtime()?;
+    let (_, prepared) = super::read_and_prepare(ws, &rt)?;
+    Ok(crate::engine::prepare::declared(&prepared.desired))
+}
+
+/// `state mv FROM TO`: the same resource (and those named after its block) under a new
+/// address of the same kind, for a block that was renamed.
+fn move_ops(
+    s: &StateFile,
+    from: &str,
+    to: &str,
+    declared: &moves::Declared,
+) -> Result<Vec<StateOp>, CliError> {
+    if !s.resources.contains_key(from) {
+        return Err(not_in_state(from));
     }
-    let target = Address::parse(to).map_err(|e| CliError::new(e.to_string()))?;
-    if r.kind != target.kind.name() {
-        return Err(
-            CliError::new(format!("{from} is a {} and cannot become {to}", r.kind))
-                .help("`sovstack state list` shows the addresses in state"),
-        );
+    if !declared.contains_key(to) {
+        return Err(CliError::new(format!("the stack declares no {to}")).help(format!(
+            "state mv is for a renamed block: rename the block of {from} to {to} in the stack file first, then move"
+        )));
     }
-    Ok(vec![
-        StateOp::Upsert {
-            address: to.to_string(),
-            resource: r.clone(),
-        },
-        StateOp::Remove {
-            address: from.to_string(),
-        },
-    ])
+    let pairs = moves::plan_move(from, to, s, declared, None)
+        .map_err(|p| CliError::new(p.message).help(p.help))?;
+    Ok(moves::Moves::from_pairs(pairs, s, declared).ops(s))
+}
+
+/// `state rename-stack FROM TO`: the state of stack FROM becomes the state of TO, which the
+/// stack file must already be called.
+fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
+    if matches!(ws.backend()?, crate::state::AnyBackend::Postgres(_)) {
+        return Err(CliError::new("rename-stack works on a local state only")
+            .help("a state in PostgreSQL is kept under the stack's name; copy it under the new name with the database tools")
+            .into());
+    }
+    let loaded = crate::engine::prepare::load(ws, Default::default())?;
+    let named = loaded.stack.map(|s| s.name.value);
+    if named.as_deref() != Some(to) {
+        return Err(CliError::new(format!(
+            "the stack file is named `{}`, not `{to}`",
+            named.unwrap_or_default()
+        ))
+        .help(format!("rename the stack block to `stack \"{to}\"` first"))
+        .into());
+    }
+    // What the stack declares under its new name (planned without the old stack's state).
+    let prepared = crate::engine::prepare::prepare(ws, None, None)?;
+    let declared = crate::engine::prepare::declared(&prepared.desired);
+    edit_any(ws, "state rename-stack", |s| {
+        if s.stack != from {
+            return Err(CliError::new(format!(
+                "the state belongs to stack `{}`, not `{from}`",
+                s.stack
+            )));
+        }
+        // Names made from the stack's name change with it; what recorded them follows.
+        let mut ops = moves::Moves::stack_renamed(s, &declared).ops(s);
+        ops.push(StateOp::RenameStack {
+            stack: to.to_string(),
+        });
+        Ok(ops)
+    })
+}
+
+/// Edits this stack's state (another stack's is refused) under the lock.
+fn edit(
+    ws: &Workspace,
+    operation: &str,
+    f: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, CliError>,
+) -> miette::Result<()> {
+    let loaded = crate::engine::prepare::load(ws, Default::default())?;
+    let Some(stack) = loaded.stack else {
+        return Err(EngineError::Invalid {
+            rendered: crate::config::diagnostic::render(&loaded.diagnostics, &loaded.source),
+        }
+        .into());
+    };
+    edit_any(ws, operation, |s| {
+        crate::engine::prepare::check_stack_identity(ws, &stack, Some(s))
+            .map_err(|e| CliError::new(e.to_string()).help(help_of(&e)))?;
+        f(s)
+    })
+}
+
+fn help_of(e: &dyn miette::Diagnostic) -> String {
+    e.help().map(|h| h.to_string()).unwrap_or_default()
 }
 
 /// Edits under the lock, recorded as operations, then folded into a new snapshot.
-fn edit(
+fn edit_any(
     ws: &Workspace,
     operation: &str,
     f: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, CliError>,
@@ -247,6 +318,62 @@ pub fn run_output(cli: &Cli, args: &OutputArgs) -> miette::Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sovstack import ADDR ID`: reads the resource and records it as ADDR; the next plan shows
+/// setting this stack's labels on it and whatever else differs from its block.
+pub fn run_import(cli: &Cli, address: &str, id: &str) -> miette::Result<ExitCode> {
+    let ws = cli.workspace()?;
+    let rt = super::runtime()?;
+    let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
+    let Some(desired) = prepared.desired.iter().find(|d| d.address == address) else {
+        return Err(CliError::new(format!("the stack declares no {address}"))
+            .help("write the block the resource becomes first, then import into it")
+            .into());
+    };
+    if read
+        .state
+        .as_ref()
+        .is_some_and(|s| s.resources.contains_key(address))
+    {
+        return Err(CliError::new(format!("{address} is already in state"))
+            .help("`sovstack state show` shows what it is; `sovstack state rm` it first to import another")
+            .into());
+    }
+    let providers = crate::engine::providers(true)?;
+    let empty = StateFile::new(&prepared.stack.name.value);
+    let resource = rt
+        .block_on(crate::resources::cloud::read_for_import(
+            providers.cloud(address).map_err(EngineError::from)?,
+            desired,
+            id,
+            &prepared.stack.name.value,
+            read.state.as_ref().unwrap_or(&empty),
+        ))
+        .map_err(EngineError::from)?;
+    let stack = prepared.stack.name.value.clone();
+    rt.block_on(async {
+        let backend = ws.backend()?;
+        let mut w = backend
+            .lock("import", Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        if w.state().is_none() {
+            w.init(&stack).await.map_err(EngineError::from)?;
+        }
+        w.record(StateOp::Upsert {
+            address: address.to_string(),
+            resource,
+        })
+        .await
+        .map_err(EngineError::from)?;
+        w.fold().await.map_err(EngineError::from)?;
+        Ok::<_, miette::Report>(())
+    })?;
+    println!(
+        "Imported {id} as {address}; `sovstack plan` shows what apply changes to match its block."
+    );
     Ok(ExitCode::SUCCESS)
 }
 

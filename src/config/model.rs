@@ -24,6 +24,8 @@ pub struct Stack {
     pub collectors: Vec<Collector>,
     pub composes: Vec<Compose>,
     pub checks: Vec<Check>,
+    pub moves: Vec<Moved>,
+    pub imports: Vec<Import>,
 }
 
 impl Stack {
@@ -96,6 +98,23 @@ pub struct Variable {
     pub sensitive: bool,
     /// The value in force (default, environment or `--var`); `None` when not provided.
     pub value: Option<serde_json::Value>,
+}
+
+/// `moved { from = ADDR  to = ADDR }`: a block was renamed; its resources keep their identity.
+/// Addresses are kept as written (checked against the resource kinds when planning).
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub span: Span,
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+}
+
+/// `import { to = ADDR  id = "..." }`: an existing cloud resource brought under management.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub span: Span,
+    pub to: Spanned<String>,
+    pub id: Spanned<String>,
 }
 
 #[derive(Debug, Clone)]

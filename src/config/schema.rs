@@ -184,6 +184,44 @@ pub static BLOCKS: &[BlockSchema] = &[
         "Named expressions, referenced as `local.<name>`.",
     ),
     block(
+        "moved",
+        &[],
+        "A block was renamed: its resources keep their identity (state and labels follow; nothing is re-created).",
+        &[
+            a(
+                "from",
+                "address",
+                true,
+                "The old address, e.g. `server.db` (not quoted).",
+            ),
+            a(
+                "to",
+                "address",
+                true,
+                "The new address, e.g. `server.database`; a block of the same kind.",
+            ),
+        ],
+    ),
+    block(
+        "import",
+        &[],
+        "An existing cloud resource brought under management: read by id, labelled as this stack's on apply.",
+        &[
+            a(
+                "to",
+                "address",
+                true,
+                "The block it becomes, e.g. `firewall.edge` (not quoted).",
+            ),
+            a(
+                "id",
+                "string",
+                true,
+                "The Hetzner Cloud id of the resource.",
+            ),
+        ],
+    ),
+    block(
         "output",
         &["name"],
         "A value shown after apply and by `sovstack output`.",

@@ -198,7 +198,10 @@ impl<W: StateWriter> Run<'_, W> {
         report: &mut Report,
     ) -> Result<WaveEnd, EngineError> {
         let state = self.writer.state().cloned();
-        let prepared = prepare::prepare(self.ws, state.as_ref(), Some(&self.hasher))?;
+        let mut prepared = prepare::prepare(self.ws, state.as_ref(), Some(&self.hasher))?;
+        if self.req.command == Command::Apply {
+            prepared.read_imports(state.as_ref()).await?;
+        }
         if wave == 1 {
             ui.warnings(&prepared.warnings);
             if self.req.command == Command::Apply {
@@ -208,7 +211,8 @@ impl<W: StateWriter> Run<'_, W> {
         // The first wave diffs against the world, so apply undoes what changed outside.
         let (prior, drift) = match &state {
             Some(s) if wave == 1 && self.req.refresh => {
-                let r = refresh::complete(&prepared.stack, s, Some(&self.hasher)).await?;
+                let r = refresh::complete(&prepared.stack, &prepared.moved(s), Some(&self.hasher))
+                    .await?;
                 (Some(r.state), r.drift)
             }
             other => (other.clone(), Vec::new()),
@@ -230,6 +234,19 @@ impl<W: StateWriter> Run<'_, W> {
             let question = self.req.command.as_str();
             if saved.is_none() && !self.req.auto_approve && !ui.confirm(question)? {
                 return Err(EngineError::Cancelled(question.to_string()));
+            }
+            // Moves are recorded before anything else, so every operation after works on the
+            // resource under its new address.
+            if let Some(s) = &state {
+                for op in prepared.moves.ops(s) {
+                    self.writer.record(op).await?;
+                }
+            }
+            if !prepared.imports.is_empty() && self.writer.state().is_none() {
+                self.writer.init(&prepared.stack.name.value).await?;
+            }
+            for op in prepared.imports.ops() {
+                self.writer.record(op).await?;
             }
         } else if !plan.has_changes() {
             return Ok(WaveEnd::Done);

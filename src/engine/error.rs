@@ -56,6 +56,20 @@ pub enum EngineError {
         )
     )]
     UnsetSecrets(Vec<String>),
+    #[error(
+        "the state at {location} belongs to stack `{state_stack}`, but the stack file says `{stack}`"
+    )]
+    #[diagnostic(
+        code(sovstack::state::wrong_stack),
+        help(
+            "nothing was read or written. If this stack was renamed, run `sovstack state rename-stack {state_stack} {stack}` (the next apply relabels every cloud resource); if it is another stack, give it its own state with --state FILE"
+        )
+    )]
+    WrongStack {
+        location: String,
+        state_stack: String,
+        stack: String,
+    },
     #[error("{operation} needs confirmation; no terminal to ask on")]
     #[diagnostic(
         code(sovstack::apply::no_terminal),

@@ -6,6 +6,8 @@
 pub mod apply;
 mod error;
 pub mod executor;
+pub mod imports;
+pub mod moves;
 pub mod prepare;
 pub mod refresh;
 

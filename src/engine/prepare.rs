@@ -66,6 +66,10 @@ pub fn render_digest_key(hasher: &KeyedHasher) -> Vec<u8> {
 pub struct Prepared {
     pub stack: Stack,
     pub desired: Vec<Desired>,
+    /// The stack's `moved` blocks, resolved against the state.
+    pub moves: super::moves::Moves,
+    /// The stack's `import` blocks not yet recorded, once read ([`Prepared::read_imports`]).
+    pub imports: super::imports::Imports,
     pub inputs_hash: String,
     /// Warnings about the stack, rendered for the user (empty when there are none).
     pub warnings: String,
@@ -80,15 +84,60 @@ impl Prepared {
         drift: Vec<crate::plan::Drift>,
         opts: &crate::plan::PlanOptions,
     ) -> Result<crate::plan::Plan, EngineError> {
+        let mut prior = prior.map(|s| self.moved(s));
+        if !self.imports.is_empty() {
+            let with = self
+                .imports
+                .add_to(prior.as_deref(), &self.stack.name.value);
+            prior = Some(std::borrow::Cow::Owned(with));
+        }
         let input = crate::plan::PlanInput {
             stack: &self.stack.name.value,
             desired: &self.desired,
-            prior,
+            prior: prior.as_deref(),
             hasher,
             inputs_hash: self.inputs_hash.clone(),
             drift,
         };
-        Ok(crate::plan::compute(&input, opts)?)
+        let mut plan = crate::plan::compute(&input, opts)?;
+        if !self.moves.is_empty() || !self.imports.is_empty() {
+            plan.mark_arrivals(&self.moves.sources(), &self.imports.ids());
+        }
+        Ok(plan)
+    }
+
+    /// Reads the resources the stack's `import` blocks name (the API is asked only when
+    /// there is something to import).
+    pub async fn read_imports(&mut self, state: Option<&StateFile>) -> Result<(), EngineError> {
+        self.imports = super::imports::read(self, state.map(|s| self.moved(s)).as_deref()).await?;
+        Ok(())
+    }
+
+    /// `state` with the stack's moves made (as it is when there are none).
+    pub fn moved<'s>(&self, state: &'s StateFile) -> std::borrow::Cow<'s, StateFile> {
+        if self.moves.is_empty() {
+            std::borrow::Cow::Borrowed(state)
+        } else {
+            std::borrow::Cow::Owned(self.moves.apply_to(state))
+        }
+    }
+}
+
+/// A state records the stack it belongs to: another stack's state (two stack files sharing
+/// one state file, or a renamed stack) is refused before anything is planned from it, since
+/// every resource would look deleted and be made again.
+pub fn check_stack_identity(
+    ws: &Workspace,
+    stack: &Stack,
+    state: Option<&StateFile>,
+) -> Result<(), EngineError> {
+    match state {
+        Some(s) if s.stack != stack.name.value => Err(EngineError::WrongStack {
+            location: ws.state.display().to_string(),
+            state_stack: s.stack.clone(),
+            stack: stack.name.value.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -110,6 +159,7 @@ pub fn prepare(
             rendered: diagnostic::render(&loaded.diagnostics, &loaded.source),
         });
     };
+    check_stack_identity(ws, &stack, state)?;
     loaded.diagnostics.extend(crate::validate::check(&stack));
     loaded.diagnostics.sort();
     let rendered = diagnostic::render(&loaded.diagnostics, &loaded.source);
@@ -143,12 +193,50 @@ pub fn prepare(
         bootstrap_sha256: &bootstrap,
         service_hashes: &service_hashes,
     });
+    let moves = resolve_moves(&stack, &desired, state)?;
     let inputs_hash = inputs_hash(&loaded.source, &stack, &artifacts, hasher);
     Ok(Prepared {
         stack,
         desired,
+        moves,
+        imports: Default::default(),
         inputs_hash,
         warnings: rendered,
+    })
+}
+
+/// Every address the stack declares, with the provider-side name it will have.
+pub fn declared(desired: &[Desired]) -> super::moves::Declared {
+    desired
+        .iter()
+        .map(|d| {
+            let name = d.attributes.get("name").and_then(|n| n.as_str());
+            (d.address.clone(), name.map(str::to_owned))
+        })
+        .collect()
+}
+
+/// The stack's `moved` blocks against the state (checked even without one, so a wrong block is
+/// caught before the first apply).
+fn resolve_moves(
+    stack: &Stack,
+    desired: &[Desired],
+    state: Option<&StateFile>,
+) -> Result<super::moves::Moves, EngineError> {
+    if stack.moves.is_empty() {
+        return Ok(super::moves::Moves::default());
+    }
+    let declared = declared(desired);
+    let empty;
+    let state = match state {
+        Some(s) => s,
+        None => {
+            empty = StateFile::new(&stack.name.value);
+            &empty
+        }
+    };
+    super::moves::resolve(&stack.moves, state, &declared).map_err(|d| EngineError::Invalid {
+        rendered: diagnostic::render(&d, &stack.source),
     })
 }
 

@@ -151,6 +151,8 @@ fn plan_one(
             changes: creation_changes(d, computed),
             diff: None,
             depends_on,
+            moved_from: None,
+            import_id: None,
         };
     };
     let (action, reason) = match prior.status {
@@ -228,6 +230,8 @@ fn plan_one(
         changes,
         diff,
         depends_on,
+        moved_from: None,
+        import_id: None,
     }
 }
 
@@ -315,6 +319,8 @@ fn delete_change(addr: &str, prior: &ResourceState) -> ResourceChange {
             .collect(),
         diff: None,
         depends_on: prior.dependencies.clone(),
+        moved_from: None,
+        import_id: None,
     }
 }
 
@@ -607,7 +613,8 @@ mod tests {
             Summary {
                 add: 2,
                 change: 1,
-                destroy: 2
+                destroy: 2,
+                ..Summary::default()
             }
         );
     }

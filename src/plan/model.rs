@@ -70,6 +70,14 @@ pub struct ResourceChange {
     /// Addresses this change waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The address state recorded this resource under until now (a `moved` block): apply
+    /// records the new address first, then makes the changes listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+    /// The id of an existing resource an `import` block brings under management: apply
+    /// records it first, then makes the changes listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
 }
 
 /// Something that changed outside sovstack, found by refresh.
@@ -101,6 +109,16 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Resources recorded under a new address (`moved`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
+    /// Existing resources brought under management (`import`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub imported: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The state a plan was made against; applying it against another is refused.
@@ -131,8 +149,34 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether apply would do anything: change a resource, or record a move or an import.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || c.moved_from.is_some() || c.import_id.is_some())
+    }
+
+    /// Marks the resources that arrive at their address by a move (new address -> old) or an
+    /// import (address -> id), and counts them.
+    pub fn mark_arrivals(
+        &mut self,
+        moved_from: &std::collections::BTreeMap<String, String>,
+        imported: &std::collections::BTreeMap<String, String>,
+    ) {
+        for c in &mut self.changes {
+            c.moved_from = moved_from.get(&c.address).cloned();
+            c.import_id = imported.get(&c.address).cloned();
+        }
+        self.summary.moved = self
+            .changes
+            .iter()
+            .filter(|c| c.moved_from.is_some())
+            .count();
+        self.summary.imported = self
+            .changes
+            .iter()
+            .filter(|c| c.import_id.is_some())
+            .count();
     }
 
     pub fn change(&self, address: &str) -> Option<&ResourceChange> {

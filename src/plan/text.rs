@@ -20,7 +20,7 @@ pub fn render(plan: &Plan) -> String {
     let actionable: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action != Action::NoOp || c.moved_from.is_some() || c.import_id.is_some())
         .collect();
     if actionable.is_empty() {
         out.push_str("No changes. The stack matches its configuration.\n");
@@ -29,16 +29,37 @@ pub fn render(plan: &Plan) -> String {
         for c in actionable {
             render_change(&mut out, c);
         }
-        let _ = writeln!(
-            out,
-            "Plan: {} to add, {} to change, {} to destroy.",
-            plan.summary.add, plan.summary.change, plan.summary.destroy
-        );
+        let _ = writeln!(out, "{}", summary_line(&plan.summary));
     }
     for w in &plan.warnings {
         let _ = writeln!(out, "\nWarning: {w}");
     }
     out
+}
+
+/// `Plan: 1 to import, 0 to add, 1 to change, 0 to destroy, 1 to move.` (imports and moves
+/// only when there are some).
+fn summary_line(s: &Summary) -> String {
+    let mut parts = Vec::new();
+    if s.imported > 0 {
+        parts.push(format!("{} to import", s.imported));
+    }
+    parts.push(format!("{} to add", s.add));
+    parts.push(format!("{} to change", s.change));
+    parts.push(format!("{} to destroy", s.destroy));
+    if s.moved > 0 {
+        parts.push(format!("{} to move", s.moved));
+    }
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// Where a resource comes from, when it arrives at its address by a move or an import.
+fn arrival(c: &ResourceChange) -> Option<String> {
+    match (&c.moved_from, &c.import_id) {
+        (Some(from), _) => Some(format!("moved from {from}")),
+        (None, Some(id)) => Some(format!("imported from id {id}")),
+        (None, None) => None,
+    }
 }
 
 fn verb(c: &ResourceChange) -> &'static str {
@@ -52,11 +73,27 @@ fn verb(c: &ResourceChange) -> &'static str {
 }
 
 fn render_change(out: &mut String, c: &ResourceChange) {
+    if c.action == Action::NoOp {
+        // Only its address changes hands: nothing else to show.
+        match (&c.moved_from, &c.import_id) {
+            (Some(from), _) => {
+                let _ = writeln!(out, "  # {from} has moved to {}\n", c.address);
+            }
+            (None, Some(id)) => {
+                let _ = writeln!(out, "  # {} will be imported (id {id})\n", c.address);
+            }
+            (None, None) => {}
+        }
+        return;
+    }
     let _ = write!(out, "  # {} will be {}", c.address, verb(c));
     if let Some(r) = &c.reason {
         let _ = write!(out, " ({r})");
     }
     out.push('\n');
+    if let Some(a) = arrival(c) {
+        let _ = writeln!(out, "  # ({a})");
+    }
     let _ = writeln!(out, "{:>3} {} {{", c.action.symbol(), c.address);
     let width = c.changes.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for a in &c.changes {

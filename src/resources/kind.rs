@@ -113,6 +113,12 @@ pub trait ResourceKind: Send + Sync {
         None
     }
 
+    /// The block kinds this kind's resources are named after (`bootstrap.gpu` is named after
+    /// `server.gpu` or `host.gpu`): a move of such a block moves them with it.
+    fn named_after(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Planner hook: runs again whenever something it depends on is created again.
     fn reruns_after_dependencies(&self) -> bool {
         false

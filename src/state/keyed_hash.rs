@@ -124,6 +124,10 @@ impl KeyedHasher {
     fn create_file(key_file: &Path) -> Result<Self, StateError> {
         let mut key = [0u8; KEY_LEN];
         rand::fill(&mut key);
+        // The key may be made before the state it belongs to (`plan --out` of a new stack).
+        if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StateError::io("create", dir, e))?;
+        }
         // create_new: if two processes race, exactly one key wins and the loser reads it.
         let mut f = match std::fs::OpenOptions::new()
             .write(true)

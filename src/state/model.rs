@@ -137,6 +137,8 @@ pub enum StateOp {
     SetOutputs {
         outputs: BTreeMap<String, OutputState>,
     },
+    /// The stack was renamed (`state rename-stack`); the state now belongs to `stack`.
+    RenameStack { stack: String },
 }
 
 impl StateFile {
@@ -168,6 +170,9 @@ impl StateFile {
             }
             StateOp::SetOutputs { outputs } => {
                 self.outputs = outputs.clone();
+            }
+            StateOp::RenameStack { stack } => {
+                self.stack.clone_from(stack);
             }
         }
     }

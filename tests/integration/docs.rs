@@ -112,6 +112,7 @@ fn emitted_codes() -> BTreeSet<String> {
     let mut codes = BTreeSet::new();
     code_literals(&repo("src/validate"), &mut codes);
     code_literals(&repo("src/config"), &mut codes);
+    code_literals(&repo("src/engine"), &mut codes);
     codes
 }
 

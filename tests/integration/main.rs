@@ -14,4 +14,5 @@ mod sandbox;
 mod ssh;
 mod stack_e2e;
 mod state;
+mod state_ops;
 mod validate;

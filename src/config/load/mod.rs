@@ -14,6 +14,7 @@ mod compose;
 mod infrastructure;
 mod loader;
 mod locals;
+mod moves;
 mod ports;
 mod readers;
 mod references;

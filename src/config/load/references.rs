@@ -132,6 +132,18 @@ fn collect_exprs<'b>(body: &'b Body, out: &mut Vec<&'b Expression>) {
                 }
             }
             Structure::Block(b) => {
+                if b.ident.as_str() == "moved" {
+                    // Addresses, not references: the old one names a block that is gone.
+                    continue;
+                }
+                if b.ident.as_str() == "import" {
+                    out.extend(
+                        attrs(&b.body)
+                            .filter(|a| a.key.as_str() != "to")
+                            .map(|a| &a.value),
+                    );
+                    continue;
+                }
                 if b.ident.as_str() == "variable" {
                     for a in attrs(&b.body).filter(|a| a.key.as_str() != "type") {
                         out.push(&a.value);

@@ -42,8 +42,15 @@ impl ModelBuilder<'_, '_> {
             collectors: Vec::new(),
             composes: Vec::new(),
             checks: Vec::new(),
+            moves: Vec::new(),
+            imports: Vec::new(),
         };
         for b in blocks(body) {
+            match b.ident.as_str() {
+                "moved" => stack.moves.extend(self.moved(b)),
+                "import" => stack.imports.extend(self.import(b)),
+                _ => {}
+            }
             let Some((name, _)) = b.labels.first().map(label) else {
                 continue;
             };

@@ -29,6 +29,9 @@ impl ResourceKind for BootstrapKind {
             computed: &["docker_version", "compose_version"],
         }
     }
+    fn named_after(&self) -> &'static [&'static str] {
+        &["server", "host"]
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         (d.kind == DriftKind::Deleted).then(|| DriftStory {
             summary: "docker missing: Docker or its compose plugin is not installed or not answering".to_string(),

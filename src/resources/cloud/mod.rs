@@ -13,10 +13,12 @@
 //! - **refresh costs one list call per resource type** (paged), whatever the number of resources.
 
 pub(crate) mod attrs;
+mod import;
 pub(crate) mod lookup;
 mod refresh;
 pub(crate) mod user_data;
 
+pub use import::read_for_import;
 pub(crate) use refresh::refresh;
 
 use super::context::{ApplyContext, ApplyError, Deleted, Deletion, Op, Recorded};

@@ -56,6 +56,9 @@ impl ResourceKind for FileKind {
             computed: &[],
         }
     }
+    fn named_after(&self) -> &'static [&'static str] {
+        &["compose"]
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
             DriftKind::Changed => {

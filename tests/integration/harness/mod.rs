@@ -1,6 +1,7 @@
 //! Shared test harness: paths, the sovstack binary, temporary workspaces, real servers.
 
 pub mod cli;
+pub mod cloud;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
