@@ -94,6 +94,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use app::endpoints;
 pub use boot::{BootEvent, BootHook, command_hook};
 pub use cli::{SandboxArgs, serve};
 pub use faults::{FaultSpec, FaultSpecError};
