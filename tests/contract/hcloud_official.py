@@ -682,7 +682,8 @@ class Scenario:
     # -- protocol errors -----------------------------------------------------------------------------------------
 
     def step_080_unauthorized(self) -> None:
-        anonymous = Client(token="", api_endpoint=self.endpoint, poll_interval=0.02)
+        anonymous = Client(token="", api_endpoint=self.endpoint, api_endpoint_hetzner=self.endpoint)
+        anonymous._client._session.trust_env = False
         api_error("unauthorized", lambda: anonymous.servers.get_all())
 
     def step_081_json_error_method_and_path(self) -> None:
@@ -733,7 +734,9 @@ def main() -> int:
     args = parser.parse_args()
     endpoint = loopback_endpoint(args.endpoint)
     # Fast polling: simulated actions take milliseconds (the slow reboot takes one second).
-    client = Client(token=args.token, api_endpoint=endpoint, poll_interval=0.02, poll_max_retries=500)
+    # Both endpoints point at the simulator: the second (Storage Boxes) is never used, and must not lead elsewhere.
+    client = Client(token=args.token, api_endpoint=endpoint, api_endpoint_hetzner=endpoint,
+                    poll_interval=0.02, poll_max_retries=500)
     client._client._session.trust_env = False  # no proxy from the environment between us and loopback
     return Scenario(client, endpoint).run()
 

@@ -362,3 +362,39 @@ async fn per_request(State(app): State<App>, req: Request, next: Next) -> Respon
     }
     Response::from_parts(parts, AxumBody::from(body_bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_list_names_each_route_once_in_the_request_log_form() {
+        let all = endpoints();
+        let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "listed twice: {all:?}");
+        for expected in [
+            "GET /actions",
+            "GET /servers/actions",
+            "GET /volumes/{id}/actions",
+            "GET /firewalls/{id}/actions/{action_id}",
+            "POST /servers/{id}/actions/enable_backup",
+            "POST /volumes/{id}/actions/change_protection",
+            "DELETE /ssh_keys/{id}",
+            "GET /images/{id}",
+        ] {
+            assert!(all.iter().any(|e| e == expected), "{expected} missing");
+        }
+        // A concrete request maps onto its listed template.
+        let template = crate::request_log::endpoint_template("GET", "/v1/servers/7/actions/9");
+        assert!(all.contains(&template), "{template}");
+        // Every action of every collection is listed, and nothing else starts one.
+        let starts = all
+            .iter()
+            .filter(|e| e.starts_with("POST") && e.contains("/actions/"))
+            .count();
+        assert_eq!(
+            starts,
+            Servers::ACTIONS.len() + Firewalls::ACTIONS.len() + Volumes::ACTIONS.len()
+        );
+    }
+}
