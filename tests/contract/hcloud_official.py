@@ -87,6 +87,13 @@ def public_key(n: int) -> tuple[str, str]:
     return f"ssh-ed25519 {base64.b64encode(blob).decode()} contract-{n}", fingerprint
 
 
+def unexpected(e: BaseException) -> str:
+    """The exception and the line of this script it came through."""
+    mine = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
+    where = f" (at line {mine[-1].lineno})" if mine else ""
+    return f"{type(e).__name__}: {e}{where}"
+
+
 def wait(actions: list[BoundAction]) -> None:
     for action in actions:
         action.wait_until_finished()
@@ -116,9 +123,13 @@ class Scenario:
             step()
         except StepFailed as e:
             self.record(label, str(e))
-        except Exception as e:  # an unexpected exception is a failure with its trace, not a crash
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            self.record(label, f"{type(e).__name__}: {e} (at line {where.lineno})")
+        except AttributeError as e:
+            if e.obj is self:
+                self.record(label, f"needs `{e.name}`, which an earlier step did not make")
+            else:
+                self.record(label, unexpected(e))
+        except Exception as e:  # an unexpected exception is a failure with its place, not a crash
+            self.record(label, unexpected(e))
         else:
             self.record(label, None)
 
