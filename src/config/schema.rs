@@ -271,7 +271,7 @@ pub static BLOCKS: &[BlockSchema] = &[
                 "image",
                 "string",
                 true,
-                "OS image, e.g. `ubuntu-24.04`. Forces replacement.",
+                "OS image by name, e.g. `ubuntu-24.04`, or by ID (snapshots and backups have only an ID). Forces replacement.",
             ),
             a(
                 "ssh_keys",

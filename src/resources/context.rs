@@ -250,4 +250,14 @@ pub enum ApplyError {
     #[error("{address}: {message}")]
     #[diagnostic(code(sovstack::apply::node))]
     Node { address: String, message: String },
+    /// Hetzner refused a delete because the resource's delete protection is on; sovstack never lifts it itself.
+    #[error("{address}: {noun} {id} has delete protection at Hetzner, so it was not deleted")]
+    #[diagnostic(code(sovstack::apply::protected))]
+    Protected {
+        address: String,
+        noun: &'static str,
+        id: u64,
+        #[help]
+        help: String,
+    },
 }

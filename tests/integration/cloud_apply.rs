@@ -243,7 +243,15 @@ async fn creates_every_kind_with_computed_attributes_and_deletes_to_empty() {
         json!(api_server.ipv4_address().unwrap())
     );
     assert!(api_server.ipv4_address().unwrap().starts_with("127."));
-    assert_eq!(server.attributes["ipv6_address"], Value::Null);
+    // Hetzner gives every server a /64 unless told not to; sovstack records its ::1.
+    assert_eq!(
+        server.attributes["ipv6_address"],
+        json!(format!(
+            "{}1",
+            api_server.ipv6_network().unwrap().trim_end_matches("/64")
+        ))
+    );
+    assert!(api_server.ipv6_network().unwrap().starts_with("2001:db8:"));
     assert_eq!(server.attributes["server_type"], json!("cx23"));
     assert_eq!(server.attributes["status"], json!("running"));
     assert_eq!(api_server.labels["role"], "app");
@@ -921,5 +929,82 @@ async fn a_run_that_died_after_the_create_is_adopted_with_its_checkpointed_host_
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Switches on delete protection behind sovstack's back, as a person in the Console would, and
+/// waits until the sandbox shows it.
+async fn protect(env: &Env, path: &str, body: Value) {
+    let url = format!("{}{path}/actions/change_protection", env.sb.base_url());
+    let request = reqwest::Client::new().post(url).json(&body);
+    let answer = request.bearer_auth("someone-else").send().await;
+    let resp: Value = answer.expect("the sandbox answers").json().await.unwrap();
+    let action = ActionId(resp["action"]["id"].as_u64().expect("an action"));
+    env.client
+        .wait_for_actions(&[action])
+        .await
+        .expect("the protection is switched on");
+}
+
+#[tokio::test]
+async fn protected_resources_are_kept_and_the_error_says_how_to_lift_it() {
+    let env = Env::start(cloud_only(), "").await;
+    env.create_all().await;
+    let (server, volume) = (env.id("server.app"), env.id("volume.data"));
+    protect(
+        &env,
+        &format!("/servers/{server}"),
+        json!({"delete": true, "rebuild": true}),
+    )
+    .await;
+    protect(&env, &format!("/volumes/{volume}"), json!({"delete": true})).await;
+
+    let mut shown = String::new();
+    for (address, noun, id, command) in [
+        (
+            "volume.data",
+            "volume",
+            volume,
+            format!("hcloud volume disable-protection {volume} delete"),
+        ),
+        (
+            "server.app",
+            "server",
+            server,
+            format!("hcloud server disable-protection {server} delete rebuild"),
+        ),
+    ] {
+        let err = env
+            .applier
+            .delete(&env.cx, address, &env.state(address))
+            .await
+            .expect_err("a protected resource is not deleted");
+        let ApplyError::Protected {
+            noun: n,
+            id: i,
+            help,
+            ..
+        } = &err
+        else {
+            panic!("{address}: expected a protection error, got {err:?}");
+        };
+        assert_eq!((*n, *i), (noun, id));
+        assert!(help.contains(&command), "{help}");
+        let code = miette::Diagnostic::code(&err).map(|c| c.to_string());
+        shown.push_str(&format!(
+            "{err}\n  [{}] help: {help}\n",
+            code.unwrap_or_default()
+        ));
+    }
+    insta::assert_snapshot!("cloud_apply_protected_delete_messages", shown);
+    // Nothing was let go of on the way: the volume is still attached to its server.
+    let v = env.client.get_volume(VolumeId(volume)).await.unwrap();
+    assert_eq!(v.server, Some(ServerId(server)));
+    assert!(env.client.get_server(ServerId(server)).await.is_ok());
+    assert_eq!(
+        env.sb
+            .request_log()
+            .count("POST /volumes/{id}/actions/detach"),
+        0
     );
 }

@@ -7,6 +7,7 @@ mod docs;
 mod drift;
 mod harness;
 mod hcloud_client;
+mod hcloud_official;
 mod node;
 mod plan;
 mod render;

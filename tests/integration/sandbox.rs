@@ -157,6 +157,14 @@ impl Api {
         self.post("/servers", body).await
     }
 
+    /// Uploads `KEY_A` under `name`; returns its ID.
+    async fn key_a(&self, name: &str) -> u64 {
+        let key = self
+            .post("/ssh_keys", json!({"name": name, "public_key": KEY_A}))
+            .await;
+        key.body["ssh_key"]["id"].as_u64().unwrap()
+    }
+
     /// Creates a server and waits for it to be running.
     async fn running_server(&self, name: &str, extra: Value) -> u64 {
         let r = self.create_server(name, extra).await;
@@ -178,6 +186,11 @@ impl Api {
             &self.sandbox.request_log().entries(),
             RequestCheck::Accepted,
         );
+    }
+
+    /// For tests that send what the spec types differently but the API accepts (IDs as numbers).
+    fn conforms_responses(&self) {
+        assert_log_conforms(&self.sandbox.request_log().entries(), RequestCheck::None);
     }
 }
 
@@ -338,10 +351,7 @@ async fn malformed_json_unknown_paths_and_methods() {
 #[tokio::test]
 async fn server_lifecycle_with_power_type_and_rebuild_actions() {
     let api = Api::fast().await;
-    let key = api
-        .post("/ssh_keys", json!({"name": "k", "public_key": KEY_A}))
-        .await;
-    let key_id = key.body["ssh_key"]["id"].as_u64().unwrap();
+    let key_id = api.key_a("k").await;
     let r = api
         .create_server(
             "gpu-1",
@@ -353,7 +363,8 @@ async fn server_lifecycle_with_power_type_and_rebuild_actions() {
     let id = server["id"].as_u64().unwrap();
     assert_eq!(server["status"], "initializing");
     assert_eq!(server["public_net"]["ipv4"]["ip"], "127.0.1.1");
-    assert_eq!(server["public_net"]["ipv6"], Value::Null);
+    assert_eq!(server["public_net"]["ipv6"]["ip"], "2001:db8:0:2::/64");
+    assert_eq!(server["public_net"]["ipv6"]["id"], 2);
     assert_eq!(server["location"]["country"], "DE");
     assert_eq!(
         r.body["root_password"],
@@ -546,6 +557,7 @@ async fn server_create_validation_uniqueness_and_availability() {
         )
         .await;
     assert_eq!(no_v4.body["server"]["public_net"]["ipv4"], Value::Null);
+    assert_eq!(no_v4.body["server"]["public_net"]["ipv6"], Value::Null);
     api.conforms();
 }
 
@@ -1506,13 +1518,11 @@ async fn servers_only_ever_get_loopback_addresses() {
         !all.is_empty() && all.iter().all(Ipv4Addr::is_loopback),
         "{all:?}"
     );
-    assert!(
-        list.body["servers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["public_net"]["ipv6"].is_null())
-    );
+    assert!(list.body["servers"].as_array().unwrap().iter().all(|s| {
+        // IPv6 networks come from the documentation prefix, which is never routed.
+        let ip = s["public_net"]["ipv6"]["ip"].as_str().unwrap();
+        ip.starts_with("2001:db8:") && ip.ends_with("::/64")
+    }));
 
     let fixed = Api::start(SandboxConfig {
         server_ipv4: ServerIpv4::Fixed(Ipv4Addr::LOCALHOST),
@@ -1648,4 +1658,198 @@ async fn log_checker_reports_every_violation_at_once() {
             .any(|x| x.exchange == "GET /locations" && x.instance_path == "/locations/0/id"),
         "{v:?}"
     );
+}
+
+#[tokio::test]
+async fn references_by_numeric_id_as_the_official_clients_send_them() {
+    let api = Api::fast().await;
+    let key_id = api.key_a("k").await;
+    // cx23 (22), ubuntu-24.04 x86 (161547269), hel1 (3), as JSON numbers.
+    let r = api
+        .post(
+            "/servers",
+            json!({"name": "by-id", "server_type": 22, "image": 161547269, "location": 3, "ssh_keys": [key_id]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let server = &r.body["server"];
+    assert_eq!(
+        (
+            &server["server_type"]["name"],
+            &server["image"]["name"],
+            &server["location"]["name"]
+        ),
+        (&json!("cx23"), &json!("ubuntu-24.04"), &json!("hel1"))
+    );
+    let bad = api
+        .post(
+            "/servers",
+            json!({"name": "bad", "server_type": 0, "image": 1.5, "location": true}),
+        )
+        .await;
+    assert_eq!(
+        bad.field_names(),
+        ["server_type", "image", "location"],
+        "{}",
+        bad.body
+    );
+    let vol = api
+        .post("/volumes", json!({"name": "v", "size": 10, "location": 3}))
+        .await;
+    assert_eq!(
+        vol.body["volume"]["location"]["name"], "hel1",
+        "{}",
+        vol.body
+    );
+    api.conforms_responses();
+}
+
+#[tokio::test]
+async fn protection_is_reflected_and_enforced() {
+    let api = Api::fast().await;
+    let id = api.running_server("guarded", json!({})).await;
+    let path = format!("/servers/{id}/actions/change_protection");
+    let uneven = api.post(&path, json!({"delete": true})).await;
+    assert_eq!(
+        (uneven.status, uneven.field_names()),
+        (422, vec!["rebuild".to_owned()])
+    );
+    let on = api
+        .post(&path, json!({"delete": true, "rebuild": true}))
+        .await;
+    assert_eq!(on.body["action"]["command"], "change_protection");
+    api.wait_one(&on.body["action"]).await;
+    let server = api.get(&format!("/servers/{id}")).await.body["server"].clone();
+    assert_eq!(
+        server["protection"],
+        json!({"delete": true, "rebuild": true})
+    );
+    let del = api.delete(&format!("/servers/{id}")).await;
+    assert_eq!((del.status, del.error_code()), (423, "protected"));
+    let rebuild = api
+        .post(
+            &format!("/servers/{id}/actions/rebuild"),
+            json!({"image": "debian-12"}),
+        )
+        .await;
+    assert_eq!(rebuild.error_code(), "protected");
+
+    let vol = api
+        .post(
+            "/volumes",
+            json!({"name": "v", "size": 10, "location": "fsn1"}),
+        )
+        .await;
+    let vid = vol.body["volume"]["id"].as_u64().unwrap();
+    api.wait_one(&vol.body["action"]).await;
+    let vpath = format!("/volumes/{vid}/actions/change_protection");
+    api.wait_one(&api.post(&vpath, json!({"delete": true})).await.body["action"])
+        .await;
+    assert_eq!(
+        api.get(&format!("/volumes/{vid}")).await.body["volume"]["protection"],
+        json!({"delete": true})
+    );
+    assert_eq!(
+        api.delete(&format!("/volumes/{vid}")).await.error_code(),
+        "protected"
+    );
+    api.wait_one(&api.post(&vpath, json!({"delete": false})).await.body["action"])
+        .await;
+    assert_eq!(api.delete(&format!("/volumes/{vid}")).await.status, 204);
+    api.conforms();
+}
+
+#[tokio::test]
+async fn backups_and_per_kind_action_lists() {
+    let api = Api::fast().await;
+    let id = api.running_server("backed-up", json!({})).await;
+    let on = api
+        .post_empty(&format!("/servers/{id}/actions/enable_backup"))
+        .await;
+    assert_eq!(on.body["action"]["command"], "enable_backup", "{}", on.body);
+    api.wait_one(&on.body["action"]).await;
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["backup_window"],
+        "02-06"
+    );
+    let off = api
+        .post_empty(&format!("/servers/{id}/actions/disable_backup"))
+        .await;
+    api.wait_one(&off.body["action"]).await;
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["backup_window"],
+        Value::Null
+    );
+
+    let vol = api
+        .post(
+            "/volumes",
+            json!({"name": "v", "size": 10, "location": "fsn1"}),
+        )
+        .await;
+    api.wait_one(&vol.body["action"]).await;
+    let commands = |r: &Resp| -> Vec<String> {
+        r.body["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["command"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let servers = api.get("/servers/actions?sort=id:desc").await;
+    assert_eq!(
+        commands(&servers),
+        [
+            "disable_backup",
+            "enable_backup",
+            "start_server",
+            "create_server"
+        ]
+    );
+    let first = servers.body["actions"][3]["id"].as_u64().unwrap();
+    let by_id = api
+        .get(&format!("/servers/actions?id={first}&status=success"))
+        .await;
+    assert_eq!(commands(&by_id), ["create_server"]);
+    assert_eq!(
+        commands(&api.get("/volumes/actions").await),
+        ["create_volume"]
+    );
+    assert!(commands(&api.get("/firewalls/actions").await).is_empty());
+    let paged = api.get("/servers/actions?per_page=1&page=2").await;
+    assert_eq!(paged.body["meta"]["pagination"]["total_entries"], 4);
+    assert_eq!(
+        api.get("/servers/actions?sort=nope").await.error_code(),
+        "invalid_input"
+    );
+    api.conforms();
+}
+
+#[tokio::test]
+async fn a_server_is_locked_while_an_action_on_it_runs() {
+    let api = Api::start(SandboxConfig {
+        faults: FaultSpec::parse("POST /servers/*/actions/reboot:action_duration=30s").unwrap(),
+        ..SandboxConfig::for_tests()
+    })
+    .await;
+    let id = api.running_server("busy", json!({})).await;
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["locked"],
+        false
+    );
+    let reboot = api
+        .post_empty(&format!("/servers/{id}/actions/reboot"))
+        .await;
+    assert_eq!(reboot.body["action"]["status"], "running");
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["locked"],
+        true
+    );
+    for action in ["poweroff", "enable_backup", "change_protection"] {
+        let r = api
+            .post(&format!("/servers/{id}/actions/{action}"), json!({}))
+            .await;
+        assert_eq!((r.status, r.error_code()), (423, "locked"), "{action}");
+    }
+    api.conforms();
 }

@@ -7,10 +7,11 @@ use std::time::{Instant, SystemTime};
 use axum::Router;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodFilter, on, post};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -51,6 +52,8 @@ pub struct App(pub Arc<Shared>);
 pub struct Ctx {
     /// Actions this request starts end in `error` with this code.
     pub action_error: Option<String>,
+    /// Actions this request starts run this long instead of the sandbox's action duration.
+    pub action_duration: Option<chrono::Duration>,
     /// `http://host/v1/...` of this request without the query, for `Link` headers.
     pub url: String,
 }
@@ -116,37 +119,13 @@ impl App {
 }
 
 pub fn router(app: App) -> Router {
-    let api = Router::new()
-        .route("/actions", get(actions::list))
-        .route("/actions/{id}", get(actions::get));
-    let api =
-        collection_routes::<SshKeys>(api, post(ssh_keys::create), delete(crud::delete::<SshKeys>));
-    let api =
-        collection_routes::<Servers>(api, post(server_create::create), delete(servers::delete));
-    let api = action_routes::<Servers>(api);
-    let api = collection_routes::<Firewalls>(
-        api,
-        post(firewalls::create),
-        delete(crud::delete::<Firewalls>),
-    );
-    let api = action_routes::<Firewalls>(api);
-    let api =
-        collection_routes::<Volumes>(api, post(volumes::create), delete(crud::delete::<Volumes>));
-    let api = action_routes::<Volumes>(api);
-    let api = api
-        .route("/locations", get(catalog::list_locations))
-        .route("/locations/{id}", get(catalog::get_location))
-        .route("/server_types", get(catalog::list_server_types))
-        .route("/server_types/{id}", get(catalog::get_server_type))
-        .route("/images", get(catalog::list_images))
-        .route("/images/{id}", get(catalog::get_image))
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "the request method is not allowed",
-            )
-        });
+    let api = api_routes().router.method_not_allowed_fallback(|| async {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "the request method is not allowed",
+        )
+    });
     Router::new()
         .nest("/v1", api)
         .fallback(|| async { ApiError::not_found("endpoint") })
@@ -154,34 +133,124 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// `/{resource}` (list, create) and `/{resource}/{id}` (get, update, delete) of one collection.
-fn collection_routes<C: Collection>(
-    api: Router<App>,
-    create: MethodRouter<App>,
-    delete: MethodRouter<App>,
-) -> Router<App> {
-    let base = format!("/{}", C::LIST.key);
-    api.route(&base, get(crud::list::<C>).merge(create)).route(
-        &format!("{base}/{{id}}"),
-        get(crud::get::<C>).put(crud::update::<C>).merge(delete),
-    )
+/// Every endpoint under `/v1`, as `METHOD /path` in the request log's template form
+/// ([`crate::request_log::endpoint_template`]), e.g. `POST /servers/{id}/actions/poweroff`.
+pub fn endpoints() -> Vec<String> {
+    api_routes().endpoints
 }
 
-/// The action routes of a collection: its actions by ID, a record's actions, and starting one.
-fn action_routes<C: ActionTarget>(api: Router<App>) -> Router<App> {
-    let base = format!("/{}", C::LIST.key);
-    api.route(
-        &format!("{base}/actions/{{id}}"),
-        get(actions::get_for::<C>),
-    )
-    .route(
-        &format!("{base}/{{id}}/actions"),
-        get(actions::list_for::<C>),
-    )
-    .route(
-        &format!("{base}/{{id}}/actions/{{action}}"),
-        post(start_action::post::<C>).get(actions::get_nested::<C>),
-    )
+/// The `/v1` routes with the endpoints they serve, both made by the same calls.
+fn api_routes() -> ApiRoutes {
+    ApiRoutes::default()
+        .on(Verb::Get, "/actions", actions::list)
+        .on(Verb::Get, "/actions/{id}", actions::get)
+        .collection::<SshKeys, _, _, _, _>(ssh_keys::create, crud::delete::<SshKeys>)
+        .collection::<Servers, _, _, _, _>(server_create::create, servers::delete)
+        .actions::<Servers>()
+        .collection::<Firewalls, _, _, _, _>(firewalls::create, crud::delete::<Firewalls>)
+        .actions::<Firewalls>()
+        .collection::<Volumes, _, _, _, _>(volumes::create, crud::delete::<Volumes>)
+        .actions::<Volumes>()
+        .on(Verb::Get, "/locations", catalog::list_locations)
+        .on(Verb::Get, "/locations/{id}", catalog::get_location)
+        .on(Verb::Get, "/server_types", catalog::list_server_types)
+        .on(Verb::Get, "/server_types/{id}", catalog::get_server_type)
+        .on(Verb::Get, "/images", catalog::list_images)
+        .on(Verb::Get, "/images/{id}", catalog::get_image)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Verb {
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+        }
+    }
+}
+
+/// A router under construction that records each endpoint as it is routed. Path parameters are named as the request
+/// log names them: `{id}` for the first, `{action_id}` for the second.
+#[derive(Default)]
+struct ApiRoutes {
+    router: Router<App>,
+    endpoints: Vec<String>,
+}
+
+impl ApiRoutes {
+    fn on<H, T>(mut self, verb: Verb, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, App>,
+        T: 'static,
+    {
+        self.endpoints.push(format!("{} {path}", verb.as_str()));
+        self.router = self.router.route(path, on(verb.filter(), handler));
+        self
+    }
+
+    /// `/{resource}` (list, create) and `/{resource}/{id}` (get, update, delete) of one collection.
+    fn collection<C, HC, TC, HD, TD>(self, create: HC, delete: HD) -> Self
+    where
+        C: Collection,
+        HC: Handler<TC, App>,
+        TC: 'static,
+        HD: Handler<TD, App>,
+        TD: 'static,
+    {
+        let base = format!("/{}", C::LIST.key);
+        let one = format!("{base}/{{id}}");
+        self.on(Verb::Get, &base, crud::list::<C>)
+            .on(Verb::Post, &base, create)
+            .on(Verb::Get, &one, crud::get::<C>)
+            .on(Verb::Put, &one, crud::update::<C>)
+            .on(Verb::Delete, &one, delete)
+    }
+
+    /// The action routes of a collection: its actions listed and by ID, a record's actions, and starting each action
+    /// of [`ActionTarget::ACTIONS`] (one route dispatches them all through that table).
+    fn actions<C: ActionTarget>(mut self) -> Self {
+        let base = format!("/{}", C::LIST.key);
+        let start = format!("{base}/{{id}}/actions/{{action_id}}");
+        for (name, _) in C::ACTIONS {
+            self.endpoints
+                .push(format!("POST {base}/{{id}}/actions/{name}"));
+        }
+        self.router = self.router.route(&start, post(start_action::post::<C>));
+        self.on(
+            Verb::Get,
+            &format!("{base}/actions"),
+            actions::list_of_kind::<C>,
+        )
+        .on(
+            Verb::Get,
+            &format!("{base}/actions/{{id}}"),
+            actions::get_for::<C>,
+        )
+        .on(
+            Verb::Get,
+            &format!("{base}/{{id}}/actions"),
+            actions::list_for::<C>,
+        )
+        .on(Verb::Get, &start, actions::get_nested::<C>)
+    }
 }
 
 fn authorized(app: &App, req: &Request) -> bool {
@@ -242,6 +311,9 @@ async fn per_request(State(app): State<App>, req: Request, next: Next) -> Respon
     } else {
         req.extensions_mut().insert(Ctx {
             action_error: outcome.action_error.clone(),
+            action_duration: outcome
+                .action_duration
+                .and_then(|d| chrono::Duration::from_std(d).ok()),
             url: format!("http://{host}{path}"),
         });
         next.run(req).await
@@ -289,4 +361,40 @@ async fn per_request(State(app): State<App>, req: Request, next: Next) -> Respon
         parts.extensions.insert(DropConnection);
     }
     Response::from_parts(parts, AxumBody::from(body_bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_list_names_each_route_once_in_the_request_log_form() {
+        let all = endpoints();
+        let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "listed twice: {all:?}");
+        for expected in [
+            "GET /actions",
+            "GET /servers/actions",
+            "GET /volumes/{id}/actions",
+            "GET /firewalls/{id}/actions/{action_id}",
+            "POST /servers/{id}/actions/enable_backup",
+            "POST /volumes/{id}/actions/change_protection",
+            "DELETE /ssh_keys/{id}",
+            "GET /images/{id}",
+        ] {
+            assert!(all.iter().any(|e| e == expected), "{expected} missing");
+        }
+        // A concrete request maps onto its listed template.
+        let template = crate::request_log::endpoint_template("GET", "/v1/servers/7/actions/9");
+        assert!(all.contains(&template), "{template}");
+        // Every action of every collection is listed, and nothing else starts one.
+        let starts = all
+            .iter()
+            .filter(|e| e.starts_with("POST") && e.contains("/actions/"))
+            .count();
+        assert_eq!(
+            starts,
+            Servers::ACTIONS.len() + Firewalls::ACTIONS.len() + Volumes::ACTIONS.len()
+        );
+    }
 }

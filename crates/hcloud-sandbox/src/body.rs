@@ -70,6 +70,28 @@ impl Body {
         }
     }
 
+    /// A reference "by ID or name": the spec types it as a string, and the official clients send IDs as JSON
+    /// numbers, which the API accepts. A number comes back as its decimal string.
+    pub fn id_or_name(&mut self, key: &str) -> Option<String> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|id| id >= 1) => Some(n.to_string()),
+            Some(_) => {
+                self.error(key, "must be an ID or a name");
+                None
+            }
+        }
+    }
+
+    pub fn required_id_or_name(&mut self, key: &str) -> Option<String> {
+        let v = self.id_or_name(key);
+        if v.is_none() && !self.errors.iter().any(|(f, _)| f == key) {
+            self.error(key, "is required");
+        }
+        v
+    }
+
     pub fn bool(&mut self, key: &str) -> Option<bool> {
         match self.map.get(key) {
             None | Some(Value::Null) => None,
@@ -209,6 +231,29 @@ mod tests {
             .map(|f| f["name"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(names, ["name", "image", "labels", "size", "x"]);
+    }
+
+    #[test]
+    fn ids_or_names_accept_numbers_and_strings() {
+        let mut b = Body::parse(
+            br#"{"a": 22, "b": "cpx22", "c": "22", "d": 0, "e": 1.5, "f": true, "g": null}"#,
+        )
+        .unwrap();
+        assert_eq!(b.id_or_name("a").as_deref(), Some("22"));
+        assert_eq!(b.id_or_name("b").as_deref(), Some("cpx22"));
+        assert_eq!(b.id_or_name("c").as_deref(), Some("22"));
+        for bad in ["d", "e", "f"] {
+            assert_eq!(b.id_or_name(bad), None);
+        }
+        assert_eq!(b.required_id_or_name("g"), None);
+        let e = b.finish().unwrap_err();
+        let names: Vec<_> = e.details["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["d", "e", "f", "g"]);
     }
 
     #[test]

@@ -50,6 +50,17 @@ impl ApiError {
         )
     }
 
+    /// 423 `protected`: the resource's protection forbids this (`what` is e.g. `deletion`).
+    pub fn protected(noun: &str, id: u64, what: &str) -> Self {
+        Self::new(
+            StatusCode::LOCKED,
+            "protected",
+            format!(
+                "{noun} {id} is protected against {what}; lift it with change_protection first"
+            ),
+        )
+    }
+
     pub fn rate_limited(limit: u32) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -12,6 +12,8 @@
 //!           | "409"                         409 conflict
 //!           | "500" | "502" | "503" | "504" server_error / bad_gateway / unavailable / timeout
 //!           | "action_error" ["=" CODE]     perform the request; every action it starts ends in `error`
+//!           | "action_duration=" DURATION   perform the request; every action it starts runs this long (a slow
+//!                                           action, e.g. to watch a resource stay locked while it runs)
 //!           | "fail_after_create"           perform the request, then answer 503 unavailable instead
 //!           | "drop_after_create"           perform the request, then close the connection with no response
 //! trigger  := "@" PROBABILITY              each matching request with that probability (seeded RNG)
@@ -36,6 +38,7 @@ pub enum Effect {
     Latency(Duration),
     Status(u16),
     ActionError(String),
+    ActionDuration(Duration),
     FailAfterCreate,
     DropAfterCreate,
 }
@@ -151,6 +154,9 @@ fn parse_effect(effect: &str) -> Result<Effect, String> {
     if let Some(d) = effect.strip_prefix("latency=") {
         return parse_duration(d).map(Effect::Latency);
     }
+    if let Some(d) = effect.strip_prefix("action_duration=") {
+        return parse_duration(d).map(Effect::ActionDuration);
+    }
     if let Some(code) = effect.strip_prefix("action_error=") {
         if code.is_empty() {
             return Err("action_error= needs a code".into());
@@ -231,6 +237,8 @@ pub struct FaultOutcome {
     pub replace: Option<ApiError>,
     /// Actions started by this request end in `error` with this code.
     pub action_error: Option<String>,
+    /// Actions started by this request run this long instead of the sandbox's action duration.
+    pub action_duration: Option<Duration>,
     pub fail_after_create: bool,
     pub drop_after_create: bool,
     /// The rules that fired, as text, for the request log.
@@ -289,6 +297,7 @@ impl FaultEngine {
                     }
                 }
                 Effect::ActionError(code) => out.action_error = Some(code.clone()),
+                Effect::ActionDuration(d) => out.action_duration = Some(*d),
                 Effect::FailAfterCreate => out.fail_after_create = true,
                 Effect::DropAfterCreate => out.drop_after_create = true,
             }
@@ -373,10 +382,11 @@ mod tests {
             "POST /servers:429@0.5,GET /actions:latency=200ms,\
              POST /servers/*/actions/poweroff:action_error,*:503@0.1,POST /servers:fail_after_create,\
              DELETE /v1/firewalls/*:409#2,PUT /ssh_keys/*:500#3+,/volumes:drop_after_create,\
-             POST /servers/*/actions/reboot:action_error=server_gone",
+             POST /servers/*/actions/reboot:action_error=server_gone,\
+             POST /volumes/*/actions/resize:action_duration=2s",
         )
         .unwrap();
-        assert_eq!(spec.rules.len(), 9);
+        assert_eq!(spec.rules.len(), 10);
         assert_eq!(spec.rules[0].effect, Effect::Status(429));
         assert_eq!(spec.rules[0].trigger, Trigger::Probability(0.5));
         assert_eq!(
@@ -401,6 +411,10 @@ mod tests {
             spec.rules[8].effect,
             Effect::ActionError("server_gone".into())
         );
+        assert_eq!(
+            spec.rules[9].effect,
+            Effect::ActionDuration(Duration::from_secs(2))
+        );
         assert!(FaultSpec::parse("").unwrap().is_empty());
     }
 
@@ -416,6 +430,7 @@ mod tests {
             "*:503#0",
             "*:503%3",
             "*:action_error=",
+            "*:action_duration=soon",
         ] {
             assert!(FaultSpec::parse(bad).is_err(), "{bad:?} should be rejected");
         }

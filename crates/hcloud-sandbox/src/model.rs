@@ -38,7 +38,22 @@ pub struct Server {
     /// `None` when created with `public_net.enable_ipv4: false`.
     pub ipv4: Option<Ipv4Addr>,
     pub primary_ipv4_id: Option<u64>,
+    /// The Primary IP behind the server's IPv6 /64; `None` when created with `public_net.enable_ipv6: false`.
+    #[serde(default)]
+    pub primary_ipv6_id: Option<u64>,
     pub primary_disk_size: u32,
+    #[serde(default)]
+    pub protection: ServerProtection,
+    /// The daily backup window (`22-02`) while backups are enabled.
+    #[serde(default)]
+    pub backup_window: Option<String>,
+}
+
+/// What a server's protection forbids.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerProtection {
+    pub delete: bool,
+    pub rebuild: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -85,6 +100,9 @@ pub struct Volume {
     pub labels: Labels,
     pub status: String,
     pub format: Option<String>,
+    /// Delete protection.
+    #[serde(default)]
+    pub protected: bool,
 }
 
 /// A state change that happens when an action finishes (`on_success`) or fails (`on_error`).
@@ -121,6 +139,18 @@ pub enum Change {
     VolumeSize {
         volume: u64,
         size: u64,
+    },
+    ServerProtection {
+        server: u64,
+        protection: ServerProtection,
+    },
+    ServerBackup {
+        server: u64,
+        window: Option<String>,
+    },
+    VolumeProtection {
+        volume: u64,
+        delete: bool,
     },
     /// The server's first start after create finished: report it to the boot hook.
     ServerBooted {

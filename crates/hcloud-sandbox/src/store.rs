@@ -267,6 +267,21 @@ impl Store {
                     v.size = size;
                 }
             }
+            Change::ServerProtection { server, protection } => {
+                if let Some(s) = self.servers.get_mut(&server) {
+                    s.protection = protection;
+                }
+            }
+            Change::ServerBackup { server, window } => {
+                if let Some(s) = self.servers.get_mut(&server) {
+                    s.backup_window = window;
+                }
+            }
+            Change::VolumeProtection { volume, delete } => {
+                if let Some(v) = self.volumes.get_mut(&volume) {
+                    v.protected = delete;
+                }
+            }
             Change::ServerBooted { server } => {
                 if let Some(s) = self.servers.get(&server) {
                     self.boots.push(super::boot::BootEvent {
@@ -389,6 +404,15 @@ impl Store {
             }
             _ => Value::Null,
         };
+        let ipv6 = match s.primary_ipv6_id {
+            Some(pid) => json!({
+                "id": pid,
+                "ip": ipv6_network(pid),
+                "blocked": false,
+                "dns_ptr": [],
+            }),
+            None => Value::Null,
+        };
         json!({
             "id": s.id,
             "name": s.name,
@@ -396,7 +420,7 @@ impl Store {
             "created": rfc3339(&s.created),
             "public_net": {
                 "ipv4": ipv4,
-                "ipv6": null,
+                "ipv6": ipv6,
                 "floating_ips": [],
                 "firewalls": self.server_firewalls(s),
             },
@@ -406,12 +430,13 @@ impl Store {
             "image": s.image_id.and_then(catalog::image_by_id).map(|i| i.to_json()),
             "iso": null,
             "rescue_enabled": false,
-            "locked": false,
-            "backup_window": null,
+            // Locked while an action on it runs: the simulator's reading of "locked and not available to user".
+            "locked": self.is_locked("server", s.id),
+            "backup_window": s.backup_window,
             "outgoing_traffic": 0,
             "ingoing_traffic": 0,
             "included_traffic": st.map(|t| t.included_traffic(&s.location)),
-            "protection": {"delete": false, "rebuild": false},
+            "protection": {"delete": s.protection.delete, "rebuild": s.protection.rebuild},
             "labels": s.labels,
             "volumes": volumes,
             "load_balancers": [],
@@ -453,7 +478,7 @@ impl Store {
             "location": catalog::location_by_name(&v.location).map(|l| l.to_json()),
             "size": v.size,
             "linux_device": format!("/dev/disk/by-id/scsi-0HC_Volume_{}", v.id),
-            "protection": {"delete": false},
+            "protection": {"delete": v.protected},
             "labels": v.labels,
             "status": v.status,
             "format": v.format,
@@ -470,6 +495,16 @@ impl Store {
             "created": rfc3339(&k.created),
         })
     }
+}
+
+/// The /64 of a server's IPv6 Primary IP, from the documentation prefix `2001:db8::/32` (RFC 3849): never routed,
+/// so no client can reach a real host through a simulated address.
+pub fn ipv6_network(primary_ip: u64) -> String {
+    format!(
+        "2001:db8:{:x}:{:x}::/64",
+        (primary_ip >> 16) & 0xffff,
+        primary_ip & 0xffff
+    )
 }
 
 pub fn rule_json(r: &Rule) -> Value {
@@ -528,6 +563,7 @@ mod tests {
                 labels: Labels::new(),
                 status: "creating".into(),
                 format: None,
+                protected: false,
             },
         );
         let ok = s.start_action(
@@ -572,6 +608,133 @@ mod tests {
         assert_eq!(j["status"], "error");
         assert_eq!(j["error"]["code"], "boom");
         assert_eq!(s.action_json(ok, t0)["status"], "success");
+    }
+
+    fn server(id: u64, ipv6: Option<u64>) -> Server {
+        Server {
+            id,
+            name: format!("s{id}"),
+            status: "running".into(),
+            created: Utc::now(),
+            server_type: "cx23".into(),
+            image_id: None,
+            location: "fsn1".into(),
+            labels: Labels::new(),
+            user_data: None,
+            ssh_keys: vec![],
+            ipv4: None,
+            primary_ipv4_id: None,
+            primary_ipv6_id: ipv6,
+            primary_disk_size: 40,
+            protection: ServerProtection::default(),
+            backup_window: None,
+        }
+    }
+
+    #[test]
+    fn ipv6_networks_are_distinct_documentation_prefixes() {
+        assert_eq!(ipv6_network(1), "2001:db8:0:1::/64");
+        assert_eq!(ipv6_network(0x1_0002), "2001:db8:1:2::/64");
+        for id in [1u64, 77, 65_536, 9_999_999] {
+            let net: std::net::Ipv6Addr = ipv6_network(id).trim_end_matches("/64").parse().unwrap();
+            assert_eq!(net.segments()[..2], [0x2001, 0x0db8], "{net}");
+        }
+    }
+
+    #[test]
+    fn server_json_reflects_locks_protection_backups_and_ipv6() {
+        let mut s = Store::default();
+        s.servers.insert(1, server(1, Some(5)));
+        s.servers.insert(2, server(2, None));
+        let t0 = Utc::now();
+        let protect = ServerProtection {
+            delete: true,
+            rebuild: true,
+        };
+        s.start_action(
+            NewAction {
+                command: "change_protection",
+                resources: vec![(1, "server")],
+                on_success: vec![
+                    Change::ServerProtection {
+                        server: 1,
+                        protection: protect,
+                    },
+                    Change::ServerBackup {
+                        server: 1,
+                        window: Some("22-02".into()),
+                    },
+                ],
+                on_error: vec![],
+            },
+            t0,
+            chrono::Duration::milliseconds(10),
+            None,
+        );
+        let running = s.server_json(&s.servers[&1]);
+        assert_eq!(running["locked"], true);
+        assert_eq!(
+            running["protection"],
+            json!({"delete": false, "rebuild": false})
+        );
+        assert_eq!(running["public_net"]["ipv6"]["ip"], "2001:db8:0:5::/64");
+        assert_eq!(running["public_net"]["ipv6"]["id"], 5);
+        assert_eq!(s.server_json(&s.servers[&2])["locked"], false);
+        assert_eq!(
+            s.server_json(&s.servers[&2])["public_net"]["ipv6"],
+            Value::Null
+        );
+
+        s.advance(t0 + chrono::Duration::milliseconds(10));
+        let done = s.server_json(&s.servers[&1]);
+        assert_eq!(done["locked"], false);
+        assert_eq!(done["protection"], json!({"delete": true, "rebuild": true}));
+        assert_eq!(done["backup_window"], "22-02");
+    }
+
+    #[test]
+    fn volume_protection_is_applied_by_its_action() {
+        let mut s = Store::default();
+        s.volumes.insert(
+            3,
+            Volume {
+                id: 3,
+                name: "v".into(),
+                created: Utc::now(),
+                server: None,
+                location: "fsn1".into(),
+                size: 10,
+                labels: Labels::new(),
+                status: "available".into(),
+                format: None,
+                protected: false,
+            },
+        );
+        s.apply(Change::VolumeProtection {
+            volume: 3,
+            delete: true,
+        });
+        assert_eq!(
+            s.volume_json(&s.volumes[&3])["protection"],
+            json!({"delete": true})
+        );
+    }
+
+    #[test]
+    fn state_files_without_the_newer_fields_still_load() {
+        let mut old = serde_json::to_value(server(1, None)).unwrap();
+        for k in ["primary_ipv6_id", "protection", "backup_window"] {
+            old.as_object_mut().unwrap().remove(k);
+        }
+        let back: Server = serde_json::from_value(old).unwrap();
+        assert_eq!(back, server_with_created(1, back.created));
+    }
+
+    fn server_with_created(id: u64, created: DateTime<Utc>) -> Server {
+        Server {
+            created,
+            ..server(id, None)
+        }
     }
 
     #[test]

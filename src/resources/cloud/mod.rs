@@ -26,7 +26,8 @@ use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
 use crate::providers::hcloud::models::UpdateResource;
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
 use crate::providers::hcloud::{
-    FirewallId, HcloudClient, HcloudError, Labels, ListParams, ServerId, SshKeyId, VolumeId,
+    ErrorCode, FirewallId, HcloudClient, HcloudError, Labels, ListParams, ServerId, SshKeyId,
+    VolumeId,
 };
 use crate::state::ResourceState;
 use std::collections::BTreeMap;
@@ -198,6 +199,44 @@ pub trait CloudResource: Send + Sync {
     /// Deletes the resource with API id `id` (letting go of what it holds first); already
     /// gone is success.
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError>;
+
+    /// The `hcloud` CLI command that lifts the delete protection of resource `id`, for kinds
+    /// that have one.
+    fn unprotect_command(&self, _id: u64) -> Option<String> {
+        None
+    }
+
+    /// The error for a delete that resource `id`'s protection forbids: which resource, and how
+    /// to lift the protection (sovstack leaves that decision to a person).
+    fn protected(&self, address: &str, id: u64) -> ApplyError {
+        let how = match self.unprotect_command(id) {
+            Some(cmd) => format!("with `{cmd}` (or in the Hetzner Console)"),
+            None => "in the Hetzner Console".to_owned(),
+        };
+        ApplyError::Protected {
+            address: address.to_owned(),
+            noun: self.noun(),
+            id,
+            help: format!(
+                "if it really should go, lift the protection {how}, then run the command again"
+            ),
+        }
+    }
+}
+
+/// Turns the API's `protected` answer to a delete into [`CloudResource::protected`].
+fn refused_by_protection<K: CloudResource>(
+    k: &K,
+    address: &str,
+    id: u64,
+    e: ApplyError,
+) -> ApplyError {
+    match &e {
+        ApplyError::Hcloud(h) if h.api_code() == Some(&ErrorCode::Protected) => {
+            k.protected(address, id)
+        }
+        _ => e,
+    }
 }
 
 /// Reads a listed item's actual attributes in the shape state records.
@@ -305,6 +344,7 @@ pub(crate) async fn delete<K: CloudResource>(
         id,
     })
     .await
+    .map_err(|e| refused_by_protection(k, address, id, e))
 }
 
 /// A cloud operation: the [`Op`] (reached through `Deref`), the API, and the resource's

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use super::ServerKind;
 use crate::providers::hcloud::models::Location;
 use crate::providers::hcloud::models::{
-    ChangeServerType, CreateServer, Server, ServerStatus, UpdateResource,
+    ChangeServerType, CreateServer, Image, Server, ServerStatus, UpdateResource,
 };
 use crate::providers::hcloud::{Labels, ServerId};
 use crate::providers::ssh::generate_host_key;
@@ -39,6 +39,18 @@ pub(super) fn ipv6_address(server: &Server) -> Json {
         }
         None => Json::Null,
     }
+}
+
+/// The server's image as the stack names it: by ID when the stack does (as snapshots and backups
+/// must be named, having no name), else by name, else by ID. `None` when the API shows no image
+/// (one deleted since), so what state recorded stands.
+fn image_reference(image: Option<&Image>, stack: Option<&str>) -> Option<String> {
+    let image = image?;
+    let id = image.id.to_string();
+    if stack == Some(id.as_str()) {
+        return Some(id);
+    }
+    Some(image.name.clone().unwrap_or(id))
 }
 
 fn computed(server: &Server, fingerprint: Option<String>) -> Vec<(&'static str, Json)> {
@@ -94,7 +106,7 @@ async fn adopt(
         "location".into(),
         Json::String(server.location.name.clone()),
     );
-    if let Some(image) = server.image.as_ref().and_then(|i| i.name.clone()) {
+    if let Some(image) = image_reference(server.image.as_ref(), a.str("image").ok()) {
         state.attributes.insert("image".into(), Json::String(image));
     }
     Ok(state)
@@ -348,7 +360,8 @@ impl CloudResource for ServerKind {
             "location".into(),
             Json::String(server.location.name.clone()),
         );
-        if let Some(image) = server.image.as_ref().and_then(|i| i.name.clone()) {
+        let recorded_image = recorded.attributes.get("image").and_then(Json::as_str);
+        if let Some(image) = image_reference(server.image.as_ref(), recorded_image) {
             at.insert("image".into(), Json::String(image));
         }
         for (k, v) in computed(server, None) {
@@ -358,6 +371,13 @@ impl CloudResource for ServerKind {
             }
         }
         s
+    }
+
+    fn unprotect_command(&self, id: u64) -> Option<String> {
+        // The API wants delete and rebuild protection equal, so both go together.
+        Some(format!(
+            "hcloud server disable-protection {id} delete rebuild"
+        ))
     }
 
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
@@ -373,5 +393,43 @@ impl CloudResource for ServerKind {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(id: u64, name: Option<&str>, kind: &str) -> Image {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "type": kind, "status": "available", "name": name, "description": "an image",
+            "image_size": 2.3, "disk_size": 10, "created": "2016-01-30T23:50:00Z",
+            "created_from": {"id": 1, "name": "source"}, "bound_to": null, "os_flavor": "ubuntu",
+            "os_version": null, "protection": {"delete": false}, "deprecated": null, "deleted": null,
+            "labels": {}, "architecture": "x86",
+        }))
+        .expect("an image as the API shows it")
+    }
+
+    #[test]
+    fn images_are_recorded_as_the_stack_names_them() {
+        let system = image(161547269, Some("ubuntu-24.04"), "system");
+        let by = |stack| image_reference(Some(&system), stack);
+        assert_eq!(by(Some("ubuntu-24.04")).as_deref(), Some("ubuntu-24.04"));
+        assert_eq!(by(Some("161547269")).as_deref(), Some("161547269"));
+        // A stack naming another image sees the actual name, so the plan shows the difference.
+        assert_eq!(by(Some("debian-12")).as_deref(), Some("ubuntu-24.04"));
+        assert_eq!(by(None).as_deref(), Some("ubuntu-24.04"));
+        // Snapshots and backups have no name: only their ID can name them.
+        let snapshot = image(4711, None, "snapshot");
+        assert_eq!(
+            image_reference(Some(&snapshot), Some("4711")).as_deref(),
+            Some("4711")
+        );
+        assert_eq!(
+            image_reference(Some(&snapshot), None).as_deref(),
+            Some("4711")
+        );
+        assert_eq!(image_reference(None, Some("4711")), None);
     }
 }

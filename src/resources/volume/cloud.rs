@@ -250,11 +250,19 @@ impl CloudResource for VolumeKind {
         s
     }
 
+    fn unprotect_command(&self, id: u64) -> Option<String> {
+        Some(format!("hcloud volume disable-protection {id} delete"))
+    }
+
     async fn delete_id(&self, target: CloudTarget<'_>) -> Result<(), ApplyError> {
         let (app, cx, address, id) = (target.app, target.cx, target.address, target.id);
         let Some(volume) = gone_ok(app.client.get_volume(VolumeId(id)).await)? else {
             return Ok(());
         };
+        // Checked before detaching: a protected volume must not lose its server for nothing.
+        if volume.protection.delete {
+            return Err(self.protected(address, id));
+        }
         if let Some(server) = volume.server {
             cx.events.progress(
                 address,

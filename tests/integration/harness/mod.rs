@@ -6,3 +6,4 @@ pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
 pub mod sshd;
+pub mod venv;

@@ -1,6 +1,7 @@
 //! Action reads: `GET /actions?id=..` (batched polling), `GET /actions/{id}`, and for every collection with actions
-//! `GET /{resource}/{id}/actions`, `GET /{resource}/actions/{id}` and the deprecated
-//! `GET /{resource}/{id}/actions/{action_id}`.
+//! `GET /{resource}/actions` (filters `id`, `status`), `GET /{resource}/{id}/actions` (filter `status`),
+//! `GET /{resource}/actions/{id}` and the deprecated `GET /{resource}/{id}/actions/{action_id}`. Lists sort by
+//! `sort` and page like every list.
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
@@ -67,6 +68,26 @@ pub async fn get_for<C: Collection>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     get_of_kind(&app, &id, Some(C::KIND))
+}
+
+/// `GET /{resource}/actions`: every action on a record of `C` (deleted records included), optionally only those with
+/// the given `id`s.
+pub async fn list_of_kind<C: Collection>(
+    State(app): State<App>,
+    Extension(ctx): Extension<Ctx>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Query::parse(q.as_deref());
+    let ids = q.ids("id")?;
+    let items: Vec<Value> = app.with_store(false, |s, now| {
+        Ok(s.actions
+            .values()
+            .filter(|a| a.resources.iter().any(|(_, t)| t == C::KIND))
+            .filter(|a| ids.is_empty() || ids.contains(&a.id))
+            .map(|a| a.to_json(now))
+            .collect())
+    })?;
+    list_response(items, &LIST, &q, &ctx)
 }
 
 /// `GET /{resource}/{id}/actions`: every action on record `id`.

@@ -39,8 +39,8 @@ pub trait Collection: Send + Sync + 'static {
         Edit::read(b, Self::name_problem)
     }
 
-    /// Refuses to delete a record that something still uses.
-    fn check_unused(_record: &Self::Record) -> Result<(), ApiError> {
+    /// Refuses to delete record `id` when its protection forbids it or something still uses it.
+    fn check_deletable(_id: u64, _record: &Self::Record) -> Result<(), ApiError> {
         Ok(())
     }
 }

@@ -70,7 +70,7 @@ pub async fn delete<C: Collection>(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, C::NOUN)?;
     app.with_store(true, |s, _| {
-        C::check_unused(unlocked::<C>(s, id)?)?;
+        C::check_deletable(id, unlocked::<C>(s, id)?)?;
         C::records_mut(s).remove(&id);
         Ok(no_content())
     })

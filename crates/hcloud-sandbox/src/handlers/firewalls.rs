@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::collection::{Collection, Edit, check_name, find, name_taken, unlocked};
 use super::firewall_body::{parse_rules, parse_targets};
-use super::start_action::{ActionRequest, ActionTarget, Timing, with_actions};
+use super::start_action::{ActionFn, ActionRequest, ActionTarget, Timing, with_actions};
 use super::{ListSpec, created};
 use crate::app::{App, Ctx};
 use crate::body::Body;
@@ -67,7 +67,7 @@ impl Collection for Firewalls {
         Edit::read_name_first(b, Self::name_problem)
     }
 
-    fn check_unused(firewall: &Firewall) -> Result<(), ApiError> {
+    fn check_deletable(_: u64, firewall: &Firewall) -> Result<(), ApiError> {
         if firewall.applied_to.is_empty() {
             Ok(())
         } else {
@@ -80,16 +80,12 @@ impl Collection for Firewalls {
 }
 
 impl ActionTarget for Firewalls {
-    fn run(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
-        // The body is read before the name is known: a malformed one is refused even for an unknown action.
-        let b = Body::parse(req.body)?;
-        match req.name {
-            "set_rules" => set_rules(req, b),
-            "apply_to_resources" => apply_to_resources(req, b),
-            "remove_from_resources" => remove_from_resources(req, b),
-            _ => Err(ApiError::not_found("firewall action")),
-        }
-    }
+    const ACTIONS: &'static [(&'static str, ActionFn)] = &[
+        ("set_rules", set_rules),
+        ("apply_to_resources", apply_to_resources),
+        ("remove_from_resources", remove_from_resources),
+    ];
+    const ACTION_NOUN: &'static str = "firewall action";
 }
 
 fn target_resources(firewall: u64, target: &Target) -> Vec<(u64, &'static str)> {

@@ -30,6 +30,7 @@ struct Create {
     user_data: Option<String>,
     labels: Labels,
     enable_ipv4: bool,
+    enable_ipv6: bool,
     firewalls: Vec<u64>,
     volumes: Vec<u64>,
 }
@@ -37,9 +38,9 @@ struct Create {
 fn parse_create(bytes: &[u8]) -> Result<Create, ApiError> {
     let mut b = Body::parse(bytes)?;
     let name = b.required_str("name");
-    let st_name = b.required_str("server_type");
-    let image_name = b.required_str("image");
-    let loc_name = b.str("location");
+    let st_name = b.required_id_or_name("server_type");
+    let image_name = b.required_id_or_name("image");
+    let loc_name = b.id_or_name("location");
     let start = b.bool("start_after_create").unwrap_or(true);
     let user_data = b.str("user_data");
     let labels = b.labels("labels").unwrap_or_default();
@@ -103,12 +104,17 @@ fn parse_create(bytes: &[u8]) -> Result<Create, ApiError> {
             "placement groups are not simulated by the sandbox",
         );
     }
-    let mut enable_ipv4 = true;
+    let (mut enable_ipv4, mut enable_ipv6) = (true, true);
     if let Some(pn) = b.object("public_net") {
-        match pn.get("enable_ipv4") {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(v)) => enable_ipv4 = *v,
-            Some(_) => b.error("public_net.enable_ipv4", "must be a boolean"),
+        for (key, enable) in [
+            ("enable_ipv4", &mut enable_ipv4),
+            ("enable_ipv6", &mut enable_ipv6),
+        ] {
+            match pn.get(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Bool(v)) => *enable = *v,
+                Some(_) => b.error(&format!("public_net.{key}"), "must be a boolean"),
+            }
         }
         if pn.get("ipv4").is_some_and(|v| !v.is_null())
             || pn.get("ipv6").is_some_and(|v| !v.is_null())
@@ -143,6 +149,7 @@ fn parse_create(bytes: &[u8]) -> Result<Create, ApiError> {
             user_data,
             labels,
             enable_ipv4,
+            enable_ipv6,
             firewalls,
             volumes,
         }),
@@ -219,7 +226,7 @@ fn check_references(s: &Store, c: &Create) -> Result<Vec<u64>, ApiError> {
     Ok(key_ids)
 }
 
-/// Adds the server, `initializing`, with its IPv4 unless the body turned it off; returns its ID.
+/// Adds the server, `initializing`, with its IPv4 and IPv6 unless the body turned them off; returns its ID.
 fn insert_server(
     s: &mut Store,
     c: &Create,
@@ -235,6 +242,10 @@ fn insert_server(
     } else {
         (None, None)
     };
+    let primary_ipv6_id = c.enable_ipv6.then(|| {
+        s.counters.primary_ip += 1;
+        s.counters.primary_ip
+    });
     let server = Server {
         id,
         name: c.name.clone(),
@@ -248,7 +259,10 @@ fn insert_server(
         ssh_keys: key_ids,
         ipv4,
         primary_ipv4_id,
+        primary_ipv6_id,
         primary_disk_size: c.server_type.disk_gb,
+        protection: Default::default(),
+        backup_window: None,
     };
     s.servers.insert(id, server);
     id

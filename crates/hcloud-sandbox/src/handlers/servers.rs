@@ -12,13 +12,13 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::collection::{Collection, unlocked};
-use super::start_action::{ActionRequest, ActionTarget, Timing, with_actions};
+use super::start_action::{ActionFn, ActionRequest, ActionTarget, Timing, with_actions};
 use super::{ListSpec, created, is_hostname, ok, parse_id};
 use crate::app::{App, Ctx};
 use crate::body::Body;
 use crate::catalog;
 use crate::error::ApiError;
-use crate::model::{Change, Labels, Server};
+use crate::model::{Change, Labels, Server, ServerProtection};
 use crate::store::{NewAction, Store};
 
 pub const MAX_USER_DATA: usize = 32 * 1024;
@@ -64,16 +64,23 @@ impl Collection for Servers {
 }
 
 impl ActionTarget for Servers {
-    /// Power actions take no body, so only `change_type` and `rebuild` read one.
-    fn run(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
-        match req.name {
-            "poweron" | "poweroff" | "shutdown" | "reboot" | "reset" => power(req),
-            "change_type" => change_type(req),
-            "rebuild" => rebuild(req),
-            _ => Err(ApiError::not_found("server action")),
-        }
-    }
+    const ACTIONS: &'static [(&'static str, ActionFn)] = &[
+        ("poweron", power),
+        ("poweroff", power),
+        ("shutdown", power),
+        ("reboot", power),
+        ("reset", power),
+        ("change_type", change_type),
+        ("rebuild", rebuild),
+        ("change_protection", change_protection),
+        ("enable_backup", enable_backup),
+        ("disable_backup", disable_backup),
+    ];
+    const ACTION_NOUN: &'static str = "server action";
 }
+
+/// The backup windows Hetzner assigns; a server gets one by its ID, so the choice is stable.
+const BACKUP_WINDOWS: &[&str] = &["22-02", "02-06", "06-10", "10-14", "14-18", "18-22"];
 
 /// A random-looking root password, returned only when no SSH key was given (as the API does).
 pub fn root_password(seed: u64) -> String {
@@ -89,7 +96,11 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, Servers::NOUN)?;
     with_actions(&app, &ctx, |s, t| {
-        let prev = unlocked::<Servers>(s, id)?.status.clone();
+        let server = unlocked::<Servers>(s, id)?;
+        if server.protection.delete {
+            return Err(ApiError::protected(Servers::NOUN, id, "deletion"));
+        }
+        let prev = server.status.clone();
         set_status(s, id, "deleting");
         let delete = NewAction {
             command: "delete_server",
@@ -146,7 +157,8 @@ fn power_action(
     t.json(s, action)
 }
 
-fn power(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
+/// Power actions take no body; whatever was sent is ignored.
+fn power(req: &ActionRequest<'_>, _: Body) -> Result<Response, ApiError> {
     let (command, during, after) = match req.name {
         "poweron" => ("start_server", Some("starting"), "running"),
         "poweroff" => ("stop_server", Some("stopping"), "off"),
@@ -164,9 +176,8 @@ fn power(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
     })
 }
 
-fn change_type(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
-    let mut b = Body::parse(req.body)?;
-    let st = b.required_str("server_type");
+fn change_type(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    let st = b.required_id_or_name("server_type");
     let upgrade_disk = b.required_bool("upgrade_disk");
     b.finish()?;
     let (Some(st), Some(upgrade_disk)) = (st, upgrade_disk) else {
@@ -229,9 +240,8 @@ fn check_type_change(v: &Server, new: &catalog::ServerType) -> Result<(), ApiErr
     Ok(())
 }
 
-fn rebuild(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
-    let mut b = Body::parse(req.body)?;
-    let image = b.required_str("image");
+fn rebuild(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    let image = b.required_id_or_name("image");
     let user_data = b.str("user_data");
     if user_data.as_ref().is_some_and(|u| u.len() > MAX_USER_DATA) {
         b.error("user_data", "must be at most 32 KiB");
@@ -243,6 +253,9 @@ fn rebuild(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
     let id = req.id;
     req.with_actions(|s, t| {
         let v = unlocked::<Servers>(s, id)?;
+        if v.protection.rebuild {
+            return Err(ApiError::protected(Servers::NOUN, id, "rebuild"));
+        }
         let no_keys = v.ssh_keys.is_empty();
         let arch = catalog::server_type(&v.server_type)
             .map(|t| t.architecture)
@@ -264,5 +277,67 @@ fn rebuild(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
             "action": action,
             "root_password": no_keys.then(|| root_password(id)),
         })))
+    })
+}
+
+/// `{delete?, rebuild?}`; the result must have both equal, as the API currently requires. It takes effect when the
+/// `change_protection` action finishes.
+fn change_protection(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    b.deny_unknown(&["delete", "rebuild"]);
+    let delete = b.bool("delete");
+    let rebuild = b.bool("rebuild");
+    b.finish()?;
+    let id = req.id;
+    req.with_actions(|s, t| {
+        let current = unlocked::<Servers>(s, id)?.protection;
+        let protection = ServerProtection {
+            delete: delete.unwrap_or(current.delete),
+            rebuild: rebuild.unwrap_or(current.rebuild),
+        };
+        if protection.delete != protection.rebuild {
+            return Err(ApiError::invalid_field(
+                "rebuild",
+                "delete and rebuild protection must currently have the same value",
+            ));
+        }
+        let change = NewAction {
+            command: "change_protection",
+            resources: vec![(id, "server")],
+            on_success: vec![Change::ServerProtection {
+                server: id,
+                protection,
+            }],
+            on_error: vec![],
+        };
+        Ok(t.answer_one(s, change))
+    })
+}
+
+fn enable_backup(req: &ActionRequest<'_>, _: Body) -> Result<Response, ApiError> {
+    let window = BACKUP_WINDOWS[(req.id % BACKUP_WINDOWS.len() as u64) as usize];
+    backup(req, "enable_backup", Some(window.to_owned()))
+}
+
+/// Also deletes the server's backups in the real API; the sandbox keeps no backup images.
+fn disable_backup(req: &ActionRequest<'_>, _: Body) -> Result<Response, ApiError> {
+    backup(req, "disable_backup", None)
+}
+
+/// Starts `command`, which sets the backup window to `window` when it finishes.
+fn backup(
+    req: &ActionRequest<'_>,
+    command: &'static str,
+    window: Option<String>,
+) -> Result<Response, ApiError> {
+    let id = req.id;
+    req.with_actions(|s, t| {
+        unlocked::<Servers>(s, id)?;
+        let change = NewAction {
+            command,
+            resources: vec![(id, "server")],
+            on_success: vec![Change::ServerBackup { server: id, window }],
+            on_error: vec![],
+        };
+        Ok(t.answer_one(s, change))
     })
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::collection::Collection;
 use super::{created, parse_id};
 use crate::app::{App, Ctx};
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::store::{NewAction, Store};
 
@@ -52,7 +53,7 @@ pub fn with_actions<R>(
     ctx: &Ctx,
     f: impl FnOnce(&mut Store, &Timing<'_>) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
-    let duration = app.0.action_duration;
+    let duration = ctx.action_duration.unwrap_or(app.0.action_duration);
     let fail = ctx.action_error.as_deref();
     app.with_store(true, |s, now| {
         f(
@@ -73,7 +74,6 @@ pub struct ActionRequest<'a> {
     /// The record, already parsed (not yet looked up).
     pub id: u64,
     pub name: &'a str,
-    pub body: &'a [u8],
 }
 
 impl ActionRequest<'_> {
@@ -85,12 +85,19 @@ impl ActionRequest<'_> {
     }
 }
 
+/// Runs one named action with its request body (already parsed as JSON).
+pub type ActionFn = fn(&ActionRequest<'_>, Body) -> Result<Response, ApiError>;
+
 /// A collection whose records take actions.
 pub trait ActionTarget: Collection {
-    /// Runs the action the request names; an unknown name is `not_found`.
-    fn run(req: &ActionRequest<'_>) -> Result<Response, ApiError>;
+    /// Every action the collection serves, by the name in its path. The router dispatches through this table and
+    /// the sandbox's endpoint list ([`crate::endpoints`]) is made from it, so the two cannot disagree.
+    const ACTIONS: &'static [(&'static str, ActionFn)];
+    /// How messages name an unknown action (`server action not found`).
+    const ACTION_NOUN: &'static str;
 }
 
+/// The body is read before the name is looked up: a malformed one is refused even for an unknown action.
 pub async fn post<C: ActionTarget>(
     State(app): State<App>,
     Extension(ctx): Extension<Ctx>,
@@ -98,11 +105,19 @@ pub async fn post<C: ActionTarget>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, C::NOUN)?;
-    C::run(&ActionRequest {
-        app: &app,
-        ctx: &ctx,
-        id,
-        name: &name,
-        body: &body,
-    })
+    let body = Body::parse(&body)?;
+    let run = C::ACTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, run)| run)
+        .ok_or_else(|| ApiError::not_found(C::ACTION_NOUN))?;
+    run(
+        &ActionRequest {
+            app: &app,
+            ctx: &ctx,
+            id,
+            name: &name,
+        },
+        body,
+    )
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::collection::{Collection, Edit, check_name, find, name_taken, unlocked};
-use super::start_action::{ActionRequest, ActionTarget, with_actions};
+use super::start_action::{ActionFn, ActionRequest, ActionTarget, with_actions};
 use super::{ListSpec, created, is_volume_name};
 use crate::app::{App, Ctx};
 use crate::body::Body;
@@ -69,7 +69,10 @@ impl Collection for Volumes {
         Edit::read_name_first(b, Self::name_problem)
     }
 
-    fn check_unused(volume: &Volume) -> Result<(), ApiError> {
+    fn check_deletable(id: u64, volume: &Volume) -> Result<(), ApiError> {
+        if volume.protected {
+            return Err(ApiError::protected(Self::NOUN, id, "deletion"));
+        }
         match volume.server {
             Some(_) => Err(ApiError::unprocessable(
                 "resource_in_use",
@@ -81,16 +84,13 @@ impl Collection for Volumes {
 }
 
 impl ActionTarget for Volumes {
-    fn run(req: &ActionRequest<'_>) -> Result<Response, ApiError> {
-        // The body is read before the name is known: a malformed one is refused even for an unknown action.
-        let b = Body::parse(req.body)?;
-        match req.name {
-            "attach" => attach(req, b),
-            "detach" => detach(req, b),
-            "resize" => resize(req, b),
-            _ => Err(ApiError::not_found("volume action")),
-        }
-    }
+    const ACTIONS: &'static [(&'static str, ActionFn)] = &[
+        ("attach", attach),
+        ("detach", detach),
+        ("resize", resize),
+        ("change_protection", change_protection),
+    ];
+    const ACTION_NOUN: &'static str = "volume action";
 }
 
 fn check_size(b: &mut Body, size: Option<u64>) {
@@ -124,7 +124,7 @@ fn parse_create(bytes: &[u8]) -> Result<Create, ApiError> {
     if format.as_deref().is_some_and(|f| f != "xfs" && f != "ext4") {
         b.error("format", "must be xfs or ext4");
     }
-    let location = b.str("location");
+    let location = b.id_or_name("location");
     let server = b.int("server");
     match (&location, server) {
         (Some(_), Some(_)) => b.error("location", "give either location or server, not both"),
@@ -194,6 +194,7 @@ pub async fn create(
                 labels: c.labels,
                 status: "creating".into(),
                 format: c.format,
+                protected: false,
             },
         );
         let action = t.start(
@@ -317,4 +318,22 @@ pub fn attach_action(id: u64, sid: u64) -> NewAction<'static> {
         }],
         on_error: vec![],
     }
+}
+
+/// `{delete?}`; takes effect when the `change_protection` action finishes.
+fn change_protection(req: &ActionRequest<'_>, mut b: Body) -> Result<Response, ApiError> {
+    b.deny_unknown(&["delete"]);
+    let delete = b.bool("delete");
+    b.finish()?;
+    let id = req.id;
+    req.with_actions(|s, t| {
+        let delete = delete.unwrap_or(unlocked::<Volumes>(s, id)?.protected);
+        let change = NewAction {
+            command: "change_protection",
+            resources: vec![(id, "volume")],
+            on_success: vec![Change::VolumeProtection { volume: id, delete }],
+            on_error: vec![],
+        };
+        Ok(t.answer_one(s, change))
+    })
 }
