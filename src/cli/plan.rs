@@ -51,6 +51,7 @@ impl Selection {
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime_on_this_thread()?;
+    let ws = rt.block_on(ws.read_data())?;
     let mut read = rt.block_on(crate::engine::prepare::read_state(&ws))?;
     if args.out.is_some() && read.hasher.is_none() {
         // A saved plan is applied with the state's key: it must be made with that key, so

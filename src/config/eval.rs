@@ -92,6 +92,37 @@ impl Evaluator {
         )
     }
 
+    /// Binds `data.<kind>.<name>.<attr>` for the declared data blocks (`kind.name`): what
+    /// reading them found, or "known after apply" until they are read.
+    pub fn declare_data(&mut self, declared: &[String], known: &BTreeMap<String, String>) {
+        let mut data = hcl::Map::new();
+        for full in declared {
+            let Some((kind, name)) = full.split_once('.') else {
+                continue;
+            };
+            let attrs = crate::config::model::DATA_KINDS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(&[][..], |(_, a)| *a);
+            let mut obj = hcl::Map::new();
+            for attr in attrs {
+                let reference = format!("data.{full}.{attr}");
+                let v = known
+                    .get(&reference)
+                    .cloned()
+                    .unwrap_or_else(|| value::after_apply(&reference));
+                obj.insert((*attr).to_string(), hcl::Value::from(v));
+            }
+            let kind_obj = data
+                .entry(kind.to_string())
+                .or_insert_with(|| hcl::Value::Object(hcl::Map::new()));
+            if let hcl::Value::Object(m) = kind_obj {
+                m.insert(name.to_string(), hcl::Value::Object(obj));
+            }
+        }
+        self.ctx.declare_var("data", hcl::Value::Object(data));
+    }
+
     pub fn set_local(&mut self, name: &str, value: serde_json::Value, sensitive: bool) {
         self.locals.insert(name.to_string(), json_to_hcl(&value));
         self.ctx

@@ -26,6 +26,7 @@ pub struct Stack {
     pub checks: Vec<Check>,
     pub moves: Vec<Moved>,
     pub imports: Vec<Import>,
+    pub data: Vec<DataSource>,
 }
 
 impl Stack {
@@ -100,6 +101,37 @@ pub struct Variable {
     pub value: Option<serde_json::Value>,
 }
 
+/// The kinds a `data` block can look up, with the attributes it can be referenced by.
+pub const DATA_KINDS: &[(&str, &[&str])] = &[
+    ("ssh_key", &["id", "name", "fingerprint"]),
+    ("firewall", &["id", "name"]),
+];
+
+/// `data "<kind>" "<name>" { name = "..." }` or `{ labels = { ... } }`: an existing cloud
+/// resource sovstack does not manage, read when planning.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    pub kind: String,
+    pub name: String,
+    pub span: Span,
+    pub selector: DataSelector,
+    /// What reading it found (`id`, `name`, ...), when it was read.
+    pub found: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSelector {
+    Name(String),
+    Labels(BTreeMap<String, String>),
+}
+
+impl DataSource {
+    /// `data.<kind>.<name>`.
+    pub fn address(&self) -> String {
+        format!("data.{}.{}", self.kind, self.name)
+    }
+}
+
 /// `moved { from = ADDR  to = ADDR }`: a block was renamed; its resources keep their identity.
 /// Addresses are kept as written (checked against the resource kinds when planning).
 #[derive(Debug, Clone)]
@@ -162,6 +194,8 @@ pub struct Server {
     pub image: Spanned<String>,
     /// Names of `ssh_key` blocks.
     pub ssh_keys: Vec<Spanned<String>>,
+    /// Names of `data "ssh_key"` blocks: keys sovstack does not manage.
+    pub data_ssh_keys: Vec<Spanned<String>>,
     pub labels: BTreeMap<String, String>,
     pub ssh: SshAccess,
     /// Extra cloud-init `runcmd` lines run once at first boot.

@@ -184,6 +184,25 @@ pub static BLOCKS: &[BlockSchema] = &[
         "Named expressions, referenced as `local.<name>`.",
     ),
     block(
+        "data",
+        &["kind", "name"],
+        "An existing cloud resource sovstack does not manage (`ssh_key` or `firewall`), found by name or labels and referenced as `data.<kind>.<name>`.",
+        &[
+            a(
+                "name",
+                "string",
+                false,
+                "Its name in Hetzner Cloud. Give `name` or `labels`.",
+            ),
+            a(
+                "labels",
+                "map(string)",
+                false,
+                "A label selector: every label must match, and exactly one resource may.",
+            ),
+        ],
+    ),
+    block(
         "moved",
         &[],
         "A block was renamed: its resources keep their identity (state and labels follow; nothing is re-created).",

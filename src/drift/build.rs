@@ -82,7 +82,7 @@ fn general_words(d: &Drift) -> (String, Option<String>, String) {
                 .unwrap_or_else(|| "carries this stack's labels but is not in state".into()),
             None,
             format!(
-                "delete it (`hcloud {kind} delete <id>`), or add a `{kind}` block with this address to stack.hcl: apply adopts what carries its labels"
+                "delete it (`hcloud {kind} delete <id>`), or manage it: add a `{kind}` block for it to stack.hcl, then `sovstack import {kind}.<name> <id>` (or an `import` block)"
             ),
         ),
     }

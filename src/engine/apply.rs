@@ -105,6 +105,8 @@ struct Run<'a, W: StateWriter> {
 /// Runs an apply or destroy to the end, recording state after every operation.
 pub async fn run(ws: &Workspace, req: &Request, ui: &mut dyn Ui) -> Result<Report, EngineError> {
     let saved = req.saved.as_deref().map(SavedPlan::read).transpose()?;
+    let read_ws = ws.read_data().await?;
+    let ws = &read_ws;
     let planned_ws;
     let ws = match &saved {
         Some(saved) => {

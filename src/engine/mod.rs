@@ -29,6 +29,9 @@ pub struct Workspace {
     pub stack: PathBuf,
     pub state: PathBuf,
     pub vars: Vec<(String, String)>,
+    /// What the stack's `data` blocks found (`data.<kind>.<name>.<attr>`), once read
+    /// ([`Workspace::read_data`]); empty before.
+    pub found: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Workspace {
@@ -38,7 +41,35 @@ impl Workspace {
             let dir = stack.parent().unwrap_or(Path::new(""));
             dir.join(DEFAULT_STATE_FILE)
         });
-        Self { stack, state, vars }
+        Self {
+            stack,
+            state,
+            vars,
+            found: Default::default(),
+        }
+    }
+
+    /// This workspace with the stack's `data` blocks read from the API. Without a token
+    /// they stay unknown: a plan shows them as known after apply, and apply stops at the
+    /// first resource that needs one.
+    pub async fn read_data(&self) -> Result<Workspace, EngineError> {
+        let loaded = prepare::load(self, Default::default())?;
+        let Some(stack) = loaded.stack.filter(|s| !s.data.is_empty()) else {
+            return Ok(self.clone());
+        };
+        if std::env::var_os("HCLOUD_TOKEN").is_none() {
+            return Ok(self.clone());
+        }
+        let providers = providers(true)?;
+        let app = providers.cloud("data")?;
+        let mut found = std::collections::BTreeMap::new();
+        for data in &stack.data {
+            found.extend(crate::resources::cloud::look_up(app, data).await?);
+        }
+        Ok(Workspace {
+            found: std::sync::Arc::new(found),
+            ..self.clone()
+        })
     }
 
     /// Where the state lives: in PostgreSQL when `SOVSTACK_PG_CONN` names a database (the

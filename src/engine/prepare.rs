@@ -15,7 +15,13 @@ pub fn load(
     known: std::sync::Arc<BTreeMap<String, String>>,
 ) -> Result<Loaded, EngineError> {
     let mut opts = LoadOptions::from_process_env();
-    opts.known = known;
+    opts.known = if ws.found.is_empty() {
+        known
+    } else {
+        let mut all = (*known).clone();
+        all.extend(ws.found.iter().map(|(k, v)| (k.clone(), v.clone())));
+        std::sync::Arc::new(all)
+    };
     for (k, v) in &ws.vars {
         opts.vars.insert(k.clone(), v.clone());
     }

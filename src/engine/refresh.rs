@@ -143,8 +143,8 @@ pub fn fold(state: &StateFile, found: Refreshed, errors: Vec<RefreshError>) -> R
             kind: DriftKind::Orphan,
             changes: Vec::new(),
             message: Some(format!(
-                "{} `{}` (id {}) carries this stack's label but is not in state; delete it, or `sovstack state` it in",
-                o.kind, o.name, o.id
+                "{} `{}` (id {}) carries this stack's label but is not in state; delete it, or bring it under management with `sovstack import <address> {}`",
+                o.kind, o.name, o.id, o.id
             )),
         });
     }

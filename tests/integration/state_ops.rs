@@ -303,3 +303,69 @@ async fn resources_made_outside_sovstack_are_imported_not_created() {
     let again = ws.run(&["import", "server.app", &server.to_string()]).await;
     assert!(CloudWorkspace::expect(&again, 1).contains("already in state"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_blocks_find_what_sovstack_does_not_manage_and_leave_it_alone() {
+    use serde_json::json;
+    let ws = CloudWorkspace::start().await;
+    let team_key = ws
+        .create_directly(
+            "ssh_keys",
+            "ssh_key",
+            json!({"name": "team-key", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBqP2jeAWUGTdKLqzCn5Jq5fFSx6oB8KfWUbQOB0h2Ts team"}),
+        )
+        .await;
+    let baseline = ws
+        .create_directly(
+            "firewalls",
+            "firewall",
+            json!({"name": "baseline", "labels": {"team": "sec"}}),
+        )
+        .await;
+    ws.edit_stack(|t| {
+        t.replace(
+            "ssh_keys    = [ssh_key.admin]",
+            "ssh_keys    = [ssh_key.admin, data.ssh_key.team]",
+        ) + r#"
+data "ssh_key" "team" {
+  name = "team-key"
+}
+
+data "firewall" "baseline" {
+  labels = { team = "sec" }
+}
+
+output "team_key_id" {
+  value = data.ssh_key.team.id
+}
+
+output "baseline_firewall" {
+  value = "${data.firewall.baseline.name}:${data.firewall.baseline.id}"
+}
+"#
+    });
+    let plan = CloudWorkspace::expect(&ws.run(&["plan"]).await, 0);
+    assert!(
+        plan.contains("\"team-key\""),
+        "the server is planned with the found key:\n{plan}"
+    );
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    let out = CloudWorkspace::expect(&ws.run(&["output", "team_key_id"]).await, 0);
+    assert_eq!(out.trim(), team_key.to_string());
+    let out = CloudWorkspace::expect(&ws.run(&["output", "baseline_firewall"]).await, 0);
+    assert_eq!(out.trim(), format!("baseline:{baseline}"));
+    // Found, never managed: not in state, and still there after destroy.
+    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
+    assert!(!list.contains("data."), "{list}");
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
+    CloudWorkspace::expect(&ws.run(&["destroy", "--auto-approve"]).await, 0);
+    assert_eq!(ws.ids("ssh_keys").await, vec![team_key]);
+    assert_eq!(ws.ids("firewalls").await, vec![baseline]);
+    // A data block that finds nothing stops the plan, naming it.
+    ws.edit_stack(|t| t.replace("name = \"team-key\"", "name = \"no-such-key\""));
+    let missing = CloudWorkspace::expect(&ws.run(&["plan"]).await, 1);
+    assert!(
+        missing.contains("data.ssh_key.team") && missing.contains("no ssh_key matches"),
+        "{missing}"
+    );
+}

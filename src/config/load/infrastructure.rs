@@ -52,7 +52,12 @@ impl ModelBuilder<'_, '_> {
         let server_type = self.string(&b.body, "server_type");
         let location = self.string(&b.body, "location");
         let image = self.string(&b.body, "image");
-        let ssh_keys = self.block_names(&b.body, "ssh_keys", "ssh_key");
+        let (ssh_keys, data_ssh_keys): (Vec<_>, Vec<_>) = self
+            .block_refs(&b.body, "ssh_keys", &["ssh_key", "data.ssh_key"])
+            .into_iter()
+            .partition(|(kind, _)| kind == "ssh_key");
+        let names =
+            |refs: Vec<(String, Spanned<String>)>| refs.into_iter().map(|(_, n)| n).collect();
         let labels = self.labels_map(&b.body);
         let ssh = self.ssh_access(&b.body);
         let user_data_runcmd = self.plain_list(&b.body, "user_data_runcmd");
@@ -62,7 +67,8 @@ impl ModelBuilder<'_, '_> {
             server_type: server_type?,
             location: location?,
             image: image?,
-            ssh_keys,
+            ssh_keys: names(ssh_keys),
+            data_ssh_keys: names(data_ssh_keys),
             labels,
             ssh,
             user_data_runcmd,

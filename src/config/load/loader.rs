@@ -92,6 +92,9 @@ impl<'a> Loader<'a> {
             &self.opts.known,
             &host_addresses,
         );
+        if let Some(data) = self.names.get("data") {
+            ev.declare_data(data, &self.opts.known);
+        }
         self.locals(body, &mut ev);
         self.variable_validations(body, &variables, &ev);
 

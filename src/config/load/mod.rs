@@ -11,6 +11,7 @@
 mod checks;
 mod collector;
 mod compose;
+mod data;
 mod infrastructure;
 mod loader;
 mod locals;

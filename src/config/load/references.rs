@@ -5,6 +5,7 @@ use super::loader::Loader;
 use super::syntax::{attrs, blocks};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::REFERENCEABLE;
+use crate::config::model::DATA_KINDS;
 use crate::config::refs::{self, Reference};
 use crate::config::suggest::help_for_unknown;
 use hcl_edit::expr::Expression;
@@ -43,8 +44,47 @@ impl Loader<'_> {
         match r.root.as_str() {
             "var" => undeclared(r, "variable", &self.var_names, "variables"),
             "local" => undeclared(r, "local", &self.local_names, "locals"),
+            "data" => self.check_data_reference(r),
             root => self.check_block_reference(r, root),
         }
+    }
+
+    /// `data.<kind>.<name>.<attribute>`: a declared data block and one of its kind's attributes.
+    fn check_data_reference(&self, r: &Reference) -> Option<Diagnostic> {
+        let (kind, name) = (r.path.first()?, r.path.get(1));
+        let declared = self.names.get("data").map_or(&[][..], Vec::as_slice);
+        let full = format!("{kind}.{}", name.map_or("", String::as_str));
+        if name.is_none() || !declared.contains(&full) {
+            return Some(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("undefined reference `data.{full}`"),
+                )
+                .at(r.span.clone())
+                .label("no data block by that kind and name")
+                .help(help_for_unknown(
+                    &full,
+                    declared.iter().map(String::as_str),
+                    "data blocks",
+                )),
+            );
+        }
+        let attrs = DATA_KINDS
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(&[][..], |(_, a)| *a);
+        let attr = r.path.get(2)?;
+        if attrs.contains(&attr.as_str()) {
+            return None;
+        }
+        Some(
+            Diagnostic::error(
+                "language::undefined-reference",
+                format!("`data.{full}` has no attribute `{attr}`"),
+            )
+            .at(r.span.clone())
+            .help(format!("a data {kind} has: {}", attrs.join(", "))),
+        )
     }
 
     /// `<kind>.<name>.<attribute>`: the kind must be referenceable, the block declared, and

@@ -44,11 +44,13 @@ impl ModelBuilder<'_, '_> {
             checks: Vec::new(),
             moves: Vec::new(),
             imports: Vec::new(),
+            data: Vec::new(),
         };
         for b in blocks(body) {
             match b.ident.as_str() {
                 "moved" => stack.moves.extend(self.moved(b)),
                 "import" => stack.imports.extend(self.import(b)),
+                "data" => stack.data.extend(self.data_source(b)),
                 _ => {}
             }
             let Some((name, _)) = b.labels.first().map(label) else {

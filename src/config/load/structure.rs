@@ -3,6 +3,7 @@
 use super::loader::Loader;
 use super::syntax::{attrs, blocks, find_attr, header_span, label};
 use crate::config::diagnostic::Diagnostic;
+use crate::config::model::DATA_KINDS;
 use crate::config::schema::{self, BlockSchema};
 use crate::config::source::Span;
 use crate::config::suggest::help_for_unknown;
@@ -25,9 +26,15 @@ impl Loader<'_> {
             return;
         };
         self.check_block(b, schema);
-        if let Some((name, span)) = b.labels.first().map(label) {
+        let declared = if ident == "data" {
+            self.data_name(b)
+        } else {
+            b.labels.first().map(label)
+        };
+        if let Some((name, span)) = declared {
             let kind: &'static str = schema.path;
-            if !valid_name(&name) {
+            let shown = name.rsplit('.').next().unwrap_or(&name);
+            if !valid_name(shown) {
                 let d = Diagnostic::error(
                     "language::invalid-name",
                     format!("`{name}` is not a valid name"),
@@ -71,6 +78,24 @@ impl Loader<'_> {
                 }
             }
         }
+    }
+
+    /// A `data` block's declared name, `<kind>.<name>`; its kind must be one data can look up.
+    fn data_name(&mut self, b: &Block) -> Option<(String, Span)> {
+        let (kind, kind_span) = b.labels.first().map(label)?;
+        let (name, span) = b.labels.get(1).map(label)?;
+        if !DATA_KINDS.iter().any(|(k, _)| *k == kind) {
+            let d = Diagnostic::error("language::value", format!("`data` cannot look up `{kind}`"))
+                .at(kind_span)
+                .help(help_for_unknown(
+                    &kind,
+                    DATA_KINDS.iter().map(|(k, _)| *k),
+                    "kinds",
+                ));
+            self.err(d);
+            return None;
+        }
+        Some((format!("{kind}.{name}"), span))
     }
 
     fn check_block(&mut self, b: &Block, schema: &'static BlockSchema) {

@@ -74,15 +74,15 @@ pub(super) fn as_block_ref(e: &Expression) -> Option<(String, String, Span)> {
     let Expression::Variable(root) = &t.expr else {
         return None;
     };
-    if t.operators.len() != 1 {
-        return None;
-    }
-    let TraversalOperator::GetAttr(name) = t.operators[0].value() else {
-        return None;
+    let attr = |i: usize| match t.operators.get(i).map(|o| o.value()) {
+        Some(TraversalOperator::GetAttr(name)) => Some(name.as_str().to_string()),
+        _ => None,
     };
-    Some((
-        root.as_str().to_string(),
-        name.as_str().to_string(),
-        t.span().unwrap_or(0..0),
-    ))
+    // `data.<kind>.<name>` refers to a data block as `kind.name` refers to a resource block.
+    let (kind, name) = match (root.as_str(), t.operators.len()) {
+        ("data", 2) => (format!("data.{}", attr(0)?), attr(1)?),
+        (_, 1) => (root.as_str().to_string(), attr(0)?),
+        _ => return None,
+    };
+    Some((kind, name, t.span().unwrap_or(0..0)))
 }

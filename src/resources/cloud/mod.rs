@@ -13,11 +13,13 @@
 //! - **refresh costs one list call per resource type** (paged), whatever the number of resources.
 
 pub(crate) mod attrs;
+mod data;
 mod import;
 pub(crate) mod lookup;
 mod refresh;
 pub(crate) mod user_data;
 
+pub use data::look_up;
 pub use import::read_for_import;
 pub(crate) use refresh::refresh;
 

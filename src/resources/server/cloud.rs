@@ -21,6 +21,21 @@ use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
 use crate::state::{ResourceState, ResourceStatus};
 
+/// The id of a key a `data "ssh_key"` block found when the stack was read.
+fn data_key_id(cx: &ApplyContext, address: &str, name: &str) -> Result<String, ApplyError> {
+    cx.stack
+        .data
+        .iter()
+        .find(|d| d.kind == "ssh_key" && d.name == name)
+        .and_then(|d| d.found.get("id").cloned())
+        .ok_or_else(|| {
+            crate::resources::cloud::attrs::precondition(
+                address,
+                format!("data.ssh_key.{name} was not read, so its id is not known"),
+            )
+        })
+}
+
 fn status_json(status: ServerStatus) -> Json {
     serde_json::to_value(status).unwrap_or(Json::Null)
 }
@@ -257,6 +272,9 @@ impl CloudResource for ServerKind {
         for k in &config.ssh_keys {
             let id = dependency_id(cx, &d.address, &format!("ssh_key.{}", k.value))?;
             ssh_keys.push(id.to_string());
+        }
+        for k in &config.data_ssh_keys {
+            ssh_keys.push(data_key_id(cx, &d.address, &k.value)?);
         }
         let name = a.str("name")?.to_owned();
         let labels = a.labels()?;

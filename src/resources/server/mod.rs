@@ -14,6 +14,23 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Copy)]
 pub struct ServerKind;
 
+/// The name of a key a `data "ssh_key"` block finds: as given, or as reading found it.
+fn data_key_name(ctx: &DesiredContext<'_>, name: &str) -> String {
+    let data = ctx
+        .stack
+        .data
+        .iter()
+        .find(|d| d.kind == "ssh_key" && d.name == name);
+    match data {
+        Some(d) => match (&d.selector, d.found.get("name")) {
+            (_, Some(found)) => found.clone(),
+            (crate::config::model::DataSelector::Name(n), None) => n.clone(),
+            (_, None) => crate::config::value::after_apply(&format!("{}.name", d.address())),
+        },
+        None => crate::config::value::after_apply(&format!("data.ssh_key.{name}.name")),
+    }
+}
+
 impl ResourceKind for ServerKind {
     // `status` (running, off...) is reported by the API; sovstack does not set it.
     fn facts(&self) -> &'static Facts {
@@ -46,11 +63,12 @@ impl ResourceKind for ServerKind {
             .map(|s| {
                 let mut d = Desired::new("server", &s.name);
                 let labels = labels_json(stack, &d.address, &s.labels);
-                let ssh_keys: Vec<String> = s
+                let mut ssh_keys: Vec<String> = s
                     .ssh_keys
                     .iter()
                     .map(|k| format!("{stack}-{}", k.value))
                     .collect();
+                ssh_keys.extend(s.data_ssh_keys.iter().map(|k| data_key_name(ctx, &k.value)));
                 for k in &s.ssh_keys {
                     d = d.depends_on(format!("ssh_key.{}", k.value));
                 }
