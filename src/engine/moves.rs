@@ -362,3 +362,176 @@ fn chain_end(m: &Moved, next: &BTreeMap<&str, &Moved>) -> Result<String, MovePro
     }
     Ok(at.to.value.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::Spanned;
+    use crate::state::ResourceState;
+
+    fn resource(kind: &str, name: Option<&str>, deps: &[&str]) -> ResourceState {
+        ResourceState {
+            kind: kind.into(),
+            id: Some("1".into()),
+            attributes: name
+                .map(|n| BTreeMap::from([("name".to_string(), serde_json::json!(n))]))
+                .unwrap_or_default(),
+            sensitive_attributes: BTreeMap::new(),
+            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+            status: ResourceStatus::Ready,
+        }
+    }
+
+    fn state(entries: &[(&str, ResourceState)]) -> StateFile {
+        let mut s = StateFile::new("s");
+        for (a, r) in entries {
+            s.resources.insert(a.to_string(), r.clone());
+        }
+        s
+    }
+
+    fn declared(addresses: &[(&str, Option<&str>)]) -> Declared {
+        addresses
+            .iter()
+            .map(|(a, n)| (a.to_string(), n.map(str::to_owned)))
+            .collect()
+    }
+
+    fn moved(from: &str, to: &str, at: usize) -> Moved {
+        Moved {
+            span: at..at + 1,
+            from: Spanned::new(from.into(), at..at + 1),
+            to: Spanned::new(to.into(), at..at + 1),
+        }
+    }
+
+    fn messages(d: &Diagnostics) -> Vec<String> {
+        d.iter().map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn a_chain_ends_at_its_last_address_and_dependents_follow_names() {
+        let s = state(&[
+            ("ssh_key.a", resource("ssh_key", Some("s-a"), &[])),
+            ("server.x", {
+                let mut r = resource("server", Some("s-x"), &["ssh_key.a"]);
+                r.attributes
+                    .insert("ssh_keys".into(), serde_json::json!(["s-a"]));
+                r
+            }),
+        ]);
+        let d = declared(&[("ssh_key.c", Some("s-c")), ("server.x", Some("s-x"))]);
+        let moves = resolve(
+            &[
+                moved("ssh_key.a", "ssh_key.b", 1),
+                moved("ssh_key.b", "ssh_key.c", 2),
+            ],
+            &s,
+            &d,
+        )
+        .unwrap();
+        let after = moves.apply_to(&s);
+        assert!(after.resources.contains_key("ssh_key.c"));
+        assert!(!after.resources.contains_key("ssh_key.a"));
+        let server = &after.resources["server.x"];
+        assert_eq!(server.dependencies, vec!["ssh_key.c".to_string()]);
+        assert_eq!(server.attributes["ssh_keys"], serde_json::json!(["s-c"]));
+        assert_eq!(moves.sources()["ssh_key.c"], "ssh_key.a");
+        // Upserts come before the removal, so a crash in between loses nothing.
+        let ops = moves.ops(&s);
+        assert!(matches!(ops.last(), Some(StateOp::Remove { address }) if address == "ssh_key.a"));
+    }
+
+    #[test]
+    fn a_block_carries_what_is_named_after_it() {
+        let s = state(&[
+            ("host.gpu", resource("host", None, &[])),
+            ("bootstrap.gpu", resource("bootstrap", None, &["host.gpu"])),
+            ("compose.llm", resource("compose", None, &[])),
+            (
+                "file.llm[\"compose.yaml\"]",
+                resource("file", None, &["compose.llm"]),
+            ),
+        ]);
+        let from = Address::parse("host.gpu").unwrap();
+        let to = Address::parse("host.gpu1").unwrap();
+        assert_eq!(
+            expand(&from, &to, &s),
+            vec![
+                ("bootstrap.gpu".to_string(), "bootstrap.gpu1".to_string()),
+                ("host.gpu".to_string(), "host.gpu1".to_string()),
+            ]
+        );
+        let from = Address::parse("compose.llm").unwrap();
+        let to = Address::parse("compose.chat").unwrap();
+        let pairs = expand(&from, &to, &s);
+        assert!(pairs.contains(&(
+            "file.llm[\"compose.yaml\"]".into(),
+            "file.chat[\"compose.yaml\"]".into()
+        )));
+    }
+
+    #[test]
+    fn wrong_moves_are_diagnostics_at_their_block() {
+        let s = state(&[
+            ("server.a", resource("server", Some("s-a"), &[])),
+            ("server.b", resource("server", Some("s-b"), &[])),
+        ]);
+        let d = declared(&[
+            ("server.b", None),
+            ("server.c", None),
+            ("volume.v", None),
+            ("bootstrap.c", None),
+        ]);
+        let cases: Vec<(Vec<Moved>, &str)> = vec![
+            (vec![moved("server.a", "volume.v", 1)], "cannot become"),
+            (vec![moved("server.a", "server.b", 1)], "already in state"),
+            (vec![moved("server.b", "server.c", 1)], "still has a block"),
+            (vec![moved("server.a", "server.zz", 1)], "does not declare"),
+            (
+                vec![
+                    moved("server.a", "server.c", 1),
+                    moved("server.a", "server.b", 2),
+                ],
+                "two moved blocks move server.a",
+            ),
+            (
+                vec![
+                    moved("server.x", "server.y", 1),
+                    moved("server.y", "server.x", 2),
+                ],
+                "form a cycle",
+            ),
+            (
+                vec![moved("bootstrap.a", "bootstrap.c", 1)],
+                "moves with it",
+            ),
+        ];
+        for (blocks, want) in cases {
+            let err = resolve(&blocks, &s, &d).expect_err(want);
+            let got = messages(&err);
+            assert!(got.iter().any(|m| m.contains(want)), "{want}: {got:?}");
+            assert!(
+                err.iter().all(|d| d.span.is_some()),
+                "{want}: every finding has a span"
+            );
+        }
+    }
+
+    #[test]
+    fn a_create_that_never_confirmed_does_not_move() {
+        let mut pending = resource("server", Some("s-a"), &[]);
+        pending.status = ResourceStatus::Pending;
+        pending.id = None;
+        let s = state(&[("server.a", pending)]);
+        let err = plan_move(
+            "server.a",
+            "server.b",
+            &s,
+            &declared(&[("server.b", None)]),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("never confirmed"), "{}", err.message);
+    }
+}
