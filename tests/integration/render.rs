@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const CANARY: &str = "canary-7f3a9c1e-secret";
+/// The ClickHouse password: hex, as the variable asks, and a canary of its own.
+const CH_PASSWORD: &str = "c1c0ffee5ca1ab1e0ddba11c1c0ffee5";
 const INGEST_IP: &str = "192.0.2.10";
 const FAKE_PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAFAKEFAKEFAKE\n-----END OPENSSH PRIVATE KEY-----\n";
 const FAKE_PUBLIC: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTests host";
@@ -27,6 +29,8 @@ fn load_text(text: &str, secret: Option<&str>) -> Stack {
     let mut opts = LoadOptions::default();
     if let Some(s) = secret {
         opts.vars.insert("signoz_jwt_secret".into(), s.into());
+        opts.vars
+            .insert("clickhouse_password".into(), CH_PASSWORD.into());
     }
     let loaded = load_str("stack.hcl", text, &root(), &opts);
     assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
@@ -136,6 +140,7 @@ fn the_secret_appears_only_in_its_env_file() {
         .iter()
         .filter(|a| a.text().contains(CANARY))
         .collect();
+    // (the ClickHouse password is checked below)
     assert_eq!(holders.len(), 1);
     let env = holders[0];
     assert_eq!(env.kind, ArtifactKind::EnvFile);
@@ -148,6 +153,30 @@ fn the_secret_appears_only_in_its_env_file() {
     );
     assert!(env.digest.starts_with("hmac-sha256:"));
     assert!(!format!("{env:?}").contains(CANARY));
+
+    // The ClickHouse password: in the env files of ClickHouse and of the three services that log
+    // in, nowhere else (the collector's config names the variable, not the value).
+    let mut ch_holders: Vec<&str> = artifacts
+        .iter()
+        .filter(|a| a.text().contains(CH_PASSWORD))
+        .map(|a| a.remote_path.as_str())
+        .collect();
+    ch_holders.sort();
+    assert_eq!(
+        ch_holders,
+        [
+            "/opt/sovstack/signoz/clickhouse.env",
+            "/opt/sovstack/signoz/schema-migrator.env",
+            "/opt/sovstack/signoz/signoz-otel-collector.env",
+            "/opt/sovstack/signoz/signoz.env",
+        ]
+    );
+    assert!(
+        artifacts
+            .iter()
+            .filter(|a| a.text().contains(CH_PASSWORD))
+            .all(|a| a.kind == ArtifactKind::EnvFile && a.mode == 0o600)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     write_out(&artifacts, dir.path()).unwrap();
@@ -193,7 +222,7 @@ fn replaced(from: &str, to: &str) -> String {
 #[test]
 fn one_environment_change_moves_only_that_services_hash() {
     let base = hashes_of(&reference_text());
-    assert_eq!(base.len(), 7);
+    assert_eq!(base.len(), 8);
     let after = hashes_of(&replaced(
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m""#,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "11m""#,
@@ -263,7 +292,7 @@ fn write_out_sets_modes_and_writes_the_manifest() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(json, manifest);
-    assert_eq!(json.services.len(), 7);
+    assert_eq!(json.services.len(), 8);
     let collector = json
         .services
         .iter()
@@ -274,7 +303,7 @@ fn write_out_sets_modes_and_writes_the_manifest() {
     let env_entry = json
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::EnvFile)
+        .find(|a| a.kind == ArtifactKind::EnvFile && a.remote_path.ends_with("/signoz.env"))
         .unwrap();
     assert_eq!(env_entry.mode, "0600");
     assert!(env_entry.sensitive);
@@ -326,7 +355,7 @@ fn the_redacted_render_needs_no_secret_and_says_what_it_left_out() {
     let artifacts = render_stack(&stack, &RenderOptions::redacted(BTreeMap::new())).unwrap();
     let env = artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::EnvFile)
+        .find(|a| a.remote_path == "/opt/sovstack/signoz/signoz.env")
         .unwrap();
     assert!(env.redacted && !env.is_complete());
     assert!(

@@ -12,6 +12,7 @@ mod checks;
 mod collector;
 mod compose;
 mod infrastructure;
+mod limits;
 mod loader;
 mod locals;
 mod ports;
