@@ -80,6 +80,20 @@ fn render_into(path: &Path, out: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// `docker-compose -f FILE config -q` in FILE's directory: the file alone decides, nothing from
+/// the caller's environment or a `.env`.
+fn config_q(bin: &Path, file: &Path) -> std::process::Output {
+    Command::new(bin)
+        .arg("-f")
+        .arg(file)
+        .args(["config", "-q"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(file.parent().unwrap())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn every_rendered_compose_file_loads_in_compose_v2() {
     let Some(bin) = compose_binary() else { return };
@@ -88,16 +102,7 @@ fn every_rendered_compose_file_loads_in_compose_v2() {
     for (i, stack) in stacks().iter().enumerate() {
         let out = tmp.path().join(i.to_string());
         for compose in render_into(stack, &out) {
-            let run = Command::new(&bin)
-                .arg("-f")
-                .arg(&compose)
-                .args(["config", "-q"])
-                // The file alone decides: nothing from the caller's environment or a `.env`.
-                .env_clear()
-                .env("PATH", "/usr/bin:/bin")
-                .current_dir(compose.parent().unwrap())
-                .output()
-                .unwrap();
+            let run = config_q(&bin, &compose);
             assert!(
                 run.status.success(),
                 "{} rendered from {} does not load in Compose v2:\n{}",
@@ -123,15 +128,7 @@ fn compose_v2_rejects_a_broken_file() {
         "services:\n  x:\n    image: busybox:1\n    env_file:\n    - x.env\n",
     )
     .unwrap();
-    let run = Command::new(&bin)
-        .arg("-f")
-        .arg(&file)
-        .args(["config", "-q"])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    let run = config_q(&bin, &file);
     assert!(!run.status.success(), "Compose accepted a broken file");
     assert!(
         String::from_utf8_lossy(&run.stderr).contains("x.env"),
