@@ -8,6 +8,7 @@ mod docs;
 mod drift;
 mod harness;
 mod hcloud_client;
+mod host_key;
 mod node;
 mod plan;
 mod render;

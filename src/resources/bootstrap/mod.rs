@@ -65,8 +65,10 @@ impl ResourceKind for BootstrapKind {
                     )
                     .attr("mounts", wants.mounts)
                     .depends_on(t.address());
-                // Volumes are attached before anything is installed on their server.
+                // Volumes are attached, and the host key is the server's own, before anything
+                // is installed on a server.
                 if let Target::Server(name) = &t {
+                    d = d.depends_on(format!("host_key.{name}"));
                     for v in ctx
                         .stack
                         .volumes
