@@ -20,15 +20,18 @@ fail() { echo "sovstack-host-key: $*" >&2; exit 1; }
 field() { sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f"$2"; }
 is_sshd() { case "$(cat "/proc/$1/comm" 2>/dev/null)" in sshd|sshd-session|sshd-auth) return 0 ;; esac; return 1; }
 
-# The listening sshd: the last sshd going up from this shell (its parent is no sshd).
+# The listening sshd of this session: going up from this shell, the first sshd whose parent is
+# no sshd (the chain listener > privileged child > session ends at the first one that is not).
 listener() {
-  pid=$$ found=""
+  pid=$$
   while [ "$pid" -gt 1 ]; do
-    if is_sshd "$pid"; then found=$pid; fi
-    pid=$(field "$pid" 2)
+    parent=$(field "$pid" 2)
+    if is_sshd "$pid" && ! is_sshd "$parent"; then
+      echo "$pid"; return 0
+    fi
+    pid=$parent
   done
-  [ -n "$found" ] || fail "no sshd above this session"
-  echo "$found"
+  fail "no sshd above this session"
 }
 
 # The ed25519 host key files the listening sshd loads.
