@@ -53,11 +53,51 @@ variable "signoz_jwt_secret" {
   description = "Signing key for SigNoz sessions (never the default `secret`)."
 }
 
+# SigNoz's own deployments leave ClickHouse's `default` user open to the network with an empty
+# password (v0.129.0 deploy/common/clickhouse/users.xml, Foundry's config-0-0.yaml). Here the
+# migrator, SigNoz and its collector log in as `signoz` with this password instead; it travels in
+# their DSNs, so it must not hold URL delimiters: `openssl rand -hex 32`.
+variable "clickhouse_password" {
+  type        = string
+  sensitive   = true
+  description = "Password of the ClickHouse user `signoz` (hex, e.g. `openssl rand -hex 32`)."
+
+  validation {
+    condition     = length(var.clickhouse_password) >= 32
+    error_message = "Use at least 32 characters, e.g. `openssl rand -hex 32`."
+  }
+}
+
 locals {
   location    = "fsn1"
   environment = "production"
   signoz_dir  = "${var.deploy_root}/signoz"
   ingest_host = server.observability.ipv4_address
+
+  # The Hetzner volume holds ClickHouse's data. sovstack mounts it here by its device
+  # (/dev/disk/by-id/scsi-0HC_Volume_<id>, with a `nofail` fstab entry), not at Hetzner's
+  # /mnt/HC_Volume_<id>: the path stays when the volume is resized or attached again.
+  clickhouse_mount = "/mnt/clickhouse"
+
+  # SigNoz calls histogramQuantile for histogram percentiles (v0.138.0
+  # metricsstatementbuilder/statement_builder.go:778). Upstream's init-clickhouse downloads the
+  # release at every start without checking it (v0.129.0 docker-compose.yaml:61-79); here the
+  # release is pinned and its sha256 checked (sources: docs/reference/signoz-deployment.md).
+  histogram_quantile_url    = "https://github.com/SigNoz/signoz/releases/download/histogram-quantile%2Fv0.0.1/histogram-quantile_linux_amd64.tar.gz"
+  histogram_quantile_sha256 = "33997073eb6d82b7be4f27f9fc8ec9e28a395e0f20674d5d54bb2fa28a75488d"
+  install_histogram_quantile = <<-SH
+    dest=/var/lib/clickhouse/user_scripts/histogramQuantile
+    [ "$(uname -m)" = x86_64 ] || { echo "histogram-quantile is pinned for x86_64 only" >&2; exit 1; }
+    if [ -x "$dest" ] && [ "$(cat "$dest.sha256" 2>/dev/null)" = "$HISTOGRAM_QUANTILE_SHA256" ]; then exit 0; fi
+    tmp=$(mktemp -d)
+    wget -q -T 60 -O "$tmp/release.tar.gz" "$HISTOGRAM_QUANTILE_URL"
+    echo "$HISTOGRAM_QUANTILE_SHA256  $tmp/release.tar.gz" | sha256sum -c -
+    tar -xzf "$tmp/release.tar.gz" -C "$tmp"
+    bin=$(find "$tmp" -type f -name histogram-quantile | head -n 1)
+    install -m 0755 "$bin" "$dest.new"
+    mv "$dest.new" "$dest"
+    echo "$HISTOGRAM_QUANTILE_SHA256" > "$dest.sha256"
+  SH
 }
 
 ssh_key "admin" {
@@ -74,10 +114,12 @@ server "observability" {
   }
 }
 
+# ClickHouse's data: bound from a directory on this volume (see `local.clickhouse_mount`).
 volume "clickhouse" {
-  size   = 100
-  server = server.observability
-  format = "ext4"
+  size       = 100
+  server     = server.observability
+  format     = "ext4"
+  mount_path = local.clickhouse_mount
 }
 
 firewall "edge" {
@@ -98,6 +140,12 @@ firewall "edge" {
   rule {
     description = "OTLP/gRPC from the GPU host's collector only"
     port        = "4317"
+    source_ips  = ["${var.gpu_host_address}/32"]
+  }
+
+  rule {
+    description = "OTLP/HTTP from the GPU host only (SigNoz's collector listens on both)"
+    port        = "4318"
     source_ips  = ["${var.gpu_host_address}/32"]
   }
 }
@@ -206,6 +254,13 @@ compose "inference" {
   directory = "${var.deploy_root}/inference"
   volumes   = ["hf-cache"]
 
+  # Docker keeps container output unbounded by default; SigNoz's own compose caps every service
+  # at 3 x 50 MB (v0.129.0 docker-compose.yaml:6-9). The same here.
+  logging {
+    driver  = "json-file"
+    options = { max-size = "50m", max-file = "3" }
+  }
+
   service "vllm" {
     image = "vllm/vllm-openai:v0.33.0"
     # The image's entrypoint is `vllm serve`: the model comes first, positionally.
@@ -242,16 +297,28 @@ compose "inference" {
     user    = "10001:10001"
     volumes = ["./audit:/var/lib/otelcol/audit"]
     restart = "unless-stopped"
+    # memory_limiter's percentages are of this limit; without one they would be of the host's
+    # RAM, which vLLM shares.
+    mem_limit = "1g"
     file "/etc/otelcol-contrib/config.yaml" {
       collector = collector.sidecar
     }
   }
 }
 
+# SigNoz as upstream deploys it at v0.129.0 (deploy/docker/docker-compose.yaml, the last tag with a
+# compose deployment; later releases point to SigNoz Foundry), with the versions v0.138.0 needs.
+# Every setting below says why it is there; sources: docs/reference/signoz-deployment.md.
 compose "signoz" {
   on        = server.observability
   directory = local.signoz_dir
-  volumes   = ["clickhouse-data", "zookeeper-data", "signoz-data"]
+  volumes   = ["zookeeper-data", "signoz-data", "clickhouse-user-scripts"]
+
+  # Upstream caps every service's output at 3 x 50 MB (docker-compose.yaml:6-9).
+  logging {
+    driver  = "json-file"
+    options = { max-size = "50m", max-file = "3" }
+  }
 
   service "zookeeper" {
     image   = "signoz/zookeeper:3.7.1"
@@ -272,12 +339,45 @@ compose "signoz" {
     }
   }
 
-  service "clickhouse" {
+  # Puts the pinned, checked histogramQuantile binary where ClickHouse runs it from
+  # (user_scripts_path), once: the volume keeps it and its digest across restarts.
+  service "init-clickhouse" {
     image   = "clickhouse/clickhouse-server:25.5.6"
-    volumes = ["clickhouse-data:/var/lib/clickhouse"]
+    command = ["bash", "-ec", local.install_histogram_quantile]
+    environment = {
+      HISTOGRAM_QUANTILE_URL    = local.histogram_quantile_url
+      HISTOGRAM_QUANTILE_SHA256 = local.histogram_quantile_sha256
+    }
+    volumes = ["clickhouse-user-scripts:/var/lib/clickhouse/user_scripts"]
+    restart = "on-failure"
+  }
+
+  service "clickhouse" {
+    image = "clickhouse/clickhouse-server:25.5.6"
+    # Since 25.1.3 the image's entrypoint would shut the `default` user in to localhost, and the
+    # migrator, SigNoz and the collector could not log in (ClickHouse PR #75259). Upstream sets
+    # this too (docker-compose.yaml:38-39); the users are set up by users.d/signoz.xml below.
+    environment = {
+      CLICKHOUSE_SKIP_USER_SETUP = "1"
+    }
+    secret_environment = {
+      CLICKHOUSE_SIGNOZ_PASSWORD = var.clickhouse_password
+    }
+    volumes = [
+      # On the Hetzner volume, not on the root disk (upstream keeps a named volume, :108).
+      "${local.clickhouse_mount}/data:/var/lib/clickhouse",
+      "clickhouse-user-scripts:/var/lib/clickhouse/user_scripts:ro",
+    ]
+    # ClickHouse opens a file per column per part; upstream raises the limits (:33-37), and
+    # Docker 29 otherwise leaves containers at 1024 open files.
+    ulimits = {
+      nofile = { soft = 262144, hard = 262144 }
+      nproc  = 65535
+    }
     restart = "unless-stopped"
     depends_on = {
-      zookeeper = "service_healthy"
+      zookeeper       = "service_healthy"
+      init-clickhouse = "service_completed_successfully"
     }
     healthcheck {
       test     = ["CMD", "wget", "--spider", "-q", "0.0.0.0:8123/ping"]
@@ -285,9 +385,16 @@ compose "signoz" {
       timeout  = "5s"
       retries  = 3
     }
+    # Replication, as the migrator is told below, needs ZooKeeper, the cluster and the macros
+    # its ReplicatedMergeTree tables expand (upstream config.xml:656-659 and cluster.xml). The
+    # replica entry logs in as `signoz` for distributed queries.
     file "/etc/clickhouse-server/config.d/cluster.xml" {
       content = <<-XML
         <clickhouse>
+          <macros>
+            <shard>01</shard>
+            <replica>clickhouse-01</replica>
+          </macros>
           <zookeeper>
             <node index="1">
               <host>zookeeper</host>
@@ -300,6 +407,8 @@ compose "signoz" {
                 <replica>
                   <host>clickhouse</host>
                   <port>9000</port>
+                  <user>signoz</user>
+                  <password from_env="CLICKHOUSE_SIGNOZ_PASSWORD"/>
                 </replica>
               </shard>
             </cluster>
@@ -307,17 +416,95 @@ compose "signoz" {
         </clickhouse>
       XML
     }
+    # Logs at `information` as upstream (config.xml:25; ClickHouse's default is trace), the
+    # text_log table off as upstream, and the other system logs kept one day, as Foundry's
+    # config-0-0.yaml keeps them (v0.129.0 sets no TTL: its query_log one is commented out).
+    file "/etc/clickhouse-server/config.d/logs.xml" {
+      content = <<-XML
+        <clickhouse>
+          <logger>
+            <level>information</level>
+          </logger>
+          <text_log remove="remove"/>
+          <query_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></query_log>
+          <query_thread_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></query_thread_log>
+          <query_views_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></query_views_log>
+          <query_metric_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></query_metric_log>
+          <part_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></part_log>
+          <trace_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></trace_log>
+          <metric_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></metric_log>
+          <asynchronous_metric_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></asynchronous_metric_log>
+          <error_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></error_log>
+          <latency_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></latency_log>
+          <processors_profile_log><ttl>event_date + INTERVAL 1 DAY DELETE</ttl></processors_profile_log>
+        </clickhouse>
+      XML
+    }
+    # `signoz` logs in from the compose network with the password from the env file; `default`
+    # stays reachable from inside the container only, as the entrypoint would have left it.
+    file "/etc/clickhouse-server/users.d/signoz.xml" {
+      content = <<-XML
+        <clickhouse>
+          <users>
+            <default>
+              <networks replace="replace">
+                <ip>::1</ip>
+                <ip>127.0.0.1</ip>
+              </networks>
+            </default>
+            <signoz>
+              <password from_env="CLICKHOUSE_SIGNOZ_PASSWORD"/>
+              <networks>
+                <ip>::/0</ip>
+              </networks>
+              <profile>default</profile>
+              <quota>default</quota>
+            </signoz>
+          </users>
+        </clickhouse>
+      XML
+    }
+    # The executable function SigNoz calls for percentiles (upstream custom-function.xml); the
+    # name matches ClickHouse's default user_defined_executable_functions_config, *_function.*ml.
+    file "/etc/clickhouse-server/histogram_quantile_function.xml" {
+      content = <<-XML
+        <functions>
+          <function>
+            <type>executable</type>
+            <name>histogramQuantile</name>
+            <return_type>Float64</return_type>
+            <argument>
+              <type>Array(Float64)</type>
+              <name>buckets</name>
+            </argument>
+            <argument>
+              <type>Array(Float64)</type>
+              <name>counts</name>
+            </argument>
+            <argument>
+              <type>Float64</type>
+              <name>quantile</name>
+            </argument>
+            <format>CSV</format>
+            <command>./histogramQuantile</command>
+          </function>
+        </functions>
+      XML
+    }
   }
 
+  # The DSNs log in as `signoz`; they reach the services through their env files only.
   service "schema-migrator" {
     image      = "signoz/signoz-otel-collector:v0.144.6"
     entrypoint = ["/bin/sh"]
     command    = ["-c", "/signoz-otel-collector migrate bootstrap && /signoz-otel-collector migrate sync up && /signoz-otel-collector migrate async up"]
     environment = {
-      SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_DSN         = "tcp://clickhouse:9000"
       SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_CLUSTER     = "cluster"
       SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_REPLICATION = "true"
       SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m"
+    }
+    secret_environment = {
+      SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_DSN = "tcp://signoz:${var.clickhouse_password}@clickhouse:9000"
     }
     restart = "on-failure"
     depends_on = {
@@ -330,14 +517,14 @@ compose "signoz" {
     ports   = ["8080:8080"]
     volumes = ["signoz-data:/var/lib/signoz"]
     environment = {
-      SIGNOZ_TELEMETRYSTORE_PROVIDER       = "clickhouse"
-      SIGNOZ_TELEMETRYSTORE_CLICKHOUSE_DSN = "tcp://clickhouse:9000"
-      SIGNOZ_SQLSTORE_SQLITE_PATH          = "/var/lib/signoz/signoz.db"
-      SIGNOZ_ANALYTICS_ENABLED             = "false"
-      SIGNOZ_STATSREPORTER_ENABLED         = "false"
+      SIGNOZ_TELEMETRYSTORE_PROVIDER = "clickhouse"
+      SIGNOZ_SQLSTORE_SQLITE_PATH    = "/var/lib/signoz/signoz.db"
+      SIGNOZ_ANALYTICS_ENABLED       = "false"
+      SIGNOZ_STATSREPORTER_ENABLED   = "false"
     }
     secret_environment = {
-      SIGNOZ_TOKENIZER_JWT_SECRET = var.signoz_jwt_secret
+      SIGNOZ_TOKENIZER_JWT_SECRET          = var.signoz_jwt_secret
+      SIGNOZ_TELEMETRYSTORE_CLICKHOUSE_DSN = "tcp://signoz:${var.clickhouse_password}@clickhouse:9000"
     }
     restart = "unless-stopped"
     depends_on = {
@@ -352,14 +539,18 @@ compose "signoz" {
     }
   }
 
-  # SigNoz's own collector is the OTLP ingest (4317); the `signoz` service serves only the UI/API.
+  # SigNoz's own collector is the OTLP ingest (gRPC 4317 and HTTP 4318, as upstream publishes
+  # them, :154-157); the `signoz` service serves only the UI/API.
   service "signoz-otel-collector" {
     image   = "signoz/signoz-otel-collector:v0.144.6"
     command = ["--config=/etc/otel-collector-config.yaml", "--manager-config=/etc/manager-config.yaml", "--copy-path=/var/tmp/collector-config.yaml"]
-    ports   = ["4317:4317"]
+    ports   = ["4317:4317", "4318:4318"]
     environment = {
-      OTEL_RESOURCE_ATTRIBUTES        = "host.name=signoz-host,os.type=linux"
-      LOW_CARDINAL_EXCEPTION_GROUPING = "false"
+      OTEL_RESOURCE_ATTRIBUTES = "host.name=signoz-host,os.type=linux"
+    }
+    # Read by the exporters' DSNs below as ${env:CLICKHOUSE_SIGNOZ_PASSWORD}.
+    secret_environment = {
+      CLICKHOUSE_SIGNOZ_PASSWORD = var.clickhouse_password
     }
     restart = "unless-stopped"
     depends_on = {
@@ -372,30 +563,71 @@ compose "signoz" {
         server_endpoint: ws://signoz:4320/v1/opamp
       YAML
     }
+    # As upstream's otel-collector-config.yaml at v0.129.0: OTLP gRPC and HTTP; span metrics
+    # (signozspanmetrics/delta), which SigNoz's APM pages read; the signozmeter connector and
+    # its exporter. Without the Prometheus self-scrape and pprof, which nothing here reads.
     file "/etc/otel-collector-config.yaml" {
       content = <<-YAML
+        connectors:
+          signozmeter:
+            metrics_flush_interval: 1h
+            dimensions:
+              - name: service.name
+              - name: deployment.environment
+              - name: host.name
         receivers:
           otlp:
             protocols:
               grpc:
                 endpoint: 0.0.0.0:4317
+              http:
+                endpoint: 0.0.0.0:4318
         processors:
           batch:
             send_batch_size: 10000
             send_batch_max_size: 11000
             timeout: 10s
+          batch/meter:
+            send_batch_size: 20000
+            send_batch_max_size: 25000
+            timeout: 1s
+          signozspanmetrics/delta:
+            metrics_exporter: signozclickhousemetrics
+            metrics_flush_interval: 60s
+            latency_histogram_buckets: [100us, 1ms, 2ms, 6ms, 10ms, 50ms, 100ms, 250ms, 500ms, 1000ms, 1400ms, 2000ms, 5s, 10s, 20s, 40s, 60s]
+            dimensions_cache_size: 100000
+            aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA
+            enable_exp_histogram: true
+            dimensions:
+              - name: service.namespace
+                default: default
+              - name: deployment.environment
+                default: default
+              - name: signoz.collector.id
+              - name: service.version
+              - name: host.name
+              - name: container.name
         exporters:
           clickhousetraces:
-            datasource: tcp://clickhouse:9000/signoz_traces
+            datasource: tcp://signoz:$${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/signoz_traces
             use_new_schema: true
           signozclickhousemetrics:
-            dsn: tcp://clickhouse:9000/signoz_metrics
+            dsn: tcp://signoz:$${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/signoz_metrics
           clickhouselogsexporter:
-            dsn: tcp://clickhouse:9000/signoz_logs
+            dsn: tcp://signoz:$${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/signoz_logs
+            timeout: 10s
             use_new_schema: true
+          signozclickhousemeter:
+            dsn: tcp://signoz:$${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/signoz_meter
+            timeout: 45s
+            sending_queue:
+              enabled: false
           metadataexporter:
-            dsn: tcp://clickhouse:9000/signoz_metadata
+            cache:
+              provider: in_memory
+            dsn: tcp://signoz:$${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/signoz_metadata
             enabled: true
+            timeout: 45s
         extensions:
           health_check:
             endpoint: 0.0.0.0:13133
@@ -404,16 +636,20 @@ compose "signoz" {
           pipelines:
             traces:
               receivers: [otlp]
-              processors: [batch]
-              exporters: [clickhousetraces, metadataexporter]
+              processors: [signozspanmetrics/delta, batch]
+              exporters: [clickhousetraces, metadataexporter, signozmeter]
             metrics:
               receivers: [otlp]
               processors: [batch]
-              exporters: [signozclickhousemetrics, metadataexporter]
+              exporters: [signozclickhousemetrics, metadataexporter, signozmeter]
             logs:
               receivers: [otlp]
               processors: [batch]
-              exporters: [clickhouselogsexporter, metadataexporter]
+              exporters: [clickhouselogsexporter, metadataexporter, signozmeter]
+            metrics/meter:
+              receivers: [signozmeter]
+              processors: [batch/meter]
+              exporters: [signozclickhousemeter]
       YAML
     }
   }

@@ -69,6 +69,11 @@ collector "sidecar" {
 
   exporter "file/audit" {
     path = "/var/lib/otelcol/audit/spans.jsonl"
+    # Without rotation the audit log grows until the disk is full.
+    rotation {
+      max_megabytes = 100
+      max_backups   = 100
+    }
   }
 
   extension "health_check" {
@@ -85,6 +90,12 @@ collector "sidecar" {
 compose "llm" {
   on      = host.gex44
   volumes = ["hf-cache"]
+
+  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
+  logging {
+    driver  = "json-file"
+    options = { max-size = "50m", max-file = "3" }
+  }
 
   service "vllm" {
     image = "vllm/vllm-openai:v0.33.0"
@@ -116,6 +127,8 @@ compose "llm" {
     user    = "10001:10001"
     volumes = ["./audit:/var/lib/otelcol/audit"]
     restart = "unless-stopped"
+    # memory_limiter's percentages are of this limit, not of the RAM vLLM shares.
+    mem_limit = "1g"
     file "/etc/otelcol-contrib/config.yaml" {
       collector = collector.sidecar
     }

@@ -96,6 +96,11 @@ collector "sidecar" {
 
   exporter "file/audit" {
     path = "/var/lib/otelcol/audit/spans.jsonl"
+    # Without rotation the audit log grows until the disk is full.
+    rotation {
+      max_megabytes = 100
+      max_backups   = 100
+    }
   }
 
   extension "health_check" {
@@ -112,6 +117,12 @@ collector "sidecar" {
 compose "inference" {
   on      = host.gpu
   volumes = ["hf-cache"]
+
+  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
+  logging {
+    driver  = "json-file"
+    options = { max-size = "50m", max-file = "3" }
+  }
 
   service "vllm" {
     image = "vllm/vllm-openai:v0.33.0"
@@ -137,6 +148,8 @@ compose "inference" {
     image   = "otel/opentelemetry-collector-contrib:0.159.0"
     user    = "10001:10001"
     volumes = ["./audit:/var/lib/otelcol/audit"]
+    # memory_limiter's percentages are of this limit, not of the RAM vLLM shares.
+    mem_limit = "1g"
     file "/etc/otelcol-contrib/config.yaml" {
       collector = collector.sidecar
     }
@@ -147,6 +160,12 @@ compose "tracing" {
   on      = server.tracing
   volumes = ["tempo-data", "grafana-data"]
 
+  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
+  logging {
+    driver  = "json-file"
+    options = { max-size = "50m", max-file = "3" }
+  }
+
   service "tempo" {
     image   = "grafana/tempo:2.6.1"
     command = ["-config.file=/etc/tempo.yaml"]
@@ -155,8 +174,11 @@ compose "tracing" {
     ports   = ["4317:4317", "127.0.0.1:3200:3200"]
     volumes = ["tempo-data:/var/tempo"]
     restart = "unless-stopped"
+    # stream_over_http_enabled: Grafana streams search results from Tempo over HTTP (Tempo's own
+    # example, example/docker-compose/shared/tempo.yaml, sets it first thing).
     file "/etc/tempo.yaml" {
       content = <<-YAML
+        stream_over_http_enabled: true
         server:
           http_listen_port: 3200
         distributor:

@@ -200,6 +200,15 @@ pub struct Server {
     pub ssh: SshAccess,
     /// Extra cloud-init `runcmd` lines run once at first boot.
     pub user_data_runcmd: Vec<String>,
+    /// Versions the node bootstrap installs here, where the stack pins its own.
+    pub bootstrap: BootstrapPins,
+}
+
+/// The versions a `bootstrap` block pins on a server or host; `None` takes sovstack's own pin.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapPins {
+    pub docker_version: Option<Spanned<String>>,
+    pub nvidia_container_toolkit_version: Option<Spanned<String>>,
 }
 
 /// An existing machine (e.g. a dedicated GEX GPU server) that sovstack configures but does not create.
@@ -216,6 +225,8 @@ pub struct Host {
     pub location: Option<Spanned<String>>,
     /// Number of GPUs the machine has (0 when unknown/none).
     pub gpus: Spanned<u32>,
+    /// Versions the node bootstrap installs here, where the stack pins its own.
+    pub bootstrap: BootstrapPins,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,6 +309,10 @@ pub struct Volume {
     pub server: Option<Spanned<String>>,
     pub format: Option<String>,
     pub automount: bool,
+    /// Where sovstack mounts the volume on its server (by device, fstab entry with `nofail`).
+    pub mount_path: Option<Spanned<String>>,
+    /// `/dev/disk/by-id/scsi-0HC_Volume_<id>` once the volume exists; an after-apply marker before.
+    pub linux_device: String,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -556,6 +571,42 @@ pub struct Dependency {
     pub condition: DependencyCondition,
 }
 
+/// A resource limit of a container (`ulimits` in compose): one value, or soft and hard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UlimitValue {
+    Single(u64),
+    SoftHard { soft: u64, hard: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Ulimit {
+    /// `nofile`, `nproc`, `memlock`...
+    pub name: String,
+    pub span: Span,
+    pub value: UlimitValue,
+}
+
+/// How Docker keeps a container's output (`logging` in compose).
+#[derive(Debug, Clone)]
+pub struct Logging {
+    pub span: Span,
+    /// `json-file` (Docker's default), `local`, `none`...; `None` leaves the daemon's default.
+    pub driver: Option<String>,
+    pub options: BTreeMap<String, String>,
+}
+
+impl Logging {
+    /// Whether the logs cannot grow without bound: a size cap for `json-file` (`max-size`), the
+    /// `local` driver (which rotates at 20 MB x 5 files unless told otherwise), or no logs at all.
+    pub fn is_capped(&self) -> bool {
+        match self.driver.as_deref() {
+            Some("local" | "none") => true,
+            None | Some("json-file") => self.options.contains_key("max-size"),
+            Some(_) => false,
+        }
+    }
+}
+
 /// A secret handed to a service through its env file (mode 0600), never through compose.yaml.
 #[derive(Debug, Clone)]
 pub struct SecretEnv {
@@ -620,6 +671,11 @@ pub struct Service {
     pub depends_on: Vec<Dependency>,
     pub files: Vec<MountedFile>,
     pub labels: BTreeMap<String, String>,
+    pub ulimits: Vec<Ulimit>,
+    /// Memory the container may use (`mem_limit`), e.g. `1g`.
+    pub mem_limit: Option<Spanned<String>>,
+    /// The service's own `logging`; without it the project's applies.
+    pub logging: Option<Logging>,
 }
 
 impl Service {
@@ -644,11 +700,18 @@ pub struct Compose {
     pub volumes: Vec<Spanned<String>>,
     /// Keep named volumes on destroy unless this is set.
     pub destroy_volumes: bool,
+    /// `logging` for every service that has none of its own.
+    pub logging: Option<Logging>,
 }
 
 impl Compose {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The logging a service runs with: its own, else the project's.
+    pub fn logging_of<'a>(&'a self, s: &'a Service) -> Option<&'a Logging> {
+        s.logging.as_ref().or(self.logging.as_ref())
     }
 }
 

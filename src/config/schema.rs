@@ -106,6 +106,37 @@ const SSH_ATTRS: &[AttrSchema] = &[
     ),
 ];
 
+const BOOTSTRAP_ATTRS: &[AttrSchema] = &[
+    a(
+        "docker_version",
+        "string",
+        false,
+        "Docker Engine version the bootstrap installs, e.g. `29.7.2`. Default: sovstack's pin.",
+    ),
+    a(
+        "nvidia_container_toolkit_version",
+        "string",
+        false,
+        "NVIDIA Container Toolkit version installed where a service wants GPUs, e.g. `1.20.1`. Default: sovstack's pin.",
+    ),
+];
+
+/// How a container's output is kept: the same for a project's default and one service.
+const LOGGING_ATTRS: &[AttrSchema] = &[
+    a(
+        "driver",
+        "string",
+        false,
+        "Log driver, e.g. `json-file` or `local`. Default: the daemon's (json-file, unbounded).",
+    ),
+    a(
+        "options",
+        "map(string)",
+        false,
+        "Driver options, e.g. `{ max-size = \"50m\", max-file = \"3\" }`.",
+    ),
+];
+
 pub static BLOCKS: &[BlockSchema] = &[
     block(
         "stack",
@@ -319,6 +350,12 @@ pub static BLOCKS: &[BlockSchema] = &[
         SSH_ATTRS,
     ),
     block(
+        "server.bootstrap",
+        &[],
+        "Versions the node bootstrap installs on the server; checked against known container-escape CVEs.",
+        BOOTSTRAP_ATTRS,
+    ),
+    block(
         "host",
         &["name"],
         "An existing machine (e.g. a dedicated GEX GPU server) that sovstack configures but does not create.",
@@ -349,6 +386,12 @@ pub static BLOCKS: &[BlockSchema] = &[
         &[],
         "How sovstack connects to the host.",
         SSH_ATTRS,
+    ),
+    block(
+        "host.bootstrap",
+        &[],
+        "Versions the node bootstrap installs on the host; checked against known container-escape CVEs.",
+        BOOTSTRAP_ATTRS,
     ),
     block(
         "firewall",
@@ -431,7 +474,13 @@ pub static BLOCKS: &[BlockSchema] = &[
                 "automount",
                 "bool",
                 false,
-                "Mount at first boot. Default: true when attached.",
+                "Hetzner's own mount under /mnt/HC_Volume_<id>. Default: true when attached and no `mount_path`.",
+            ),
+            a(
+                "mount_path",
+                "string",
+                false,
+                "Where sovstack mounts the volume on its server, by device, with an fstab entry (`nofail`), e.g. `/mnt/clickhouse`.",
             ),
             a("labels", "map(string)", false, "Extra labels."),
         ],
@@ -526,6 +575,12 @@ pub static BLOCKS: &[BlockSchema] = &[
         ],
     ),
     block(
+        "compose.logging",
+        &[],
+        "How Docker keeps the output of every service that has no `logging` of its own.",
+        LOGGING_ATTRS,
+    ),
+    block(
         "compose.service",
         &["name"],
         "A service of the project.",
@@ -605,7 +660,25 @@ pub static BLOCKS: &[BlockSchema] = &[
                 "Services started first; a map gives conditions (`service_healthy`...).",
             ),
             a("labels", "map(string)", false, "Container labels."),
+            a(
+                "ulimits",
+                "map(number or object)",
+                false,
+                "Resource limits, e.g. `{ nofile = { soft = 262144, hard = 262144 }, nproc = 65535 }`.",
+            ),
+            a(
+                "mem_limit",
+                "string",
+                false,
+                "Memory the container may use, e.g. `1g` (what `memory_limiter` percentages refer to).",
+            ),
         ],
+    ),
+    block(
+        "compose.service.logging",
+        &[],
+        "How Docker keeps the service's output; overrides the project's `logging`.",
+        LOGGING_ATTRS,
     ),
     block(
         "compose.service.healthcheck",
@@ -714,6 +787,6 @@ mod tests {
     fn children_are_found() {
         let service = BLOCKS.iter().find(|b| b.path == "compose.service").unwrap();
         let names: Vec<_> = service.children().map(|b| b.name()).collect();
-        assert_eq!(names, vec!["healthcheck", "file"]);
+        assert_eq!(names, vec!["logging", "healthcheck", "file"]);
     }
 }

@@ -1,6 +1,8 @@
 //! cloud-init user data for a `server`: install the host key sovstack generated (so the first
 //! SSH connection is already verified against a pinned key), stop cloud-init from generating
 //! any other host key, and run the server's extra first-boot commands. Nothing else secret.
+//! The metadata service serves this to the server for its life, so the key does not stay:
+//! `resources::host_key` replaces it after the first login.
 
 use super::error::RenderError;
 use super::resolve::Resolver;

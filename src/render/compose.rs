@@ -5,7 +5,7 @@ use super::resolve::Resolver;
 use super::{
     ArtifactBuilder, ArtifactKind, NewArtifact, RenderOptions, collector, digest, envfile, yaml,
 };
-use crate::config::{Compose, FileSource, Gpus, PortMapping, Service, Stack};
+use crate::config::{Compose, FileSource, Gpus, Logging, PortMapping, Service, Stack, UlimitValue};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,7 +52,37 @@ struct ServiceDoc {
     depends_on: BTreeMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<HealthcheckDoc>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    ulimits: BTreeMap<String, UlimitDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mem_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logging: Option<LoggingDoc>,
     labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(untagged)]
+enum UlimitDoc {
+    Single(u64),
+    SoftHard { soft: u64, hard: u64 },
+}
+
+impl From<&UlimitValue> for UlimitDoc {
+    fn from(v: &UlimitValue) -> Self {
+        match *v {
+            UlimitValue::Single(n) => UlimitDoc::Single(n),
+            UlimitValue::SoftHard { soft, hard } => UlimitDoc::SoftHard { soft, hard },
+        }
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct LoggingDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    options: BTreeMap<String, String>,
 }
 
 /// GPUs through a device reservation: understood by every Compose v2, unlike `gpus:` (v2.30+).
@@ -407,6 +437,8 @@ fn service_doc(
         })
         .collect();
 
+    let logging = c.logging_of(svc).map(|l| logging_doc(lit, l));
+
     let healthcheck = svc.healthcheck.as_ref().map(|h| HealthcheckDoc {
         test: lit.list(&h.test),
         interval: h.interval.as_deref().map(|x| lit.s(x)),
@@ -431,8 +463,26 @@ fn service_doc(
         restart: svc.restart.as_deref().map(|x| lit.s(x)),
         depends_on,
         healthcheck,
+        ulimits: svc
+            .ulimits
+            .iter()
+            .map(|u| (u.name.clone(), UlimitDoc::from(&u.value)))
+            .collect(),
+        mem_limit: svc.mem_limit.as_ref().map(|m| lit.s(&m.value)),
+        logging,
         labels,
     })
+}
+
+fn logging_doc(lit: &mut Lit<'_, '_>, l: &Logging) -> LoggingDoc {
+    LoggingDoc {
+        driver: l.driver.as_deref().map(|d| lit.s(d)),
+        options: l
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), lit.s(v)))
+            .collect(),
+    }
 }
 
 /// sha256 over the service's rendered section (before its own hash label), each mounted file

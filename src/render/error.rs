@@ -127,8 +127,13 @@ pub struct MissingSecret {
 }
 
 fn missing_secret_help(m: &[MissingSecret]) -> String {
-    let mut vars: Vec<&str> = m.iter().map(|m| m.variable.as_str()).collect();
-    vars.dedup();
+    // Each variable once, in the order the services need them (one secret may feed several).
+    let mut vars: Vec<&str> = Vec::new();
+    for v in m.iter().map(|m| m.variable.as_str()) {
+        if !vars.contains(&v) {
+            vars.push(v);
+        }
+    }
     let how: Vec<String> = vars
         .iter()
         .map(|v| format!("SOVSTACK_VAR_{v}=... (or --var {v}=...)"))

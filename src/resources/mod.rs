@@ -23,6 +23,7 @@ mod compose;
 mod file;
 mod firewall;
 mod host;
+pub mod host_key;
 mod server;
 mod ssh_key;
 mod volume;
@@ -49,6 +50,7 @@ pub static KINDS: &[&dyn ResourceKind] = &[
     &volume::VolumeKind,
     &firewall::FirewallKind,
     &host::HostKind,
+    &host_key::HostKeyKind,
     &bootstrap::BootstrapKind,
     &file::FileKind,
     &compose::ComposeKind,

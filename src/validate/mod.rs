@@ -4,15 +4,19 @@
 //! the value at fault, a message saying what is wrong and a help line saying what to do. Rules skip
 //! values that are only known after apply: a rule never guesses.
 
+mod bootstrap;
 mod checks;
+mod clickhouse;
 mod collector;
 mod common;
 mod compose;
 mod firewall;
 pub mod knowledge;
+mod logs;
 mod policy;
 mod signoz;
 mod vllm;
+mod volumes;
 
 use crate::config::{Diagnostics, Stack};
 
@@ -25,6 +29,10 @@ pub fn check(stack: &Stack) -> Diagnostics {
     vllm::check(stack, &mut out);
     collector::check(stack, &mut out);
     signoz::check(stack, &mut out);
+    clickhouse::check(stack, &mut out);
+    volumes::check(stack, &mut out);
+    logs::check(stack, &mut out);
+    bootstrap::check(stack, &mut out);
     checks::check(stack, &mut out);
     out.sort();
     out

@@ -181,6 +181,10 @@ fn render_without_redacted_names_what_only_apply_knows() {
             "SOVSTACK_VAR_signoz_jwt_secret",
             "a-long-random-test-secret",
         )
+        .env(
+            "SOVSTACK_VAR_clickhouse_password",
+            "0123456789abcdef0123456789abcdef",
+        )
         .env("SOVSTACK_STATE_KEY", STATE_KEY)
         .run();
     run.expect_code(1);

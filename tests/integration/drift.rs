@@ -32,6 +32,11 @@ compose "{name}" {{
   on        = host.{name}
   directory = "{dir}"
 
+  logging {{
+    driver  = "json-file"
+    options = {{ max-size = "10m", max-file = "3" }}
+  }}
+
   service "api" {{
     image = "ghcr.io/example/api:1.4.2"
     secret_environment = {{

@@ -3,11 +3,13 @@
 mod cli;
 mod cloud_apply;
 mod cloud_e2e;
+mod compose_v2;
 mod docs;
 mod drift;
 mod harness;
 mod hcloud_client;
 mod hcloud_official;
+mod host_key;
 mod node;
 mod plan;
 mod render;

@@ -55,7 +55,7 @@ fn plan_of_the_reference_stack_lists_every_resource_and_exits_2() {
         );
     }
     assert!(
-        text.contains("Plan: 19 to add, 0 to change, 0 to destroy."),
+        text.contains("Plan: 26 to add, 0 to change, 0 to destroy."),
         "{text}"
     );
     // Secrets are never shown; values known only after apply say so.
@@ -81,7 +81,7 @@ fn plan_json_conforms_to_the_checked_in_schema() {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(plan["summary"]["add"], 19);
+    assert_eq!(plan["summary"]["add"], 26);
     // And the schema can fail: a plan with a made-up action is refused.
     let mut bad = plan.clone();
     bad["changes"][0]["action"] = "explode".into();

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const CANARY: &str = "canary-7f3a9c1e-secret";
+/// The ClickHouse password: hex, as the variable asks, and a canary of its own.
+const CH_PASSWORD: &str = "c1c0ffee5ca1ab1e0ddba11c1c0ffee5";
 const INGEST_IP: &str = "192.0.2.10";
 const FAKE_PRIVATE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAFAKEFAKEFAKE\n-----END OPENSSH PRIVATE KEY-----\n";
 const FAKE_PUBLIC: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTests host";
@@ -27,6 +29,8 @@ fn load_text(text: &str, secret: Option<&str>) -> Stack {
     let mut opts = LoadOptions::default();
     if let Some(s) = secret {
         opts.vars.insert("signoz_jwt_secret".into(), s.into());
+        opts.vars
+            .insert("clickhouse_password".into(), CH_PASSWORD.into());
     }
     let loaded = load_str("stack.hcl", text, &root(), &opts);
     assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
@@ -136,6 +140,7 @@ fn the_secret_appears_only_in_its_env_file() {
         .iter()
         .filter(|a| a.text().contains(CANARY))
         .collect();
+    // (the ClickHouse password is checked below)
     assert_eq!(holders.len(), 1);
     let env = holders[0];
     assert_eq!(env.kind, ArtifactKind::EnvFile);
@@ -148,6 +153,30 @@ fn the_secret_appears_only_in_its_env_file() {
     );
     assert!(env.digest.starts_with("hmac-sha256:"));
     assert!(!format!("{env:?}").contains(CANARY));
+
+    // The ClickHouse password: in the env files of ClickHouse and of the three services that log
+    // in, nowhere else (the collector's config names the variable, not the value).
+    let mut ch_holders: Vec<&str> = artifacts
+        .iter()
+        .filter(|a| a.text().contains(CH_PASSWORD))
+        .map(|a| a.remote_path.as_str())
+        .collect();
+    ch_holders.sort();
+    assert_eq!(
+        ch_holders,
+        [
+            "/opt/sovstack/signoz/clickhouse.env",
+            "/opt/sovstack/signoz/schema-migrator.env",
+            "/opt/sovstack/signoz/signoz-otel-collector.env",
+            "/opt/sovstack/signoz/signoz.env",
+        ]
+    );
+    assert!(
+        artifacts
+            .iter()
+            .filter(|a| a.text().contains(CH_PASSWORD))
+            .all(|a| a.kind == ArtifactKind::EnvFile && a.mode == 0o600)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     write_out(&artifacts, dir.path()).unwrap();
@@ -193,7 +222,7 @@ fn replaced(from: &str, to: &str) -> String {
 #[test]
 fn one_environment_change_moves_only_that_services_hash() {
     let base = hashes_of(&reference_text());
-    assert_eq!(base.len(), 7);
+    assert_eq!(base.len(), 8);
     let after = hashes_of(&replaced(
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m""#,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "11m""#,
@@ -263,7 +292,7 @@ fn write_out_sets_modes_and_writes_the_manifest() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(json, manifest);
-    assert_eq!(json.services.len(), 7);
+    assert_eq!(json.services.len(), 8);
     let collector = json
         .services
         .iter()
@@ -274,7 +303,7 @@ fn write_out_sets_modes_and_writes_the_manifest() {
     let env_entry = json
         .artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::EnvFile)
+        .find(|a| a.kind == ArtifactKind::EnvFile && a.remote_path.ends_with("/signoz.env"))
         .unwrap();
     assert_eq!(env_entry.mode, "0600");
     assert!(env_entry.sensitive);
@@ -326,7 +355,7 @@ fn the_redacted_render_needs_no_secret_and_says_what_it_left_out() {
     let artifacts = render_stack(&stack, &RenderOptions::redacted(BTreeMap::new())).unwrap();
     let env = artifacts
         .iter()
-        .find(|a| a.kind == ArtifactKind::EnvFile)
+        .find(|a| a.remote_path == "/opt/sovstack/signoz/signoz.env")
         .unwrap();
     assert!(env.redacted && !env.is_complete());
     assert!(
@@ -419,4 +448,196 @@ fn a_secret_compose_cannot_read_back_is_refused_without_echoing_it() {
     let err = render_stack(&stack, &apply_opts()).unwrap_err();
     assert!(matches!(err, RenderError::UnrepresentableEnvValue { .. }));
     assert!(!format!("{err} {err:?}").contains("it's-a-secret"));
+}
+
+/// The artifact at `remote_path`.
+fn artifact<'a>(artifacts: &'a [Artifact], remote_path: &str) -> &'a Artifact {
+    artifacts
+        .iter()
+        .find(|a| a.remote_path == remote_path)
+        .unwrap_or_else(|| panic!("no artifact {remote_path}"))
+}
+
+/// The text between `<tag>` (or `<tag ...>`) and `</tag>`, the first such element.
+fn element<'a>(xml: &'a str, tag: &str) -> &'a str {
+    let open = xml
+        .find(&format!("<{tag}>"))
+        .or_else(|| xml.find(&format!("<{tag} ")))
+        .unwrap_or_else(|| panic!("no <{tag}> in:\n{xml}"));
+    let body = &xml[open..];
+    let start = body.find('>').unwrap() + 1;
+    let end = body
+        .find(&format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("<{tag}> is not closed in:\n{xml}"));
+    &body[start..end]
+}
+
+/// What SigNoz, ClickHouse and the collector need to start and keep data, read back from the
+/// rendered files of the reference stack (sources: docs/reference/signoz-deployment.md).
+#[test]
+fn the_signoz_project_renders_what_upstream_needs_to_start() {
+    let stack = reference();
+    let artifacts = render(&stack);
+    let dir = "/opt/sovstack/signoz";
+    let compose: serde_json::Value =
+        serde_saphyr::from_str(artifact(&artifacts, &format!("{dir}/compose.yaml")).text())
+            .unwrap();
+    let svc = |name: &str| &compose["services"][name];
+    let ch = svc("clickhouse");
+    let file = |path: &str| artifact(&artifacts, &format!("{dir}/files/clickhouse{path}")).text();
+
+    // User setup: the entrypoint leaves users alone, users.d admits `signoz` with the password
+    // from the env file, `default` only from inside the container.
+    assert_eq!(ch["environment"]["CLICKHOUSE_SKIP_USER_SETUP"], "1");
+    let users = file("/etc/clickhouse-server/users.d/signoz.xml");
+    let signoz_user = element(users, "signoz");
+    assert!(signoz_user.contains(r#"<password from_env="CLICKHOUSE_SIGNOZ_PASSWORD"/>"#));
+    assert!(element(signoz_user, "networks").contains("<ip>::/0</ip>"));
+    let default_nets = element(element(users, "default"), "networks");
+    assert!(!default_nets.contains("::/0"), "{default_nets}");
+    let env = |service: &str| artifact(&artifacts, &format!("{dir}/{service}.env")).text();
+    assert!(env("clickhouse").contains(&format!("CLICKHOUSE_SIGNOZ_PASSWORD='{CH_PASSWORD}'")));
+    let dsn = format!("tcp://signoz:{CH_PASSWORD}@clickhouse:9000");
+    assert!(
+        env("schema-migrator").contains(&format!("SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_DSN='{dsn}'"))
+    );
+    assert!(env("signoz").contains(&format!("SIGNOZ_TELEMETRYSTORE_CLICKHOUSE_DSN='{dsn}'")));
+    let collector = artifact(
+        &artifacts,
+        &format!("{dir}/files/signoz-otel-collector/etc/otel-collector-config.yaml"),
+    )
+    .text();
+    let col: serde_json::Value = serde_saphyr::from_str(collector).unwrap();
+    for (exporter, key) in [
+        ("clickhousetraces", "datasource"),
+        ("signozclickhousemetrics", "dsn"),
+        ("clickhouselogsexporter", "dsn"),
+        ("signozclickhousemeter", "dsn"),
+        ("metadataexporter", "dsn"),
+    ] {
+        let dsn = col["exporters"][exporter][key].as_str().unwrap();
+        assert!(
+            dsn.starts_with("tcp://signoz:${env:CLICKHOUSE_SIGNOZ_PASSWORD}@clickhouse:9000/"),
+            "{exporter}: {dsn}"
+        );
+    }
+    assert!(env("signoz-otel-collector").contains("CLICKHOUSE_SIGNOZ_PASSWORD="));
+
+    // Macros and the cluster the replicated migration runs on.
+    let migrator = &svc("schema-migrator")["environment"];
+    assert_eq!(
+        migrator["SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_REPLICATION"],
+        "true"
+    );
+    let cluster = file("/etc/clickhouse-server/config.d/cluster.xml");
+    let macros = element(cluster, "macros");
+    assert!(!element(macros, "shard").trim().is_empty());
+    assert!(!element(macros, "replica").trim().is_empty());
+    let cluster_name = migrator["SIGNOZ_OTEL_COLLECTOR_CLICKHOUSE_CLUSTER"]
+        .as_str()
+        .unwrap();
+    let replica = element(
+        element(element(cluster, "remote_servers"), cluster_name),
+        "replica",
+    );
+    assert_eq!(element(replica, "user"), "signoz");
+    assert!(element(cluster, "zookeeper").contains("<host>zookeeper</host>"));
+
+    // The histogramQuantile function: its config where ClickHouse's default pattern
+    // (`*_function.*ml` beside config.xml) finds it, and the pinned, checked binary.
+    let function = file("/etc/clickhouse-server/histogram_quantile_function.xml");
+    assert_eq!(element(function, "name"), "histogramQuantile");
+    assert_eq!(element(function, "type"), "executable");
+    assert_eq!(element(function, "command"), "./histogramQuantile");
+    let init = svc("init-clickhouse");
+    let sha = init["environment"]["HISTOGRAM_QUANTILE_SHA256"]
+        .as_str()
+        .unwrap();
+    assert!(
+        sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{sha}"
+    );
+    let url = init["environment"]["HISTOGRAM_QUANTILE_URL"]
+        .as_str()
+        .unwrap();
+    assert!(
+        url.contains("histogram-quantile%2Fv0.0.1/"),
+        "a pinned release: {url}"
+    );
+    let script = init["command"][2].as_str().unwrap();
+    assert!(script.contains("sha256sum -c"), "{script}");
+    assert_eq!(
+        ch["depends_on"]["init-clickhouse"]["condition"],
+        "service_completed_successfully"
+    );
+    let mounts = |s: &serde_json::Value| -> Vec<String> {
+        s["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        mounts(init).contains(&"clickhouse-user-scripts:/var/lib/clickhouse/user_scripts".into())
+    );
+    assert!(
+        mounts(ch).contains(&"clickhouse-user-scripts:/var/lib/clickhouse/user_scripts:ro".into())
+    );
+
+    // ClickHouse's data is bound from the attached Hetzner volume's mount path.
+    let volume = stack
+        .volumes
+        .iter()
+        .find(|v| v.name == "clickhouse")
+        .unwrap();
+    assert_eq!(volume.server.as_ref().unwrap().value, "observability");
+    let mount_path = &volume.mount_path.as_ref().unwrap().value;
+    let data = mounts(ch)
+        .into_iter()
+        .find(|m| m.ends_with(":/var/lib/clickhouse"))
+        .unwrap();
+    assert!(data.starts_with(&format!("{mount_path}/")), "{data}");
+    assert!(
+        !volume.automount,
+        "Hetzner's own mount would mount it a second time"
+    );
+
+    // Open files for ClickHouse, as upstream sets them.
+    assert_eq!(ch["ulimits"]["nofile"]["soft"], 262144);
+    assert_eq!(ch["ulimits"]["nofile"]["hard"], 262144);
+
+    // Every service of both projects has its output capped.
+    for node_compose in [
+        "/opt/sovstack/signoz/compose.yaml",
+        "/opt/sovstack/inference/compose.yaml",
+    ] {
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(artifact(&artifacts, node_compose).text()).unwrap();
+        for (name, s) in doc["services"].as_object().unwrap() {
+            assert!(
+                s["logging"]["options"]["max-size"].is_string(),
+                "{name} has no log cap"
+            );
+        }
+    }
+
+    // System logs expire; SigNoz's collector takes OTLP/HTTP and makes span metrics.
+    let logs = file("/etc/clickhouse-server/config.d/logs.xml");
+    assert!(element(element(logs, "query_log"), "ttl").contains("INTERVAL"));
+    assert_eq!(
+        col["receivers"]["otlp"]["protocols"]["http"]["endpoint"],
+        "0.0.0.0:4318"
+    );
+    assert!(
+        col["service"]["pipelines"]["traces"]["processors"]
+            .as_array()
+            .unwrap()
+            .contains(&"signozspanmetrics/delta".into())
+    );
+    let ports = svc("signoz-otel-collector")["ports"].as_array().unwrap();
+    assert!(ports.contains(&"4318:4318".into()));
+    assert!(
+        svc("signoz-otel-collector")["environment"]["LOW_CARDINAL_EXCEPTION_GROUPING"].is_null()
+    );
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 const TOKEN: &str = "stack-e2e-token-never-printed";
 const CANARY: &str = "canary-jwt-9f3c2e71-must-stay-on-the-node";
+const CH_PASSWORD: &str = "0ddba11c1c0ffee5ca1ab1e0ddba11c1";
 const HOST_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 1);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
 const LOCK_FILE: &str = "/tmp/sovstack-stack-e2e.lock";
@@ -252,6 +253,7 @@ impl World {
             .env("HCLOUD_ENDPOINT", self.sb.base_url())
             .env("HCLOUD_TOKEN", TOKEN)
             .env("SOVSTACK_VAR_signoz_jwt_secret", CANARY)
+            .env("SOVSTACK_VAR_clickhouse_password", CH_PASSWORD)
             .env("SSH_AUTH_SOCK", &self.agent.socket)
             .env_remove("SOVSTACK_STATE_KEY")
             .stdin(Stdio::null());
@@ -371,6 +373,10 @@ async fn world() -> Option<World> {
     mark_downs_in_sandbox_log(&host, &sb.base_url(), "host");
     // A GEX44 with the NVIDIA container runtime already configured: bootstrap installs nothing.
     host.write_shim_state(&serde_json::json!({"projects": {}, "nvidia_runtime": true}));
+    host.install_tool(
+        "nvidia-ctk",
+        "#!/bin/sh\necho 'NVIDIA Container Toolkit CLI version 1.20.1'\n",
+    );
 
     let agent = Agent::start();
     agent.add(&operator.private);
@@ -378,7 +384,15 @@ async fn world() -> Option<World> {
     let workspace = tempfile::tempdir().unwrap();
     let ws = workspace.path().join("ws");
     fs::create_dir_all(ws.join("keys")).unwrap();
-    fs::copy(repo().join("stack.hcl"), ws.join("stack.hcl")).unwrap();
+    // The test's "server" is this machine: the bootstrap must not mount a volume on it (nor
+    // edit its fstab). Mounting is tested with fakes (`providers/node/bootstrap_tests.rs`).
+    let stack = fs::read_to_string(repo().join("stack.hcl")).unwrap();
+    let without_mount = stack.replace("  mount_path = local.clickhouse_mount\n", "");
+    assert_ne!(
+        stack, without_mount,
+        "the reference stack mounts its volume"
+    );
+    fs::write(ws.join("stack.hcl"), without_mount).unwrap();
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
     let host_key = host.host_key_fingerprint().to_string();
     Some(World {
@@ -437,6 +451,8 @@ async fn reference_stack_end_to_end() {
         "host.gpu",
         "bootstrap.gpu",
         "bootstrap.observability",
+        // The server's host key, rotated to one generated on it after the first login.
+        "host_key.observability",
         "file.inference[\"compose.yaml\"]",
         "file.inference[\"files/otel-collector/etc/otelcol-contrib/config.yaml\"]",
         "file.signoz[\"compose.yaml\"]",
@@ -463,7 +479,9 @@ async fn reference_stack_end_to_end() {
     }
     let gpu_commands = w.host.commands_run();
     assert!(
-        gpu_commands.iter().any(|c| c == "sh -s -- --nvidia"),
+        gpu_commands
+            .iter()
+            .any(|c| c.starts_with("sh -s -- ") && c.contains("--nvidia-ctk=1.20.1")),
         "{gpu_commands:#?}"
     );
     // Both projects run every service the stack declares, each on its own node.
@@ -489,6 +507,7 @@ async fn reference_stack_end_to_end() {
         running(&server_state, "signoz"),
         [
             "clickhouse",
+            "init-clickhouse",
             "schema-migrator",
             "signoz",
             "signoz-otel-collector",

@@ -99,6 +99,10 @@ fn tutorial_findings_point_at_the_mistake() {
         ("signoz::ingest-endpoint", "\"signoz:4317\""),
         ("signoz::ui-port", "\"3301:3301\""),
         ("signoz::incomplete", "\"signoz/signoz:latest\""),
+        // Docker keeps every service's output without a cap (compose::no-log-cap, a warning).
+        ("compose::no-log-cap", "service \"vllm\" {"),
+        ("compose::no-log-cap", "service \"otel-collector\" {"),
+        ("compose::no-log-cap", "service \"signoz\" {"),
     ];
     for (code, needle) in expect {
         let want = line_of(needle);

@@ -36,6 +36,7 @@ impl ModelBuilder<'_, '_> {
         }
         let volumes = self.strings(&b.body, "volumes");
         let destroy_volumes = self.bool(&b.body, "destroy_volumes", false).value;
+        let logging = self.logging(&b.body);
         let mut services = Vec::new();
         for sb in blocks(&b.body).filter(|s| s.ident.as_str() == "service") {
             let Some((sname, _)) = sb.labels.first().map(label) else {
@@ -71,6 +72,7 @@ impl ModelBuilder<'_, '_> {
             services,
             volumes,
             destroy_volumes,
+            logging,
         })
     }
 
@@ -138,6 +140,9 @@ impl ModelBuilder<'_, '_> {
             .filter(|b| b.ident.as_str() == "file")
             .filter_map(|fb| self.mounted_file(fb))
             .collect();
+        let ulimits = self.ulimits(body);
+        let mem_limit = self.string(body, "mem_limit");
+        let logging = self.logging(body);
         Some(Service {
             name,
             span,
@@ -159,6 +164,9 @@ impl ModelBuilder<'_, '_> {
             depends_on,
             files,
             labels,
+            ulimits,
+            mem_limit,
+            logging,
         })
     }
 

@@ -6,7 +6,8 @@ use super::readers::ModelBuilder;
 use super::syntax::{blocks, header_span};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::model::{
-    Direction, Firewall, FirewallRule, Host, Protocol, Server, SshAccess, SshKey, Volume,
+    BootstrapPins, Direction, Firewall, FirewallRule, Host, Protocol, Server, SshAccess, SshKey,
+    Volume,
 };
 use crate::config::source::{Span, Spanned};
 use crate::config::value;
@@ -61,6 +62,7 @@ impl ModelBuilder<'_, '_> {
         let labels = self.labels_map(&b.body);
         let ssh = self.ssh_access(&b.body);
         let user_data_runcmd = self.plain_list(&b.body, "user_data_runcmd");
+        let bootstrap = self.bootstrap_pins(&b.body);
         Some(Server {
             name,
             span,
@@ -72,6 +74,7 @@ impl ModelBuilder<'_, '_> {
             labels,
             ssh,
             user_data_runcmd,
+            bootstrap,
         })
     }
 
@@ -92,6 +95,7 @@ impl ModelBuilder<'_, '_> {
             .u32(&b.body, "gpus")
             .unwrap_or_else(|| Spanned::new(0, 0..0));
         let ssh = self.ssh_access(&b.body);
+        let bootstrap = self.bootstrap_pins(&b.body);
         Some(Host {
             name,
             span,
@@ -100,6 +104,7 @@ impl ModelBuilder<'_, '_> {
             host_key,
             location,
             gpus,
+            bootstrap,
         })
     }
 
@@ -216,8 +221,17 @@ impl ModelBuilder<'_, '_> {
             .block_ref(&b.body, "server", &["server"])
             .map(|(_, n)| n);
         let format = self.string(&b.body, "format").map(|s| s.value);
-        let automount = self.bool(&b.body, "automount", server.is_some()).value;
+        let mount_path = self.mount_path(&b.body);
+        // Hetzner's automount would mount it a second time, under /mnt/HC_Volume_<id>.
+        let automount = self
+            .bool(
+                &b.body,
+                "automount",
+                server.is_some() && mount_path.is_none(),
+            )
+            .value;
         let labels = self.labels_map(&b.body);
+        let linux_device = self.known_or_after_apply(&format!("volume.{name}.linux_device"));
         Some(Volume {
             name,
             span,
@@ -226,7 +240,47 @@ impl ModelBuilder<'_, '_> {
             server,
             format,
             automount,
+            mount_path,
+            linux_device,
             labels,
         })
+    }
+
+    /// `mount_path`: an absolute, normal directory that is not the root.
+    fn mount_path(&mut self, body: &Body) -> Option<Spanned<String>> {
+        let p = self.string(body, "mount_path")?;
+        let normal = p.value.starts_with('/')
+            && p.value.len() > 1
+            && !p.value.ends_with('/')
+            && p.value
+                .split('/')
+                .skip(1)
+                .all(|c| !c.is_empty() && c != "." && c != "..")
+            && !p
+                .value
+                .contains(|c: char| c.is_whitespace() || c == ':' || c == ',');
+        if !normal {
+            let d = Diagnostic::error(
+                "language::value",
+                format!("`{}` is not a mount path sovstack can use", p.value),
+            )
+            .at(p.span.clone())
+            .help("give an absolute directory without `.`/`..`, spaces, `:` or `,`, e.g. `/mnt/clickhouse`");
+            self.err(d);
+            return None;
+        }
+        Some(p)
+    }
+
+    /// `bootstrap { docker_version = ..., nvidia_container_toolkit_version = ... }`.
+    fn bootstrap_pins(&mut self, body: &Body) -> BootstrapPins {
+        let Some(b) = blocks(body).find(|b| b.ident.as_str() == "bootstrap") else {
+            return BootstrapPins::default();
+        };
+        BootstrapPins {
+            docker_version: self.string(&b.body, "docker_version"),
+            nvidia_container_toolkit_version: self
+                .string(&b.body, "nvidia_container_toolkit_version"),
+        }
     }
 }

@@ -13,6 +13,7 @@ mod collector;
 mod compose;
 mod data;
 mod infrastructure;
+mod limits;
 mod loader;
 mod locals;
 mod moves;

@@ -57,6 +57,15 @@ impl ModelBuilder<'_, '_> {
         }
     }
 
+    /// The value of `<kind>.<name>.<attribute>` as state knows it, or its after-apply marker.
+    pub(super) fn known_or_after_apply(&self, reference: &str) -> String {
+        let marker = || crate::config::value::after_apply(reference);
+        match reference.parse::<Expression>().map(|e| self.ev.eval(&e)) {
+            Ok(Ok(Json::String(s))) => s,
+            _ => marker(),
+        }
+    }
+
     /// Evaluates an attribute that must not carry a sensitive value.
     pub(super) fn value(&mut self, a: &Attribute) -> Option<Json> {
         if self.ev.is_sensitive(&a.value) {

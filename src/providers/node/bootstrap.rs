@@ -2,10 +2,11 @@
 //!
 //! The script travels on stdin (`sh -s`), so the command line stays short and nothing is left
 //! on the node; its sha256 is what `bootstrap.script_sha256` records, so a changed script
-//! re-runs on every node.
+//! re-runs on every node. Every version it installs comes in as an argument: the pins and the
+//! minimums live in `validate::knowledge::runtime`, next to the CVE table they are checked against.
 
 use super::error::{NodeError, tail_lines};
-use crate::providers::ssh::{ExecRequest, Transport};
+use crate::providers::ssh::{ExecRequest, Transport, shell_quote};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -33,22 +34,72 @@ pub struct BootstrapReport {
     pub installed: bool,
     /// The NVIDIA runtime is registered with Docker.
     pub nvidia: bool,
+    /// Volumes mounted (or found mounted) by this run.
+    pub mounts: usize,
 }
 
-/// The command line that runs the script read from stdin.
-pub fn bootstrap_command(nvidia: bool) -> String {
-    if nvidia {
-        "sh -s -- --nvidia".to_string()
-    } else {
-        "sh -s --".to_string()
+/// A version to install and the lowest one accepted when one is already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub install: String,
+    pub minimum: String,
+}
+
+/// A volume the node mounts: by its device, at a path the stack chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// `/dev/disk/by-id/scsi-0HC_Volume_<id>`.
+    pub device: String,
+    pub path: String,
+    /// `ext4` or `xfs`, as the volume was formatted.
+    pub fstype: String,
+}
+
+/// What the script is asked to put on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapRequest {
+    pub docker: Pin,
+    pub compose: Pin,
+    /// Only where a service wants GPUs.
+    pub nvidia_container_toolkit: Option<Pin>,
+    pub mounts: Vec<VolumeMount>,
+}
+
+/// The Compose plugin installed with Docker, and the lowest accepted (`--progress json` needs it).
+pub const COMPOSE_PLUGIN: &str = "2.29.7";
+pub const COMPOSE_PLUGIN_MIN: &str = "2.29.0";
+
+/// The command line that runs the script read from stdin, every argument quoted.
+pub fn bootstrap_command(r: &BootstrapRequest) -> String {
+    let mut args = vec![
+        format!("--docker={}", r.docker.install),
+        format!("--docker-min={}", r.docker.minimum),
+        format!("--compose={}", r.compose.install),
+        format!("--compose-min={}", r.compose.minimum),
+    ];
+    if let Some(ctk) = &r.nvidia_container_toolkit {
+        args.push(format!("--nvidia-ctk={}", ctk.install));
+        args.push(format!("--nvidia-ctk-min={}", ctk.minimum));
     }
+    for m in &r.mounts {
+        args.push(format!("--mount={},{},{}", m.device, m.path, m.fstype));
+    }
+    let mut cmd = String::from("sh -s --");
+    for a in &args {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(a));
+    }
+    cmd
 }
 
 /// Runs the script on the node behind `t`.
-pub async fn run_bootstrap(t: &dyn Transport, nvidia: bool) -> Result<BootstrapReport, NodeError> {
+pub async fn run_bootstrap(
+    t: &dyn Transport,
+    request: &BootstrapRequest,
+) -> Result<BootstrapReport, NodeError> {
     let out = t
         .exec(
-            ExecRequest::new(bootstrap_command(nvidia))
+            ExecRequest::new(bootstrap_command(request))
                 .stdin(BOOTSTRAP_SCRIPT.as_bytes().to_vec())
                 .timeout(BOOTSTRAP_TIMEOUT),
         )
@@ -103,185 +154,10 @@ pub fn interpret(
         compose_version: field("compose"),
         installed: field("installed") == "1",
         nvidia: field("nvidia") == "1",
+        mounts: field("mounts").parse().unwrap_or(0),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    use std::process::{Command, Stdio};
-
-    #[test]
-    fn versions_are_pinned_at_the_top() {
-        let head: String = BOOTSTRAP_SCRIPT
-            .lines()
-            .take(30)
-            .collect::<Vec<_>>()
-            .join("\n");
-        for var in [
-            "DOCKER_ENGINE_VERSION=\"27.3.1\"",
-            "COMPOSE_PLUGIN_VERSION=\"2.29.7\"",
-            "COMPOSE_MIN_VERSION=\"2.29.0\"",
-            "NVIDIA_CTK_VERSION=",
-        ] {
-            assert!(head.contains(var), "{var} not pinned near the top");
-        }
-        // Never a piped installer.
-        assert!(!BOOTSTRAP_SCRIPT.contains("| sh"));
-        assert!(!BOOTSTRAP_SCRIPT.contains("|sh"));
-        assert!(!BOOTSTRAP_SCRIPT.contains("get.docker.com"));
-    }
-
-    #[test]
-    fn sha256_is_of_the_script() {
-        assert_eq!(bootstrap_sha256().len(), 64);
-        assert_eq!(
-            bootstrap_sha256(),
-            hex::encode(Sha256::digest(BOOTSTRAP_SCRIPT.as_bytes()))
-        );
-    }
-
-    #[test]
-    fn interpret_ok_refused_failed() {
-        let ok = interpret(
-            "h",
-            0,
-            b"noise\nsovstack-bootstrap: ok docker=27.3.1 compose=2.29.7 installed=0 nvidia=1\n",
-            b"",
-        )
-        .unwrap();
-        assert_eq!(
-            ok,
-            BootstrapReport {
-                docker_version: "27.3.1".into(),
-                compose_version: "2.29.7".into(),
-                installed: false,
-                nvidia: true
-            }
-        );
-        let refused = interpret(
-            "h",
-            3,
-            b"",
-            b"sovstack-bootstrap: refused: Docker Compose 2.20.0 is older than 2.29.0\n",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&refused, NodeError::BootstrapRefused { reason, .. } if reason.contains("2.20.0")),
-            "{refused:?}"
-        );
-        let failed = interpret("h", 100, b"", b"E: Unable to locate package\n").unwrap_err();
-        assert!(failed.to_string().contains("Unable to locate"), "{failed}");
-        assert!(interpret("h", 0, b"", b"").is_err());
-    }
-
-    /// Runs the real script under `sh` with fake `docker`, `apt-get`, `curl` and `sudo` on PATH:
-    /// it must decide from the versions alone, and never reach a package manager or the network
-    /// when Docker and Compose are acceptable.
-    fn run_with_fakes(
-        docker: &str,
-        compose: &str,
-        nvidia_runtime: bool,
-        args: &[&str],
-    ) -> (i32, String, String, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let trap = dir.path().join("trap.log");
-        let tool = |name: &str, body: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
-        for forbidden in [
-            "apt-get",
-            "curl",
-            "gpg",
-            "dpkg",
-            "systemctl",
-            "nvidia-ctk",
-            "sudo",
-            "wget",
-        ] {
-            tool(
-                forbidden,
-                &format!("echo {forbidden} \"$@\" >> '{}'; exit 99", trap.display()),
-            );
-        }
-        let runtimes = if nvidia_runtime {
-            r#"{"nvidia":{},"runc":{}}"#
-        } else {
-            r#"{"runc":{}}"#
-        };
-        tool(
-            "docker",
-            &format!(
-                r#"case "$1 $2" in
-  "version --format") echo '{docker}' ;;
-  "compose version") echo '{compose}' ;;
-  "info --format") echo '{runtimes}' ;;
-  *) exit 1 ;;
-esac"#
-            ),
-        );
-        let mut child = Command::new("sh")
-            .arg("-s")
-            .arg("--")
-            .args(args)
-            .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(BOOTSTRAP_SCRIPT.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            std::fs::read_to_string(&trap).unwrap_or_default(),
-        )
-    }
-
-    #[test]
-    fn present_and_acceptable_installs_nothing() {
-        let (status, stdout, stderr, trap) = run_with_fakes("27.3.1", "2.29.7", false, &[]);
-        assert_eq!(status, 0, "{stderr}");
-        assert_eq!(trap, "", "a package manager or downloader ran");
-        let r = interpret("h", status, stdout.as_bytes(), stderr.as_bytes()).unwrap();
-        assert!(!r.installed && !r.nvidia);
-        assert_eq!(r.compose_version, "2.29.7");
-        // A newer major, `v` prefix as some builds print it.
-        let (status, _, stderr, trap) = run_with_fakes("28.0.0", "v5.0.1", false, &[]);
-        assert_eq!((status, trap.as_str()), (0, ""), "{stderr}");
-    }
-
-    #[test]
-    fn old_compose_is_refused_without_touching_anything() {
-        let (status, stdout, stderr, trap) = run_with_fakes("27.3.1", "2.28.1", false, &[]);
-        assert_eq!(status, 3, "{stdout}{stderr}");
-        assert_eq!(trap, "");
-        let e = interpret("h", status, stdout.as_bytes(), stderr.as_bytes()).unwrap_err();
-        assert!(e.to_string().contains("2.28.1 is older than 2.29.0"), "{e}");
-        let (status, _, _, trap) = run_with_fakes("20.10.9", "2.29.7", false, &[]);
-        assert_eq!((status, trap.as_str()), (3, ""));
-    }
-
-    #[test]
-    fn nvidia_runtime_present_is_enough() {
-        let (status, stdout, stderr, trap) =
-            run_with_fakes("27.3.1", "2.29.7", true, &["--nvidia"]);
-        assert_eq!((status, trap.as_str()), (0, ""), "{stderr}");
-        assert!(interpret("h", 0, stdout.as_bytes(), b"").unwrap().nvidia);
-        // Without a driver there is nothing the toolkit could expose: refused, nothing installed.
-        let (status, _, stderr, trap) = run_with_fakes("27.3.1", "2.29.7", false, &["--nvidia"]);
-        assert_eq!((status, trap.as_str()), (3, ""), "{stderr}");
-        assert!(stderr.contains("nvidia-smi"), "{stderr}");
-    }
-}
+#[path = "bootstrap_tests.rs"]
+mod tests;

@@ -13,7 +13,8 @@ mod probe;
 mod test_support;
 
 pub use bootstrap::{
-    BOOTSTRAP_SCRIPT, BootstrapReport, bootstrap_command, bootstrap_sha256, run_bootstrap,
+    BOOTSTRAP_SCRIPT, BootstrapReport, BootstrapRequest, COMPOSE_PLUGIN, COMPOSE_PLUGIN_MIN, Pin,
+    VolumeMount, bootstrap_command, bootstrap_sha256, run_bootstrap,
 };
 pub use checks::{Roundtrip, TraceContext, http_check, parse_duration, trace_roundtrip};
 pub use compose::{ComposeProject, ProgressEvent, changed_services, parse_progress, run_compose};

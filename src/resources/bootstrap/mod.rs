@@ -1,8 +1,10 @@
 //! `bootstrap.<node>`: the idempotent script that puts Docker Engine, the Compose plugin and,
-//! when a service wants GPUs, the NVIDIA Container Toolkit on a node. Re-run only when the
-//! script (its hash) or what it must install changes.
+//! when a service wants GPUs, the NVIDIA Container Toolkit on a node, and mounts the volumes the
+//! stack gives a `mount_path`. Re-run only when the script (its hash) or what it must install or
+//! mount changes (a resized volume re-runs it, and its filesystem grows).
 
 mod apply;
+mod wants;
 
 use crate::plan::{Drift, DriftKind};
 use crate::providers::node::ProbeReport;
@@ -16,6 +18,7 @@ use crate::resources::{Desired, DesiredContext, ResourceKind};
 use crate::state::ResourceState;
 
 use crate::config::Target;
+use serde_json::Value as Json;
 
 #[derive(Clone, Copy)]
 pub struct BootstrapKind;
@@ -52,20 +55,23 @@ impl ResourceKind for BootstrapKind {
         nodes
             .into_iter()
             .map(|t| {
-                let gpus = ctx
-                    .stack
-                    .composes
-                    .iter()
-                    .filter(|c| c.on.value == t)
-                    .flat_map(|c| &c.services)
-                    .any(|s| s.gpus.is_some());
+                let wants = wants::Wants::of(ctx.stack, &t);
                 let mut d = Desired::new("bootstrap", t.name())
                     .attr("node", t.address())
                     .attr("script_sha256", ctx.bootstrap_sha256.to_string())
-                    .attr("nvidia_container_toolkit", gpus)
+                    .attr("docker", wants.docker)
+                    .attr(
+                        "nvidia_container_toolkit",
+                        wants
+                            .nvidia_container_toolkit
+                            .map_or(Json::Null, Json::String),
+                    )
+                    .attr("mounts", wants.mounts)
                     .depends_on(t.address());
-                // Volumes are attached before anything is installed on their server.
+                // Volumes are attached, and the host key is the server's own, before anything
+                // is installed on a server.
                 if let Target::Server(name) = &t {
+                    d = d.depends_on(format!("host_key.{name}"));
                     for v in ctx
                         .stack
                         .volumes

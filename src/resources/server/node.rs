@@ -1,10 +1,12 @@
-//! A server as a node: reached at the address the API gave it, with the host key sovstack
-//! generated for it and pinned in state.
+//! A server as a node: reached at the address the API gave it, with the host key state pins for
+//! it: the one sovstack generated and sent with cloud-init, then the one generated on the server
+//! (`host_key.<name>`), and either of the two while the rotation runs.
 
 use super::ServerKind;
-use crate::providers::ssh::{HostKeyPolicy, SshEndpoint, SshTarget};
+use crate::providers::ssh::{SshEndpoint, SshTarget};
+use crate::resources::host_key::HostKeyState;
 use crate::resources::node::NodeHost;
-use crate::resources::node::reach::{auth, fingerprint, precondition};
+use crate::resources::node::reach::{auth, precondition};
 use crate::resources::{Address, ApplyContext, ApplyError};
 
 impl NodeHost for ServerKind {
@@ -25,20 +27,17 @@ impl NodeHost for ServerKind {
                     Some("the server must be created before anything runs on it"),
                 )
             })?;
-        let fp = cx
-                .attribute(node, "host_key_fingerprint")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .ok_or_else(|| {
-                    precondition(
-                        node,
-                        "no host key fingerprint is recorded for it".into(),
-                        Some("servers sovstack creates get their host key through cloud-init; recreate the server or pin its key"),
-                    )
-                })?;
+        let keys = HostKeyState::of(cx, node)?.ok_or_else(|| {
+            precondition(
+                node,
+                "no host key fingerprint is recorded for it".into(),
+                Some("servers sovstack creates get their host key through cloud-init; recreate the server or pin its key"),
+            )
+        })?;
         Ok(SshEndpoint {
             target: SshTarget::new(ip, server.ssh.port, server.ssh.user.clone()),
             auth: auth(&server.ssh),
-            host_key: HostKeyPolicy::Pinned(fingerprint(node, &fp)?),
+            host_key: keys.policy(),
         })
     }
 

@@ -6,6 +6,7 @@
 pub mod collector;
 pub mod hetzner;
 pub mod images;
+pub mod runtime;
 pub mod vllm;
 
 use std::fmt;
@@ -48,6 +49,11 @@ impl Version {
             return None;
         }
         Some(Self::new(major, minor, patch))
+    }
+
+    /// `1.17.8`, as package managers and the bootstrap script write it (no `v`).
+    pub fn plain(&self) -> String {
+        format!("{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
 

@@ -213,6 +213,11 @@ impl Sshd {
         self.host_key
     }
 
+    /// The ed25519 host key file sshd serves (its `.pub` beside it).
+    pub fn host_key_path(&self) -> PathBuf {
+        self.dir.path().join("ssh_host_ed25519_key")
+    }
+
     /// A private key file that `authorized_keys` accepts.
     pub fn client_key(&self) -> PathBuf {
         self.dir.path().join("client_key")
