@@ -30,6 +30,9 @@ const RECORDED_KIND: &str = "host_key";
 pub struct HostKeyKind;
 
 impl ResourceKind for HostKeyKind {
+    fn named_after(&self) -> &'static [&'static str] {
+        &["server"]
+    }
     fn facts(&self) -> &'static Facts {
         &Facts {
             name: RECORDED_KIND,
