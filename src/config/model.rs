@@ -6,7 +6,7 @@
 //! Every field a diagnostic may point at is `Spanned`.
 
 use super::source::{SourceFile, Span, Spanned};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole stack.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub struct Stack {
     pub collectors: Vec<Collector>,
     pub composes: Vec<Compose>,
     pub checks: Vec<Check>,
+    /// What each block (`server.b`) refers to anywhere in its body, directly or through
+    /// locals (`{"server.a"}`): the edges of the dependency graph, known values or not.
+    pub references: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Stack {

@@ -3,10 +3,12 @@
 mod cli;
 mod cloud_apply;
 mod cloud_e2e;
+mod cloud_graph;
 mod docs;
 mod drift;
 mod harness;
 mod hcloud_client;
+mod input_checks;
 mod node;
 mod plan;
 mod render;

@@ -72,10 +72,12 @@ impl Loader<'_> {
                 }
             }
         }
+        self.close_local_uses(&order);
         for name in order {
             let Some(a) = defs.get(&name) else { continue };
             let sensitive = ev.is_sensitive(&a.value);
-            match ev.eval(&a.value) {
+            let uses = local_uses(&a.value);
+            match ev.eval_local(&a.value, uses.as_deref()) {
                 Ok(v) => ev.set_local(&name, v, sensitive),
                 Err(d) => {
                     // Only report when the cause is not an earlier reference error.
@@ -90,6 +92,7 @@ impl Loader<'_> {
                 }
             }
         }
+        ev.finish_locals();
     }
 
     fn report_cycle(
@@ -123,4 +126,16 @@ impl Loader<'_> {
         }
         self.err(d);
     }
+}
+
+/// The locals an expression names (`local.x`), or `None` when it reads `local` as a whole
+/// (`local["x"]`), which needs all of them.
+fn local_uses(expr: &hcl_edit::expr::Expression) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for r in refs::collect(expr) {
+        if r.root == "local" {
+            out.push(r.path.into_iter().next()?);
+        }
+    }
+    Some(out)
 }

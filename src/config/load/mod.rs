@@ -11,6 +11,7 @@
 mod checks;
 mod collector;
 mod compose;
+mod formats;
 mod infrastructure;
 mod loader;
 mod locals;
@@ -180,5 +181,26 @@ server "b" {
         let b = stack.server("b").expect("server b");
         assert_eq!(b.labels.get("peer").map(String::as_str), Some("127.0.0.9"));
         assert_eq!(b.labels.get("name").map(String::as_str), Some("a"));
+        // Every reference is an edge, known value or not, through locals too.
+        let used = |a: &str| stack.references.get(a).cloned().unwrap_or_default();
+        assert_eq!(
+            used("server.b"),
+            ["server.a", "ssh_key.k"].map(String::from).into()
+        );
+        assert_eq!(used("server.a"), ["ssh_key.k"].map(String::from).into());
+    }
+
+    /// A long chain of locals evaluates, each seeing the locals it names.
+    #[test]
+    fn chains_of_locals_evaluate() {
+        let mut text = String::from("stack \"s\" {}\nlocals {\n  l0 = 1\n");
+        for i in 1..200 {
+            text.push_str(&format!("  l{i} = local.l{} + 1\n", i - 1));
+        }
+        text.push_str("  all = local.l199 + local.l0\n}\noutput \"o\" {\n  value = [local.l199, local.all]\n}\n");
+        let l = load_str("s.hcl", &text, Path::new("."), &LoadOptions::default());
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        assert_eq!(stack.outputs[0].value.value, serde_json::json!([200, 201]));
     }
 }

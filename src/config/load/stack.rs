@@ -8,6 +8,7 @@ use crate::config::eval::span_of;
 use crate::config::model::{Output, Policy, Stack, Variable};
 use crate::config::source::{Span, Spanned};
 use hcl_edit::structure::{Block, Body};
+use std::collections::BTreeMap;
 
 impl ModelBuilder<'_, '_> {
     pub(super) fn stack(&mut self, body: &Body, variables: Vec<Variable>) -> Option<Stack> {
@@ -42,11 +43,18 @@ impl ModelBuilder<'_, '_> {
             collectors: Vec::new(),
             composes: Vec::new(),
             checks: Vec::new(),
+            references: BTreeMap::new(),
         };
         for b in blocks(body) {
             let Some((name, _)) = b.labels.first().map(label) else {
                 continue;
             };
+            let address = format!("{}.{name}", b.ident.as_str());
+            let mut uses = self.l.blocks_used_by(&address);
+            uses.remove(&address);
+            if !uses.is_empty() {
+                stack.references.insert(address, uses);
+            }
             let span = header_span(b);
             match b.ident.as_str() {
                 "output" => stack.outputs.extend(self.output(b, name, span)),

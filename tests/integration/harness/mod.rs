@@ -4,4 +4,5 @@ pub mod cli;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
+pub mod sandbox_cli;
 pub mod sshd;
