@@ -190,6 +190,29 @@ server "b" {
         assert_eq!(used("server.a"), ["ssh_key.k"].map(String::from).into());
     }
 
+    /// A cycle among locals is reported once, whole, each step pointed at.
+    #[test]
+    fn a_cycle_of_locals_is_reported_once_with_every_step() {
+        let text = "stack \"s\" {}\nlocals {\n  a = local.b\n  b = local.c\n  c = local.a\n  d = local.a\n}\n";
+        let l = load_str("s.hcl", text, Path::new("."), &LoadOptions::default());
+        let cycles: Vec<_> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "language::cycle")
+            .collect();
+        assert_eq!(cycles.len(), 1, "{:?}", l.diagnostics);
+        assert_eq!(
+            cycles[0].message,
+            "reference cycle: local.a -> local.b -> local.c -> local.a"
+        );
+        let steps: Vec<&str> = cycles[0]
+            .related
+            .iter()
+            .map(|(span, _)| l.source.slice(span))
+            .collect();
+        assert_eq!(steps, ["local.b", "local.c", "local.a"]);
+    }
+
     /// A long chain of locals evaluates, each seeing the locals it names.
     #[test]
     fn chains_of_locals_evaluate() {

@@ -68,7 +68,7 @@ impl Loader<'_> {
 
     /// Folds into each local the blocks its locals refer to, in dependency order (`order`),
     /// so that each local's set is complete in one pass.
-    pub(super) fn close_local_uses(&mut self, order: &[String]) {
+    pub(super) fn close_local_uses(&mut self, order: &[&str]) {
         for name in order {
             let key = format!("local.{name}");
             let blocks = self.blocks_used_by(&key);
