@@ -71,19 +71,19 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let mut plan = prepared.plan(prior, hasher.as_ref(), drift, &opts)?;
     plan.state = recorded;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
         );
     } else {
-        print!("{}", plan::text::render(&plan));
+        out!("{}", plan::text::render(&plan));
     }
     if let Some(out) = &args.out {
         let saved = SavedPlan::new(plan.clone());
         crate::state::atomic::write_atomic(out, saved.to_json().as_bytes())
             .map_err(EngineError::from)?;
         if !args.json {
-            println!(
+            outln!(
                 "\nSaved the plan to {}; apply it with `sovstack apply {}`.",
                 out.display(),
                 out.display()

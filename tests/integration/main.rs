@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area has its own module; `harness` holds what they share.
 
 mod cli;
+mod cli_hygiene;
 mod cloud_apply;
 mod cloud_e2e;
 mod cloud_graph;

@@ -37,6 +37,14 @@ impl Workspace {
     }
 }
 
+/// The `examples/cloud-only` stack (an SSH key, a server, a firewall, a volume), reading its key
+/// from the workspace's `keys/`.
+pub fn cloud_only() -> String {
+    std::fs::read_to_string(super::cli::repo_root().join("examples/cloud-only/stack.hcl"))
+        .expect("the cloud-only example")
+        .replace("../../keys/admin.pub", "keys/admin.pub")
+}
+
 /// `sovstack ARGS` in `dir`, against the sandbox at `endpoint`, with no terminal and no
 /// inherited state key or variables.
 pub fn command(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
