@@ -4,5 +4,6 @@ pub mod cli;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
+pub mod request_gate;
 pub mod sandbox_cli;
 pub mod sshd;
