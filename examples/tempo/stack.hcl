@@ -57,7 +57,7 @@ firewall "tracing" {
 
 host "gpu" {
   address  = var.gpu_host_address
-  host_key = "SHA256:p8Yb2nR5tV1wX4zA7cE0gJ3mQ6sU9yB2dF5hK8lN1oP"
+  host_key = "SHA256:p8Yb2nR5tV1wX4zA7cE0gJ3mQ6sU9yB2dF5hK8lN1oM"
   location = "fsn1"
   gpus     = 1
 }

@@ -107,39 +107,31 @@ fn execute(cli: &Cli, req: &Request) -> miette::Result<ExitCode> {
 /// run stopped, and the summary.
 fn show(req: &Request, report: &Report) -> ExitCode {
     if req.refresh_only {
-        match report.accepted {
-            None => println!("No state yet: nothing to refresh."),
-            Some((0, _)) => {
-                println!("No changes outside sovstack; the state already matches the world.")
-            }
-            Some((n, serial)) => {
-                println!("Accepted {n} change(s) into the state (serial {serial}).")
-            }
-        }
+        show_accepted(report.accepted.as_ref());
         return ExitCode::SUCCESS;
     }
     if report.nothing_to_do {
         return ExitCode::SUCCESS;
     }
     for (address, diagnostic) in &report.failed {
-        eprintln!("\nerror: {address} failed\n{diagnostic}");
+        eoutln!("\nerror: {address} failed\n{diagnostic}");
     }
     match &report.stop {
         Some(Stop::StillDiffers {
             address,
             attributes,
-        }) => eprintln!(
+        }) => eoutln!(
             "error: {address} still differs after it was applied in this run ({}); stopping instead of applying it again.\n  help: this is a bug in sovstack; `sovstack plan` shows the difference",
             attributes.join(", ")
         ),
-        Some(Stop::Waiting(addresses)) => eprintln!(
+        Some(Stop::Waiting(addresses)) => eoutln!(
             "error: cannot go on: {} wait for values nothing in this run will provide",
             addresses.join(", ")
         ),
         Some(Stop::Failed) | None => {}
     }
     if report.recorded {
-        println!(
+        outln!(
             "\n{} {}: {} added, {} changed, {} destroyed.",
             match req.command {
                 Command::Destroy => "Destroy",
@@ -159,5 +151,36 @@ fn show(req: &Request, report: &Report) -> ExitCode {
         ExitCode::from(exit::ERROR)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What `--refresh-only` accepted, and what it left for `apply`: "No changes" is never said
+/// while the stack still differs from the world.
+fn show_accepted(accepted: Option<&apply::Accepted>) {
+    let Some(a) = accepted else {
+        outln!("No state yet: nothing to refresh.");
+        return;
+    };
+    if a.changes.is_empty() {
+        outln!(
+            "Nothing changed outside sovstack: nothing to accept (state serial {}).",
+            a.serial
+        );
+    } else {
+        outln!(
+            "Accepted {} change(s) made outside sovstack into the state (serial {}):",
+            a.changes.len(),
+            a.serial
+        );
+        for (address, what) in &a.changes {
+            outln!("  {address}: {what}");
+        }
+    }
+    if !a.pending.is_empty() {
+        outln!(
+            "\nThe stack still differs from the world at {} address(es), which --refresh-only does not change: {}.\n`sovstack plan` shows what `sovstack apply` would do.",
+            a.pending.len(),
+            a.pending.join(", ")
+        );
     }
 }

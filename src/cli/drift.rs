@@ -96,12 +96,12 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     }
     if !(args.quiet && report.status == Status::Clean) {
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
         } else {
-            print!("{}", drift::text::render(&report));
+            out!("{}", drift::text::render(&report));
         }
     }
     Ok(ExitCode::from(report.exit_code()))

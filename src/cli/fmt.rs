@@ -21,7 +21,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.check {
-        println!("{}", path.display());
+        outln!("{}", path.display());
         return Ok(ExitCode::from(exit::ERROR));
     }
     // Same-directory temp file and rename: an interrupted fmt never leaves half a file.
@@ -31,6 +31,6 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         let _ = std::fs::remove_file(&tmp);
         return Err(CliError::new(format!("cannot write {}: {e}", path.display())).into());
     }
-    println!("{}", path.display());
+    outln!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

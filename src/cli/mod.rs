@@ -1,5 +1,8 @@
 //! Command-line definitions and dispatch; one file per command.
 
+#[macro_use]
+mod out;
+
 mod apply;
 mod drift;
 mod error;
@@ -166,7 +169,10 @@ pub fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     match run(&cli) {
         Ok(code) => code,
         Err(report) => {
@@ -176,12 +182,24 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Help and version are printed and succeed; a usage error (an unknown flag, a missing
+/// argument) is printed and exits 1, never 2, which means "changes pending" or "drift found".
+fn usage(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // Printing fails only when the reader has gone; there is nothing left to tell then.
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::from(exit::ERROR),
+    }
+}
+
 /// Diagnostics of the stack come rendered (file:line:col, with their source); the rest are
 /// shown by miette.
 fn show_error(report: &miette::Report) {
     match report.downcast_ref::<EngineError>() {
-        Some(EngineError::Invalid { rendered }) => eprint!("{rendered}"),
-        _ => eprintln!("{report:?}"),
+        Some(EngineError::Invalid { rendered }) => eout!("{rendered}"),
+        _ => eoutln!("{report:?}"),
     }
 }
 

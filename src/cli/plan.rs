@@ -83,12 +83,12 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let mut plan = prepared.plan(prior, hasher.as_ref(), drift, &opts)?;
     plan.state = recorded;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&plan).unwrap_or_default()
         );
     } else {
-        print!("{}", plan::text::render(&plan));
+        out!("{}", plan::text::render(&plan));
     }
     if let Some(out) = &args.out {
         let saved = SavedPlan {
@@ -101,7 +101,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         crate::state::atomic::write_atomic(out, text.as_bytes()).map_err(EngineError::from)?;
         plan = saved.plan;
         if !args.json {
-            println!(
+            outln!(
                 "\nSaved the plan to {}; apply it with `sovstack apply {}`.",
                 out.display(),
                 out.display()

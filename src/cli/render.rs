@@ -87,7 +87,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     // Warnings are shown but do not stop a render; errors do.
     let text = diagnostic::render(&loaded.diagnostics, &loaded.source);
     if !text.is_empty() {
-        eprint!("{text}");
+        eout!("{text}");
     }
     let stack = match &loaded.stack {
         Some(s) if !loaded.diagnostics.has_errors() => s,
@@ -100,9 +100,9 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
             let what = if n == 1 { "artifact" } else { "artifacts" };
             let out = args.out.join("manifest.json");
             if incomplete == 0 {
-                println!("{}: {n} {what} written", out.display());
+                outln!("{}: {n} {what} written", out.display());
             } else {
-                println!(
+                outln!(
                     "{}: {n} {what} written, {incomplete} with placeholders (not deployable as is)",
                     out.display()
                 );
@@ -112,9 +112,9 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         Err(e) => {
             let missing_secrets =
                 matches!(&e, CommandError::Render(RenderError::MissingSecrets(_)));
-            eprintln!("{:?}", miette::Report::new(e));
+            eoutln!("{:?}", miette::Report::new(e));
             if missing_secrets {
-                eprintln!(
+                eoutln!(
                     "note: `sovstack render --out DIR --redacted` writes `(sensitive)` placeholders instead, marked \"complete\": false in manifest.json"
                 );
             }

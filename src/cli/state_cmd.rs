@@ -62,7 +62,7 @@ fn read(ws: &Workspace) -> miette::Result<StateFile> {
 /// What reading the state file noticed (e.g. a log left by a crashed run, replayed).
 pub fn show_state_warnings(warnings: &[String]) {
     for w in warnings {
-        eprintln!("warning: {w}");
+        eoutln!("warning: {w}");
     }
 }
 
@@ -81,7 +81,7 @@ pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
     match cmd {
         StateCommand::List => {
             for a in read(&ws)?.resources.keys() {
-                println!("{a}");
+                outln!("{a}");
             }
         }
         StateCommand::Show { address } => {
@@ -90,7 +90,7 @@ pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
                 .resources
                 .get(address)
                 .ok_or_else(|| not_in_state(address))?;
-            println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
         }
         StateCommand::Rm { address } => edit(&ws, "state rm", |s| {
             if !s.resources.contains_key(address) {
@@ -219,7 +219,7 @@ fn edit_any(
             .await
             .map_err(|e| miette::Report::new(EngineError::from(e)))
     })?;
-    println!("{operation}: done (serial {serial})");
+    outln!("{operation}: done (serial {serial})");
     Ok(())
 }
 
@@ -229,15 +229,17 @@ pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
     }
     let s = read(&cli.workspace()?)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "# stack {} (lineage {}, serial {})",
-        s.stack, s.lineage, s.serial
+        s.stack,
+        s.lineage,
+        s.serial
     );
     for (a, r) in &s.resources {
-        println!(
+        outln!(
             "\n{a} ({:?}{})",
             r.status,
             r.id.as_ref()
@@ -245,10 +247,10 @@ pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
                 .unwrap_or_default()
         );
         for (k, v) in r.attributes.iter().filter(|(k, _)| k.as_str() != "content") {
-            println!("  {k} = {v}");
+            outln!("  {k} = {v}");
         }
         for k in r.sensitive_attributes.keys() {
-            println!("  {k} = (sensitive)");
+            outln!("  {k} = (sensitive)");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -259,12 +261,12 @@ pub fn run_show(cli: &Cli, args: &ShowArgs) -> miette::Result<ExitCode> {
 fn show_saved(cli: &Cli, path: &std::path::Path, json: bool) -> miette::Result<ExitCode> {
     let saved = SavedPlan::read(path).map_err(EngineError::from)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&saved.plan).unwrap_or_default()
         );
     } else {
-        print!("{}", crate::plan::text::render(&saved.plan));
+        out!("{}", crate::plan::text::render(&saved.plan));
     }
     let ws = cli.workspace()?;
     let verdict = match super::runtime()?.block_on(crate::engine::apply::check_saved(&ws, path)) {
@@ -280,9 +282,9 @@ fn show_saved(cli: &Cli, path: &std::path::Path, json: bool) -> miette::Result<E
         }
     };
     if json {
-        eprintln!("{verdict}");
+        eoutln!("{verdict}");
     } else {
-        println!("\n{verdict}");
+        outln!("\n{verdict}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -300,8 +302,8 @@ pub fn run_output(cli: &Cli, args: &OutputArgs) -> miette::Result<ExitCode> {
                 .get(n)
                 .ok_or_else(|| CliError::new(format!("no output named `{n}` in state")))?;
             match (args.json, shown(o)) {
-                (false, serde_json::Value::String(s)) => println!("{s}"),
-                (_, v) => println!("{v}"),
+                (false, serde_json::Value::String(s)) => outln!("{s}"),
+                (_, v) => outln!("{v}"),
             }
         }
         None if args.json => {
@@ -310,11 +312,11 @@ pub fn run_output(cli: &Cli, args: &OutputArgs) -> miette::Result<ExitCode> {
                 .iter()
                 .map(|(k, o)| (k.clone(), shown(o)))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
         }
         None => {
             for (k, o) in &state.outputs {
-                println!("{k} = {}", shown(o));
+                outln!("{k} = {}", shown(o));
             }
         }
     }
@@ -371,7 +373,7 @@ pub fn run_import(cli: &Cli, address: &str, id: &str) -> miette::Result<ExitCode
         w.fold().await.map_err(EngineError::from)?;
         Ok::<_, miette::Report>(())
     })?;
-    println!(
+    outln!(
         "Imported {id} as {address}; `sovstack plan` shows what apply changes to match its block."
     );
     Ok(ExitCode::SUCCESS)
@@ -382,7 +384,7 @@ pub fn run_force_unlock(cli: &Cli, id: &str) -> miette::Result<ExitCode> {
     super::runtime()?
         .block_on(ws.backend()?.force_unlock(id))
         .map_err(EngineError::from)?;
-    println!("The state lock {id} was released.");
+    outln!("The state lock {id} was released.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -390,7 +392,7 @@ pub fn run_audit_verify(cli: &Cli) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let path = crate::state::atomic::with_suffix(&ws.state, ".journal");
     let s = verify_journal(&path).map_err(miette::Report::new)?;
-    println!(
+    outln!(
         "{}: {} entries, every link intact; head {}",
         path.display(),
         s.entries,
@@ -409,6 +411,6 @@ pub fn run_graph(cli: &Cli) -> miette::Result<ExitCode> {
             .iter()
             .map(|d| (d.address.as_str(), &d.dependencies)),
     );
-    print!("{}", g.dot());
+    out!("{}", g.dot());
     Ok(ExitCode::SUCCESS)
 }

@@ -13,22 +13,22 @@ pub struct TerminalUi;
 impl Ui for TerminalUi {
     fn warnings(&mut self, text: &str) {
         if !text.is_empty() {
-            eprint!("{text}");
+            eout!("{text}");
         }
     }
 
     fn plan(&mut self, plan: &Plan, refresh_only: bool) {
-        let text = plan::text::render(plan);
         if refresh_only {
-            print!(
+            // Only what changed outside: the plan of the stack is not what is being accepted.
+            out!(
                 "{}",
-                text.replace(
-                    "Unless the configuration is changed to match, apply will undo these changes.",
+                plan::text::render_drift_section(plan).replace(
+                    plan::text::UNDO_UNLESS_CHANGED,
                     "These changes will be accepted into the state; nothing in the world changes.",
                 )
             );
         } else {
-            print!("{text}");
+            out!("{}", plan::text::render(plan));
         }
     }
 
@@ -39,7 +39,7 @@ impl Ui for TerminalUi {
                 operation: question.to_string(),
             });
         }
-        eprint!("\nDo you want to {question}? Only 'yes' will be accepted: ");
+        eout!("\nDo you want to {question}? Only 'yes' will be accepted: ");
         let mut line = String::new();
         let _ = stdin.lock().read_line(&mut line);
         Ok(line.trim() == "yes")

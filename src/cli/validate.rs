@@ -21,7 +21,7 @@ pub fn run(cli: &Cli, _args: &Args) -> miette::Result<ExitCode> {
     }
     show_warnings(&rendered);
     if loaded.diagnostics.is_empty() {
-        eprintln!("{}: valid", loaded.source.name());
+        eoutln!("{}: valid", loaded.source.name());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -29,6 +29,6 @@ pub fn run(cli: &Cli, _args: &Args) -> miette::Result<ExitCode> {
 /// Diagnostics that do not stop the command, as rendered.
 pub fn show_warnings(rendered: &str) {
     if !rendered.is_empty() {
-        eprint!("{rendered}");
+        eout!("{rendered}");
     }
 }

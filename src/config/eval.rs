@@ -123,13 +123,39 @@ impl Evaluator {
         self.ctx.declare_var("data", hcl::Value::Object(data));
     }
 
+    /// Records a local's value. It is visible to [`Evaluator::eval_local`] at once, and to
+    /// [`Evaluator::eval`] after [`Evaluator::finish_locals`].
     pub fn set_local(&mut self, name: &str, value: serde_json::Value, sensitive: bool) {
         self.locals.insert(name.to_string(), json_to_hcl(&value));
-        self.ctx
-            .declare_var("local", hcl::Value::Object(self.locals.clone()));
         if sensitive {
             self.sensitive_locals.insert(name.to_string());
         }
+    }
+
+    /// Evaluates a local's expression seeing only the locals it names (`uses`), or all of
+    /// them when it reads `local` as a whole (`None`). hcl-rs copies the whole `local` object
+    /// on every `local.x` it reads, so giving each local every other one made a chain of
+    /// locals quadratic.
+    pub fn eval_local(
+        &mut self,
+        expr: &Expression,
+        uses: Option<&[String]>,
+    ) -> Result<serde_json::Value, Diagnostic> {
+        let visible: hcl::Map<String, hcl::Value> = match uses {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| self.locals.get(n).map(|v| (n.clone(), v.clone())))
+                .collect(),
+            None => self.locals.clone(),
+        };
+        self.ctx.declare_var("local", hcl::Value::Object(visible));
+        eval_in(&self.ctx, expr)
+    }
+
+    /// Makes every local visible to [`Evaluator::eval`]: called once all are set.
+    pub fn finish_locals(&mut self) {
+        self.ctx
+            .declare_var("local", hcl::Value::Object(self.locals.clone()));
     }
 
     /// Binds `var.<name>` alone, for a variable's own validation condition.
@@ -207,8 +233,10 @@ pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value
 
 /// The value of an expression made of literals only (most attributes of a stack), read
 /// straight from the syntax tree: evaluating through hcl-rs copies and converts the tree first,
-/// which was a large share of loading a large stack. `None` for anything else.
-fn literal(expr: &Expression) -> Option<serde_json::Value> {
+/// which was a large share of loading a large stack. `None` for anything else: a reference, a
+/// function call, a template, an operation. Values given from outside (`--var`) are read with
+/// it, so they can never call a function or read anything.
+pub fn literal(expr: &Expression) -> Option<serde_json::Value> {
     use hcl_edit::expr::ObjectKey;
     use serde_json::Value as Json;
     Some(match expr {

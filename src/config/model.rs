@@ -6,7 +6,7 @@
 //! Every field a diagnostic may point at is `Spanned`.
 
 use super::source::{SourceFile, Span, Spanned};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole stack.
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct Stack {
     pub moves: Vec<Moved>,
     pub imports: Vec<Import>,
     pub data: Vec<DataSource>,
+    /// What each block (`server.b`) refers to anywhere in its body, directly or through
+    /// locals (`{"server.a"}`): the edges of the dependency graph, known values or not.
+    pub references: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Stack {

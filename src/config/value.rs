@@ -43,6 +43,15 @@ pub fn unknowns(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The markers of `s` alone, without the text around them: the value of something computed
+/// from `s` (its hash, say) while `s` is unknown. It waits for what `s` waits for, and prints
+/// as `(known after apply)` when that is one value.
+pub fn markers_only(s: &str) -> String {
+    pieces(s)
+        .filter_map(|(_, marker)| marker.map(|m| m.whole))
+        .collect()
+}
+
 /// Human form: a string that is wholly unknown prints as `(known after apply)`; a partly
 /// unknown one shows the placeholders inline, e.g. `http://${server.gpu.ipv4_address}:4317`.
 pub fn describe(s: &str) -> String {
@@ -151,6 +160,16 @@ mod tests {
             resolve(&url, &known),
             format!("127.0.0.1:{}", &ip[..ip.len() - 1])
         );
+    }
+
+    #[test]
+    fn a_value_derived_from_an_unknown_one_waits_for_the_same() {
+        let ip = after_apply("server.a.ipv4_address");
+        let derived = markers_only(&format!("echo {ip} > /etc/peer"));
+        assert_eq!(derived, ip);
+        assert_eq!(describe(&derived), "(known after apply)");
+        assert_eq!(unknowns(&derived), vec!["server.a.ipv4_address"]);
+        assert_eq!(markers_only("no marker"), "");
     }
 
     #[test]

@@ -87,10 +87,20 @@ pub struct Report {
     /// Every failed operation's full diagnostic, by address.
     pub failed: Vec<(String, String)>,
     pub stop: Option<Stop>,
-    /// `--refresh-only`: the changes accepted and the new serial.
-    pub accepted: Option<(usize, u64)>,
+    /// `--refresh-only`: what was accepted into the state, and what the stack still wants.
+    pub accepted: Option<Accepted>,
     /// The run was recorded (journal, outputs): its counts are a summary to show.
     pub recorded: bool,
+}
+
+/// What `apply --refresh-only` did: the findings it accepted into the state (address and
+/// what happened: `changed`, `deleted`...), the serial written, and the changes of the stack
+/// it left for `apply` (their addresses).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Accepted {
+    pub changes: Vec<(String, String)>,
+    pub serial: u64,
+    pub pending: Vec<String>,
 }
 
 struct Run<'a, W: StateWriter> {
@@ -220,7 +230,17 @@ impl<W: StateWriter> Run<'_, W> {
             other => (other.clone(), Vec::new()),
         };
         if self.req.refresh_only {
-            *report = self.accept_refresh(prior, drift, ui).await?;
+            let pending = match &prior {
+                Some(p) => self
+                    .plan(&prepared, Some(p), Vec::new(), state.as_ref())?
+                    .changes
+                    .iter()
+                    .filter(|c| c.action != Action::NoOp)
+                    .map(|c| c.address.clone())
+                    .collect(),
+                None => Vec::new(),
+            };
+            *report = self.accept_refresh(prior, drift, pending, ui).await?;
             return Ok(WaveEnd::Return);
         }
         let plan = self.plan(&prepared, prior.as_ref(), drift, state.as_ref())?;
@@ -407,6 +427,7 @@ impl<W: StateWriter> Run<'_, W> {
         &mut self,
         refreshed: Option<StateFile>,
         drift: Vec<Drift>,
+        pending: Vec<String>,
         ui: &mut dyn Ui,
     ) -> Result<Report, EngineError> {
         let mut report = Report {
@@ -416,8 +437,13 @@ impl<W: StateWriter> Run<'_, W> {
         let Some(refreshed) = refreshed else {
             return Ok(report);
         };
+        let mut accepted = Accepted {
+            changes: Vec::new(),
+            serial: refreshed.serial,
+            pending,
+        };
         if drift.is_empty() {
-            report.accepted = Some((0, refreshed.serial));
+            report.accepted = Some(accepted);
             return Ok(report);
         }
         let shown = Plan {
@@ -436,16 +462,21 @@ impl<W: StateWriter> Run<'_, W> {
         if !self.req.auto_approve && !ui.confirm(question)? {
             return Err(EngineError::Cancelled(question.to_string()));
         }
-        let serial = self.writer.persist(refreshed).await?;
-        let results = drift
+        accepted.serial = self.writer.persist(refreshed).await?;
+        accepted.changes = drift
             .iter()
-            .map(|d| {
+            .map(|d| (d.address.clone(), format!("{:?}", d.kind).to_lowercase()))
+            .collect();
+        let results = accepted
+            .changes
+            .iter()
+            .map(|(address, what)| {
                 (
-                    d.address.clone(),
+                    address.clone(),
                     AddressResult {
                         action: "refresh".into(),
                         outcome: JournalOutcome::Succeeded,
-                        message: Some(format!("{:?}", d.kind).to_lowercase()),
+                        message: Some(what.clone()),
                     },
                 )
             })
@@ -457,7 +488,7 @@ impl<W: StateWriter> Run<'_, W> {
         };
         self.writer.append_journal(record).await?;
         report.nothing_to_do = false;
-        report.accepted = Some((drift.len(), serial));
+        report.accepted = Some(accepted);
         Ok(report)
     }
 }

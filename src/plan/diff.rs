@@ -387,13 +387,14 @@ fn cascade_node_replacements(desired: &[&Desired], changes: &mut BTreeMap<String
         }
         c.action = Action::Update;
         c.reason = Some("a server it is attached to is replaced".to_string());
+        // The names stay; what they resolve to (the server's id) is the new server's, known
+        // only once it exists. That is the change: not the names, equal on both sides.
         if !c.changes.iter().any(|a| a.name == attr) {
-            let v = d.attributes.get(attr).cloned();
             c.changes.push(AttrChange {
                 name: attr.to_string(),
-                before: v.clone(),
-                after: v,
-                after_unknown: false,
+                before: d.attributes.get(attr).cloned(),
+                after: None,
+                after_unknown: true,
                 sensitive: false,
                 forces_replacement: false,
             });

@@ -6,17 +6,26 @@ use crate::config::value;
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 
-pub fn render(plan: &Plan) -> String {
+/// What apply will undo unless the stack is changed to match, as the text says after it.
+pub const UNDO_UNLESS_CHANGED: &str =
+    "Unless the configuration is changed to match, apply will undo these changes.";
+
+/// The "changed outside sovstack" section alone (empty when nothing changed).
+pub fn render_drift_section(plan: &Plan) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
         out.push_str("Changed outside sovstack:\n\n");
         for d in &plan.drift {
             render_drift(&mut out, d);
         }
-        out.push_str(
-            "Unless the configuration is changed to match, apply will undo these changes.\n\n",
-        );
+        out.push_str(UNDO_UNLESS_CHANGED);
+        out.push_str("\n\n");
     }
+    out
+}
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = render_drift_section(plan);
     let actionable: Vec<&ResourceChange> = plan
         .changes
         .iter()
@@ -109,17 +118,21 @@ fn render_change(out: &mut String, c: &ResourceChange) {
             _ => "~",
         };
         let name = format!("{:<width$}", a.name);
+        let suffix = if a.forces_replacement {
+            " # forces replacement"
+        } else {
+            ""
+        };
+        if !a.sensitive && render_item_list(out, sym, &name, c.action, a, suffix) {
+            continue;
+        }
         let line = match c.action {
             Action::Create => format!("{name} = {}", after(a)),
             Action::Delete => format!("{name} = {}", before(a)),
             _ if a.sensitive => format!("{name} = (sensitive value changed)"),
             _ => format!("{name} = {} -> {}", before(a), after(a)),
         };
-        let _ = write!(out, "      {sym} {line}");
-        if a.forces_replacement {
-            out.push_str(" # forces replacement");
-        }
-        out.push('\n');
+        let _ = writeln!(out, "      {sym} {line}{suffix}");
     }
     if let Some(d) = &c.diff {
         for l in d.lines() {
@@ -127,6 +140,53 @@ fn render_change(out: &mut String, c: &ResourceChange) {
         }
     }
     out.push_str("    }\n\n");
+}
+
+/// A list of objects (firewall rules) one item per line: on an update, the items removed
+/// (`-`), added (`+`) and kept (no sign), in list order. False when the value is not such a
+/// list (it is then shown on one line).
+fn render_item_list(
+    out: &mut String,
+    sym: &str,
+    name: &str,
+    action: Action,
+    a: &AttrChange,
+    suffix: &str,
+) -> bool {
+    let items = |v: &Option<Json>| -> Option<Vec<String>> {
+        match v {
+            Some(Json::Array(list)) if list.iter().any(Json::is_object) => {
+                Some(list.iter().map(show).collect())
+            }
+            _ => None,
+        }
+    };
+    let (old, new) = (items(&a.before), items(&a.after));
+    if old.is_none() && new.is_none() {
+        return false;
+    }
+    let (old, new) = match action {
+        Action::Create => (Vec::new(), new.unwrap_or_default()),
+        Action::Delete => (old.unwrap_or_default(), Vec::new()),
+        _ if a.after_unknown => {
+            let _ = writeln!(out, "      {sym} {name} = (known after apply){suffix}");
+            return true;
+        }
+        _ => (old.unwrap_or_default(), new.unwrap_or_default()),
+    };
+    let _ = writeln!(out, "      {sym} {name} = [{suffix}");
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+        for change in op.iter_changes(&old, &new) {
+            let mark = match change.tag() {
+                similar::ChangeTag::Equal => " ",
+                similar::ChangeTag::Delete => "-",
+                similar::ChangeTag::Insert => "+",
+            };
+            let _ = writeln!(out, "          {mark} {},", change.value());
+        }
+    }
+    out.push_str("        ]\n");
+    true
 }
 
 fn render_drift(out: &mut String, d: &Drift) {
@@ -141,6 +201,9 @@ fn render_drift(out: &mut String, d: &Drift) {
         let _ = writeln!(out, "    {m}");
     }
     for a in &d.changes {
+        if !a.sensitive && render_item_list(out, "~", &a.name, Action::Update, a, "") {
+            continue;
+        }
         let _ = writeln!(out, "      ~ {} = {} -> {}", a.name, before(a), after(a));
     }
     out.push('\n');
@@ -163,7 +226,9 @@ fn after(a: &AttrChange) -> String {
     }
 }
 
-/// Values as HCL-ish literals; multi-line strings are summarised.
+/// Values as HCL-ish literals on one line: strings quoted, lists `["a", "b"]`, objects
+/// `{ key = value }` with their best-known keys first (a rule reads `direction`, `protocol`,
+/// `port`, addresses), multi-line strings summarised.
 fn show(v: &Json) -> String {
     match v {
         Json::String(s) if value::is_unknown(s) => {
@@ -176,6 +241,47 @@ fn show(v: &Json) -> String {
         }
         Json::String(s) if s.contains('\n') => format!("<<{} lines>>", s.lines().count()),
         Json::String(s) => format!("{s:?}"),
-        other => serde_json::to_string(other).unwrap_or_default(),
+        Json::Array(items) => {
+            let shown: Vec<String> = items.iter().map(show).collect();
+            format!("[{}]", shown.join(", "))
+        }
+        Json::Object(map) if map.is_empty() => "{}".into(),
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by_key(|k| (key_rank(k), k.as_str()));
+            let shown: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{} = {}", show_key(k), show(&map[k.as_str()])))
+                .collect();
+            format!("{{ {} }}", shown.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Keys that say what a rule is come first, in the order one reads a rule.
+fn key_rank(key: &str) -> usize {
+    const FIRST: &[&str] = &[
+        "direction",
+        "protocol",
+        "port",
+        "source_ips",
+        "destination_ips",
+    ];
+    FIRST.iter().position(|k| *k == key).unwrap_or(FIRST.len())
+}
+
+/// An object key bare when it is an identifier, quoted otherwise (`"sovstack.stack"`).
+fn show_key(k: &str) -> String {
+    let ident = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ident {
+        k.to_string()
+    } else {
+        format!("{k:?}")
     }
 }

@@ -79,12 +79,28 @@ pub fn is_cloud(kind: &str) -> bool {
 }
 
 /// All desired resources of a stack, with inferred dependencies, sorted by address.
+///
+/// A resource depends on what its kind says, on every resource whose after-apply value it
+/// waits for, and on every resource its block refers to anywhere (a server whose user data
+/// names another's address): a reference is an edge whether or not its value is known yet.
 pub fn desired(ctx: &DesiredContext<'_>) -> Vec<Desired> {
     let mut out: Vec<Desired> = KINDS.iter().flat_map(|k| k.desired(ctx)).collect();
-    for d in &mut out {
+    out.sort_by(|a, b| a.address.cmp(&b.address));
+    let exists = |a: &String| out.binary_search_by(|d| d.address.cmp(a)).is_ok();
+    let referenced: Vec<Vec<String>> = out
+        .iter()
+        .map(|d| {
+            ctx.stack
+                .references
+                .get(&d.address)
+                .map(|r| r.iter().filter(|a| exists(a)).cloned().collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    for (d, refs) in out.iter_mut().zip(referenced) {
+        d.dependencies.extend(refs);
         d.infer_dependencies();
     }
-    out.sort_by(|a, b| a.address.cmp(&b.address));
     out
 }
 

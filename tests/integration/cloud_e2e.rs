@@ -237,19 +237,23 @@ async fn apply_completes_under_rate_limits_gateway_errors_and_slow_actions() {
     sb.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_action_stops_its_branch_and_the_state_says_what_exists() {
+/// An apply of the cloud-only example against a sandbox with `faults`, which must fail (exit 1).
+async fn a_failing_apply(faults: &str) -> (SandboxHandle, tempfile::TempDir, PathBuf, Output) {
     let sb = sandbox(SandboxConfig {
-        faults: sovstack::sandbox::FaultSpec::parse(
-            "POST /volumes:action_error=volume_create_failed",
-        )
-        .unwrap(),
+        faults: sovstack::sandbox::FaultSpec::parse(faults).unwrap(),
         ..SandboxConfig::for_tests()
     })
     .await;
-    let (_tmp, dir) = workspace();
+    let (tmp, dir) = workspace();
     let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    (sb, tmp, dir, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_action_stops_its_branch_and_the_state_says_what_exists() {
+    let (sb, _tmp, dir, out) =
+        a_failing_apply("POST /volumes:action_error=volume_create_failed").await;
     assert!(text(&out).contains("volume.data"), "{}", text(&out));
     // Independent branches finished and are recorded as done.
     for addr in ["ssh_key.admin", "server.app", "firewall.app"] {
@@ -268,6 +272,37 @@ async fn a_failing_action_stops_its_branch_and_the_state_says_what_exists() {
     let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(count(&sb, "volumes").await, 1, "no duplicate volume");
+    let out = run(&sb, &dir, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    sb.shutdown().await;
+}
+
+/// A server whose create action failed is not adopted and started by the next apply: it is
+/// deleted when the failure is seen, and the next apply creates a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_create_failed_is_replaced_not_adopted() {
+    let (sb, _tmp, dir, out) =
+        a_failing_apply("POST /servers:action_error=server_create_failed#1").await;
+    assert!(
+        text(&out).contains("server_create_failed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        count(&sb, "servers").await,
+        0,
+        "the broken server is deleted"
+    );
+
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sb.request_log().count("POST /servers"), 2);
+    assert_eq!(
+        sb.request_log().count("POST /servers/{id}/actions/poweron"),
+        0,
+        "nothing was adopted and powered on"
+    );
+    assert_eq!(count(&sb, "servers").await, 1);
     let out = run(&sb, &dir, &["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     sb.shutdown().await;

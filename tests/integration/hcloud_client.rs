@@ -750,6 +750,37 @@ async fn retries_transient_failures_and_counts_them() {
     assert_eq!(sb.request_log().count("PUT /ssh_keys/{id}"), 2);
 }
 
+/// A 500 on a request that is safe to repeat is retried like a gateway error; on a POST it is
+/// not re-sent (it may have been applied) and the outcome is reported as unknown.
+#[tokio::test]
+async fn an_internal_error_is_retried_only_where_repeating_is_safe() {
+    let sb = sandbox(sandbox_with_faults(
+        "GET /servers:500#1,GET /locations:500#1,PUT /ssh_keys/*:500#1,POST /ssh_keys:500#1",
+    ))
+    .await;
+    let client = client(&sb);
+    client.list_servers(&ListParams::new()).await.unwrap();
+    client.list_locations(&ListParams::new()).await.unwrap();
+    assert_eq!(sb.request_log().count("GET /servers"), 2);
+    assert_eq!(sb.request_log().count("GET /locations"), 2);
+    let err = client
+        .create_ssh_key(&CreateSshKey {
+            name: "k".to_owned(),
+            public_key: PUBLIC_KEY.to_owned(),
+            labels: stack_labels("ssh_key.k"),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HcloudError::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(sb.request_log().count("POST /ssh_keys"), 1, "not re-sent");
+    let key = create_key(&client, "k2").await;
+    client
+        .update_ssh_key(key.id, &UpdateResource::name("k3"))
+        .await
+        .unwrap();
+    assert_eq!(sb.request_log().count("PUT /ssh_keys/{id}"), 2);
+}
+
 #[tokio::test]
 async fn gives_up_after_the_retry_budget() {
     let sb = sandbox(sandbox_with_faults("GET /locations:503")).await;

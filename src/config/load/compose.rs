@@ -1,6 +1,7 @@
 //! Compose projects: their services (command, environment, secrets, ports, GPUs, healthcheck,
 //! dependencies) and the files mounted into them.
 
+use super::formats;
 use super::ports::parse_port_mapping;
 use super::readers::ModelBuilder;
 use super::syntax::{blocks, find_attr, header_span, label, object_key, object_key_span};
@@ -26,12 +27,16 @@ impl ModelBuilder<'_, '_> {
         let directory = self
             .string(&b.body, "directory")
             .unwrap_or_else(|| Spanned::new(format!("/opt/sovstack/{project}"), span.clone()));
-        if !directory.value.starts_with('/') {
+        if !value::is_unknown(&directory.value)
+            && let Some(problem) = formats::remote_path_problem(&directory.value)
+        {
             let d = Diagnostic::error(
-                "language::value",
-                "the project directory must be an absolute path",
+                "language::remote-path",
+                format!("the project directory `{}` {problem}", directory.value.escape_debug()),
             )
-            .at(directory.span.clone());
+            .at(directory.span.clone())
+            .label("a directory on the node, named in remote commands")
+            .help("use an absolute path of letters, digits and `/._-+@%:,=`, without `.` or `..` components, e.g. `/opt/sovstack/llm`");
             self.err(d);
         }
         let volumes = self.strings(&b.body, "volumes");

@@ -1,6 +1,7 @@
 //! What sovstack creates or reaches: SSH keys, servers, hosts, firewalls and their rules,
 //! volumes, and how a machine is reached over SSH.
 
+use super::formats;
 use super::ports::parse_port_range;
 use super::readers::ModelBuilder;
 use super::syntax::{blocks, header_span};
@@ -12,6 +13,9 @@ use crate::config::model::{
 use crate::config::source::{Span, Spanned};
 use crate::config::value;
 use hcl_edit::structure::{Block, Body};
+
+/// The Hetzner API's limit on CIDR blocks in one rule's list.
+const MAX_CIDRS: usize = 100;
 
 impl ModelBuilder<'_, '_> {
     pub(super) fn ssh_key(&mut self, b: &Block, name: String, span: Span) -> Option<SshKey> {
@@ -83,10 +87,11 @@ impl ModelBuilder<'_, '_> {
         let host_key = self.string(&b.body, "host_key");
         if let Some(k) = &host_key
             && !value::is_unknown(k)
-            && !k.value.starts_with("SHA256:")
+            && let Some(problem) = formats::host_key_problem(&k.value)
         {
             let d = Diagnostic::error("language::host-key", "host_key must be an OpenSSH SHA256 fingerprint")
                 .at(k.span.clone())
+                .label(problem)
                 .help("get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (it starts with `SHA256:`)");
             self.err(d);
         }
@@ -194,9 +199,12 @@ impl ModelBuilder<'_, '_> {
             self.err(d);
         }
         // An absent list takes the rule's span: findings about it (open to all) point there.
-        let list = |me: &mut Self, n: &str| {
-            me.string_values(body, n)
-                .unwrap_or_else(|| Spanned::new(Vec::new(), span.clone()))
+        let list = |me: &mut Self, n: &str| match me.string_list(body, n) {
+            Some(l) => {
+                me.check_cidrs(n, &l);
+                l.map(|items| items.into_iter().map(|s| s.value).collect())
+            }
+            None => Spanned::new(Vec::new(), span.clone()),
         };
         let source_ips = list(self, "source_ips");
         let destination_ips = list(self, "destination_ips");
@@ -212,6 +220,35 @@ impl ModelBuilder<'_, '_> {
             destination_ips,
             public,
         })
+    }
+
+    /// Every CIDR block of a rule's `source_ips` or `destination_ips` (`name`), each reported
+    /// where it is written; values known only after apply are checked when they are known.
+    fn check_cidrs(&mut self, name: &str, list: &Spanned<Vec<Spanned<String>>>) {
+        for item in list.value.iter().filter(|i| !value::is_unknown(&i.value)) {
+            if let Some(problem) = formats::cidr_problem(&item.value) {
+                let d = Diagnostic::error(
+                    "language::cidr",
+                    format!("`{name}` holds `{}`, which is not a CIDR block", item.value),
+                )
+                .at(item.span.clone())
+                .label(problem)
+                .help("write an IPv4 or IPv6 network as address/prefix: `198.51.100.0/24`, `2001:db8::/32`, `203.0.113.7/32` for one host");
+                self.err(d);
+            }
+        }
+        if list.value.len() > MAX_CIDRS {
+            let d = Diagnostic::error(
+                "language::cidr",
+                format!(
+                    "`{name}` holds {} CIDR blocks; a rule takes at most {MAX_CIDRS}",
+                    list.value.len()
+                ),
+            )
+            .at(list.span.clone())
+            .help("merge neighbouring networks into larger blocks, or split the rule in two");
+            self.err(d);
+        }
     }
 
     pub(super) fn volume(&mut self, b: &Block, name: String, span: Span) -> Option<Volume> {

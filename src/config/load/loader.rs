@@ -8,7 +8,7 @@ use crate::config::eval::Evaluator;
 use crate::config::model::Stack;
 use crate::config::source::SourceFile;
 use hcl_edit::structure::{Body, Structure};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 pub(super) struct Loader<'a> {
     pub(super) source: &'a SourceFile,
@@ -20,9 +20,17 @@ pub(super) struct Loader<'a> {
     /// per reference made loading quadratic in the number of blocks.
     pub(super) name_sets: BTreeMap<&'static str, BTreeSet<String>>,
     pub(super) var_names: Vec<String>,
+    /// Locals in declaration order (for suggestions) and as a set (for checks: a linear
+    /// search per local made a long chain of locals quadratic).
     pub(super) local_names: Vec<String>,
+    pub(super) local_name_set: HashSet<String>,
     /// Spans of references already reported; expressions holding them are not evaluated again.
     pub(super) bad_refs: BTreeSet<(usize, usize)>,
+    /// Variables whose given value was refused (already reported): expressions reading them
+    /// are not evaluated, so one bad `--var` is one error.
+    pub(super) refused_vars: HashSet<String>,
+    /// What each block (`server.b`) and local (`local.x`) refers to.
+    pub(super) uses: HashMap<String, super::references::Uses>,
 }
 
 impl<'a> Loader<'a> {
@@ -39,7 +47,10 @@ impl<'a> Loader<'a> {
             name_sets: BTreeMap::new(),
             var_names: Vec::new(),
             local_names: Vec::new(),
+            local_name_set: HashSet::new(),
             bad_refs: BTreeSet::new(),
+            refused_vars: HashSet::new(),
+            uses: HashMap::new(),
         }
     }
 

@@ -10,103 +10,121 @@ use crate::config::value;
 use hcl_edit::Span as _;
 use hcl_edit::structure::{Attribute, Body};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 impl Loader<'_> {
     pub(super) fn locals(&mut self, body: &Body, ev: &mut Evaluator) {
-        let mut defs: BTreeMap<String, &Attribute> = BTreeMap::new();
+        let mut defs: BTreeMap<&str, &Attribute> = BTreeMap::new();
         for b in blocks(body).filter(|b| b.ident.as_str() == "locals") {
             for a in attrs(&b.body) {
-                defs.entry(a.key.as_str().to_string()).or_insert(a);
+                defs.entry(a.key.as_str()).or_insert(a);
             }
         }
-        let deps: BTreeMap<String, Vec<(String, Span)>> = defs
-            .iter()
-            .map(|(n, a)| {
-                let d = refs::collect(&a.value)
-                    .into_iter()
-                    .filter(|r| r.root == "local")
-                    .filter_map(|r| r.path.first().map(|p| (p.clone(), r.span.clone())))
-                    .filter(|(p, _)| defs.contains_key(p))
-                    .collect();
-                (n.clone(), d)
-            })
-            .collect();
-        // Depth-first topological order; a back edge is a cycle, reported whole.
-        let mut state: BTreeMap<String, u8> = BTreeMap::new();
-        let mut order = Vec::new();
-        let mut reported: BTreeSet<BTreeSet<String>> = BTreeSet::new();
-        for start in defs.keys() {
-            let mut stack: Vec<(String, usize)> = vec![(start.clone(), 0)];
-            if state.get(start).copied().unwrap_or(0) != 0 {
-                continue;
-            }
-            state.insert(start.clone(), 1);
-            while let Some((node, i)) = stack.last().cloned() {
-                let edges = deps.get(&node).cloned().unwrap_or_default();
-                if i < edges.len() {
-                    if let Some(top) = stack.last_mut() {
-                        top.1 += 1;
+        // The locals each one names (with where), and those that read `local` as a whole.
+        let mut deps: BTreeMap<&str, Vec<(&str, Span)>> = BTreeMap::new();
+        let mut whole: BTreeSet<&str> = BTreeSet::new();
+        for (n, a) in &defs {
+            let mut d = Vec::new();
+            for r in refs::collect(&a.value)
+                .into_iter()
+                .filter(|r| r.root == "local")
+            {
+                match r.path.first() {
+                    Some(p) => d.extend(defs.get_key_value(p.as_str()).map(|(k, _)| (*k, r.span))),
+                    None => {
+                        whole.insert(n);
                     }
-                    let (next, _) = &edges[i];
-                    match state.get(next).copied().unwrap_or(0) {
-                        0 => {
-                            state.insert(next.clone(), 1);
-                            stack.push((next.clone(), 0));
-                        }
-                        1 => {
-                            let pos = stack.iter().position(|(n, _)| n == next).unwrap_or(0);
-                            let cycle: Vec<String> =
-                                stack[pos..].iter().map(|(n, _)| n.clone()).collect();
-                            let key: BTreeSet<String> = cycle.iter().cloned().collect();
-                            if reported.insert(key) {
-                                self.report_cycle(&cycle, &deps, &defs);
-                            }
-                        }
-                        _ => {}
-                    }
-                } else {
-                    state.insert(node.clone(), 2);
-                    order.push(node);
-                    stack.pop();
                 }
             }
+            deps.insert(n, d);
         }
+        let order = self.local_order(&defs, &deps);
+        self.close_local_uses(&order);
         for name in order {
-            let Some(a) = defs.get(&name) else { continue };
+            let Some(a) = defs.get(name) else { continue };
             let sensitive = ev.is_sensitive(&a.value);
-            match ev.eval(&a.value) {
-                Ok(v) => ev.set_local(&name, v, sensitive),
+            let uses: Option<Vec<String>> = (!whole.contains(name)).then(|| {
+                deps.get(name)
+                    .map(|d| d.iter().map(|(n, _)| (*n).to_string()).collect())
+                    .unwrap_or_default()
+            });
+            match ev.eval_local(&a.value, uses.as_deref()) {
+                Ok(v) => ev.set_local(name, v, sensitive),
                 Err(d) => {
                     // Only report when the cause is not an earlier reference error.
                     if !self.diags.has_errors() {
                         self.err(d);
                     }
                     ev.set_local(
-                        &name,
+                        name,
                         Json::String(value::after_apply(&format!("local.{name}"))),
                         sensitive,
                     );
                 }
             }
         }
+        ev.finish_locals();
     }
 
+    /// The locals in dependency order (depth first, no recursion: a chain may be long). A back
+    /// edge is a cycle, reported whole, once.
+    fn local_order<'b>(
+        &mut self,
+        defs: &BTreeMap<&'b str, &Attribute>,
+        deps: &BTreeMap<&'b str, Vec<(&'b str, Span)>>,
+    ) -> Vec<&'b str> {
+        let mut state: HashMap<&str, u8> = HashMap::with_capacity(defs.len());
+        let mut order = Vec::with_capacity(defs.len());
+        let mut reported: BTreeSet<BTreeSet<&str>> = BTreeSet::new();
+        for &start in defs.keys() {
+            if state.get(start).copied().unwrap_or(0) != 0 {
+                continue;
+            }
+            state.insert(start, 1);
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            while let Some(&(node, i)) = stack.last() {
+                let Some(&(next, _)) = deps.get(node).and_then(|e| e.get(i)) else {
+                    state.insert(node, 2);
+                    order.push(node);
+                    stack.pop();
+                    continue;
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+                match state.get(next).copied().unwrap_or(0) {
+                    0 => {
+                        state.insert(next, 1);
+                        stack.push((next, 0));
+                    }
+                    1 => {
+                        let pos = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let cycle: Vec<&str> = stack[pos..].iter().map(|(n, _)| *n).collect();
+                        if reported.insert(cycle.iter().copied().collect()) {
+                            self.report_cycle(&cycle, deps, defs);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        order
+    }
     fn report_cycle(
         &mut self,
-        cycle: &[String],
-        deps: &BTreeMap<String, Vec<(String, Span)>>,
-        defs: &BTreeMap<String, &Attribute>,
+        cycle: &[&str],
+        deps: &BTreeMap<&str, Vec<(&str, Span)>>,
+        defs: &BTreeMap<&str, &Attribute>,
     ) {
         let mut path = cycle.to_vec();
-        path.push(cycle[0].clone());
+        path.push(cycle[0]);
         let shown = path
             .iter()
             .map(|n| format!("local.{n}"))
             .collect::<Vec<_>>()
             .join(" -> ");
         let first_span = defs
-            .get(&cycle[0])
+            .get(cycle[0])
             .map(|a| a.key.span().unwrap_or(0..0))
             .unwrap_or(0..0);
         let mut d = Diagnostic::error("language::cycle", format!("reference cycle: {shown}"))
@@ -115,7 +133,7 @@ impl Loader<'_> {
             .help("break the cycle: one of these locals must not depend on the others");
         for w in path.windows(2) {
             if let Some((_, span)) = deps
-                .get(&w[0])
+                .get(w[0])
                 .and_then(|e| e.iter().find(|(n, _)| *n == w[1]))
             {
                 d = d.related(span.clone(), format!("local.{} uses local.{}", w[0], w[1]));

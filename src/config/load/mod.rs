@@ -12,6 +12,7 @@ mod checks;
 mod collector;
 mod compose;
 mod data;
+mod formats;
 mod infrastructure;
 mod limits;
 mod loader;
@@ -183,5 +184,49 @@ server "b" {
         let b = stack.server("b").expect("server b");
         assert_eq!(b.labels.get("peer").map(String::as_str), Some("127.0.0.9"));
         assert_eq!(b.labels.get("name").map(String::as_str), Some("a"));
+        // Every reference is an edge, known value or not, through locals too.
+        let used = |a: &str| stack.references.get(a).cloned().unwrap_or_default();
+        assert_eq!(
+            used("server.b"),
+            ["server.a", "ssh_key.k"].map(String::from).into()
+        );
+        assert_eq!(used("server.a"), ["ssh_key.k"].map(String::from).into());
+    }
+
+    /// A cycle among locals is reported once, whole, each step pointed at.
+    #[test]
+    fn a_cycle_of_locals_is_reported_once_with_every_step() {
+        let text = "stack \"s\" {}\nlocals {\n  a = local.b\n  b = local.c\n  c = local.a\n  d = local.a\n}\n";
+        let l = load_str("s.hcl", text, Path::new("."), &LoadOptions::default());
+        let cycles: Vec<_> = l
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "language::cycle")
+            .collect();
+        assert_eq!(cycles.len(), 1, "{:?}", l.diagnostics);
+        assert_eq!(
+            cycles[0].message,
+            "reference cycle: local.a -> local.b -> local.c -> local.a"
+        );
+        let steps: Vec<&str> = cycles[0]
+            .related
+            .iter()
+            .map(|(span, _)| l.source.slice(span))
+            .collect();
+        assert_eq!(steps, ["local.b", "local.c", "local.a"]);
+    }
+
+    /// A long chain of locals evaluates, each seeing the locals it names.
+    #[test]
+    fn chains_of_locals_evaluate() {
+        let mut text = String::from("stack \"s\" {}\nlocals {\n  l0 = 1\n");
+        for i in 1..200 {
+            text.push_str(&format!("  l{i} = local.l{} + 1\n", i - 1));
+        }
+        text.push_str("  all = local.l199 + local.l0\n}\noutput \"o\" {\n  value = [local.l199, local.all]\n}\n");
+        let l = load_str("s.hcl", &text, Path::new("."), &LoadOptions::default());
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        assert_eq!(stack.outputs[0].value.value, serde_json::json!([200, 201]));
     }
 }

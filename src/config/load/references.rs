@@ -2,7 +2,7 @@
 //! stack declares, and the blocks referred to collected for the evaluator.
 
 use super::loader::Loader;
-use super::syntax::{attrs, blocks};
+use super::syntax::{attrs, label};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::REFERENCEABLE;
 use crate::config::model::DATA_KINDS;
@@ -10,39 +10,85 @@ use crate::config::refs::{self, Reference};
 use crate::config::suggest::help_for_unknown;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Body, Structure};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 impl Loader<'_> {
     /// Every reference anywhere must name something that exists.
     /// Reports every reference to something undeclared, and returns the blocks referred to
     /// (`(kind, name)`, for the kinds an expression can refer to).
+    ///
+    /// It also records what each block and each local refers to (`self.uses`): every
+    /// reference is an edge of the dependency graph, whether or not its value is known.
     pub(super) fn check_all_references(
         &mut self,
         body: &Body,
     ) -> HashMap<&'static str, HashSet<String>> {
-        let mut exprs: Vec<&Expression> = Vec::new();
-        collect_exprs(body, &mut exprs);
         let mut referenced: HashMap<&'static str, HashSet<String>> = HashMap::new();
-        for e in exprs {
-            for r in refs::collect(e) {
-                if let Some(d) = self.check_reference(&r) {
-                    self.bad_refs.insert((r.span.start, r.span.end));
-                    self.err(d);
+        for (owner, exprs) in exprs_by_owner(body) {
+            let mut uses = Uses::default();
+            for e in exprs {
+                for r in refs::collect(e) {
+                    if let Some(d) = self.check_reference(&r) {
+                        self.bad_refs.insert((r.span.start, r.span.end));
+                        self.err(d);
+                    }
+                    let Some(name) = r.path.first() else { continue };
+                    if r.root == "var" && self.refused_vars.contains(name) {
+                        self.bad_refs.insert((r.span.start, r.span.end));
+                    }
+                    if r.root == "local" {
+                        uses.locals.insert(name.clone());
+                    } else if let Some((kind, _)) = REFERENCEABLE.iter().find(|(k, _)| *k == r.root)
+                    {
+                        referenced.entry(*kind).or_default().insert(name.clone());
+                        uses.blocks.insert(format!("{kind}.{name}"));
+                    }
                 }
-                if let (Some((kind, _)), Some(name)) = (
-                    REFERENCEABLE.iter().find(|(k, _)| *k == r.root),
-                    r.path.first(),
-                ) {
-                    referenced.entry(*kind).or_default().insert(name.clone());
-                }
+            }
+            if let Some(owner) = owner {
+                self.uses.entry(owner).or_default().merge(uses);
             }
         }
         referenced
     }
 
+    /// The blocks `owner` (`server.b`, `local.x`) refers to, directly or through locals.
+    /// Locals' own sets are complete once [`Loader::close_local_uses`] has run.
+    pub(super) fn blocks_used_by(&self, owner: &str) -> BTreeSet<String> {
+        let Some(uses) = self.uses.get(owner) else {
+            return BTreeSet::new();
+        };
+        let mut out = uses.blocks.clone();
+        for l in &uses.locals {
+            if let Some(u) = self.uses.get(&format!("local.{l}")) {
+                out.extend(u.blocks.iter().cloned());
+            }
+        }
+        out
+    }
+
+    /// Folds into each local the blocks its locals refer to, in dependency order (`order`),
+    /// so that each local's set is complete in one pass.
+    pub(super) fn close_local_uses(&mut self, order: &[&str]) {
+        for name in order {
+            let key = format!("local.{name}");
+            let blocks = self.blocks_used_by(&key);
+            if let Some(u) = self.uses.get_mut(&key) {
+                u.blocks = blocks;
+            }
+        }
+    }
+
     fn check_reference(&self, r: &Reference) -> Option<Diagnostic> {
         match r.root.as_str() {
             "var" => undeclared(r, "variable", &self.var_names, "variables"),
+            "local"
+                if r.path
+                    .first()
+                    .is_some_and(|n| self.local_name_set.contains(n)) =>
+            {
+                None
+            }
             "local" => undeclared(r, "local", &self.local_names, "locals"),
             "data" => self.check_data_reference(r),
             root => self.check_block_reference(r, root),
@@ -162,40 +208,66 @@ fn undeclared(r: &Reference, noun: &str, declared: &[String], plural: &str) -> O
     )
 }
 
+/// What one block or local refers to directly: blocks (`server.a`) and locals (`x`).
+#[derive(Debug, Default)]
+pub(super) struct Uses {
+    pub(super) blocks: BTreeSet<String>,
+    pub(super) locals: BTreeSet<String>,
+}
+
+impl Uses {
+    fn merge(&mut self, other: Uses) {
+        self.blocks.extend(other.blocks);
+        self.locals.extend(other.locals);
+    }
+}
+
+/// Every expression of the file, grouped by what holds it: a labelled block (`server.b`),
+/// one local (`local.x`), or nothing that can depend on anything (`None`).
+fn exprs_by_owner(body: &Body) -> Vec<(Option<String>, Vec<&Expression>)> {
+    let mut out = Vec::new();
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => out.push((None, vec![&a.value])),
+            // Addresses, not references: the old one names a block that is gone.
+            Structure::Block(b) if b.ident.as_str() == "moved" => {}
+            Structure::Block(b) if b.ident.as_str() == "import" => {
+                let exprs = attrs(&b.body)
+                    .filter(|a| a.key.as_str() != "to")
+                    .map(|a| &a.value)
+                    .collect();
+                out.push((None, exprs));
+            }
+            Structure::Block(b) if b.ident.as_str() == "locals" => {
+                for a in attrs(&b.body) {
+                    out.push((Some(format!("local.{}", a.key.as_str())), vec![&a.value]));
+                }
+            }
+            Structure::Block(b) => {
+                let mut exprs = Vec::new();
+                collect_exprs(&b.body, &mut exprs);
+                let owner = b
+                    .labels
+                    .first()
+                    .map(|l| format!("{}.{}", b.ident.as_str(), label(l).0));
+                out.push((owner, exprs));
+            }
+        }
+    }
+    out
+}
+
+/// The expressions of a block's body, nested blocks (a variable's validation conditions
+/// too) included. A variable's own type expression (`list(string)`) is not a reference.
 fn collect_exprs<'b>(body: &'b Body, out: &mut Vec<&'b Expression>) {
     for s in body.iter() {
         match s {
             Structure::Attribute(a) => {
-                // A variable's own type expression (`list(string)`) is not a reference.
                 if a.key.as_str() != "type" {
                     out.push(&a.value);
                 }
             }
-            Structure::Block(b) => {
-                if b.ident.as_str() == "moved" {
-                    // Addresses, not references: the old one names a block that is gone.
-                    continue;
-                }
-                if b.ident.as_str() == "import" {
-                    out.extend(
-                        attrs(&b.body)
-                            .filter(|a| a.key.as_str() != "to")
-                            .map(|a| &a.value),
-                    );
-                    continue;
-                }
-                if b.ident.as_str() == "variable" {
-                    for a in attrs(&b.body).filter(|a| a.key.as_str() != "type") {
-                        out.push(&a.value);
-                    }
-                    // Validation conditions reference the variable itself; checked with it.
-                    for vb in blocks(&b.body) {
-                        collect_exprs(&vb.body, out);
-                    }
-                } else {
-                    collect_exprs(&b.body, out);
-                }
-            }
+            Structure::Block(b) => collect_exprs(&b.body, out),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::config::eval::span_of;
 use crate::config::model::{Output, Policy, Stack, Variable};
 use crate::config::source::{Span, Spanned};
 use hcl_edit::structure::{Block, Body};
+use std::collections::BTreeMap;
 
 impl ModelBuilder<'_, '_> {
     pub(super) fn stack(&mut self, body: &Body, variables: Vec<Variable>) -> Option<Stack> {
@@ -45,6 +46,7 @@ impl ModelBuilder<'_, '_> {
             moves: Vec::new(),
             imports: Vec::new(),
             data: Vec::new(),
+            references: BTreeMap::new(),
         };
         for b in blocks(body) {
             match b.ident.as_str() {
@@ -56,6 +58,12 @@ impl ModelBuilder<'_, '_> {
             let Some((name, _)) = b.labels.first().map(label) else {
                 continue;
             };
+            let address = format!("{}.{name}", b.ident.as_str());
+            let mut uses = self.l.blocks_used_by(&address);
+            uses.remove(&address);
+            if !uses.is_empty() {
+                stack.references.insert(address, uses);
+            }
             let span = header_span(b);
             match b.ident.as_str() {
                 "output" => stack.outputs.extend(self.output(b, name, span)),

@@ -66,7 +66,7 @@ impl Loader<'_> {
         if ident == "locals" {
             for a in attrs(&b.body) {
                 let name = a.key.as_str().to_string();
-                if self.local_names.contains(&name) {
+                if !self.local_name_set.insert(name.clone()) {
                     let d = Diagnostic::error(
                         "language::duplicate",
                         format!("local `{name}` is declared twice"),

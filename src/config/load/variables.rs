@@ -105,18 +105,21 @@ impl Loader<'_> {
             .map(|s| (s, "--var"))
             .or_else(|| self.opts.env.get(&env_key).map(|s| (s, "environment")));
         if let Some((raw, from)) = given {
-            return match parse_var_value(raw, ty, empty) {
+            return match parse_var_value(raw, ty) {
                 Ok(v) => Some(v),
                 Err(e) => {
                     let d = Diagnostic::error(
-                        "language::type",
+                        e.code(),
                         format!(
                             "value of variable `{name}` from {from} is not a {}: {e}",
                             ty.describe()
                         ),
                     )
-                    .at(header_span(b));
+                    .at(header_span(b))
+                    .label(format!("the variable given from {from}"))
+                    .help(format!("{from} takes a value, never an expression: a string as it is, a number, true or false, or a list or map of those written literally (`[\"10.0.0.0/8\"]`, `{{ role = \"app\" }}`)"));
                     self.err(d);
+                    self.refused_vars.insert(name.to_string());
                     None
                 }
             };
@@ -259,15 +262,48 @@ fn check_type(v: &Json, ty: VarType) -> Result<(), String> {
     }
 }
 
-/// Values from the command line or environment: strings as they are, others as HCL.
-fn parse_var_value(raw: &str, ty: VarType, empty: &Evaluator) -> Result<Json, String> {
+/// Why a value from the command line or environment is refused.
+#[derive(Debug)]
+enum VarValueError {
+    /// Not HCL at all.
+    Syntax(String),
+    /// HCL, but an expression (a call, a reference, a template), not a value.
+    Expression,
+    /// A value of another type.
+    Type(String),
+}
+
+impl VarValueError {
+    fn code(&self) -> &'static str {
+        match self {
+            VarValueError::Expression => "language::var-value",
+            VarValueError::Syntax(_) | VarValueError::Type(_) => "language::type",
+        }
+    }
+}
+
+impl std::fmt::Display for VarValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VarValueError::Syntax(e) | VarValueError::Type(e) => f.write_str(e),
+            VarValueError::Expression => f.write_str(
+                "it is an expression (a function call, a reference or a template), not a value",
+            ),
+        }
+    }
+}
+
+/// Values from the command line or environment: strings as they are, others as HCL literals
+/// only. Evaluating them would let `--var 'x=[file("/etc/shadow")]'` read a local file into
+/// the plan.
+fn parse_var_value(raw: &str, ty: VarType) -> Result<Json, VarValueError> {
     if ty == VarType::String {
         return Ok(Json::String(raw.to_string()));
     }
     let expr: Expression = raw
         .parse()
-        .map_err(|e: hcl_edit::parser::Error| e.message().to_string())?;
-    let v = empty.eval(&expr).map_err(|d| d.message)?;
-    check_type(&v, ty)?;
+        .map_err(|e: hcl_edit::parser::Error| VarValueError::Syntax(e.message().to_string()))?;
+    let v = eval::literal(&expr).ok_or(VarValueError::Expression)?;
+    check_type(&v, ty).map_err(VarValueError::Type)?;
     Ok(v)
 }

@@ -3,7 +3,9 @@
 //! The policy follows the official clients (retry `conflict`, `rate_limit_exceeded`, 502/504 and
 //! network timeouts; truncated exponential backoff with full jitter, base 1 s, cap 60 s, 5 retries)
 //! and adds what a provisioner needs: `locked` is retried (our own actions finish), 503 is retried, a
-//! bare 429 without a JSON body is retried, and a POST is only re-sent when that cannot apply it twice.
+//! bare 429 without a JSON body is retried, 500 is retried for requests that are safe to repeat
+//! (GET, PUT, DELETE), and a POST is only re-sent when that cannot apply it twice (a POST answered
+//! with a 5xx is reported as of unknown outcome: the caller reads the resource again to decide).
 
 use std::time::Duration;
 
@@ -128,6 +130,12 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 ambiguous: false,
                 rate_limited: false,
             },
+            // An internal error on a request that is safe to repeat (a read, a PUT of the same
+            // labels) is as transient as a gateway error: one 500 on a GET must not fail an apply.
+            _ if idempotent && status == 500 => Verdict::Retry {
+                ambiguous: false,
+                rate_limited: false,
+            },
             _ => Verdict::Stop {
                 ambiguous: !idempotent && status >= 500,
             },
@@ -138,7 +146,7 @@ pub fn classify(policy: &RetryPolicy, idempotent: bool, outcome: AttemptOutcome<
                 rate_limited: true,
             },
             502..=504 if !idempotent => Verdict::Stop { ambiguous: true },
-            502..=504 => Verdict::Retry {
+            500 | 502..=504 if idempotent => Verdict::Retry {
                 ambiguous: false,
                 rate_limited: false,
             },
@@ -194,10 +202,22 @@ mod tests {
             (400, "json_error"),
             (422, "server_not_stopped"),
             (412, "resource_unavailable"),
-            (500, "server_error"),
         ] {
             assert!(!retries(api(status, code)), "{code}");
         }
+        // A POST answered with a 500 may have been applied: not re-sent, outcome unknown.
+        let code = ErrorCode::parse("server_error");
+        assert_eq!(
+            classify(
+                &RetryPolicy::default(),
+                false,
+                AttemptOutcome::Api {
+                    status: 500,
+                    code: &code
+                }
+            ),
+            Verdict::Stop { ambiguous: true }
+        );
     }
 
     #[test]
@@ -210,6 +230,7 @@ mod tests {
             (503, "unavailable"),
             (504, "timeout"),
             (503, "something_new"),
+            (500, "server_error"),
         ] {
             assert!(retries(api(status, code)), "{code}");
         }
@@ -244,9 +265,9 @@ mod tests {
         assert!(retries(bare(true, 503)));
         assert!(retries(bare(true, 504)));
         assert!(retries(bare(true, 429)));
-        assert!(!retries(bare(true, 500)));
+        assert!(retries(bare(true, 500)));
         assert_eq!(bare(false, 500), Verdict::Stop { ambiguous: true });
-        assert_eq!(bare(true, 500), Verdict::Stop { ambiguous: false });
+        assert_eq!(bare(true, 501), Verdict::Stop { ambiguous: false });
         assert!(!retries(bare(true, 409)));
         // A POST answered by a gateway error may have been applied: never re-sent.
         assert_eq!(bare(false, 504), Verdict::Stop { ambiguous: true });

@@ -9,10 +9,14 @@
 //! - **servers get a host key we generated**: its fingerprint is checkpointed (status `Pending`)
 //!   before the create request, so a crash right after still leaves the key to pin in state; the
 //!   private half only ever travels inside the user data.
+//! - **a step found already done is done**: an attach, apply or removal the API refuses as
+//!   already made (an interrupted run's request took effect) is checked against the resource
+//!   and counted as done (`converge`).
 //! - **every action is waited for**, with a progress event while waiting.
 //! - **refresh costs one list call per resource type** (paged), whatever the number of resources.
 
 pub(crate) mod attrs;
+pub(crate) mod converge;
 mod data;
 mod import;
 pub(crate) mod lookup;

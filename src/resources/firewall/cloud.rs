@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value as Json;
 
 use super::FirewallKind;
+use crate::providers::hcloud::HcloudError;
 use crate::providers::hcloud::models::{
     CreateFirewall, Firewall, FirewallResource, FirewallRule, UpdateResource,
 };
@@ -14,6 +15,7 @@ use crate::providers::hcloud::{FirewallId, ServerId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
+use crate::resources::cloud::converge::unless_done;
 use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
@@ -126,12 +128,12 @@ async fn reconcile_servers(
                 add.len()
             ),
         );
-        let actions = app
-            .client
-            .apply_firewall_to_resources(firewall.id, &add)
-            .await?;
-        app.wait(cx, address, &actions.iter().collect::<Vec<_>>())
-            .await?;
+        let apply = app.client.apply_firewall_to_resources(firewall.id, &add);
+        let applied = || applied_to_all(app, firewall.id, desired);
+        if let Some(actions) = unless_done(cx, address, "apply", apply, applied).await? {
+            app.wait(cx, address, &actions.iter().collect::<Vec<_>>())
+                .await?;
+        }
     }
     if !remove.is_empty() {
         cx.events.progress(
@@ -142,14 +144,62 @@ async fn reconcile_servers(
                 remove.len()
             ),
         );
-        let actions = app
-            .client
-            .remove_firewall_from_resources(firewall.id, &remove)
-            .await?;
+        remove_from(app, cx, address, firewall.id, &remove).await?;
+    }
+    Ok(())
+}
+
+/// Whether the firewall applies to every server of `servers` now.
+async fn applied_to_all(
+    app: &CloudProvider,
+    id: FirewallId,
+    servers: &BTreeSet<ServerId>,
+) -> Result<bool, HcloudError> {
+    let now = applied_servers(&app.client.get_firewall(id).await?);
+    Ok(servers.is_subset(&now))
+}
+
+/// Removes the firewall from `remove`; a removal found already made (the firewall, or the
+/// server, gone too) is done.
+async fn remove_from(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    id: FirewallId,
+    remove: &[FirewallResource],
+) -> Result<(), ApplyError> {
+    let removed = || async {
+        let now = match app.client.get_firewall(id).await {
+            Ok(f) => f.applied_to,
+            Err(e) if e.is_not_found() => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        Ok(!remove.iter().any(|r| now.iter().any(|n| same_target(n, r))))
+    };
+    let request = app.client.remove_firewall_from_resources(id, remove);
+    if let Some(actions) = unless_done(cx, address, "remove", request, removed).await? {
         app.wait(cx, address, &actions.iter().collect::<Vec<_>>())
             .await?;
     }
     Ok(())
+}
+
+/// One target of a firewall, as the API reports it and as a request names it.
+fn same_target(a: &FirewallResource, b: &FirewallResource) -> bool {
+    match (a, b) {
+        (FirewallResource::Server { server: x }, FirewallResource::Server { server: y }) => {
+            x.id == y.id
+        }
+        (
+            FirewallResource::LabelSelector {
+                label_selector: x, ..
+            },
+            FirewallResource::LabelSelector {
+                label_selector: y, ..
+            },
+        ) => x.selector == y.selector,
+        _ => false,
+    }
 }
 
 #[async_trait::async_trait]
@@ -259,14 +309,7 @@ impl CloudResource for FirewallKind {
                     remove.len()
                 ),
             );
-            if let Some(actions) = gone_ok(
-                app.client
-                    .remove_firewall_from_resources(firewall.id, &remove)
-                    .await,
-            )? {
-                app.wait(cx, address, &actions.iter().collect::<Vec<_>>())
-                    .await?;
-            }
+            remove_from(app, cx, address, firewall.id, &remove).await?;
         }
         cx.events
             .progress(address, format!("deleting firewall {}", firewall.id));

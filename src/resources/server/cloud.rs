@@ -8,7 +8,7 @@ use crate::providers::hcloud::models::Location;
 use crate::providers::hcloud::models::{
     ChangeServerType, CreateServer, Image, Server, ServerStatus, UpdateResource,
 };
-use crate::providers::hcloud::{Labels, ServerId};
+use crate::providers::hcloud::{HcloudError, Labels, ServerId};
 use crate::providers::ssh::generate_host_key;
 use crate::resources::Desired;
 use crate::resources::ResourceKind;
@@ -170,6 +170,39 @@ async fn settle(
     }
 }
 
+/// A server whose `create_server` action failed is broken, not half-made: adopting it would
+/// start a machine that never finished its creation. It is deleted (so the next apply creates a
+/// new one), and the failure is returned as it was.
+async fn discard_failed_create(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    id: ServerId,
+    failure: ApplyError,
+) -> ApplyError {
+    let create_failed = matches!(
+        &failure,
+        ApplyError::Hcloud(HcloudError::ActionFailed(f)) if f.command == "create_server"
+    );
+    if !create_failed {
+        return failure;
+    }
+    cx.events.progress(
+        address,
+        format!(
+            "create_server failed; deleting server {id} so that the next apply creates it anew"
+        ),
+    );
+    // Best effort: if the delete fails too, the next apply finds the server by its labels.
+    if let Ok(Some(action)) = gone_ok(app.client.delete_server(id).await)
+        && let Err(e) = app.wait(cx, address, &[&action]).await
+    {
+        cx.events
+            .progress(address, format!("deleting the failed server {id}: {e}"));
+    }
+    failure
+}
+
 /// One PUT for whichever of name and labels differ from what the server has.
 async fn rename_relabel(
     app: &CloudProvider,
@@ -319,7 +352,11 @@ impl CloudResource for ServerKind {
         drop(body);
         match created {
             Created::New(resp) => {
-                app.wait(cx, &d.address, &resp.actions()).await?;
+                if let Err(e) = app.wait(cx, &d.address, &resp.actions()).await {
+                    return Err(
+                        discard_failed_create(app, cx, &d.address, resp.server.id, e).await,
+                    );
+                }
                 let mut server = resp.server;
                 // The create and start actions succeeded: the server runs.
                 server.status = ServerStatus::Running;

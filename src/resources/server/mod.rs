@@ -4,6 +4,7 @@
 mod cloud;
 mod node;
 
+use crate::config::value;
 use crate::resources::cloud::Cloud;
 use crate::resources::node::NodeHost;
 use crate::resources::{
@@ -74,13 +75,20 @@ impl ResourceKind for ServerKind {
                 }
                 // The host key is generated at create time and is not part of this hash: what
                 // is hashed is everything else cloud-init is told, so changing it replaces.
-                let user_data = Sha256::digest(s.user_data_runcmd.join("\n").as_bytes());
+                // Commands naming a value known only after apply have no hash yet: a hash of
+                // the placeholder would be recorded, and replace the server on the next plan.
+                let runcmd = s.user_data_runcmd.join("\n");
+                let user_data = if value::is_unknown(&runcmd) {
+                    value::markers_only(&runcmd)
+                } else {
+                    hex::encode(Sha256::digest(runcmd.as_bytes()))
+                };
                 d.attr("name", format!("{stack}-{}", s.name))
                     .attr("server_type", s.server_type.value.clone())
                     .attr("location", s.location.value.clone())
                     .attr("image", s.image.value.clone())
                     .attr("ssh_keys", ssh_keys)
-                    .attr("user_data_sha256", hex::encode(user_data))
+                    .attr("user_data_sha256", user_data)
                     .attr("labels", labels)
             })
             .collect()

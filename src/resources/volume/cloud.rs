@@ -4,6 +4,7 @@
 use serde_json::Value as Json;
 
 use super::VolumeKind;
+use crate::providers::hcloud::HcloudError;
 use crate::providers::hcloud::models::{
     AttachVolume, CreateVolume, UpdateResource, Volume, VolumeFormat,
 };
@@ -11,6 +12,7 @@ use crate::providers::hcloud::{ServerId, VolumeId};
 use crate::resources::ResourceKind;
 use crate::resources::cloud::CloudProvider;
 use crate::resources::cloud::attrs::{Attrs, dependency_id, ready_state, updated_state};
+use crate::resources::cloud::converge::unless_done;
 use crate::resources::cloud::lookup::{Created, gone_ok};
 use crate::resources::cloud::{CloudOp, CloudResource, CloudTarget, ServerNames};
 use crate::resources::{ApplyContext, ApplyError, Recorded};
@@ -88,8 +90,27 @@ async fn resize(
 ) -> Result<(), ApplyError> {
     cx.events
         .progress(address, format!("growing volume {id} to {size} GB"));
-    let action = app.client.resize_volume(id, size).await?;
-    app.wait(cx, address, &[&action]).await
+    let grown = || async { Ok(app.client.get_volume(id).await?.size >= size) };
+    let resized = unless_done(
+        cx,
+        address,
+        "resize",
+        app.client.resize_volume(id, size),
+        grown,
+    );
+    if let Some(action) = resized.await? {
+        app.wait(cx, address, &[&action]).await?;
+    }
+    Ok(())
+}
+
+/// Whether volume `id` is attached to `server` (`None`: to nothing) as the API reads now.
+async fn attached_to(
+    app: &CloudProvider,
+    id: VolumeId,
+    server: Option<ServerId>,
+) -> Result<bool, HcloudError> {
+    Ok(app.client.get_volume(id).await?.server == server)
 }
 
 async fn reattach(
@@ -105,23 +126,24 @@ async fn reattach(
             &a.address,
             format!("detaching volume {id} from server {old}"),
         );
-        let action = app.client.detach_volume(id).await?;
-        app.wait(cx, &a.address, &[&action]).await?;
+        let detach = app.client.detach_volume(id);
+        let detached = || attached_to(app, id, None);
+        if let Some(action) = unless_done(cx, &a.address, "detach", detach, detached).await? {
+            app.wait(cx, &a.address, &[&action]).await?;
+        }
     }
     if let Some(new) = to {
         cx.events
             .progress(&a.address, format!("attaching volume {id} to server {new}"));
-        let action = app
-            .client
-            .attach_volume(
-                id,
-                &AttachVolume {
-                    server: new,
-                    automount: Some(a.bool_or("automount", false)),
-                },
-            )
-            .await?;
-        app.wait(cx, &a.address, &[&action]).await?;
+        let body = AttachVolume {
+            server: new,
+            automount: Some(a.bool_or("automount", false)),
+        };
+        let attach = app.client.attach_volume(id, &body);
+        let attached = || attached_to(app, id, Some(new));
+        if let Some(action) = unless_done(cx, &a.address, "attach", attach, attached).await? {
+            app.wait(cx, &a.address, &[&action]).await?;
+        }
     }
     Ok(())
 }
@@ -268,7 +290,15 @@ impl CloudResource for VolumeKind {
                 address,
                 format!("detaching volume {} from server {server}", volume.id),
             );
-            if let Some(action) = gone_ok(app.client.detach_volume(volume.id).await)? {
+            let detached = || async {
+                match app.client.get_volume(volume.id).await {
+                    Ok(v) => Ok(v.server.is_none()),
+                    Err(e) if e.is_not_found() => Ok(true),
+                    Err(e) => Err(e),
+                }
+            };
+            let detach = app.client.detach_volume(volume.id);
+            if let Some(action) = unless_done(cx, address, "detach", detach, detached).await? {
                 app.wait(cx, address, &[&action]).await?;
             }
         }

@@ -5,5 +5,7 @@ pub mod cloud;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
+pub mod request_gate;
+pub mod sandbox_cli;
 pub mod sshd;
 pub mod venv;
