@@ -6,11 +6,13 @@
 pub mod apply;
 mod error;
 pub mod executor;
+pub mod interrupt;
 pub mod prepare;
 pub mod refresh;
 
 pub use error::EngineError;
-pub use executor::{ExecuteError, Operations, Outcome, execute};
+pub use executor::{ExecuteError, Operations, Outcome, Walk, execute};
+pub use interrupt::StopSignal;
 
 use crate::resources::{CloudProvider, NodeProvider, Providers};
 use crate::state::postgres::{PG_CONN_ENV, PgBackend};

@@ -5,6 +5,7 @@ mod cli_hygiene;
 mod cloud_apply;
 mod cloud_e2e;
 mod cloud_graph;
+mod cloud_interrupt;
 mod cloud_kill;
 mod docs;
 mod drift;
