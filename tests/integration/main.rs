@@ -13,6 +13,7 @@ mod harness;
 mod hcloud_client;
 mod input_checks;
 mod node;
+mod node_reach;
 mod plan;
 mod render;
 mod sandbox;
