@@ -133,7 +133,10 @@ async fn the_lock_id_survives_copy_and_paste_into_force_unlock() {
         let out = tokio::task::spawn_blocking(move || c.output().expect("runs"))
             .await
             .expect("thread");
-        if String::from_utf8_lossy(&out.stderr).contains("is locked") {
+        // The holder takes the lock before it writes who it is: poll until the message has
+        // the id, not only the lock.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("is locked") && stderr.contains("lock id ") {
             break out;
         }
         assert!(Instant::now() < deadline, "never locked: {}", text(&out));
