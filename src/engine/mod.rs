@@ -55,13 +55,14 @@ impl Workspace {
     /// they stay unknown: a plan shows them as known after apply, and apply stops at the
     /// first resource that needs one.
     pub async fn read_data(&self) -> Result<Workspace, EngineError> {
+        // Without a token nothing can be read: skip the extra load (an offline plan pays nothing).
+        if std::env::var_os("HCLOUD_TOKEN").is_none() {
+            return Ok(self.clone());
+        }
         let loaded = prepare::load(self, Default::default())?;
         let Some(stack) = loaded.stack.filter(|s| !s.data.is_empty()) else {
             return Ok(self.clone());
         };
-        if std::env::var_os("HCLOUD_TOKEN").is_none() {
-            return Ok(self.clone());
-        }
         let providers = providers(true)?;
         let app = providers.cloud("data")?;
         let mut found = std::collections::BTreeMap::new();
