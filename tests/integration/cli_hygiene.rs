@@ -126,7 +126,19 @@ async fn the_lock_id_survives_copy_and_paste_into_force_unlock() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the holder starts");
+    // Contend only once the holder has the lock: a contender that started first would take it
+    // itself and wait on the slow create.
+    let lock_file = ws.dir.join(".sovstack/state.json.lock");
+    let holder_pid = format!("\"pid\":{}", holder.id());
     let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = std::fs::read_to_string(&lock_file).unwrap_or_default();
+        if info.replace(' ', "").contains(&holder_pid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the holder never took the lock");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let locked = loop {
         let mut c = command(&url, &ws.dir, &["apply", "--auto-approve"]);
         c.env("COLUMNS", "20");
