@@ -307,3 +307,38 @@ async fn a_server_whose_create_failed_is_replaced_not_adopted() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     sb.shutdown().await;
 }
+
+/// The same, when the run that saw the failure could not delete the broken server (killed
+/// first, or its delete refused): the next apply finds it by its labels, sees its failed
+/// `create_server` action, deletes it and creates a new one; it never powers the broken one on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_create_failed_and_was_left_behind_is_replaced_not_adopted() {
+    let (sb, _tmp, dir, out) =
+        a_failing_apply("POST /servers:action_error=server_create_failed#1,DELETE /servers/*:409")
+            .await;
+    assert!(
+        text(&out).contains("server_create_failed"),
+        "{}",
+        text(&out)
+    );
+    sb.set_faults(sovstack::sandbox::FaultSpec::default(), 0);
+    assert_eq!(count(&sb, "servers").await, 1, "the broken server is left");
+
+    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("its create_server action"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        sb.request_log().count("POST /servers/{id}/actions/poweron"),
+        0,
+        "nothing was adopted and powered on"
+    );
+    assert_eq!(sb.request_log().count("POST /servers"), 2);
+    assert_eq!(count(&sb, "servers").await, 1, "no duplicate");
+    let out = run(&sb, &dir, &["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    sb.shutdown().await;
+}

@@ -1,5 +1,6 @@
 //! Waiting for actions: batched polls of `GET /actions?id=..&id=..` with growing intervals and a
-//! deadline. The per-resource action endpoints are deprecated and never used.
+//! deadline. The deprecated per-resource `GET /{kind}/{id}/actions/{action_id}` is never used;
+//! a server's own action list is read only to find a failed create (`failed_server_actions`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -5,7 +5,8 @@
 //! - **create adopts first**: one label-selector list call (`sovstack.stack`, `sovstack.address`)
 //!   finds a resource an interrupted run already made; it is adopted and brought in line instead
 //!   of duplicated. A create whose response was lost (`OutcomeUnknown`) is followed by the same
-//!   lookup, and sent again only when the lookup proves it did not take effect.
+//!   lookup, and sent again only when the lookup proves it did not take effect. A server found
+//!   this way whose `create_server` action failed is deleted and created anew, never started.
 //! - **servers get a host key we generated**: its fingerprint is checkpointed (status `Pending`)
 //!   before the create request, so a crash right after still leaves the key to pin in state; the
 //!   private half only ever travels inside the user data.

@@ -203,6 +203,34 @@ async fn discard_failed_create(
     failure
 }
 
+/// A server found by its labels, once it has settled; `None` when its `create_server` action
+/// failed. Such a server was never made whole (a run killed before `discard_failed_create` left
+/// it behind): it is deleted here, so the caller creates a new one instead of starting it.
+async fn unless_broken(
+    app: &CloudProvider,
+    cx: &ApplyContext,
+    address: &str,
+    server: Server,
+) -> Result<Option<Server>, ApplyError> {
+    let server = settle(app, cx, address, server).await?;
+    let failed = app.client.failed_server_actions(server.id).await?;
+    let Some(create) = failed.iter().find(|a| a.command == "create_server") else {
+        return Ok(Some(server));
+    };
+    cx.events.progress(
+        address,
+        format!(
+            "server {} carries this resource's labels, but its create_server action {} failed; \
+             deleting it to create a new one",
+            server.id, create.id
+        ),
+    );
+    if let Some(action) = gone_ok(app.client.delete_server(server.id).await)? {
+        app.wait(cx, address, &[&action]).await?;
+    }
+    Ok(None)
+}
+
 /// One PUT for whichever of name and labels differ from what the server has.
 async fn rename_relabel(
     app: &CloudProvider,
@@ -279,7 +307,11 @@ async fn change_type(
 impl CloudResource for ServerKind {
     async fn create(&self, op: CloudOp<'_>) -> Recorded {
         let (app, cx, d, a) = (op.app, op.cx, op.desired, &op.a);
-        if let Some(existing) = op.find(&ServerKind).await? {
+        let found = match op.find(&ServerKind).await? {
+            Some(server) => unless_broken(app, cx, &d.address, server).await?,
+            None => None,
+        };
+        if let Some(existing) = found {
             // A checkpoint from the run that created it says which host key to expect.
             let fingerprint = cx
                 .attribute(&d.address, "host_key_fingerprint")
@@ -367,7 +399,14 @@ impl CloudResource for ServerKind {
                     computed(&server, Some(fingerprint)),
                 ))
             }
-            Created::Found(server) => adopt(app, cx, d, a, server, Some(fingerprint)).await,
+            Created::Found(server) => match unless_broken(app, cx, &d.address, server).await? {
+                Some(server) => adopt(app, cx, d, a, server, Some(fingerprint)).await,
+                None => Err(crate::resources::cloud::attrs::precondition(
+                    &d.address,
+                    "the server the create request made failed its creation and was deleted"
+                        .to_owned(),
+                )),
+            },
         }
     }
 

@@ -33,6 +33,15 @@ impl HcloudClient {
         self.execute_field(&request, "action").await
     }
 
+    /// `GET /servers/{id}/actions?status=error`: the server's failed actions (first page, at
+    /// most 50: enough to find a failed `create_server`, which is among a server's first).
+    pub async fn failed_server_actions(&self, id: ServerId) -> Result<Vec<Action>, HcloudError> {
+        let request = ApiRequest::for_id(Method::GET, "/servers/{id}/actions", id)
+            .query("status", "error")
+            .query("per_page", "50");
+        self.execute_field(&request, "actions").await
+    }
+
     /// `POST` to one of the server's action endpoints, with no body.
     async fn server_action(
         &self,
