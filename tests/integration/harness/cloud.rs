@@ -5,7 +5,8 @@ use sovstack::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const TOKEN: &str = "state-ops-token-never-printed";
+/// The API token every run gets; tests check it is never printed.
+pub const TOKEN: &str = "cloud-token-never-printed";
 
 /// The cloud-only example copied into a temp dir (its key path is `../../keys/admin.pub`).
 pub struct CloudWorkspace {
@@ -16,6 +17,11 @@ pub struct CloudWorkspace {
 
 impl CloudWorkspace {
     pub async fn start() -> Self {
+        Self::start_with(SandboxConfig::for_tests()).await
+    }
+
+    /// The workspace against a sandbox configured with `config` (faults, action durations).
+    pub async fn start_with(config: SandboxConfig) -> Self {
         let repo = super::cli::repo_root();
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("examples/cloud-only");
@@ -31,7 +37,7 @@ impl CloudWorkspace {
             tmp.path().join("keys/admin.pub"),
         )
         .expect("copy key");
-        let sb = Sandbox::start(SandboxConfig::for_tests(), "127.0.0.1:0".parse().unwrap())
+        let sb = Sandbox::start(config, "127.0.0.1:0".parse().expect("loopback address"))
             .await
             .expect("sandbox starts");
         Self { _tmp: tmp, dir, sb }
@@ -51,7 +57,8 @@ impl CloudWorkspace {
         std::fs::write(self.stack_path(), f(text)).expect("write stack");
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// `sovstack ARGS` in the workspace against the sandbox, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
         command_in(&self.sb, &self.dir, args)
     }
 
@@ -81,6 +88,16 @@ impl CloudWorkspace {
             .collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// How many of `what` (`servers`, `volumes`...) the sandbox holds.
+    pub async fn count(&self, what: &str) -> usize {
+        self.list(what).await.len()
+    }
+
+    /// Stops the sandbox.
+    pub async fn shutdown(self) {
+        self.sb.shutdown().await;
     }
 
     /// Everything of `what` the sandbox holds, as the API lists it.
