@@ -4,7 +4,7 @@
 use super::{Cli, CliError};
 use crate::engine::{EngineError, Workspace, moves};
 use crate::plan::SavedPlan;
-use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter, verify_journal};
+use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +23,14 @@ pub enum StateCommand {
     /// Give the state the stack's new name (after renaming the `stack` block); every cloud
     /// resource's stack label follows on the next apply.
     RenameStack { from: String, to: String },
+    /// Print the current state (with every recorded operation) as a state file.
+    Pull,
+    /// Replace the state with FILE (`-` reads stdin): same lineage, not older than the current
+    /// serial unless --force; it becomes the next serial.
+    Push(super::state_move::PushArgs),
+    /// Copy the state between the local file and the stack's `backend "pg"`, keeping its
+    /// lineage and serial.
+    Migrate(super::state_move::MigrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,8 +74,12 @@ pub fn show_state_warnings(warnings: &[String]) {
     }
 }
 
-fn no_state(ws: &Workspace) -> CliError {
-    CliError::new(format!("no state at {}", ws.state.display()))
+pub(super) fn no_state(ws: &Workspace) -> CliError {
+    let location = ws
+        .backend()
+        .map(|b| b.location())
+        .unwrap_or_else(|_| ws.state.display().to_string());
+    CliError::new(format!("no state at {location}"))
         .help("`sovstack apply` creates it; pass --state FILE if it lives elsewhere")
 }
 
@@ -105,6 +117,9 @@ pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
             edit(&ws, "state mv", |s| move_ops(s, from, to, &declared))?
         }
         StateCommand::RenameStack { from, to } => rename_stack(&ws, from, to)?,
+        StateCommand::Pull => super::state_move::pull(&ws)?,
+        StateCommand::Push(args) => super::state_move::push(&ws, args)?,
+        StateCommand::Migrate(args) => super::state_move::migrate(&ws, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -390,11 +405,12 @@ pub fn run_force_unlock(cli: &Cli, id: &str) -> miette::Result<ExitCode> {
 
 pub fn run_audit_verify(cli: &Cli) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
-    let path = crate::state::atomic::with_suffix(&ws.state, ".journal");
-    let s = verify_journal(&path).map_err(miette::Report::new)?;
+    let backend = ws.backend()?;
+    let (location, s) = super::runtime()?
+        .block_on(backend.verify_journal())
+        .map_err(EngineError::from)?;
     outln!(
-        "{}: {} entries, every link intact; head {}",
-        path.display(),
+        "{location}: {} entries, every link intact; head {}",
         s.entries,
         s.head_hash
     );

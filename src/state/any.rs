@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
-use super::journal::{JournalEntry, JournalRecord};
+use super::journal::{JournalEntry, JournalRecord, JournalSummary};
 use super::keyed_hash::{KeyedHasher, STATE_KEY_ENV};
 use super::local::{LocalBackend, LocalWriter};
 use super::lock_info::LockInfo;
@@ -47,6 +47,23 @@ impl AnyBackend {
                     "{STATE_KEY_ENV} must be set when the state is in PostgreSQL (64 hex characters, the same on every machine that applies this stack)"
                 ),
             }),
+        }
+    }
+}
+
+impl AnyBackend {
+    /// Checks every link of this state's journal; the summary and where the journal is.
+    pub async fn verify_journal(&self) -> Result<(String, JournalSummary), StateError> {
+        match self {
+            AnyBackend::Local(b) => {
+                let path = b.paths().journal;
+                let summary = super::journal::verify_journal(&path)?;
+                Ok((path.display().to_string(), summary))
+            }
+            AnyBackend::Postgres(b) => Ok((
+                format!("the journal of {}", b.location()),
+                b.verify_journal().await?,
+            )),
         }
     }
 }

@@ -6,15 +6,17 @@
 //! write (there is no pool that could hand a write to a session without the lock). Tables are created if missing,
 //! under a transaction-scoped advisory lock so that two first runs do not race on `CREATE TABLE`.
 //!
-//! Connection: a libpq-style string (`host=127.0.0.1 port=5432 user=sovstack dbname=state`) or URL, usually from
-//! `SOVSTACK_PG_CONN`. TLS is not supported yet: use it on a trusted network or through a local tunnel.
+//! Connection: a libpq-style string (`host=127.0.0.1 port=5432 user=sovstack dbname=state`) or URL, from the stack's
+//! `backend "pg"` block or `PG_CONN_STR`, with TLS as [`super::pg_conn`] sets it up. The tables live in their own
+//! schema (`sovstack` unless `schema_name` says otherwise); a role that may not create them still works once they
+//! exist.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
@@ -22,14 +24,20 @@ use super::journal::{self, JournalEntry, JournalError, JournalRecord, JournalSum
 use super::lock_info::LockInfo;
 use super::model::{FORMAT_VERSION, StateFile, StateOp};
 use super::oplog::{self, OplogEntry, StateWarning};
+use super::pg_conn::{PgSettings, Target};
 use super::snapshot;
-
-/// Environment variable with the connection string.
-pub const PG_CONN_ENV: &str = "SOVSTACK_PG_CONN";
 
 const LOCK_POLL: Duration = Duration::from_millis(100);
 /// Key of the transaction lock that serializes table creation.
 const DDL_LOCK_KEY: i64 = 0x736f_7673_7461_636b; // "sovstack"
+
+/// The tables, all of which must exist before a run may skip creating them.
+const TABLES: &[&str] = &[
+    "sovstack_state",
+    "sovstack_state_oplog",
+    "sovstack_state_lock",
+    "sovstack_journal",
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sovstack_state (
@@ -63,7 +71,7 @@ CREATE TABLE IF NOT EXISTS sovstack_journal (
 /// State of one stack in PostgreSQL.
 #[derive(Clone)]
 pub struct PgBackend {
-    conn: String,
+    settings: PgSettings,
     stack: String,
 }
 
@@ -71,6 +79,7 @@ impl std::fmt::Debug for PgBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The connection string may hold a password.
         f.debug_struct("PgBackend")
+            .field("schema", &self.settings.schema_name)
             .field("stack", &self.stack)
             .finish()
     }
@@ -81,20 +90,27 @@ fn pg(context: &str) -> impl FnOnce(tokio_postgres::Error) -> StateError + '_ {
 }
 
 impl PgBackend {
-    /// State of `stack` in the database at `conn`.
+    /// State of `stack` in the database at `conn`, in the default schema.
     pub fn new(conn: impl Into<String>, stack: impl Into<String>) -> Self {
+        Self::with_settings(PgSettings::new(conn), stack)
+    }
+
+    /// State of `stack` where `settings` say.
+    pub fn with_settings(settings: PgSettings, stack: impl Into<String>) -> Self {
         PgBackend {
-            conn: conn.into(),
+            settings,
             stack: stack.into(),
         }
     }
 
-    /// Connection string from `SOVSTACK_PG_CONN`.
-    pub fn from_env(stack: impl Into<String>) -> Result<Self, StateError> {
-        let conn = std::env::var(PG_CONN_ENV).map_err(|_| StateError::Key {
-            reason: format!("{PG_CONN_ENV} is not set"),
-        })?;
-        Ok(Self::new(conn, stack))
+    /// The name of the stack this state is kept under.
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The same database and schema, for the state of another stack.
+    pub fn for_stack(&self, stack: impl Into<String>) -> Self {
+        Self::with_settings(self.settings.clone(), stack)
     }
 
     /// Advisory lock key of this stack: the first 8 bytes of a hash of its name.
@@ -110,16 +126,8 @@ impl PgBackend {
     }
 
     async fn connect(&self) -> Result<(Client, JoinHandle<()>), StateError> {
-        let (client, connection) = tokio_postgres::connect(&self.conn, NoTls)
-            .await
-            .map_err(pg("connect"))?;
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL state connection ended: {e}");
-            }
-        });
-        let mut client = client;
-        ensure_schema(&mut client).await?;
+        let (mut client, task) = Target::new(&self.settings)?.connect().await?;
+        ensure_schema(&mut client, &self.settings.schema_name).await?;
         Ok((client, task))
     }
 
@@ -291,7 +299,33 @@ impl PgBackend {
     }
 }
 
-async fn ensure_schema(client: &mut Client) -> Result<(), StateError> {
+/// Points the session at the schema and creates what is missing. When every table exists
+/// nothing is created, so a role with only the rights to use them works.
+async fn ensure_schema(client: &mut Client, schema: &str) -> Result<(), StateError> {
+    if !super::pg_conn::valid_schema_name(schema) {
+        return Err(StateError::PgConnection {
+            reason: format!(
+                "schema name `{schema}` must be a lower-case identifier (letters, digits, `_`)"
+            ),
+        });
+    }
+    // The name is a checked identifier, so quoting it is enough.
+    client
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .await
+        .map_err(pg("set search_path"))?;
+    let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    let present: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = ANY($2)",
+            &[&schema, &tables],
+        )
+        .await
+        .map_err(pg("look for the state tables"))?
+        .get(0);
+    if present == TABLES.len() as i64 {
+        return Ok(());
+    }
     let tx = client
         .transaction()
         .await
@@ -299,9 +333,11 @@ async fn ensure_schema(client: &mut Client) -> Result<(), StateError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK_KEY])
         .await
         .map_err(pg("lock schema creation"))?;
-    tx.batch_execute(SCHEMA)
-        .await
-        .map_err(pg("create tables"))?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n{SCHEMA}"
+    ))
+    .await
+    .map_err(pg("create the schema and tables"))?;
     tx.commit().await.map_err(pg("commit schema"))
 }
 
@@ -309,7 +345,10 @@ impl StateBackend for PgBackend {
     type Writer = PgWriter;
 
     fn location(&self) -> String {
-        format!("postgresql stack `{}`", self.stack)
+        format!(
+            "postgresql stack `{}` (schema {})",
+            self.stack, self.settings.schema_name
+        )
     }
 
     async fn lock(&self, operation: &str, timeout: Duration) -> Result<PgWriter, StateError> {
