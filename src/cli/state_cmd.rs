@@ -4,7 +4,9 @@
 use super::{Cli, CliError};
 use crate::engine::{EngineError, Workspace, moves};
 use crate::plan::SavedPlan;
-use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter};
+use crate::state::{
+    AnyBackend, OutputState, PgBackend, StateBackend, StateFile, StateOp, StateWriter,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -155,11 +157,6 @@ fn move_ops(
 /// `state rename-stack FROM TO`: the state of stack FROM becomes the state of TO, which the
 /// stack file must already be called.
 fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
-    if matches!(ws.backend()?, crate::state::AnyBackend::Postgres(_)) {
-        return Err(CliError::new("rename-stack works on a local state only")
-            .help("a state in PostgreSQL is kept under the stack's name; copy it under the new name with the database tools")
-            .into());
-    }
     let loaded = crate::engine::prepare::load(ws, Default::default())?;
     let named = loaded.stack.map(|s| s.name.value);
     if named.as_deref() != Some(to) {
@@ -173,7 +170,7 @@ fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
     // What the stack declares under its new name (planned without the old stack's state).
     let prepared = crate::engine::prepare::prepare(ws, None, None)?;
     let declared = crate::engine::prepare::declared(&prepared.desired);
-    edit_any(ws, "state rename-stack", |s| {
+    let ops_for = |s: &StateFile| {
         if s.stack != from {
             return Err(CliError::new(format!(
                 "the state belongs to stack `{}`, not `{from}`",
@@ -186,7 +183,45 @@ fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
             stack: to.to_string(),
         });
         Ok(ops)
-    })
+    };
+    match ws.backend()? {
+        AnyBackend::Postgres(pg) => rename_pg_stack(&pg, from, ops_for),
+        AnyBackend::Local(_) => edit_any(ws, "state rename-stack", ops_for),
+    }
+}
+
+/// In PostgreSQL the state is kept under the stack's name: it moves from FROM's rows to TO's
+/// (which must have none), both locked, in one transaction.
+fn rename_pg_stack(
+    pg: &PgBackend,
+    from: &str,
+    ops_for: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, CliError>,
+) -> miette::Result<()> {
+    let operation = "state rename-stack";
+    let serial = super::runtime()?.block_on(async {
+        let old = pg.for_stack(from);
+        let source = old
+            .lock(operation, Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        let target = pg
+            .lock(operation, Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        let state = source.state().cloned().ok_or_else(|| {
+            CliError::new(format!("no state at {}", old.location()))
+                .help("`sovstack state list` with the old stack name shows where the state is")
+        })?;
+        let ops = ops_for(&state)?;
+        let serial = source
+            .rename_to(&target, &ops)
+            .await
+            .map_err(EngineError::from)?;
+        target.unlock().await.map_err(EngineError::from)?;
+        Ok::<_, miette::Report>(serial)
+    })?;
+    outln!("{operation}: done (serial {serial})");
+    Ok(())
 }
 
 /// Edits this stack's state (another stack's is refused) under the lock.

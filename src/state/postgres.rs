@@ -480,19 +480,71 @@ impl std::fmt::Debug for PgWriter {
 }
 
 impl PgWriter {
+    /// `next` sealed as this backend's stack, as the text of a snapshot row.
+    fn sealed_body(&self, next: &mut StateFile) -> Result<String, StateError> {
+        next.format_version = FORMAT_VERSION;
+        next.stack = self.backend.stack.clone();
+        next.seal();
+        String::from_utf8(snapshot::encode(next)?).map_err(|e| StateError::SnapshotCorrupt {
+            path: self.backend.location_path(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// `state rename-stack`: this stack's state, with `ops` applied and the next serial, becomes
+    /// the state of `target`'s stack (whose lock `target` holds and which has no state), and
+    /// its journal follows; in one transaction, so the state is under one name or the other.
+    pub async fn rename_to(
+        mut self,
+        target: &PgWriter,
+        ops: &[StateOp],
+    ) -> Result<u64, StateError> {
+        super::backend::refuse_reinit(target.state(), target.backend.location())?;
+        let mut next =
+            super::backend::require_state(self.state.as_ref(), self.backend.location())?.clone();
+        for op in ops {
+            next.apply(op);
+        }
+        next.serial += 1;
+        let body = target.sealed_body(&mut next)?;
+        let (from, to) = (self.backend.stack.clone(), target.backend.stack.clone());
+        let tx = self.client.transaction().await.map_err(pg("begin"))?;
+        tx.execute(
+            "INSERT INTO sovstack_state (stack, lineage, serial, body) VALUES ($1, $2, $3, $4)",
+            &[&to, &next.lineage.to_string(), &(next.serial as i64), &body],
+        )
+        .await
+        .map_err(pg("insert the renamed snapshot"))?;
+        for (sql, what) in [
+            (
+                "DELETE FROM sovstack_state WHERE stack = $1",
+                "delete the old snapshot",
+            ),
+            (
+                "DELETE FROM sovstack_state_oplog WHERE stack = $1",
+                "delete the old operation log",
+            ),
+        ] {
+            tx.execute(sql, &[&from]).await.map_err(pg(what))?;
+        }
+        tx.execute(
+            "UPDATE sovstack_journal SET stack = $2 WHERE stack = $1",
+            &[&from, &to],
+        )
+        .await
+        .map_err(pg("move the journal"))?;
+        tx.commit().await.map_err(pg("commit the rename"))?;
+        let serial = next.serial;
+        self.state = Some(next);
+        self.unlock().await?;
+        Ok(serial)
+    }
+
     /// Writes `next` as the snapshot (old body kept as `previous_body`) and drops the folded log rows, in one
     /// transaction. The update only applies if the stored serial is still the one we loaded: a writer that
     /// bypassed the lock is detected instead of overwritten.
     async fn write_snapshot(&mut self, mut next: StateFile) -> Result<u64, StateError> {
-        next.format_version = FORMAT_VERSION;
-        next.stack = self.backend.stack.clone();
-        next.seal();
-        let body = String::from_utf8(snapshot::encode(&next)?).map_err(|e| {
-            StateError::SnapshotCorrupt {
-                path: self.backend.location_path(),
-                reason: e.to_string(),
-            }
-        })?;
+        let body = self.sealed_body(&mut next)?;
         let expected_prev: Option<i64> = self.state.as_ref().map(|s| s.serial as i64);
         let serial = next.serial as i64;
         let stack = self.backend.stack.clone();

@@ -10,7 +10,7 @@ use crate::harness::request_gate::{KillPoint, RequestGate};
 use crate::harness::sandbox_cli::{self, Workspace, text};
 use sovstack::sandbox::SandboxConfig;
 use sovstack::state::pg_conn::{PgSettings, SslMode};
-use sovstack::state::{PgBackend, StateBackend, StateError, StateFile};
+use sovstack::state::{PgBackend, StateBackend, StateError, StateFile, StateOp, StateWriter};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -119,6 +119,42 @@ async fn cloud_only_lives_in_postgres_from_apply_to_destroy() {
         "{t}"
     );
 
+    // Renaming the stack moves its state (and journal) to the new name, in one transaction.
+    let stack_file = ws.dir.join("stack.hcl");
+    let renamed = std::fs::read_to_string(&stack_file)
+        .unwrap()
+        .replace("stack \"cloud-only\"", "stack \"cloud-two\"");
+    std::fs::write(&stack_file, renamed).unwrap();
+    assert_ok(
+        &run(&["state", "rename-stack", "cloud-only", "cloud-two"]).await,
+        "rename-stack",
+    );
+    let old = PgBackend::new(conn.clone(), "cloud-only");
+    assert!(
+        old.load().await.unwrap().is_none(),
+        "nothing left under the old name"
+    );
+    let listed_after = run(&["state", "list"]).await;
+    assert_eq!(stdout(&listed_after), stdout(&listed));
+    // The journal came along: the same entries and head, now under the new name.
+    let chain = |o: &Output| stdout(o).split_once("): ").map(|(_, c)| c.to_string());
+    let moved = run(&["audit", "verify"]).await;
+    assert!(
+        stdout(&moved).contains("stack `cloud-two`"),
+        "{}",
+        text(&moved)
+    );
+    assert_eq!(chain(&moved), chain(&audit));
+    assert_ok(
+        &run(&["apply", "--auto-approve"]).await,
+        "apply under the new name",
+    );
+    let plan = run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(plan.status.code(), Some(0), "converged: {}", text(&plan));
+    for s in sandbox_cli::list(&url, "servers").await {
+        assert_eq!(s["labels"]["sovstack.stack"], "cloud-two");
+    }
+
     assert_ok(&run(&["destroy", "--auto-approve"]).await, "destroy");
     assert!(sandbox_cli::list(&url, "servers").await.is_empty());
     let listed = run(&["state", "list"]).await;
@@ -126,6 +162,51 @@ async fn cloud_only_lives_in_postgres_from_apply_to_destroy() {
     assert_eq!(stdout(&listed).trim(), "");
     assert!(!ws.dir.join(".sovstack").exists());
     sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_unlock_ends_a_stuck_holders_session() {
+    let Some(pg) = PgCluster::start() else {
+        return;
+    };
+    let conn = pg.conn_str();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.hcl"),
+        with_backend("stack \"stuck\" {}\n", ""),
+    )
+    .unwrap();
+    let holder = PgBackend::new(conn.clone(), "stuck");
+    let mut w = holder.lock("apply", Duration::ZERO).await.unwrap();
+    w.init("stuck").await.unwrap();
+    let id = w.lock_info().id.clone();
+    let force_unlock = |id: &str| {
+        let cli = crate::harness::cli::Sovstack::in_dir(dir.path())
+            .env("PG_CONN_STR", &conn)
+            .args(["force-unlock", id]);
+        tokio::task::spawn_blocking(move || cli.run())
+    };
+    let wrong = force_unlock("not-the-id").await.unwrap();
+    wrong.expect_code(1);
+    assert!(wrong.stderr.contains("does not match"), "{}", wrong.stderr);
+    let released = force_unlock(&id).await.unwrap();
+    released.expect_code(0);
+    assert!(
+        released.stdout.contains("was released"),
+        "{}",
+        released.stdout
+    );
+    // The stuck holder's session is gone: it can write nothing more, and the lock is free.
+    let write = w.record(StateOp::Remove {
+        address: "server.x".into(),
+    });
+    assert!(write.await.is_err(), "a broken lock writes nothing");
+    drop(
+        holder
+            .lock("apply", Duration::ZERO)
+            .await
+            .expect("the lock is free"),
+    );
 }
 
 /// Waits until some session polls for an advisory lock: a run waiting with `--lock-timeout`.
