@@ -44,7 +44,7 @@ fn resource(id: &str, hasher: &KeyedHasher) -> ResourceState {
     }
 }
 
-fn upsert(address: &str, id: &str) -> StateOp {
+pub(crate) fn upsert(address: &str, id: &str) -> StateOp {
     StateOp::Upsert {
         address: address.into(),
         resource: resource(id, &KeyedHasher::from_key([5; 32])),
@@ -482,7 +482,7 @@ async fn a_second_process_is_refused_with_the_holders_info_then_waits_and_force_
 
 // ---- journal ---------------------------------------------------------------------------------------------------
 
-fn record(n: usize) -> JournalRecord {
+pub(crate) fn record(n: usize) -> JournalRecord {
     JournalRecord {
         operation: "apply".into(),
         plan_hash: Some(format!("sha256:{n:064x}")),

@@ -549,3 +549,63 @@ async fn tls_verify_full_checks_the_ca_and_the_host_name() {
         listed.stderr
     );
 }
+
+/// The grants docs/team-state.md gives (its `sql` block, run as written) let CI write and
+/// force-unlock, and let the reader read and nothing more.
+#[tokio::test]
+async fn the_roles_the_docs_grant_are_enough() {
+    let Some(pg) = PgCluster::start() else {
+        return;
+    };
+    // The owner creates the tables once.
+    assert!(
+        PgBackend::new(pg.conn_str(), "roles")
+            .load()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let doc = std::fs::read_to_string(crate::harness::cli::repo_root().join("docs/team-state.md"))
+        .expect("docs/team-state.md");
+    let sql = doc
+        .split("```sql\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("an sql block");
+    pg.execute(sql).await;
+    let as_role = |role: &str| {
+        let conn = format!(
+            "host=127.0.0.1 port={} user={role} dbname=postgres sslmode=disable",
+            pg.port
+        );
+        PgBackend::new(conn, "roles")
+    };
+
+    let ci = as_role("sovstack_ci");
+    let mut w = ci.lock("apply", Duration::ZERO).await.expect("CI locks");
+    w.init("roles").await.expect("CI writes a snapshot");
+    w.record(crate::state::upsert("server.a", "1"))
+        .await
+        .expect("CI records");
+    w.append_journal(crate::state::record(1))
+        .await
+        .expect("CI journals");
+    w.fold().await.expect("CI folds");
+    let id = w.lock_info().id.clone();
+    ci.force_unlock(&id)
+        .await
+        .expect("CI ends its own role's stuck session");
+    assert_eq!(ci.verify_journal().await.expect("CI verifies").entries, 1);
+
+    let reader = as_role("sovstack_reader");
+    let loaded = reader
+        .load()
+        .await
+        .expect("the reader reads")
+        .expect("a state");
+    assert!(loaded.state.resources.contains_key("server.a"));
+    assert!(
+        reader.lock("apply", Duration::ZERO).await.is_err(),
+        "the reader cannot lock"
+    );
+}
