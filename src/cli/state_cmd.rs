@@ -77,11 +77,7 @@ pub fn show_state_warnings(warnings: &[String]) {
 }
 
 pub(super) fn no_state(ws: &Workspace) -> CliError {
-    let location = ws
-        .backend()
-        .map(|b| b.location())
-        .unwrap_or_else(|_| ws.state.display().to_string());
-    CliError::new(format!("no state at {location}"))
+    CliError::new(format!("no state at {}", ws.state_location()))
         .help("`sovstack apply` creates it; pass --state FILE if it lives elsewhere")
 }
 

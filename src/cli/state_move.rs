@@ -139,13 +139,30 @@ pub fn pull(ws: &Workspace) -> miette::Result<()> {
 pub fn push(ws: &Workspace, args: &PushArgs) -> miette::Result<()> {
     let (name, incoming) = read_state_file(&args.file)?;
     let backend = ws.backend()?;
+    // Into an empty backend the file must still be this stack's state.
+    let stack_name = crate::engine::prepare::load(ws, Default::default())
+        .ok()
+        .and_then(|l| l.stack)
+        .map(|s| s.name.value);
     let serial = super::runtime()?.block_on(async {
         let mut w = backend
             .lock("state push", Duration::ZERO)
             .await
             .map_err(EngineError::from)?;
-        if let Some(current) = w.state() {
-            check_push(&name, &backend.location(), current, &incoming, args.force)?;
+        match (w.state(), &stack_name) {
+            (Some(current), _) => {
+                check_push(&name, &backend.location(), current, &incoming, args.force)?
+            }
+            (None, Some(stack)) if *stack != incoming.stack => {
+                return Err(MoveError::Stack {
+                    file: name.clone(),
+                    location: backend.location(),
+                    incoming: incoming.stack.clone(),
+                    current: stack.clone(),
+                }
+                .into());
+            }
+            (None, _) => {}
         }
         let serial = w.persist(incoming).await.map_err(EngineError::from)?;
         w.unlock().await.map_err(EngineError::from)?;

@@ -74,6 +74,14 @@ impl Workspace {
         })
     }
 
+    /// Where the state is, for messages: the backend's location, or the local path when the
+    /// backend block cannot be read.
+    pub fn state_location(&self) -> String {
+        self.backend()
+            .map(|b| crate::state::StateBackend::location(&b))
+            .unwrap_or_else(|_| self.state.display().to_string())
+    }
+
     /// Where the state lives: in PostgreSQL when the stack has a `backend "pg"` block (the
     /// stack's name keys it there), otherwise the local file.
     pub fn backend(&self) -> Result<AnyBackend, EngineError> {
