@@ -241,6 +241,24 @@ mod tests {
         assert!(r.settings.sslrootcert.unwrap().ends_with("ca.pem"));
     }
 
+    /// `validate` (the full load) reports the same problems, and unknown attributes by name.
+    #[test]
+    fn the_full_load_checks_the_block_too() {
+        let codes = |text: &str| -> Vec<String> {
+            let l = crate::config::load_str("s.hcl", text, Path::new("."), &Default::default());
+            l.diagnostics.iter().map(|d| d.code.to_string()).collect()
+        };
+        assert!(codes("stack \"s\" {\n  backend \"pg\" {\n    sslmode = \"verify-full\"\n    sslrootcert = \"ca.pem\"\n  }\n}\n").is_empty());
+        assert_eq!(
+            codes("stack \"s\" {\n  backend \"s3\" {}\n}\n"),
+            ["language::backend"]
+        );
+        assert_eq!(
+            codes("stack \"s\" {\n  backend \"pg\" {\n    conn_string = \"x\"\n  }\n}\n"),
+            ["language::unknown-attribute"]
+        );
+    }
+
     #[test]
     fn a_wrong_block_is_pointed_at_with_what_to_do() {
         let err = read_text("stack \"s\" {\n  backend \"pg\" {}\n}\n", &[]).unwrap_err();
