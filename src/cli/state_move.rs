@@ -241,11 +241,18 @@ pub fn migrate(ws: &Workspace, args: &MigrateArgs) -> miette::Result<()> {
         from.location(),
         to.location()
     );
-    if matches!(args.to, Destination::Pg) {
-        outln!(
+    match args.to {
+        Destination::Pg => outln!(
             "The local files at {} are left as they were: remove them once the team uses the database.",
             ws.state.display()
-        );
+        ),
+        Destination::Local => {
+            // The local state keeps its key beside it, as one made locally does.
+            if let Some(key) = KeyedHasher::from_env().map_err(EngineError::from)? {
+                let paths = LocalBackend::new(ws.state.clone()).paths();
+                key.keep_in_file(&paths.key).map_err(EngineError::from)?;
+            }
+        }
     }
     Ok(())
 }

@@ -416,6 +416,9 @@ async fn state_moves_to_postgres_and_back_keeping_lineage_and_serial() {
     std::fs::write(&stack_file, &local_stack).unwrap();
     let home = pulled(&run(&["state", "pull"]).await);
     assert_eq!(home, remote);
+    // The key came along into the key file, so the local state needs no variable.
+    let key_file = ws.dir.join(".sovstack/state.json.key");
+    assert_eq!(std::fs::read_to_string(key_file).unwrap().trim(), STATE_KEY);
     let plan = run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     sb.shutdown().await;
