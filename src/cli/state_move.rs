@@ -113,6 +113,15 @@ pub enum MoveError {
         serial: u64,
     },
 
+    #[error("{location} has no state but a journal of {entries} entries")]
+    #[diagnostic(
+        code(state::migrate_journal_exists),
+        help(
+            "The journal being moved would be mixed with another. Keep that journal elsewhere (it is the record of earlier applies), empty it, then migrate."
+        )
+    )]
+    JournalExists { location: String, entries: usize },
+
     #[error("the state's keyed hashes were made with another key than {location} will use")]
     #[diagnostic(
         code(state::migrate_key),
@@ -279,9 +288,24 @@ async fn copy(from: &AnyBackend, to: &AnyBackend) -> miette::Result<(String, u64
         }
         .into());
     }
+    let journal = from.journal_entries().await.map_err(EngineError::from)?;
+    let there = to.journal_entries().await.map_err(EngineError::from)?;
+    if !there.is_empty() {
+        return Err(MoveError::JournalExists {
+            location: to.location(),
+            entries: there.len(),
+        }
+        .into());
+    }
     let lineage = state.lineage.to_string();
     // Into an empty backend the state keeps its own serial.
     let serial = target.persist(state).await.map_err(EngineError::from)?;
+    if !journal.is_empty() {
+        target
+            .import_journal(&journal)
+            .await
+            .map_err(EngineError::from)?;
+    }
     target.unlock().await.map_err(EngineError::from)?;
     source.unlock().await.map_err(EngineError::from)?;
     Ok((lineage, serial))

@@ -66,6 +66,42 @@ impl AnyBackend {
             )),
         }
     }
+
+    /// The journal's entries as stored, each checked against the one before (a broken
+    /// journal is reported, not copied).
+    pub async fn journal_entries(&self) -> Result<Vec<String>, StateError> {
+        let (name, entries) = match self {
+            AnyBackend::Local(b) => {
+                let path = b.paths().journal;
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                    Err(e) => return Err(StateError::io("read", path, e)),
+                };
+                (path, text.lines().map(str::to_string).collect())
+            }
+            AnyBackend::Postgres(b) => (
+                std::path::PathBuf::from(b.location()),
+                b.journal_entries().await?,
+            ),
+        };
+        super::journal::check_entries(&name, &entries)?;
+        Ok(entries)
+    }
+}
+
+impl AnyWriter {
+    /// Writes a journal copied from another backend as this state's, which has none.
+    pub async fn import_journal(&mut self, entries: &[String]) -> Result<(), StateError> {
+        match self {
+            AnyWriter::Local(w) => {
+                let mut text = entries.join("\n");
+                text.push('\n');
+                super::atomic::write_atomic(&w.paths().journal, text.as_bytes())
+            }
+            AnyWriter::Postgres(w) => w.import_journal(entries).await,
+        }
+    }
 }
 
 impl StateBackend for AnyBackend {

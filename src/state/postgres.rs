@@ -20,7 +20,7 @@ use tokio_postgres::{Client, Row};
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
-use super::journal::{self, JournalEntry, JournalError, JournalRecord, JournalSummary};
+use super::journal::{self, JournalEntry, JournalRecord, JournalSummary};
 use super::lock_info::LockInfo;
 use super::model::{FORMAT_VERSION, StateFile, StateOp};
 use super::oplog::{self, OplogEntry, StateWarning};
@@ -263,8 +263,8 @@ impl PgBackend {
         Ok((Some(state), replay))
     }
 
-    /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
-    pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
+    /// The journal's entries of this stack as stored, in `seq` order.
+    pub async fn journal_entries(&self) -> Result<Vec<String>, StateError> {
         let (client, _task) = self.connect().await?;
         let rows = self
             .stack_rows(
@@ -273,29 +273,13 @@ impl PgBackend {
                 "read journal",
             )
             .await?;
-        let mut prev: Option<(u64, String)> = None;
-        for (i, r) in rows.iter().enumerate() {
-            let body: String = r.get(0);
-            let entry = journal::check_line(
-                body.as_bytes(),
-                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-            )
-            .map_err(|reason| {
-                StateError::Journal(JournalError::Broken {
-                    path: self.location_path(),
-                    line: i + 1,
-                    reason,
-                })
-            })?;
-            prev = Some((entry.seq, entry.hash));
-        }
-        Ok(match prev {
-            Some((entries, head_hash)) => JournalSummary { entries, head_hash },
-            None => JournalSummary {
-                entries: 0,
-                head_hash: journal::GENESIS_HASH.to_string(),
-            },
-        })
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
+    pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
+        let entries = self.journal_entries().await?;
+        Ok(journal::check_entries(&self.location_path(), &entries)?)
     }
 }
 
@@ -538,6 +522,21 @@ impl PgWriter {
         self.state = Some(next);
         self.unlock().await?;
         Ok(serial)
+    }
+
+    /// Writes a journal copied verbatim from another backend (checked entries, in order) as
+    /// this stack's, which has none: one transaction, so it is copied whole or not at all.
+    pub async fn import_journal(&mut self, entries: &[String]) -> Result<(), StateError> {
+        let tx = self.client.transaction().await.map_err(pg("begin"))?;
+        for (i, body) in entries.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO sovstack_journal (stack, seq, body) VALUES ($1, $2, $3)",
+                &[&self.backend.stack, &(i as i64 + 1), body],
+            )
+            .await
+            .map_err(pg("copy the journal"))?;
+        }
+        tx.commit().await.map_err(pg("commit the journal"))
     }
 
     /// Writes `next` as the snapshot (old body kept as `previous_body`) and drops the folded log rows, in one

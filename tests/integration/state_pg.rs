@@ -51,6 +51,12 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// What `audit verify` says of the chain (entries and head), without where the journal is.
+fn chain(o: &Output) -> Option<String> {
+    assert_ok(o, "audit verify");
+    stdout(o).rsplit_once(": ").map(|(_, c)| c.to_string())
+}
+
 fn assert_ok(o: &Output, what: &str) {
     assert!(o.status.success(), "{what}: {}", text(o));
 }
@@ -137,7 +143,6 @@ async fn cloud_only_lives_in_postgres_from_apply_to_destroy() {
     let listed_after = run(&["state", "list"]).await;
     assert_eq!(stdout(&listed_after), stdout(&listed));
     // The journal came along: the same entries and head, now under the new name.
-    let chain = |o: &Output| stdout(o).split_once("): ").map(|(_, c)| c.to_string());
     let moved = run(&["audit", "verify"]).await;
     assert!(
         stdout(&moved).contains("stack `cloud-two`"),
@@ -353,6 +358,13 @@ async fn state_moves_to_postgres_and_back_keeping_lineage_and_serial() {
     assert_ok(&run(&["apply", "--auto-approve"]).await, "local apply");
     let local = pulled(&run(&["state", "pull"]).await);
     assert!(local.resources.len() == 4 && local.serial >= 1);
+    let journal = chain(&run(&["audit", "verify"]).await);
+    assert!(
+        journal
+            .as_deref()
+            .is_some_and(|j| j.starts_with("1 entries")),
+        "{journal:?}"
+    );
 
     // Local to PostgreSQL: the same state, lineage and serial.
     std::fs::write(&stack_file, with_backend(&local_stack, "")).unwrap();
@@ -360,6 +372,11 @@ async fn state_moves_to_postgres_and_back_keeping_lineage_and_serial() {
     assert_ok(&migrated, "migrate to pg");
     let remote = pulled(&run(&["state", "pull"]).await);
     assert_eq!(remote, local, "the state arrives as it was");
+    assert_eq!(
+        chain(&run(&["audit", "verify"]).await),
+        journal,
+        "and its journal"
+    );
     let plan = run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     // A second migration never overwrites.
@@ -416,6 +433,7 @@ async fn state_moves_to_postgres_and_back_keeping_lineage_and_serial() {
     std::fs::write(&stack_file, &local_stack).unwrap();
     let home = pulled(&run(&["state", "pull"]).await);
     assert_eq!(home, remote);
+    assert_eq!(chain(&run(&["audit", "verify"]).await), journal);
     // The key came along into the key file, so the local state needs no variable.
     let key_file = ws.dir.join(".sovstack/state.json.key");
     assert_eq!(std::fs::read_to_string(key_file).unwrap().trim(), STATE_KEY);
