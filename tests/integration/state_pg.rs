@@ -214,18 +214,36 @@ async fn force_unlock_ends_a_stuck_holders_session() {
     );
 }
 
-/// Waits until some session polls for an advisory lock: a run waiting with `--lock-timeout`.
-async fn wait_for_a_waiter(pg: &PgCluster) {
+/// A session of the database, for the test's own queries.
+async fn superuser(pg: &PgCluster) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&pg.conn_str(), tokio_postgres::NoTls)
         .await
         .expect("connect");
-    let task = tokio::spawn(conn);
+    tokio::spawn(conn);
+    client
+}
+
+/// The database's clock, as text.
+async fn db_now(pg: &PgCluster) -> String {
+    let row = superuser(pg)
+        .await
+        .query_one("SELECT now()::text", &[])
+        .await;
+    row.expect("read the clock").get(0)
+}
+
+/// Waits until a session started after `since` is in the loop of a run waiting for the lock
+/// (`--lock-timeout`): its last query is one of the three that loop sends.
+async fn wait_for_a_waiter(pg: &PgCluster, since: &str) {
+    let client = superuser(pg).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let waiting: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_try_advisory_lock%'",
-                &[],
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_start > $1::text::timestamptz \
+                 AND (query LIKE 'SELECT pg_try_advisory_lock%' OR query LIKE 'SELECT pid FROM pg_locks%' \
+                 OR query LIKE 'SELECT backend_pid, info FROM sovstack_state_lock%')",
+                &[&since],
             )
             .await
             .expect("read pg_stat_activity")
@@ -239,8 +257,6 @@ async fn wait_for_a_waiter(pg: &PgCluster) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    drop(client);
-    let _ = task.await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,8 +322,9 @@ async fn two_applies_share_the_lock_and_a_killed_holder_loses_nothing() {
         &conn,
         &["apply", "--auto-approve", "--lock-timeout", "120s"],
     );
+    let since = db_now(&pg).await;
     let waiter = tokio::spawn(output_of(waiter));
-    wait_for_a_waiter(&pg).await;
+    wait_for_a_waiter(&pg, &since).await;
     // SAFETY: kill(2) on our own child's pid, which it still holds (not yet reaped).
     unsafe { libc::kill(holder_pid as libc::pid_t, libc::SIGKILL) };
     let _ = tokio::task::spawn_blocking(move || holder.wait()).await;
