@@ -27,7 +27,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let rt = super::runtime()?;
     let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
     let state = read.state.ok_or_else(|| EngineError::NoState {
-        path: ws.state.display().to_string(),
+        path: ws.state_location(),
     })?;
     let hasher = read.hasher.ok_or(EngineError::MissingStateKey)?;
     let refreshed = rt.block_on(refresh::refresh(&prepared.stack, &state, &hasher))?;

@@ -11,6 +11,7 @@ mod plan;
 mod render;
 mod signals;
 mod state_cmd;
+mod state_move;
 mod ui;
 mod validate;
 

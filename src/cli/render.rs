@@ -141,7 +141,12 @@ fn render_to(
         let mut result = render::render_stack(stack, &opts);
         if matches!(result, Err(RenderError::MissingDigestKey)) {
             let key_path = crate::state::atomic::with_suffix(&ws.state, ".key");
-            let hasher = state_key(&key_path).map_err(|source| CommandError::StateKey {
+            // A state kept elsewhere has no key file beside it: the key comes from the variable.
+            let hasher = match ws.backend() {
+                Ok(crate::state::AnyBackend::Local(_)) => state_key(&key_path),
+                _ => remote_state_key(),
+            };
+            let hasher = hasher.map_err(|source| CommandError::StateKey {
                 path: key_path.display().to_string(),
                 source,
             })?;
@@ -161,6 +166,12 @@ fn render_to(
 }
 
 /// `SOVSTACK_STATE_KEY`, else the local key file (created on first use, as apply would).
+fn remote_state_key() -> Result<KeyedHasher, StateError> {
+    KeyedHasher::from_env()?.ok_or_else(|| StateError::Key {
+        reason: "SOVSTACK_STATE_KEY must be set when the state is in PostgreSQL".into(),
+    })
+}
+
 fn state_key(key_file: &Path) -> Result<KeyedHasher, StateError> {
     if let Some(h) = KeyedHasher::from_env()? {
         return Ok(h);

@@ -4,7 +4,9 @@
 use super::{Cli, CliError};
 use crate::engine::{EngineError, Workspace, moves};
 use crate::plan::SavedPlan;
-use crate::state::{OutputState, StateBackend, StateFile, StateOp, StateWriter, verify_journal};
+use crate::state::{
+    AnyBackend, OutputState, PgBackend, StateBackend, StateFile, StateOp, StateWriter,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,6 +25,14 @@ pub enum StateCommand {
     /// Give the state the stack's new name (after renaming the `stack` block); every cloud
     /// resource's stack label follows on the next apply.
     RenameStack { from: String, to: String },
+    /// Print the current state (with every recorded operation) as a state file.
+    Pull,
+    /// Replace the state with FILE (`-` reads stdin): same lineage, not older than the current
+    /// serial unless --force; it becomes the next serial.
+    Push(super::state_move::PushArgs),
+    /// Copy the state between the local file and the stack's `backend "pg"`, keeping its
+    /// lineage and serial.
+    Migrate(super::state_move::MigrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,8 +76,8 @@ pub fn show_state_warnings(warnings: &[String]) {
     }
 }
 
-fn no_state(ws: &Workspace) -> CliError {
-    CliError::new(format!("no state at {}", ws.state.display()))
+pub(super) fn no_state(ws: &Workspace) -> CliError {
+    CliError::new(format!("no state at {}", ws.state_location()))
         .help("`sovstack apply` creates it; pass --state FILE if it lives elsewhere")
 }
 
@@ -105,6 +115,9 @@ pub fn run_state(cli: &Cli, cmd: &StateCommand) -> miette::Result<ExitCode> {
             edit(&ws, "state mv", |s| move_ops(s, from, to, &declared))?
         }
         StateCommand::RenameStack { from, to } => rename_stack(&ws, from, to)?,
+        StateCommand::Pull => super::state_move::pull(&ws)?,
+        StateCommand::Push(args) => super::state_move::push(&ws, args)?,
+        StateCommand::Migrate(args) => super::state_move::migrate(&ws, args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -140,11 +153,6 @@ fn move_ops(
 /// `state rename-stack FROM TO`: the state of stack FROM becomes the state of TO, which the
 /// stack file must already be called.
 fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
-    if matches!(ws.backend()?, crate::state::AnyBackend::Postgres(_)) {
-        return Err(CliError::new("rename-stack works on a local state only")
-            .help("a state in PostgreSQL is kept under the stack's name; copy it under the new name with the database tools")
-            .into());
-    }
     let loaded = crate::engine::prepare::load(ws, Default::default())?;
     let named = loaded.stack.map(|s| s.name.value);
     if named.as_deref() != Some(to) {
@@ -158,7 +166,7 @@ fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
     // What the stack declares under its new name (planned without the old stack's state).
     let prepared = crate::engine::prepare::prepare(ws, None, None)?;
     let declared = crate::engine::prepare::declared(&prepared.desired);
-    edit_any(ws, "state rename-stack", |s| {
+    let ops_for = |s: &StateFile| {
         if s.stack != from {
             return Err(CliError::new(format!(
                 "the state belongs to stack `{}`, not `{from}`",
@@ -171,7 +179,45 @@ fn rename_stack(ws: &Workspace, from: &str, to: &str) -> miette::Result<()> {
             stack: to.to_string(),
         });
         Ok(ops)
-    })
+    };
+    match ws.backend()? {
+        AnyBackend::Postgres(pg) => rename_pg_stack(&pg, from, ops_for),
+        AnyBackend::Local(_) => edit_any(ws, "state rename-stack", ops_for),
+    }
+}
+
+/// In PostgreSQL the state is kept under the stack's name: it moves from FROM's rows to TO's
+/// (which must have none), both locked, in one transaction.
+fn rename_pg_stack(
+    pg: &PgBackend,
+    from: &str,
+    ops_for: impl FnOnce(&StateFile) -> Result<Vec<StateOp>, CliError>,
+) -> miette::Result<()> {
+    let operation = "state rename-stack";
+    let serial = super::runtime()?.block_on(async {
+        let old = pg.for_stack(from);
+        let source = old
+            .lock(operation, Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        let target = pg
+            .lock(operation, Duration::ZERO)
+            .await
+            .map_err(EngineError::from)?;
+        let state = source.state().cloned().ok_or_else(|| {
+            CliError::new(format!("no state at {}", old.location()))
+                .help("`sovstack state list` with the old stack name shows where the state is")
+        })?;
+        let ops = ops_for(&state)?;
+        let serial = source
+            .rename_to(&target, &ops)
+            .await
+            .map_err(EngineError::from)?;
+        target.unlock().await.map_err(EngineError::from)?;
+        Ok::<_, miette::Report>(serial)
+    })?;
+    outln!("{operation}: done (serial {serial})");
+    Ok(())
 }
 
 /// Edits this stack's state (another stack's is refused) under the lock.
@@ -390,11 +436,12 @@ pub fn run_force_unlock(cli: &Cli, id: &str) -> miette::Result<ExitCode> {
 
 pub fn run_audit_verify(cli: &Cli) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
-    let path = crate::state::atomic::with_suffix(&ws.state, ".journal");
-    let s = verify_journal(&path).map_err(miette::Report::new)?;
+    let backend = ws.backend()?;
+    let (location, s) = super::runtime()?
+        .block_on(backend.verify_journal())
+        .map_err(EngineError::from)?;
     outln!(
-        "{}: {} entries, every link intact; head {}",
-        path.display(),
+        "{location}: {} entries, every link intact; head {}",
         s.entries,
         s.head_hash
     );

@@ -13,6 +13,7 @@ pub mod suggest;
 pub mod value;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use load::backend::{BackendInvalid, RemoteState, read_backend};
 pub use load::{
     LoadError, LoadOptions, Loaded, load_file, load_str, parse_port_mapping, parse_port_range,
 };

@@ -170,6 +170,37 @@ pub static BLOCKS: &[BlockSchema] = &[
         ],
     ),
     block(
+        "stack.backend",
+        &["type"],
+        "Where the state lives: `backend \"pg\"` keeps it in PostgreSQL. Literal strings only.",
+        &[
+            a(
+                "conn_str",
+                "string",
+                false,
+                "libpq connection string or postgres:// URL. Default: the PG_CONN_STR environment variable.",
+            ),
+            a(
+                "schema_name",
+                "string",
+                false,
+                "Schema of the state tables. Default: PG_SCHEMA_NAME, else `sovstack`.",
+            ),
+            a(
+                "sslmode",
+                "string",
+                false,
+                "disable, prefer, require or verify-full. Default: the connection string's, else prefer.",
+            ),
+            a(
+                "sslrootcert",
+                "string",
+                false,
+                "PEM file of the CA that signed the server's certificate (verify-full), relative to the stack file.",
+            ),
+        ],
+    ),
+    block(
         "variable",
         &["name"],
         "An input. Values come from `default`, the environment (`SOVSTACK_VAR_<name>`) or `--var name=value`.",

@@ -17,8 +17,7 @@ pub use executor::{ExecuteError, Operations, Outcome, Walk, execute};
 pub use interrupt::StopSignal;
 
 use crate::resources::{CloudProvider, NodeProvider, Providers};
-use crate::state::postgres::{PG_CONN_ENV, PgBackend};
-use crate::state::{AnyBackend, LocalBackend};
+use crate::state::{AnyBackend, LocalBackend, PgBackend};
 use std::path::{Path, PathBuf};
 
 /// Where the local state lives by default, relative to the stack file's directory.
@@ -75,19 +74,26 @@ impl Workspace {
         })
     }
 
-    /// Where the state lives: in PostgreSQL when `SOVSTACK_PG_CONN` names a database (the
+    /// Where the state is, for messages: the backend's location, or the local path when the
+    /// backend block cannot be read.
+    pub fn state_location(&self) -> String {
+        self.backend()
+            .map(|b| crate::state::StateBackend::location(&b))
+            .unwrap_or_else(|_| self.state.display().to_string())
+    }
+
+    /// Where the state lives: in PostgreSQL when the stack has a `backend "pg"` block (the
     /// stack's name keys it there), otherwise the local file.
     pub fn backend(&self) -> Result<AnyBackend, EngineError> {
-        if std::env::var_os(PG_CONN_ENV).is_none() {
-            return Ok(AnyBackend::Local(LocalBackend::new(self.state.clone())));
-        }
-        let loaded = prepare::load(self, Default::default())?;
-        let Some(stack) = loaded.stack else {
-            return Err(EngineError::Invalid {
-                rendered: crate::config::diagnostic::render(&loaded.diagnostics, &loaded.source),
-            });
-        };
-        Ok(AnyBackend::Postgres(PgBackend::from_env(stack.name.value)?))
+        let env = |name: &str| std::env::var(name).ok();
+        let remote =
+            crate::config::read_backend(&self.stack, &env).map_err(|e| EngineError::Invalid {
+                rendered: e.rendered,
+            })?;
+        Ok(match remote {
+            None => AnyBackend::Local(LocalBackend::new(self.state.clone())),
+            Some(r) => AnyBackend::Postgres(PgBackend::with_settings(r.settings, r.stack)),
+        })
     }
 }
 

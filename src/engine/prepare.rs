@@ -139,7 +139,7 @@ pub fn check_stack_identity(
 ) -> Result<(), EngineError> {
     match state {
         Some(s) if s.stack != stack.name.value => Err(EngineError::WrongStack {
-            location: ws.state.display().to_string(),
+            location: ws.state_location(),
             state_stack: s.stack.clone(),
             stack: stack.name.value.clone(),
         }),

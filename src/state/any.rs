@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
-use super::journal::{JournalEntry, JournalRecord};
+use super::journal::{JournalEntry, JournalRecord, JournalSummary};
 use super::keyed_hash::{KeyedHasher, STATE_KEY_ENV};
 use super::local::{LocalBackend, LocalWriter};
 use super::lock_info::LockInfo;
@@ -47,6 +47,59 @@ impl AnyBackend {
                     "{STATE_KEY_ENV} must be set when the state is in PostgreSQL (64 hex characters, the same on every machine that applies this stack)"
                 ),
             }),
+        }
+    }
+}
+
+impl AnyBackend {
+    /// Checks every link of this state's journal; the summary and where the journal is.
+    pub async fn verify_journal(&self) -> Result<(String, JournalSummary), StateError> {
+        match self {
+            AnyBackend::Local(b) => {
+                let path = b.paths().journal;
+                let summary = super::journal::verify_journal(&path)?;
+                Ok((path.display().to_string(), summary))
+            }
+            AnyBackend::Postgres(b) => Ok((
+                format!("the journal of {}", b.location()),
+                b.verify_journal().await?,
+            )),
+        }
+    }
+
+    /// The journal's entries as stored, each checked against the one before (a broken
+    /// journal is reported, not copied).
+    pub async fn journal_entries(&self) -> Result<Vec<String>, StateError> {
+        let (name, entries) = match self {
+            AnyBackend::Local(b) => {
+                let path = b.paths().journal;
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                    Err(e) => return Err(StateError::io("read", path, e)),
+                };
+                (path, text.lines().map(str::to_string).collect())
+            }
+            AnyBackend::Postgres(b) => (
+                std::path::PathBuf::from(b.location()),
+                b.journal_entries().await?,
+            ),
+        };
+        super::journal::check_entries(&name, &entries)?;
+        Ok(entries)
+    }
+}
+
+impl AnyWriter {
+    /// Writes a journal copied from another backend as this state's, which has none.
+    pub async fn import_journal(&mut self, entries: &[String]) -> Result<(), StateError> {
+        match self {
+            AnyWriter::Local(w) => {
+                let mut text = entries.join("\n");
+                text.push('\n');
+                super::atomic::write_atomic(&w.paths().journal, text.as_bytes())
+            }
+            AnyWriter::Postgres(w) => w.import_journal(entries).await,
         }
     }
 }

@@ -275,13 +275,33 @@ pub enum StateError {
     #[error("PostgreSQL state backend: {context}: {source}")]
     #[diagnostic(
         code(state::postgres),
-        help("Check the connection string (SOVSTACK_PG_CONN) and that the server is reachable.")
+        help(
+            "Check the connection string (`conn_str` of the stack's `backend \"pg\"` block, or PG_CONN_STR), that the server is reachable and that the user may use the schema's tables."
+        )
     )]
     Postgres {
         context: String,
         #[source]
         source: tokio_postgres::Error,
     },
+
+    #[error("PostgreSQL state backend: {reason}")]
+    #[diagnostic(
+        code(state::postgres_connection),
+        help(
+            "Set the connection string in PG_CONN_STR (or `conn_str` of the stack's `backend \"pg\"` block), e.g. `host=db.internal dbname=sovstack user=sovstack sslmode=verify-full sslrootcert=/etc/sovstack/ca.pem`."
+        )
+    )]
+    PgConnection { reason: String },
+
+    #[error("PostgreSQL state backend: the server's TLS certificate was refused: {reason}")]
+    #[diagnostic(
+        code(state::postgres_tls),
+        help(
+            "With sslmode verify-full the certificate must be signed by the CA in `sslrootcert` and name the host connected to (`host`, also when `hostaddr` is given). Check both; `sslmode = \"require\"` encrypts without checking, for a network you trust."
+        )
+    )]
+    PgTls { reason: String },
 
     #[error("PostgreSQL state row for stack `{stack}` is not valid: {reason}")]
     #[diagnostic(

@@ -237,6 +237,31 @@ pub fn verify_journal(path: &Path) -> Result<JournalSummary, JournalError> {
     })
 }
 
+/// Checks stored entries (lines of a file, rows of a table) link by link, in order; `path`
+/// names the journal in the error.
+pub fn check_entries(path: &Path, entries: &[String]) -> Result<JournalSummary, JournalError> {
+    let mut prev: Option<(u64, String)> = None;
+    for (i, body) in entries.iter().enumerate() {
+        let entry = check_line(
+            body.as_bytes(),
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )
+        .map_err(|reason| JournalError::Broken {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason,
+        })?;
+        prev = Some((entry.seq, entry.hash));
+    }
+    Ok(match prev {
+        Some((entries, head_hash)) => JournalSummary { entries, head_hash },
+        None => JournalSummary {
+            entries: 0,
+            head_hash: GENESIS_HASH.to_string(),
+        },
+    })
+}
+
 /// Checks one line against the previous entry's `(seq, hash)`.
 pub fn check_line(bytes: &[u8], prev: Option<(u64, &str)>) -> Result<JournalEntry, BreakReason> {
     let entry: JournalEntry =

@@ -124,6 +124,16 @@ impl KeyedHasher {
     fn create_file(key_file: &Path) -> Result<Self, StateError> {
         let mut key = [0u8; KEY_LEN];
         rand::fill(&mut key);
+        Self::write_new_file(key_file, key)
+    }
+
+    /// Keeps this key in `key_file` (0600) unless a key file is there already (a state moved
+    /// to a local file then needs no variable); returns the key the file holds.
+    pub fn keep_in_file(&self, key_file: &Path) -> Result<Self, StateError> {
+        Self::write_new_file(key_file, self.key)
+    }
+
+    fn write_new_file(key_file: &Path, key: [u8; KEY_LEN]) -> Result<Self, StateError> {
         // The key may be made before the state it belongs to (`plan --out` of a new stack).
         if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StateError::io("create", dir, e))?;

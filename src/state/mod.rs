@@ -19,6 +19,7 @@ pub mod local_lock;
 pub mod lock_info;
 pub mod model;
 pub mod oplog;
+pub mod pg_conn;
 pub mod postgres;
 pub mod schema;
 pub mod snapshot;

@@ -6,30 +6,38 @@
 //! write (there is no pool that could hand a write to a session without the lock). Tables are created if missing,
 //! under a transaction-scoped advisory lock so that two first runs do not race on `CREATE TABLE`.
 //!
-//! Connection: a libpq-style string (`host=127.0.0.1 port=5432 user=sovstack dbname=state`) or URL, usually from
-//! `SOVSTACK_PG_CONN`. TLS is not supported yet: use it on a trusted network or through a local tunnel.
+//! Connection: a libpq-style string (`host=127.0.0.1 port=5432 user=sovstack dbname=state`) or URL, from the stack's
+//! `backend "pg"` block or `PG_CONN_STR`, with TLS as [`super::pg_conn`] sets it up. The tables live in their own
+//! schema (`sovstack` unless `schema_name` says otherwise); a role that may not create them still works once they
+//! exist.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 use super::backend::{Loaded, StateBackend, StateWriter};
 use super::error::StateError;
-use super::journal::{self, JournalEntry, JournalError, JournalRecord, JournalSummary};
+use super::journal::{self, JournalEntry, JournalRecord, JournalSummary};
 use super::lock_info::LockInfo;
 use super::model::{FORMAT_VERSION, StateFile, StateOp};
 use super::oplog::{self, OplogEntry, StateWarning};
+use super::pg_conn::{PgSettings, Target};
 use super::snapshot;
-
-/// Environment variable with the connection string.
-pub const PG_CONN_ENV: &str = "SOVSTACK_PG_CONN";
 
 const LOCK_POLL: Duration = Duration::from_millis(100);
 /// Key of the transaction lock that serializes table creation.
 const DDL_LOCK_KEY: i64 = 0x736f_7673_7461_636b; // "sovstack"
+
+/// The tables, all of which must exist before a run may skip creating them.
+const TABLES: &[&str] = &[
+    "sovstack_state",
+    "sovstack_state_oplog",
+    "sovstack_state_lock",
+    "sovstack_journal",
+];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sovstack_state (
@@ -63,7 +71,7 @@ CREATE TABLE IF NOT EXISTS sovstack_journal (
 /// State of one stack in PostgreSQL.
 #[derive(Clone)]
 pub struct PgBackend {
-    conn: String,
+    settings: PgSettings,
     stack: String,
 }
 
@@ -71,6 +79,7 @@ impl std::fmt::Debug for PgBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The connection string may hold a password.
         f.debug_struct("PgBackend")
+            .field("schema", &self.settings.schema_name)
             .field("stack", &self.stack)
             .finish()
     }
@@ -81,20 +90,27 @@ fn pg(context: &str) -> impl FnOnce(tokio_postgres::Error) -> StateError + '_ {
 }
 
 impl PgBackend {
-    /// State of `stack` in the database at `conn`.
+    /// State of `stack` in the database at `conn`, in the default schema.
     pub fn new(conn: impl Into<String>, stack: impl Into<String>) -> Self {
+        Self::with_settings(PgSettings::new(conn), stack)
+    }
+
+    /// State of `stack` where `settings` say.
+    pub fn with_settings(settings: PgSettings, stack: impl Into<String>) -> Self {
         PgBackend {
-            conn: conn.into(),
+            settings,
             stack: stack.into(),
         }
     }
 
-    /// Connection string from `SOVSTACK_PG_CONN`.
-    pub fn from_env(stack: impl Into<String>) -> Result<Self, StateError> {
-        let conn = std::env::var(PG_CONN_ENV).map_err(|_| StateError::Key {
-            reason: format!("{PG_CONN_ENV} is not set"),
-        })?;
-        Ok(Self::new(conn, stack))
+    /// The name of the stack this state is kept under.
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The same database and schema, for the state of another stack.
+    pub fn for_stack(&self, stack: impl Into<String>) -> Self {
+        Self::with_settings(self.settings.clone(), stack)
     }
 
     /// Advisory lock key of this stack: the first 8 bytes of a hash of its name.
@@ -110,16 +126,8 @@ impl PgBackend {
     }
 
     async fn connect(&self) -> Result<(Client, JoinHandle<()>), StateError> {
-        let (client, connection) = tokio_postgres::connect(&self.conn, NoTls)
-            .await
-            .map_err(pg("connect"))?;
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL state connection ended: {e}");
-            }
-        });
-        let mut client = client;
-        ensure_schema(&mut client).await?;
+        let (mut client, task) = Target::new(&self.settings)?.connect().await?;
+        ensure_schema(&mut client, &self.settings.schema_name).await?;
         Ok((client, task))
     }
 
@@ -255,8 +263,8 @@ impl PgBackend {
         Ok((Some(state), replay))
     }
 
-    /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
-    pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
+    /// The journal's entries of this stack as stored, in `seq` order.
+    pub async fn journal_entries(&self) -> Result<Vec<String>, StateError> {
         let (client, _task) = self.connect().await?;
         let rows = self
             .stack_rows(
@@ -265,33 +273,43 @@ impl PgBackend {
                 "read journal",
             )
             .await?;
-        let mut prev: Option<(u64, String)> = None;
-        for (i, r) in rows.iter().enumerate() {
-            let body: String = r.get(0);
-            let entry = journal::check_line(
-                body.as_bytes(),
-                prev.as_ref().map(|(s, h)| (*s, h.as_str())),
-            )
-            .map_err(|reason| {
-                StateError::Journal(JournalError::Broken {
-                    path: self.location_path(),
-                    line: i + 1,
-                    reason,
-                })
-            })?;
-            prev = Some((entry.seq, entry.hash));
-        }
-        Ok(match prev {
-            Some((entries, head_hash)) => JournalSummary { entries, head_hash },
-            None => JournalSummary {
-                entries: 0,
-                head_hash: journal::GENESIS_HASH.to_string(),
-            },
-        })
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Verifies the journal of this stack, row by row in `seq` order (`line` in errors is the entry's position).
+    pub async fn verify_journal(&self) -> Result<JournalSummary, StateError> {
+        let entries = self.journal_entries().await?;
+        Ok(journal::check_entries(&self.location_path(), &entries)?)
     }
 }
 
-async fn ensure_schema(client: &mut Client) -> Result<(), StateError> {
+/// Points the session at the schema and creates what is missing. When every table exists
+/// nothing is created, so a role with only the rights to use them works.
+async fn ensure_schema(client: &mut Client, schema: &str) -> Result<(), StateError> {
+    if !super::pg_conn::valid_schema_name(schema) {
+        return Err(StateError::PgConnection {
+            reason: format!(
+                "schema name `{schema}` must be a lower-case identifier (letters, digits, `_`)"
+            ),
+        });
+    }
+    // The name is a checked identifier, so quoting it is enough.
+    client
+        .batch_execute(&format!("SET search_path TO \"{schema}\""))
+        .await
+        .map_err(pg("set search_path"))?;
+    let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    let present: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = ANY($2)",
+            &[&schema, &tables],
+        )
+        .await
+        .map_err(pg("look for the state tables"))?
+        .get(0);
+    if present == TABLES.len() as i64 {
+        return Ok(());
+    }
     let tx = client
         .transaction()
         .await
@@ -299,9 +317,11 @@ async fn ensure_schema(client: &mut Client) -> Result<(), StateError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK_KEY])
         .await
         .map_err(pg("lock schema creation"))?;
-    tx.batch_execute(SCHEMA)
-        .await
-        .map_err(pg("create tables"))?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n{SCHEMA}"
+    ))
+    .await
+    .map_err(pg("create the schema and tables"))?;
     tx.commit().await.map_err(pg("commit schema"))
 }
 
@@ -309,7 +329,10 @@ impl StateBackend for PgBackend {
     type Writer = PgWriter;
 
     fn location(&self) -> String {
-        format!("postgresql stack `{}`", self.stack)
+        format!(
+            "postgresql stack `{}` (schema {})",
+            self.stack, self.settings.schema_name
+        )
     }
 
     async fn lock(&self, operation: &str, timeout: Duration) -> Result<PgWriter, StateError> {
@@ -441,19 +464,86 @@ impl std::fmt::Debug for PgWriter {
 }
 
 impl PgWriter {
+    /// `next` sealed as this backend's stack, as the text of a snapshot row.
+    fn sealed_body(&self, next: &mut StateFile) -> Result<String, StateError> {
+        next.format_version = FORMAT_VERSION;
+        next.stack = self.backend.stack.clone();
+        next.seal();
+        String::from_utf8(snapshot::encode(next)?).map_err(|e| StateError::SnapshotCorrupt {
+            path: self.backend.location_path(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// `state rename-stack`: this stack's state, with `ops` applied and the next serial, becomes
+    /// the state of `target`'s stack (whose lock `target` holds and which has no state), and
+    /// its journal follows; in one transaction, so the state is under one name or the other.
+    pub async fn rename_to(
+        mut self,
+        target: &PgWriter,
+        ops: &[StateOp],
+    ) -> Result<u64, StateError> {
+        super::backend::refuse_reinit(target.state(), target.backend.location())?;
+        let mut next =
+            super::backend::require_state(self.state.as_ref(), self.backend.location())?.clone();
+        for op in ops {
+            next.apply(op);
+        }
+        next.serial += 1;
+        let body = target.sealed_body(&mut next)?;
+        let (from, to) = (self.backend.stack.clone(), target.backend.stack.clone());
+        let tx = self.client.transaction().await.map_err(pg("begin"))?;
+        tx.execute(
+            "INSERT INTO sovstack_state (stack, lineage, serial, body) VALUES ($1, $2, $3, $4)",
+            &[&to, &next.lineage.to_string(), &(next.serial as i64), &body],
+        )
+        .await
+        .map_err(pg("insert the renamed snapshot"))?;
+        for (sql, what) in [
+            (
+                "DELETE FROM sovstack_state WHERE stack = $1",
+                "delete the old snapshot",
+            ),
+            (
+                "DELETE FROM sovstack_state_oplog WHERE stack = $1",
+                "delete the old operation log",
+            ),
+        ] {
+            tx.execute(sql, &[&from]).await.map_err(pg(what))?;
+        }
+        tx.execute(
+            "UPDATE sovstack_journal SET stack = $2 WHERE stack = $1",
+            &[&from, &to],
+        )
+        .await
+        .map_err(pg("move the journal"))?;
+        tx.commit().await.map_err(pg("commit the rename"))?;
+        let serial = next.serial;
+        self.state = Some(next);
+        self.unlock().await?;
+        Ok(serial)
+    }
+
+    /// Writes a journal copied verbatim from another backend (checked entries, in order) as
+    /// this stack's, which has none: one transaction, so it is copied whole or not at all.
+    pub async fn import_journal(&mut self, entries: &[String]) -> Result<(), StateError> {
+        let tx = self.client.transaction().await.map_err(pg("begin"))?;
+        for (i, body) in entries.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO sovstack_journal (stack, seq, body) VALUES ($1, $2, $3)",
+                &[&self.backend.stack, &(i as i64 + 1), body],
+            )
+            .await
+            .map_err(pg("copy the journal"))?;
+        }
+        tx.commit().await.map_err(pg("commit the journal"))
+    }
+
     /// Writes `next` as the snapshot (old body kept as `previous_body`) and drops the folded log rows, in one
     /// transaction. The update only applies if the stored serial is still the one we loaded: a writer that
     /// bypassed the lock is detected instead of overwritten.
     async fn write_snapshot(&mut self, mut next: StateFile) -> Result<u64, StateError> {
-        next.format_version = FORMAT_VERSION;
-        next.stack = self.backend.stack.clone();
-        next.seal();
-        let body = String::from_utf8(snapshot::encode(&next)?).map_err(|e| {
-            StateError::SnapshotCorrupt {
-                path: self.backend.location_path(),
-                reason: e.to_string(),
-            }
-        })?;
+        let body = self.sealed_body(&mut next)?;
         let expected_prev: Option<i64> = self.state.as_ref().map(|s| s.serial as i64);
         let serial = next.serial as i64;
         let stack = self.backend.stack.clone();

@@ -24,4 +24,5 @@ mod ssh;
 mod stack_e2e;
 mod state;
 mod state_ops;
+mod state_pg;
 mod validate;

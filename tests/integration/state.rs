@@ -44,7 +44,7 @@ fn resource(id: &str, hasher: &KeyedHasher) -> ResourceState {
     }
 }
 
-fn upsert(address: &str, id: &str) -> StateOp {
+pub(crate) fn upsert(address: &str, id: &str) -> StateOp {
     StateOp::Upsert {
         address: address.into(),
         resource: resource(id, &KeyedHasher::from_key([5; 32])),
@@ -482,7 +482,7 @@ async fn a_second_process_is_refused_with_the_holders_info_then_waits_and_force_
 
 // ---- journal ---------------------------------------------------------------------------------------------------
 
-fn record(n: usize) -> JournalRecord {
+pub(crate) fn record(n: usize) -> JournalRecord {
     JournalRecord {
         operation: "apply".into(),
         plan_hash: Some(format!("sha256:{n:064x}")),
@@ -669,7 +669,7 @@ async fn postgres_backend_locks_records_folds_and_refuses_damage() {
     // Journal verification and tamper detection.
     assert_eq!(a.verify_journal().await.unwrap().entries, 2);
     pg.execute(
-        "UPDATE sovstack_journal SET body = replace(body, '\"failed\"', '\"succeeded\"') WHERE seq = 2",
+        "UPDATE sovstack.sovstack_journal SET body = replace(body, '\"failed\"', '\"succeeded\"') WHERE seq = 2",
     )
     .await;
     match a.verify_journal().await.unwrap_err() {
@@ -678,45 +678,11 @@ async fn postgres_backend_locks_records_folds_and_refuses_damage() {
     }
 
     // A damaged snapshot row is refused and left as it is.
-    pg.execute("UPDATE sovstack_state SET body = replace(body, 'server.b', 'server.B') WHERE stack = 'demo'")
+    pg.execute("UPDATE sovstack.sovstack_state SET body = replace(body, 'server.b', 'server.B') WHERE stack = 'demo'")
         .await;
     let err = b.load().await.unwrap_err();
     assert!(matches!(err, StateError::ChecksumMismatch { .. }), "{err}");
     let err = b.lock("apply", Duration::ZERO).await.unwrap_err();
     assert!(matches!(err, StateError::ChecksumMismatch { .. }), "{err}");
     drop(pg);
-}
-
-/// The CLI reaches the PostgreSQL backend when `SOVSTACK_PG_CONN` is set: it plans against
-/// the (empty) state there, lists what a writer put there, and refuses to apply without a
-/// shared state key.
-#[tokio::test]
-async fn the_cli_reads_state_from_postgres_when_a_connection_is_given() {
-    let Some(pg) = PgCluster::start() else {
-        return;
-    };
-    let dir = crate::harness::cli::repo_root().join("examples/cloud-only");
-    let conn = pg.conn_str();
-    let cli = || crate::harness::cli::Sovstack::in_dir(&dir).env("SOVSTACK_PG_CONN", &conn);
-    let plan = cli().args(["plan", "--refresh=false"]).run();
-    plan.expect_code(0);
-    assert!(plan.stdout.contains("to add"), "{}", plan.stdout);
-
-    let backend = PgBackend::new(conn.clone(), "cloud-only");
-    let mut w = backend.lock("apply", Duration::ZERO).await.unwrap();
-    w.init("cloud-only").await.unwrap();
-    w.record(upsert("server.app", "4711")).await.unwrap();
-    w.fold().await.unwrap();
-    w.unlock().await.unwrap();
-    let listed = cli().args(["state", "list"]).run();
-    listed.expect_code(0);
-    assert_eq!(listed.stdout.trim(), "server.app");
-
-    let apply = cli().args(["apply", "--auto-approve"]).run();
-    apply.expect_code(1);
-    assert!(
-        apply.stderr.contains("SOVSTACK_STATE_KEY must be set"),
-        "{}",
-        apply.stderr
-    );
 }

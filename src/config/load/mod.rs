@@ -8,6 +8,7 @@
 //! (`stack`, `infrastructure`, `collector`, `compose`, `checks`) through the shared
 //! attribute readers of `readers`. `syntax` reads the syntax tree; `ports` parses ports.
 
+pub mod backend;
 mod checks;
 mod collector;
 mod compose;

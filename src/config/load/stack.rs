@@ -29,6 +29,9 @@ impl ModelBuilder<'_, '_> {
         }
         let (name, name_span) = sb.labels.first().map(label).unwrap_or_default();
         let policy = self.policy(sb);
+        for d in super::backend::check(sb) {
+            self.err(d);
+        }
         let mut stack = Stack {
             source: self.l.source.clone(),
             name: Spanned::new(name, name_span),

@@ -143,7 +143,7 @@ pub fn command_in(sb: &SandboxHandle, dir: &Path, args: &[&str]) -> Command {
         .env("HCLOUD_TOKEN", TOKEN)
         .env("NO_COLOR", "1")
         .env_remove("SOVSTACK_STATE_KEY")
-        .env_remove("SOVSTACK_PG_CONN")
+        .env_remove("PG_CONN_STR")
         .stdin(Stdio::null());
     c
 }

@@ -16,7 +16,14 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
     as_postgres_user: bool,
+    tls: bool,
     pub port: u16,
+}
+
+/// The server's certificate and key (PEM), for a cluster that accepts TLS connections only.
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 fn find_bin_dir() -> Option<PathBuf> {
@@ -53,6 +60,15 @@ fn id_of(user: &str, flag: &str) -> u32 {
 impl PgCluster {
     /// Starts a cluster, or returns `None` (after a loud message) when PostgreSQL is not installed outside CI.
     pub fn start() -> Option<PgCluster> {
+        Self::start_with(None)
+    }
+
+    /// A cluster that takes TCP connections over TLS only (`hostssl` in pg_hba.conf), with `tls`.
+    pub fn start_tls(tls: &ServerTls) -> Option<PgCluster> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&ServerTls>) -> Option<PgCluster> {
         let Some(bin) = find_bin_dir() else {
             let msg = "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)";
             if std::env::var_os("CI").is_some() {
@@ -82,6 +98,7 @@ impl PgCluster {
             dir,
             bin,
             as_postgres_user,
+            tls: tls.is_some(),
             port: 0,
         };
         let data = cluster.data_dir();
@@ -105,6 +122,9 @@ impl PgCluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&status.stderr)
         );
+        if let Some(tls) = tls {
+            cluster.install_tls(tls);
+        }
         // A port found free can be taken before the server binds it; try a few.
         for _ in 0..5 {
             cluster.port = free_port();
@@ -116,6 +136,32 @@ impl PgCluster {
             "PostgreSQL did not start; log:\n{}",
             std::fs::read_to_string(cluster.log()).unwrap_or_default()
         );
+    }
+
+    /// The certificate and key where the server looks by default, and TCP for TLS only.
+    fn install_tls(&self, tls: &ServerTls) {
+        let data = self.data_dir();
+        self.write_server_file(&data.join("server.crt"), &tls.cert_pem);
+        self.write_server_file(&data.join("server.key"), &tls.key_pem);
+        self.write_server_file(
+            &data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        );
+    }
+
+    /// A file only the server's user reads (PostgreSQL refuses a key others can read).
+    fn write_server_file(&self, path: &std::path::Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).expect("write a server file");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if self.as_postgres_user {
+            std::os::unix::fs::chown(
+                path,
+                Some(id_of("postgres", "-u")),
+                Some(id_of("postgres", "-g")),
+            )
+            .expect("chown a server file to postgres");
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -139,9 +185,10 @@ impl PgCluster {
 
     fn try_start(&self) -> bool {
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off",
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.tls { " -c ssl=on" } else { "" }
         );
         let out = self
             .command("pg_ctl")

@@ -59,6 +59,8 @@ pub fn command(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
         .env("HCLOUD_ENDPOINT", endpoint)
         .env("HCLOUD_TOKEN", TOKEN)
         .env("NO_COLOR", "1")
+        .env_remove("PG_CONN_STR")
+        .env_remove("PG_SCHEMA_NAME")
         .stdin(Stdio::null());
     c
 }
