@@ -3,14 +3,17 @@
 //! about the rest are still reported).
 
 use super::Cli;
+use super::ui::emit;
 use crate::drift::{self, DRIFT_FORMAT_VERSION, DriftReport, DriftSummary, ReportError, Status};
 use crate::engine::{EngineError, refresh};
 use crate::plan::{PlanOptions, StateRef};
+use crate::progress::json;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print the report as JSON (schemas/drift.schema.json).
+    /// Print the report as one JSON object per line (schemas/events.schema.json): a line per
+    /// finding and the `drift_report` line with the whole report (schemas/drift.schema.json).
     #[arg(long)]
     pub json: bool,
     /// Print nothing unless there is drift or an error (for cron).
@@ -99,10 +102,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     rt.shutdown_background();
     if !(args.quiet && report.status == Status::Clean) {
         if args.json {
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            json::of_drift(&report).iter().for_each(emit);
         } else {
             out!("{}", drift::text::render(&report));
         }

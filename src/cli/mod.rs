@@ -13,6 +13,7 @@ mod signals;
 mod state_cmd;
 mod ui;
 mod validate;
+mod version;
 
 pub use error::CliError;
 
@@ -33,6 +34,7 @@ pub mod exit {
 #[command(
     name = "sovstack",
     version,
+    long_version = version::LONG,
     about = "Provision a sovereign LLM inference stack from stack.hcl"
 )]
 pub struct Cli {
@@ -48,6 +50,9 @@ pub struct Cli {
     /// Set a variable (repeatable); overrides SOVSTACK_VAR_<name>.
     #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -94,6 +99,24 @@ pub enum Command {
     Audit(AuditCommand),
     /// Serve a local simulation of the Hetzner Cloud API, to rehearse on.
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Print the version, commit, build date and what this build supports.
+    Version,
+    /// Print a shell completion script (e.g. `sovstack completions bash > /etc/bash_completion.d/sovstack`).
+    Completions { shell: clap_complete::Shell },
+}
+
+impl Command {
+    /// Whether the command prints the machine-readable stream (`--json`).
+    pub fn json_stream(&self) -> bool {
+        match self {
+            Command::Validate(a) => a.json,
+            Command::Plan(a) => a.json,
+            Command::Apply(a) => a.run.json,
+            Command::Destroy(a) => a.run.json,
+            Command::Drift(a) => a.json,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,8 +197,17 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
+    ui::set_colors(cli.no_color);
+    let json = cli.command.json_stream();
+    if json {
+        ui::emit(&crate::progress::json::version());
+    }
     match run(&cli) {
         Ok(code) => code,
+        Err(report) if json => {
+            ui::emit(&crate::progress::json::error(&report));
+            ExitCode::from(exit::ERROR)
+        }
         Err(report) => {
             show_error(&report);
             ExitCode::from(exit::ERROR)
@@ -224,6 +256,14 @@ fn run(cli: &Cli) -> miette::Result<ExitCode> {
         Command::ForceUnlock { id } => state_cmd::run_force_unlock(cli, id),
         Command::Import { address, id } => state_cmd::run_import(cli, address, id),
         Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(cli),
+        Command::Version => {
+            outln!("{}", version::report());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            version::completions(*shell);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sandbox(args) => {
             runtime()?
                 .block_on(crate::sandbox::serve(args.clone()))

@@ -1,19 +1,37 @@
 //! `sovstack validate`: load, check, print diagnostics; exit 1 on any error.
 
 use super::Cli;
+use super::ui::emit;
 use crate::config::diagnostic;
 use crate::engine::{EngineError, prepare};
+use crate::progress::json;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the diagnostics as one JSON object per line (schemas/events.schema.json), each
+    /// with the file, line and column it points at.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(cli: &Cli, _args: &Args) -> miette::Result<ExitCode> {
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
         loaded.diagnostics.extend(crate::validate::check(stack));
         loaded.diagnostics.sort();
+    }
+    if args.json {
+        json::diagnostics(&loaded.diagnostics, &loaded.source)
+            .iter()
+            .for_each(emit);
+        emit(&json::validate_result(&loaded.diagnostics));
+        return Ok(ExitCode::from(if loaded.diagnostics.has_errors() {
+            super::exit::ERROR
+        } else {
+            super::exit::OK
+        }));
     }
     let rendered = diagnostic::render(&loaded.diagnostics, &loaded.source);
     if loaded.diagnostics.has_errors() {

@@ -1,19 +1,102 @@
-//! Events as lines: `HH:MM:SS address: what happened`, elapsed times on completion. Plain
-//! lines read the same on a terminal and in CI logs.
+//! Events as lines: `HH:MM:SS address: what happened`, elapsed times on completion. For logs
+//! and pipes: an operation that has said nothing for [`HEARTBEAT`] gets a line saying it still
+//! runs, for how long, and what it last said it waits for, so a log never looks hung.
 
-use super::{Event, Progress};
-use std::io::Write;
+use super::{Event, LineSink, Operation, Progress};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// Writes one timestamped line per event to stderr.
-pub struct PlainLines;
+/// Silence longer than this on a running operation gets a heartbeat line.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Writes one timestamped line per event, and heartbeats.
+pub struct PlainLines {
+    out: LineSink,
+    running: BTreeMap<String, Running>,
+}
+
+/// An operation under way, as the heartbeat needs it.
+struct Running {
+    operation: Operation,
+    started: Instant,
+    last_line: Instant,
+    last_message: Option<String>,
+}
+
+impl PlainLines {
+    pub fn new(out: LineSink) -> Self {
+        Self {
+            out,
+            running: BTreeMap::new(),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let now = chrono::Utc::now().format("%H:%M:%S");
+        (self.out)(&format!("{now} {text}"));
+    }
+
+    fn note(&mut self, event: &Event) {
+        let now = Instant::now();
+        match event {
+            Event::Started { address, operation } => {
+                let r = Running {
+                    operation: *operation,
+                    started: now,
+                    last_line: now,
+                    last_message: None,
+                };
+                self.running.insert(address.clone(), r);
+            }
+            Event::Progress { address, message } => {
+                if let Some(r) = self.running.get_mut(address) {
+                    r.last_line = now;
+                    r.last_message = Some(message.clone());
+                }
+            }
+            Event::Finished { address, .. } | Event::Failed { address, .. } => {
+                self.running.remove(address);
+            }
+            Event::Skipped { .. } => {}
+        }
+    }
+}
 
 impl Progress for PlainLines {
     fn event(&mut self, event: &Event) {
-        let line = describe(event);
-        let now = chrono::Utc::now().format("%H:%M:%S");
-        let mut out = std::io::stderr().lock();
-        let _ = writeln!(out, "{now} {line}");
+        self.note(event);
+        self.line(&describe(event));
     }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .running
+            .iter_mut()
+            .filter(|(_, r)| now.duration_since(r.last_line) >= HEARTBEAT)
+            .map(|(address, r)| {
+                r.last_line = now;
+                heartbeat(address, r, now)
+            })
+            .collect();
+        for text in due {
+            self.line(&text);
+        }
+    }
+}
+
+/// `server.a: still creating after 12s (waiting for sshd on 10.0.0.2:22)`.
+fn heartbeat(address: &str, r: &Running, now: Instant) -> String {
+    let mut text = format!(
+        "{address}: still {} after {}s",
+        r.operation.present_participle(),
+        now.duration_since(r.started).as_secs()
+    );
+    if let Some(m) = &r.last_message {
+        text.push_str(&format!(" ({m})"));
+    }
+    text
 }
 
 pub fn describe(e: &Event) -> String {
@@ -52,8 +135,59 @@ pub fn describe(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::Operation;
-    use std::time::Duration;
+    use crate::progress::{EventSink, render};
+    use std::sync::{Arc, Mutex};
+
+    /// A renderer writing into a shared buffer, and the buffer.
+    pub(crate) fn captured() -> (PlainLines, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let out: LineSink = Box::new(move |l| sink.lock().unwrap().push(l.to_string()));
+        (PlainLines::new(out), lines)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_15s_wait_gets_a_heartbeat_with_what_it_waits_for() {
+        let (plain, lines) = captured();
+        let (events, rx) = EventSink::new();
+        let shown = tokio::spawn(render(rx, Box::new(plain)));
+        events.send(Event::Started {
+            address: "server.a".into(),
+            operation: Operation::Create,
+        });
+        events.progress("server.a", "waiting for sshd on 10.0.0.2:22");
+        events.send(Event::Started {
+            address: "ssh_key.k".into(),
+            operation: Operation::Create,
+        });
+        events.send(Event::Finished {
+            address: "ssh_key.k".into(),
+            operation: Operation::Create,
+            elapsed: Duration::from_millis(200),
+        });
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        events.send(Event::Finished {
+            address: "server.a".into(),
+            operation: Operation::Create,
+            elapsed: Duration::from_secs(15),
+        });
+        drop(events);
+        shown.await.unwrap();
+        let lines = lines.lock().unwrap();
+        let beats: Vec<&String> = lines.iter().filter(|l| l.contains("still")).collect();
+        assert_eq!(beats.len(), 1, "one heartbeat in 15s: {lines:#?}");
+        assert!(
+            beats[0]
+                .ends_with("server.a: still creating after 10s (waiting for sshd on 10.0.0.2:22)"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .ends_with("server.a: created after 15.0s")
+        );
+    }
 
     #[test]
     fn lines_say_what_happened_to_which_address() {

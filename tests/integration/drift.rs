@@ -3,6 +3,7 @@
 //! made behind sovstack's back, then detected, named in the text and JSON reports, exported as
 //! OTLP logs, and accepted with `apply --refresh-only`.
 
+use crate::harness::events;
 use crate::harness::sshd::Sshd;
 use sovstack::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use std::io::{Read, Write};
@@ -186,6 +187,11 @@ async fn id_of(sb: &SandboxHandle, what: &str, address: &str) -> u64 {
         .unwrap()
 }
 
+/// The drift report of a `drift --json` stream, every line checked against the events schema.
+fn drift_report(out: &Output) -> serde_json::Value {
+    events::document(&events::stream(&out.stdout), "drift_report", "report")
+}
+
 fn schema_validator() -> jsonschema::Validator {
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -304,7 +310,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     assert_eq!(json["unapplied"], serde_json::json!([]), "{json:#}");
     assert!(
         json["notes"][0]
@@ -389,7 +395,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     // The JSON report conforms to the schema and names every finding.
     let out = run(&sb, &dir, &["drift", "--json", "--quiet"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     let v = schema_validator();
     assert!(
         v.is_valid(&json),
@@ -510,7 +516,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     // accepted changes are now configuration not applied.
     let out = run(&sb, &dir, &["drift", "--json"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     let findings = json["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{json:#}");
     assert_eq!(findings[0]["area"], "policy");
@@ -529,7 +535,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     drop(spare_sshd);
     let out = run(&sb, &dir, &["drift", "--json"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     assert!(v.is_valid(&json));
     assert_eq!(json["status"], "error");
     assert_eq!(json["errors"][0]["address"], "host.two", "{json:#}");

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod events;
 pub mod openai_standin;
 pub mod openapi;
 pub mod postgres;
