@@ -18,6 +18,7 @@ mod input_checks;
 mod node;
 mod node_reach;
 mod plan;
+mod progress;
 mod render;
 mod sandbox;
 mod ssh;
