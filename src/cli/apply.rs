@@ -120,6 +120,7 @@ fn execute(cli: &Cli, req: &Request, json: bool) -> miette::Result<ExitCode> {
     let report = rt.block_on(apply::run(&ws, req, &mut ui));
     guard.abort();
     let report = report?;
+    log_results(req, &report);
     let outputs = || {
         super::state_cmd::read(&ws)
             .map(|s| s.outputs)
@@ -133,6 +134,68 @@ fn execute(cli: &Cli, req: &Request, json: bool) -> miette::Result<ExitCode> {
         show_outputs(&outputs());
     }
     Ok(code)
+}
+
+/// The run's results as log records, when exporting: one per changed or failed address and a
+/// summary, in the run's trace.
+fn log_results(req: &Request, report: &Report) {
+    use crate::telemetry::records::{Level, Record, emit};
+    let Some(logger) = crate::telemetry::logger("sovstack.apply") else {
+        return;
+    };
+    let command = req.command.as_str();
+    let attrs = |address: &str, result: &str| {
+        vec![
+            ("sovstack.command", command.to_string()),
+            ("sovstack.address", address.to_string()),
+            ("sovstack.result", result.to_string()),
+        ]
+    };
+    for address in &report.done {
+        let body = format!("{address}: done");
+        let attributes = attrs(address, "ok");
+        emit(
+            &logger,
+            Record {
+                level: Level::Info,
+                body,
+                attributes,
+            },
+        );
+    }
+    for (address, diagnostic) in &report.failed {
+        let first = diagnostic.lines().find(|l| !l.trim().is_empty());
+        let body = format!("{address}: failed: {}", first.unwrap_or("").trim());
+        let attributes = attrs(address, "failed");
+        emit(
+            &logger,
+            Record {
+                level: Level::Error,
+                body,
+                attributes,
+            },
+        );
+    }
+    let (level, result) = match &report.stop {
+        None => (Level::Info, "complete"),
+        Some(_) => (Level::Error, "stopped with errors"),
+    };
+    let body = format!(
+        "{command} {result}: {} added, {} changed, {} destroyed",
+        report.added, report.changed, report.destroyed
+    );
+    let attributes = vec![
+        ("sovstack.command", command.to_string()),
+        ("sovstack.result", result.to_string()),
+    ];
+    emit(
+        &logger,
+        Record {
+            level,
+            body,
+            attributes,
+        },
+    );
 }
 
 /// The end of a `--json` run: each failure's diagnostic, the counts, the outputs.

@@ -19,10 +19,6 @@ pub struct Args {
     /// Print nothing unless there is drift or an error (for cron).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Also send the report as OTLP/HTTP log records to this collector (base URL; `/v1/logs`
-    /// is appended).
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
@@ -86,12 +82,12 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     };
     report.settle();
     // The export goes first so that its failure is part of what is printed.
-    if let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
-        let headers = drift::otlp::headers_from_env();
-        if let Err(e) = rt.block_on(drift::otlp::export(endpoint, &headers, &report)) {
+    if let Some(logger) = crate::telemetry::logger("sovstack.drift") {
+        drift::otlp::emit_report(&logger, &report);
+        if let Err(e) = crate::telemetry::flush() {
             report.errors.push(ReportError {
                 address: None,
-                message: e.to_string(),
+                message: format!("cannot send the drift report: {e}"),
                 help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
             });
             report.settle();

@@ -53,6 +53,15 @@ pub struct Cli {
     /// No colours (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Export this run's trace and log records (plan, apply, destroy, drift) over OTLP/HTTP
+    /// to this collector (base URL; `/v1/traces` and `/v1/logs` are appended).
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -106,6 +115,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// The commands that export their trace, by name.
+    pub fn traced(&self) -> Option<&'static str> {
+        match self {
+            Command::Plan(_) => Some("plan"),
+            Command::Apply(_) => Some("apply"),
+            Command::Destroy(_) => Some("destroy"),
+            Command::Drift(_) => Some("drift"),
+            _ => None,
+        }
+    }
+
     /// Whether the command prints the machine-readable stream (`--json`).
     pub fn json_stream(&self) -> bool {
         match self {
@@ -202,7 +222,8 @@ pub fn main() -> ExitCode {
     if json {
         ui::emit(&crate::progress::json::version());
     }
-    match run(&cli) {
+    let result = enter_dir(&cli).and_then(|()| traced(&cli));
+    match result {
         Ok(code) => code,
         Err(report) if json => {
             ui::emit(&crate::progress::json::error(&report));
@@ -236,11 +257,44 @@ fn show_error(report: &miette::Report) {
     }
 }
 
-fn run(cli: &Cli) -> miette::Result<ExitCode> {
+fn enter_dir(cli: &Cli) -> miette::Result<()> {
     if let Some(dir) = &cli.dir {
         std::env::set_current_dir(dir)
             .map_err(|e| CliError::new(format!("cannot change to {}: {e}", dir.display())))?;
     }
+    Ok(())
+}
+
+/// Runs the command inside its trace span, exporting the trace when asked to; the span ends
+/// and everything is sent before the process exits.
+fn traced(cli: &Cli) -> miette::Result<ExitCode> {
+    let Some(name) = cli.command.traced() else {
+        crate::telemetry::start(&Default::default())?;
+        return run(cli);
+    };
+    let endpoint = cli.otlp_endpoint.clone().filter(|e| !e.is_empty());
+    let region = endpoint.as_ref().and_then(|_| region(cli));
+    crate::telemetry::start(&crate::telemetry::Settings { endpoint, region })?;
+    let span = crate::telemetry::spans::command(name);
+    let result = span.in_scope(|| run(cli));
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    drop(span);
+    crate::telemetry::shutdown();
+    result
+}
+
+/// The Hetzner location of the stack's first server, for `cloud.region`; `None` when the
+/// stack does not load (the command itself then says why).
+fn region(cli: &Cli) -> Option<String> {
+    let ws = cli.workspace().ok()?;
+    let loaded = crate::engine::prepare::load(&ws, Default::default()).ok()?;
+    let stack = loaded.stack?;
+    stack.servers.first().map(|s| s.location.value.clone())
+}
+
+fn run(cli: &Cli) -> miette::Result<ExitCode> {
     match &cli.command {
         Command::Validate(args) => validate::run(cli, args),
         Command::Fmt(args) => fmt::run(cli, args),

@@ -387,16 +387,11 @@ mod tests {
         .into_iter()
         .collect();
         lines.push(json::outputs(&outputs));
-        let report: DriftReport = serde_json::from_value(serde_json::json!({
-            "format_version": 1, "tool_version": "0", "stack": "s",
-            "state": {"lineage": "l", "serial": 3}, "checked_at": "2026-01-01T00:00:00Z",
-            "checked": 2, "status": "drift",
-            "findings": [{"area": "cloud", "kind": "changed", "address": "server.a",
-                "summary": "labels changed", "remedy": "apply"}],
-            "unapplied": [], "errors": [], "notes": [],
-            "summary": {"policy": 0, "cloud": 1, "node": 0, "unapplied": 0, "errors": 0}
-        }))
-        .expect("a drift report");
+        let report = crate::drift::example_report(
+            serde_json::json!([{"area": "cloud", "kind": "changed", "address": "server.a",
+                "summary": "labels changed", "remedy": "apply"}]),
+            serde_json::json!([]),
+        );
         lines.extend(json::of_drift(&report));
         let source = crate::config::SourceFile::new("stack.hcl", "stack \"x\" {\n  bad = 1\n}\n");
         let mut diags = crate::config::Diagnostics::new();

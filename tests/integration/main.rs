@@ -25,4 +25,5 @@ mod ssh;
 mod stack_e2e;
 mod state;
 mod state_ops;
+mod telemetry;
 mod validate;

@@ -5,6 +5,7 @@ pub mod cloud;
 pub mod events;
 pub mod openai_standin;
 pub mod openapi;
+pub mod otlp;
 pub mod postgres;
 pub mod request_gate;
 pub mod sandbox_cli;
