@@ -27,7 +27,7 @@ impl Mode {
     pub fn choose(json: bool) -> Self {
         if json {
             Self::Json
-        } else if std::io::stderr().is_terminal() && std::env::var_os("SOVSTACK_PLAIN").is_none() {
+        } else if std::io::stderr().is_terminal() {
             Self::Live
         } else {
             Self::Plain
