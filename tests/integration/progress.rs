@@ -179,11 +179,29 @@ async fn a_slow_apply_on_a_terminal_shows_elapsed_times_and_what_it_waits_for() 
         );
     }
     assert!(drawn.contains("waiting for create_server"), "{drawn}");
+    assert!(
+        with_percent(&drawn, "create_server ("),
+        "the action's progress is shown: {drawn}"
+    );
     // Finished lines scroll above, in colour; the summary and the outputs close the run.
     assert!(drawn.contains("\u{1b}[32m✓"), "{drawn}");
     assert!(drawn.contains("server.app: created after"), "{drawn}");
     assert!(drawn.contains("Apply complete: 4 added"), "{drawn}");
     assert!(drawn.contains("app_address = "), "{drawn}");
+}
+
+/// Whether `text` has `prefix` followed by `ID) N%`, as an action's progress shows.
+fn with_percent(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(i, _)| {
+        let rest = &text[i + prefix.len()..];
+        let Some((id, rest)) = rest.split_once(") ") else {
+            return false;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        id.chars().all(|c| c.is_ascii_digit())
+            && !digits.is_empty()
+            && rest[digits.len()..].starts_with('%')
+    })
 }
 
 #[test]
