@@ -12,6 +12,7 @@ fn sovstack(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sovstack"))
         .current_dir(dir)
         .args(args)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         // A state directory of its own, so nothing is read from or written to the repo.
         .arg("--state")
         .arg(std::env::temp_dir().join(format!(

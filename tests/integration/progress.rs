@@ -123,7 +123,8 @@ fn on_a_terminal(endpoint: &str, dir: &Path, args: &[&str]) -> (u32, String) {
     cmd.args(args);
     cmd.cwd(dir);
     for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("SOVSTACK_") || k == "NO_COLOR" {
+        let k_text = k.to_string_lossy();
+        if k_text.starts_with("SOVSTACK_") || k_text.starts_with("OTEL_") || k == "NO_COLOR" {
             cmd.env_remove(k);
         }
     }
