@@ -226,7 +226,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(report) if json => {
-            ui::emit(&crate::progress::json::error(&report));
+            show_json_error(&cli, &report);
             ExitCode::from(exit::ERROR)
         }
         Err(report) => {
@@ -245,6 +245,20 @@ fn usage(e: &clap::Error) -> ExitCode {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
         _ => ExitCode::from(exit::ERROR),
+    }
+}
+
+/// The error that stopped a `--json` command as its last lines: an invalid stack's
+/// diagnostics each with where it points, anything else as miette shows it.
+fn show_json_error(cli: &Cli, report: &miette::Report) {
+    let stack = match report.downcast_ref::<EngineError>() {
+        Some(EngineError::Invalid { .. }) => validate::json_lines(cli),
+        _ => Vec::new(),
+    };
+    if stack.is_empty() {
+        ui::emit(&crate::progress::json::error(report));
+    } else {
+        stack.iter().for_each(ui::emit);
     }
 }
 

@@ -15,13 +15,27 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
+/// The stack loaded and checked, with every diagnostic.
+fn load_and_check(cli: &Cli) -> miette::Result<crate::config::Loaded> {
     let ws = cli.workspace()?;
     let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
         loaded.diagnostics.extend(crate::validate::check(stack));
         loaded.diagnostics.sort();
     }
+    Ok(loaded)
+}
+
+/// The stack's diagnostics as `--json` lines with where they point, for a command that
+/// stopped because the stack is invalid; empty when they cannot be had.
+pub fn json_lines(cli: &Cli) -> Vec<crate::progress::message::Line> {
+    load_and_check(cli)
+        .map(|l| json::diagnostics(&l.diagnostics, &l.source))
+        .unwrap_or_default()
+}
+
+pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
+    let loaded = load_and_check(cli)?;
     if args.json {
         json::diagnostics(&loaded.diagnostics, &loaded.source)
             .iter()

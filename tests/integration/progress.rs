@@ -106,6 +106,31 @@ fn validate_json_points_at_file_line_and_column() {
     let end = lines.last().unwrap();
     assert_eq!(end["type"], "validate_result");
     assert_eq!(end["valid"], false);
+
+    // A plan of an invalid stack ends with the same diagnostics, each pointing at its line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sovstack"))
+        .current_dir(&dir)
+        .args(["plan", "--json"])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let plan_lines = events::stream(&out.stdout);
+    assert_eq!(plan_lines[0]["type"], "version");
+    let ranges: Vec<&serde_json::Value> = plan_lines
+        .iter()
+        .filter(|l| l["type"] == "diagnostic")
+        .map(|l| &l["diagnostic"]["range"])
+        .collect();
+    assert!(
+        !ranges.is_empty() && ranges.iter().any(|r| r["start"]["line"].is_u64()),
+        "{plan_lines:#?}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs `sovstack ARGS` in `dir` on a pseudo-terminal of 160 columns against the sandbox at
