@@ -4,42 +4,51 @@ use super::message::{
     Body, Change, ChangeSummary, Diagnostic, DriftChange, ErroredHook, Hook, Level, Line, Output,
     Pos, ProgressHook, Range, Resource, RunKind, Severity, SkippedHook, UI_VERSION,
 };
+use super::watch::Watch;
 use super::{Event, LineSink, Progress};
 use crate::config::SourceFile;
 use crate::config::diagnostic::{self, Diagnostics};
 use crate::drift::{DriftReport, Status};
 use crate::plan::{Action, Plan};
 use crate::state::OutputState;
-use std::collections::{BTreeMap, HashMap};
-use tokio::time::Instant;
+use std::collections::BTreeMap;
 
-/// Writes each event as one JSON line.
+/// Writes each event as one JSON line, and an `apply_progress` heartbeat for an operation
+/// silent for [`super::watch::HEARTBEAT`].
 pub struct JsonLines {
     out: LineSink,
-    started: HashMap<String, Instant>,
+    watch: Watch,
 }
 
 impl JsonLines {
     pub fn new(out: LineSink) -> Self {
         Self {
             out,
-            started: HashMap::new(),
+            watch: Watch::default(),
         }
     }
 }
 
 impl Progress for JsonLines {
     fn event(&mut self, event: &Event) {
-        if let Event::Started { address, .. } = event {
-            self.started.insert(address.clone(), Instant::now());
-        }
         let elapsed = match event {
-            Event::Progress { address, .. } => {
-                self.started.get(address).map(|s| s.elapsed().as_secs_f64())
-            }
+            Event::Progress { address, .. } => self.watch.elapsed(address),
             _ => None,
         };
-        (self.out)(&of_event(event, elapsed).to_json());
+        self.watch.note(event);
+        let line = of_event(event, elapsed.map(|e| e.as_secs_f64()));
+        (self.out)(&line.to_json());
+    }
+
+    fn tick(&mut self) {
+        for beat in self.watch.due() {
+            let progress = Event::Progress {
+                address: beat.address.clone(),
+                message: beat.describe(),
+            };
+            let line = of_event(&progress, Some(beat.elapsed.as_secs_f64()));
+            (self.out)(&line.to_json());
+        }
     }
 }
 
@@ -343,4 +352,49 @@ pub fn validate_result(diags: &Diagnostics) -> Line {
             warning_count: warnings,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{EventSink, Operation, render};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_operation_gets_an_apply_progress_heartbeat() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let out: LineSink = Box::new(move |l| sink.lock().unwrap().push(l.to_string()));
+        let (events, rx) = EventSink::new();
+        let shown = tokio::spawn(render(rx, Box::new(JsonLines::new(out))));
+        events.send(Event::Started {
+            address: "server.a".into(),
+            operation: Operation::Create,
+        });
+        events.progress("server.a", "waiting for create_server (1) 0%");
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        drop(events);
+        shown.await.unwrap();
+        let lines: Vec<serde_json::Value> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let beats: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| {
+                l["hook"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("server.a: still creating"))
+            })
+            .collect();
+        assert_eq!(beats.len(), 1, "{lines:#?}");
+        assert_eq!(beats[0]["type"], "apply_progress");
+        assert_eq!(
+            beats[0]["hook"]["elapsed_seconds"].as_f64().map(f64::round),
+            Some(10.0)
+        );
+    }
 }

@@ -8,6 +8,7 @@ pub mod json;
 pub mod live;
 pub mod message;
 pub mod plain;
+pub mod watch;
 
 use crate::plan::Action;
 use schemars::JsonSchema;

@@ -1,34 +1,21 @@
 //! Events as lines: `HH:MM:SS address: what happened`, elapsed times on completion. For logs
-//! and pipes: an operation that has said nothing for [`HEARTBEAT`] gets a line saying it still
+//! and pipes: an operation that has said nothing for [`super::watch::HEARTBEAT`] gets a line saying it still
 //! runs, for how long, and what it last said it waits for, so a log never looks hung.
 
-use super::{Event, LineSink, Operation, Progress};
-use std::collections::BTreeMap;
-use std::time::Duration;
-use tokio::time::Instant;
-
-/// Silence longer than this on a running operation gets a heartbeat line.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+use super::watch::Watch;
+use super::{Event, LineSink, Progress};
 
 /// Writes one timestamped line per event, and heartbeats.
 pub struct PlainLines {
     out: LineSink,
-    running: BTreeMap<String, Running>,
-}
-
-/// An operation under way, as the heartbeat needs it.
-struct Running {
-    operation: Operation,
-    started: Instant,
-    last_line: Instant,
-    last_message: Option<String>,
+    watch: Watch,
 }
 
 impl PlainLines {
     pub fn new(out: LineSink) -> Self {
         Self {
             out,
-            running: BTreeMap::new(),
+            watch: Watch::default(),
         }
     }
 
@@ -36,67 +23,19 @@ impl PlainLines {
         let now = chrono::Utc::now().format("%H:%M:%S");
         (self.out)(&format!("{now} {text}"));
     }
-
-    fn note(&mut self, event: &Event) {
-        let now = Instant::now();
-        match event {
-            Event::Started { address, operation } => {
-                let r = Running {
-                    operation: *operation,
-                    started: now,
-                    last_line: now,
-                    last_message: None,
-                };
-                self.running.insert(address.clone(), r);
-            }
-            Event::Progress { address, message } => {
-                if let Some(r) = self.running.get_mut(address) {
-                    r.last_line = now;
-                    r.last_message = Some(message.clone());
-                }
-            }
-            Event::Finished { address, .. } | Event::Failed { address, .. } => {
-                self.running.remove(address);
-            }
-            Event::Skipped { .. } => {}
-        }
-    }
 }
 
 impl Progress for PlainLines {
     fn event(&mut self, event: &Event) {
-        self.note(event);
+        self.watch.note(event);
         self.line(&describe(event));
     }
 
     fn tick(&mut self) {
-        let now = Instant::now();
-        let due: Vec<String> = self
-            .running
-            .iter_mut()
-            .filter(|(_, r)| now.duration_since(r.last_line) >= HEARTBEAT)
-            .map(|(address, r)| {
-                r.last_line = now;
-                heartbeat(address, r, now)
-            })
-            .collect();
-        for text in due {
-            self.line(&text);
+        for beat in self.watch.due() {
+            self.line(&beat.describe());
         }
     }
-}
-
-/// `server.a: still creating after 12s (waiting for sshd on 10.0.0.2:22)`.
-fn heartbeat(address: &str, r: &Running, now: Instant) -> String {
-    let mut text = format!(
-        "{address}: still {} after {}s",
-        r.operation.present_participle(),
-        now.duration_since(r.started).as_secs()
-    );
-    if let Some(m) = &r.last_message {
-        text.push_str(&format!(" ({m})"));
-    }
-    text
 }
 
 pub fn describe(e: &Event) -> String {
@@ -135,8 +74,9 @@ pub fn describe(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::{EventSink, render};
+    use crate::progress::{EventSink, Operation, render};
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     /// A renderer writing into a shared buffer, and the buffer.
     pub(crate) fn captured() -> (PlainLines, Arc<Mutex<Vec<String>>>) {
