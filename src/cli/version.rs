@@ -7,7 +7,7 @@ pub const LONG: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("SOVSTACK_COMMIT"),
-    ", built from a commit of ",
+    ", ",
     env!("SOVSTACK_BUILD_DATE"),
     ")"
 );
@@ -15,7 +15,7 @@ pub const LONG: &str = concat!(
 /// What this build can do, beside its version.
 pub fn report() -> String {
     format!(
-        "sovstack {}\ncommit: {}\nbuild date: {}\nopentelemetry export: OTLP/HTTP protobuf (traces, logs), via --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT\nstate backends: local file, postgresql\nmachine-readable output: --json, ui format {}",
+        "sovstack {}\ncommit: {}\nbuild date: {} (the commit's, so a rebuild prints the same)\nopentelemetry export: OTLP/HTTP protobuf (traces, logs), via --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT\nstate backends: local file, postgresql\nmachine-readable output: --json, ui format {}",
         env!("CARGO_PKG_VERSION"),
         env!("SOVSTACK_COMMIT"),
         env!("SOVSTACK_BUILD_DATE"),
