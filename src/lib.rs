@@ -18,6 +18,7 @@ pub mod progress;
 pub mod providers;
 pub mod render;
 pub mod resources;
+pub mod telemetry;
 pub use hcloud_sandbox as sandbox;
 pub mod state;
 pub mod validate;

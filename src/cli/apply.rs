@@ -1,11 +1,15 @@
 //! `sovstack apply [PLANFILE]` and `sovstack destroy`: arguments, then the engine's report
 //! as the user reads it.
 
+use super::ui::{Mode, TerminalUi, emit};
 use super::{Cli, exit};
 use crate::engine::StopSignal;
 use crate::engine::apply::{self, Command, Report, Request, Stop};
 use crate::plan::PlanOptions;
+use crate::progress::json;
+use crate::progress::message::{Level, RunKind};
 use crate::resources::ApplyOptions;
+use crate::state::OutputState;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -38,6 +42,10 @@ pub struct RunArgs {
     /// Wait this long for the state lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: Option<Duration>,
+    /// Print the run as one JSON object per line (schemas/events.schema.json); needs
+    /// --auto-approve unless a saved plan is applied.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,7 +83,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
         },
         stop: StopSignal::default(),
     };
-    execute(cli, &req)
+    execute(cli, &req, args.run.json)
 }
 
 pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
@@ -96,16 +104,168 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
         },
         stop: StopSignal::default(),
     };
-    execute(cli, &req)
+    execute(cli, &req, args.run.json)
 }
 
-fn execute(cli: &Cli, req: &Request) -> miette::Result<ExitCode> {
+fn execute(cli: &Cli, req: &Request, json: bool) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime()?;
+    let mode = Mode::choose(json);
+    let kind = match req.command {
+        Command::Apply => RunKind::Apply,
+        Command::Destroy => RunKind::Destroy,
+    };
+    let mut ui = TerminalUi { mode };
     let guard = rt.spawn(super::signals::guard(req.stop.clone()));
-    let report = rt.block_on(apply::run(&ws, req, &mut super::ui::TerminalUi));
+    let report = rt.block_on(apply::run(&ws, req, &mut ui));
     guard.abort();
-    Ok(show(req, &report?))
+    let report = report?;
+    log_results(req, &report);
+    let outputs = || {
+        super::state_cmd::read(&ws)
+            .map(|s| s.outputs)
+            .unwrap_or_default()
+    };
+    if mode == Mode::Json {
+        return Ok(show_json(req, kind, &report, outputs));
+    }
+    let code = show(req, &report);
+    if report.recorded && req.command == Command::Apply && !req.refresh_only {
+        show_outputs(&outputs());
+    }
+    Ok(code)
+}
+
+/// The run's results as log records, when exporting: one per changed or failed address and a
+/// summary, in the run's trace.
+fn log_results(req: &Request, report: &Report) {
+    use crate::telemetry::records::{Level, Record, emit};
+    let Some(logger) = crate::telemetry::logger("sovstack.apply") else {
+        return;
+    };
+    let command = req.command.as_str();
+    let attrs = |address: &str, result: &str| {
+        vec![
+            ("sovstack.command", command.to_string()),
+            ("sovstack.address", address.to_string()),
+            ("sovstack.result", result.to_string()),
+        ]
+    };
+    for address in &report.done {
+        let body = format!("{address}: done");
+        let attributes = attrs(address, "ok");
+        emit(
+            &logger,
+            Record {
+                level: Level::Info,
+                body,
+                attributes,
+            },
+        );
+    }
+    for (address, diagnostic) in &report.failed {
+        let first = diagnostic.lines().find(|l| !l.trim().is_empty());
+        let body = format!("{address}: failed: {}", first.unwrap_or("").trim());
+        let attributes = attrs(address, "failed");
+        emit(
+            &logger,
+            Record {
+                level: Level::Error,
+                body,
+                attributes,
+            },
+        );
+    }
+    let (level, result) = match &report.stop {
+        None => (Level::Info, "complete"),
+        Some(_) => (Level::Error, "stopped with errors"),
+    };
+    let body = format!(
+        "{command} {result}: {} added, {} changed, {} destroyed",
+        report.added, report.changed, report.destroyed
+    );
+    let attributes = vec![
+        ("sovstack.command", command.to_string()),
+        ("sovstack.result", result.to_string()),
+    ];
+    emit(
+        &logger,
+        Record {
+            level,
+            body,
+            attributes,
+        },
+    );
+}
+
+/// The end of a `--json` run: each failure's diagnostic, the counts, the outputs.
+fn show_json(
+    req: &Request,
+    kind: RunKind,
+    report: &Report,
+    outputs: impl FnOnce() -> std::collections::BTreeMap<String, OutputState>,
+) -> ExitCode {
+    for (address, diagnostic) in &report.failed {
+        emit(&json::failure(address, diagnostic));
+    }
+    if let Some(stop) = &report.stop
+        && !matches!(stop, Stop::Failed)
+    {
+        emit(&json::log(Level::Error, stop_text(stop)));
+    }
+    if report.recorded || report.nothing_to_do {
+        emit(&json::summary(
+            kind,
+            report.added,
+            report.changed,
+            report.destroyed,
+        ));
+    }
+    if report.recorded && req.command == Command::Apply && !req.refresh_only {
+        emit(&json::outputs(&outputs()));
+    }
+    if report.stop.is_some() {
+        ExitCode::from(exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Why a run stopped other than by failures, in one line.
+fn stop_text(stop: &Stop) -> String {
+    match stop {
+        Stop::Failed => "operations failed".to_string(),
+        Stop::StillDiffers {
+            address,
+            attributes,
+        } => format!(
+            "{address} still differs after it was applied in this run ({}); stopped instead of applying it again (a bug in sovstack)",
+            attributes.join(", ")
+        ),
+        Stop::Waiting(addresses) => format!(
+            "cannot go on: {} wait for values nothing in this run will provide",
+            addresses.join(", ")
+        ),
+        Stop::Interrupted { not_started } => format!(
+            "interrupted: running operations finished and are recorded; not started: {}",
+            not_started.join(", ")
+        ),
+    }
+}
+
+/// The outputs after an apply, as `sovstack output` shows them.
+fn show_outputs(outputs: &std::collections::BTreeMap<String, OutputState>) {
+    if outputs.is_empty() {
+        return;
+    }
+    outln!("\nOutputs:\n");
+    for (name, o) in outputs {
+        match o {
+            OutputState::Value(serde_json::Value::String(s)) => outln!("{name} = {s:?}"),
+            OutputState::Value(v) => outln!("{name} = {v}"),
+            OutputState::Sensitive(_) => outln!("{name} = (sensitive)"),
+        }
+    }
 }
 
 /// What the user reads after the live lines: the full diagnostic of each failure, why the

@@ -3,23 +3,22 @@
 //! about the rest are still reported).
 
 use super::Cli;
+use super::ui::emit;
 use crate::drift::{self, DRIFT_FORMAT_VERSION, DriftReport, DriftSummary, ReportError, Status};
 use crate::engine::{EngineError, refresh};
 use crate::plan::{PlanOptions, StateRef};
+use crate::progress::json;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print the report as JSON (schemas/drift.schema.json).
+    /// Print the report as one JSON object per line (schemas/events.schema.json): a line per
+    /// finding and the `drift_report` line with the whole report (schemas/drift.schema.json).
     #[arg(long)]
     pub json: bool,
     /// Print nothing unless there is drift or an error (for cron).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Also send the report as OTLP/HTTP log records to this collector (base URL; `/v1/logs`
-    /// is appended).
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
@@ -83,12 +82,12 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     };
     report.settle();
     // The export goes first so that its failure is part of what is printed.
-    if let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
-        let headers = drift::otlp::headers_from_env();
-        if let Err(e) = rt.block_on(drift::otlp::export(endpoint, &headers, &report)) {
+    if let Some(logger) = crate::telemetry::logger("sovstack.drift") {
+        drift::otlp::emit_report(&logger, &report);
+        if let Err(e) = crate::telemetry::flush() {
             report.errors.push(ReportError {
                 address: None,
-                message: e.to_string(),
+                message: format!("cannot send the drift report: {e}"),
                 help: miette::Diagnostic::help(&e).map(|h| h.to_string()),
             });
             report.settle();
@@ -99,10 +98,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     rt.shutdown_background();
     if !(args.quiet && report.status == Status::Clean) {
         if args.json {
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            );
+            json::of_drift(&report).iter().for_each(emit);
         } else {
             out!("{}", drift::text::render(&report));
         }

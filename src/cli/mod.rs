@@ -14,6 +14,7 @@ mod state_cmd;
 mod state_move;
 mod ui;
 mod validate;
+mod version;
 
 pub use error::CliError;
 
@@ -34,6 +35,7 @@ pub mod exit {
 #[command(
     name = "sovstack",
     version,
+    long_version = version::LONG,
     about = "Provision a sovereign LLM inference stack from stack.hcl"
 )]
 pub struct Cli {
@@ -49,6 +51,18 @@ pub struct Cli {
     /// Set a variable (repeatable); overrides SOVSTACK_VAR_<name>.
     #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Export this run's trace and log records (plan, apply, destroy, drift) over OTLP/HTTP
+    /// to this collector (base URL; `/v1/traces` and `/v1/logs` are appended).
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -95,6 +109,35 @@ pub enum Command {
     Audit(AuditCommand),
     /// Serve a local simulation of the Hetzner Cloud API, to rehearse on.
     Sandbox(crate::sandbox::SandboxArgs),
+    /// Print the version, commit, build date and what this build supports.
+    Version,
+    /// Print a shell completion script (e.g. `sovstack completions bash > /etc/bash_completion.d/sovstack`).
+    Completions { shell: clap_complete::Shell },
+}
+
+impl Command {
+    /// The commands that export their trace, by name.
+    pub fn traced(&self) -> Option<&'static str> {
+        match self {
+            Command::Plan(_) => Some("plan"),
+            Command::Apply(_) => Some("apply"),
+            Command::Destroy(_) => Some("destroy"),
+            Command::Drift(_) => Some("drift"),
+            _ => None,
+        }
+    }
+
+    /// Whether the command prints the machine-readable stream (`--json`).
+    pub fn json_stream(&self) -> bool {
+        match self {
+            Command::Validate(a) => a.json,
+            Command::Plan(a) => a.json,
+            Command::Apply(a) => a.run.json,
+            Command::Destroy(a) => a.run.json,
+            Command::Drift(a) => a.json,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,8 +218,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(&e),
     };
-    match run(&cli) {
+    ui::set_colors(cli.no_color);
+    let json = cli.command.json_stream();
+    if json {
+        ui::emit(&crate::progress::json::version());
+    }
+    let result = enter_dir(&cli).and_then(|()| traced(&cli));
+    match result {
         Ok(code) => code,
+        Err(report) if json => {
+            show_json_error(&cli, &report);
+            ExitCode::from(exit::ERROR)
+        }
         Err(report) => {
             show_error(&report);
             ExitCode::from(exit::ERROR)
@@ -196,6 +249,20 @@ fn usage(e: &clap::Error) -> ExitCode {
     }
 }
 
+/// The error that stopped a `--json` command as its last lines: an invalid stack's
+/// diagnostics each with where it points, anything else as miette shows it.
+fn show_json_error(cli: &Cli, report: &miette::Report) {
+    let stack = match report.downcast_ref::<EngineError>() {
+        Some(EngineError::Invalid { .. }) => validate::json_lines(cli),
+        _ => Vec::new(),
+    };
+    if stack.is_empty() {
+        ui::emit(&crate::progress::json::error(report));
+    } else {
+        stack.iter().for_each(ui::emit);
+    }
+}
+
 /// Diagnostics of the stack come rendered (file:line:col, with their source); the rest are
 /// shown by miette.
 fn show_error(report: &miette::Report) {
@@ -205,11 +272,44 @@ fn show_error(report: &miette::Report) {
     }
 }
 
-fn run(cli: &Cli) -> miette::Result<ExitCode> {
+fn enter_dir(cli: &Cli) -> miette::Result<()> {
     if let Some(dir) = &cli.dir {
         std::env::set_current_dir(dir)
             .map_err(|e| CliError::new(format!("cannot change to {}: {e}", dir.display())))?;
     }
+    Ok(())
+}
+
+/// Runs the command inside its trace span, exporting the trace when asked to; the span ends
+/// and everything is sent before the process exits.
+fn traced(cli: &Cli) -> miette::Result<ExitCode> {
+    let Some(name) = cli.command.traced() else {
+        crate::telemetry::start(&Default::default())?;
+        return run(cli);
+    };
+    let endpoint = cli.otlp_endpoint.clone().filter(|e| !e.is_empty());
+    let region = endpoint.as_ref().and_then(|_| region(cli));
+    crate::telemetry::start(&crate::telemetry::Settings { endpoint, region })?;
+    let span = crate::telemetry::spans::command(name);
+    let result = span.in_scope(|| run(cli));
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    drop(span);
+    crate::telemetry::shutdown();
+    result
+}
+
+/// The Hetzner location of the stack's first server, for `cloud.region`; `None` when the
+/// stack does not load (the command itself then says why).
+fn region(cli: &Cli) -> Option<String> {
+    let ws = cli.workspace().ok()?;
+    let loaded = crate::engine::prepare::load(&ws, Default::default()).ok()?;
+    let stack = loaded.stack?;
+    stack.servers.first().map(|s| s.location.value.clone())
+}
+
+fn run(cli: &Cli) -> miette::Result<ExitCode> {
     match &cli.command {
         Command::Validate(args) => validate::run(cli, args),
         Command::Fmt(args) => fmt::run(cli, args),
@@ -225,6 +325,14 @@ fn run(cli: &Cli) -> miette::Result<ExitCode> {
         Command::ForceUnlock { id } => state_cmd::run_force_unlock(cli, id),
         Command::Import { address, id } => state_cmd::run_import(cli, address, id),
         Command::Audit(AuditCommand::Verify) => state_cmd::run_audit_verify(cli),
+        Command::Version => {
+            outln!("{}", version::report());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            version::completions(*shell);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sandbox(args) => {
             runtime()?
                 .block_on(crate::sandbox::serve(args.clone()))

@@ -1,8 +1,11 @@
 //! `sovstack plan`: what apply would change. Offline by default for a stack with no state.
 
+use super::ui::emit;
 use super::{Cli, CliError, exit};
 use crate::engine::{EngineError, refresh};
 use crate::plan::{self, PlanOptions, SavedPlan};
+use crate::progress::json;
+use crate::progress::message::RunKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +14,8 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Print the plan as JSON (schemas/plan.schema.json).
+    /// Print the plan as one JSON object per line (schemas/events.schema.json); the `plan`
+    /// line holds the plan document (schemas/plan.schema.json).
     #[arg(long)]
     pub json: bool,
     /// Save the plan for `sovstack apply FILE`.
@@ -83,10 +87,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let mut plan = prepared.plan(prior, hasher.as_ref(), drift, &opts)?;
     plan.state = recorded;
     if args.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
-        );
+        json::of_plan(&plan, RunKind::Plan).iter().for_each(emit);
     } else {
         out!("{}", plan::text::render(&plan));
     }

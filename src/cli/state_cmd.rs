@@ -50,7 +50,7 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-fn read(ws: &Workspace) -> miette::Result<StateFile> {
+pub(super) fn read(ws: &Workspace) -> miette::Result<StateFile> {
     let rt = super::runtime()?;
     let loaded = rt
         .block_on(ws.backend()?.load())

@@ -23,3 +23,20 @@ pub fn drift_schema_json() -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A report for tests: one finding (`findings` entries as JSON), `errors` as JSON, settled.
+#[cfg(test)]
+pub(crate) fn example_report(
+    findings: serde_json::Value,
+    errors: serde_json::Value,
+) -> DriftReport {
+    let mut r: DriftReport = serde_json::from_value(serde_json::json!({
+        "format_version": DRIFT_FORMAT_VERSION, "tool_version": "0", "stack": "s",
+        "state": {"lineage": "l", "serial": 3}, "checked_at": "2026-01-01T00:00:00Z",
+        "checked": 2, "status": "clean", "findings": findings, "unapplied": [],
+        "errors": errors, "notes": [], "summary": DriftSummary::default()
+    }))
+    .expect("a drift report");
+    r.settle();
+    r
+}

@@ -1,48 +1,12 @@
-//! The report as OTLP/HTTP JSON log records, so drift lands in the same collector (and audit
-//! trail) as the inference traces: one record per finding and per error, plus one summary record
-//! that proves the check ran even when it found nothing.
+//! The report as OTLP log records (through the OpenTelemetry SDK, `crate::telemetry`), so
+//! drift lands in the same collector (and audit trail) as the inference traces: one record per
+//! finding and per error, plus one summary record that proves the check ran even when it found
+//! nothing.
 
 use super::model::*;
 use crate::plan::DriftKind;
-use serde_json::{Value as Json, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// OTLP severity numbers (logs data model): INFO, WARN, ERROR.
-const INFO: (u8, &str) = (9, "INFO");
-const WARN: (u8, &str) = (13, "WARN");
-const ERROR: (u8, &str) = (17, "ERROR");
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ExportError {
-    #[error("cannot send the drift report to {url}: {source}")]
-    #[diagnostic(
-        code(sovstack::drift::otlp),
-        help(
-            "check --otlp-endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT): the base URL of the collector's OTLP/HTTP receiver, e.g. http://127.0.0.1:4318"
-        )
-    )]
-    Send {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("the collector at {url} refused the drift report: HTTP {status}: {body}")]
-    #[diagnostic(code(sovstack::drift::otlp))]
-    Refused {
-        url: String,
-        status: u16,
-        body: String,
-    },
-}
-
-/// `{endpoint}/v1/logs`, as the OTLP exporter specification builds signal URLs from the base.
-pub fn logs_url(endpoint: &str) -> String {
-    format!("{}/v1/logs", endpoint.trim_end_matches('/'))
-}
-
-fn attr(key: &str, value: &str) -> Json {
-    json!({ "key": key, "value": { "stringValue": value } })
-}
+use crate::telemetry::records::{Level, Record, emit};
+use opentelemetry_sdk::logs::SdkLogger;
 
 fn kind_name(k: DriftKind) -> &'static str {
     match k {
@@ -53,100 +17,6 @@ fn kind_name(k: DriftKind) -> &'static str {
     }
 }
 
-fn record(time: &str, sev: (u8, &str), body: String, attrs: Vec<Json>) -> Json {
-    json!({
-        "timeUnixNano": time,
-        "observedTimeUnixNano": time,
-        "severityNumber": sev.0,
-        "severityText": sev.1,
-        "body": { "stringValue": body },
-        "attributes": attrs,
-    })
-}
-
-/// The `ExportLogsServiceRequest` body for a report.
-pub fn logs_request(r: &DriftReport) -> Json {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        .to_string();
-    let mut records = Vec::new();
-    for f in &r.findings {
-        let sev = if f.kind == DriftKind::Policy {
-            ERROR
-        } else {
-            WARN
-        };
-        let mut attrs = vec![
-            attr("sovstack.stack", &r.stack),
-            attr("sovstack.address", &f.address),
-            attr("sovstack.drift.kind", kind_name(f.kind)),
-            attr("sovstack.drift.area", area_name(f.area)),
-            attr("sovstack.drift.remedy", &f.remedy),
-        ];
-        if !f.changes.is_empty() {
-            let names: Vec<&str> = f.changes.iter().map(|c| c.name.as_str()).collect();
-            attrs.push(attr("sovstack.drift.attributes", &names.join(",")));
-        }
-        if let Some(d) = &f.diff {
-            attrs.push(attr("sovstack.drift.diff", d));
-        }
-        records.push(record(
-            &now,
-            sev,
-            format!("{}: {}", f.address, f.summary),
-            attrs,
-        ));
-    }
-    for e in &r.errors {
-        let mut attrs = vec![
-            attr("sovstack.stack", &r.stack),
-            attr("sovstack.drift.kind", "error"),
-        ];
-        if let Some(a) = &e.address {
-            attrs.push(attr("sovstack.address", a));
-        }
-        let body = match &e.address {
-            Some(a) => format!("{a} could not be checked: {}", e.message),
-            None => format!("could not be checked: {}", e.message),
-        };
-        records.push(record(&now, ERROR, body, attrs));
-    }
-    let s = &r.summary;
-    let (sev, status) = match r.status {
-        Status::Clean => (INFO, "clean"),
-        Status::Drift => (WARN, "drift"),
-        Status::Error => (ERROR, "error"),
-    };
-    records.push(record(
-        &now,
-        sev,
-        format!(
-            "drift check of stack {}: {status} ({} policy, {} cloud, {} node, {} unapplied, {} errors)",
-            r.stack, s.policy, s.cloud, s.node, s.unapplied, s.errors
-        ),
-        vec![
-            attr("sovstack.stack", &r.stack),
-            attr("sovstack.drift.status", status),
-            attr("sovstack.state.lineage", &r.state.lineage),
-        ],
-    ));
-    json!({
-        "resourceLogs": [{
-            "resource": { "attributes": [
-                attr("service.name", "sovstack"),
-                attr("service.version", &r.tool_version),
-                attr("sovstack.stack", &r.stack),
-            ]},
-            "scopeLogs": [{
-                "scope": { "name": "sovstack.drift", "version": r.tool_version },
-                "logRecords": records,
-            }],
-        }]
-    })
-}
-
 fn area_name(a: Area) -> &'static str {
     match a {
         Area::Policy => "policy",
@@ -155,59 +25,89 @@ fn area_name(a: Area) -> &'static str {
     }
 }
 
-/// `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, values percent-decoded only for `%20`, the
-/// common case of an `Authorization=Bearer%20...` header).
-pub fn headers_from_env() -> Vec<(String, String)> {
-    std::env::var("OTEL_EXPORTER_OTLP_HEADERS")
-        .ok()
-        .map(|v| parse_headers(&v))
-        .unwrap_or_default()
-}
-
-fn parse_headers(v: &str) -> Vec<(String, String)> {
-    v.split(',')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().replace("%20", " ")))
-        .filter(|(k, _)| !k.is_empty())
-        .collect()
-}
-
-/// Sends the report; any non-2xx answer is an error.
-pub async fn export(
-    endpoint: &str,
-    headers: &[(String, String)],
-    r: &DriftReport,
-) -> Result<(), ExportError> {
-    let url = logs_url(endpoint);
-    let send = |source| ExportError::Send {
-        url: url.clone(),
-        source,
+/// What a finding says to a log backend.
+fn finding(r: &DriftReport, f: &Finding) -> Record {
+    let level = if f.kind == DriftKind::Policy {
+        Level::Error
+    } else {
+        Level::Warn
     };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(send)?;
-    let mut req = client.post(&url).json(&logs_request(r));
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
+    let mut attrs = vec![
+        ("sovstack.stack", r.stack.clone()),
+        ("sovstack.address", f.address.clone()),
+        ("sovstack.drift.kind", kind_name(f.kind).to_string()),
+        ("sovstack.drift.area", area_name(f.area).to_string()),
+        ("sovstack.drift.remedy", f.remedy.clone()),
+    ];
+    if !f.changes.is_empty() {
+        let names: Vec<&str> = f.changes.iter().map(|c| c.name.as_str()).collect();
+        attrs.push(("sovstack.drift.attributes", names.join(",")));
     }
-    let resp = req.send().await.map_err(send)?;
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(());
+    if let Some(d) = &f.diff {
+        attrs.push(("sovstack.drift.diff", d.clone()));
     }
-    let body: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
-    Err(ExportError::Refused {
-        url,
-        status: status.as_u16(),
+    Record {
+        level,
+        body: format!("{}: {}", f.address, f.summary),
+        attributes: attrs,
+    }
+}
+
+fn error(r: &DriftReport, e: &ReportError) -> Record {
+    let mut attrs = vec![
+        ("sovstack.stack", r.stack.clone()),
+        ("sovstack.drift.kind", "error".to_string()),
+    ];
+    if let Some(a) = &e.address {
+        attrs.push(("sovstack.address", a.clone()));
+    }
+    let body = match &e.address {
+        Some(a) => format!("{a} could not be checked: {}", e.message),
+        None => format!("could not be checked: {}", e.message),
+    };
+    Record {
+        level: Level::Error,
         body,
-    })
+        attributes: attrs,
+    }
+}
+
+fn summary(r: &DriftReport) -> Record {
+    let s = &r.summary;
+    let (level, status) = match r.status {
+        Status::Clean => (Level::Info, "clean"),
+        Status::Drift => (Level::Warn, "drift"),
+        Status::Error => (Level::Error, "error"),
+    };
+    let body = format!(
+        "drift check of stack {}: {status} ({} policy, {} cloud, {} node, {} unapplied, {} errors)",
+        r.stack, s.policy, s.cloud, s.node, s.unapplied, s.errors
+    );
+    let attrs = vec![
+        ("sovstack.stack", r.stack.clone()),
+        ("sovstack.drift.status", status.to_string()),
+        ("sovstack.state.lineage", r.state.lineage.clone()),
+    ];
+    Record {
+        level,
+        body,
+        attributes: attrs,
+    }
+}
+
+/// Every record of a report, in order: findings, errors, the summary.
+pub fn records(r: &DriftReport) -> Vec<Record> {
+    let mut out: Vec<_> = r.findings.iter().map(|f| finding(r, f)).collect();
+    out.extend(r.errors.iter().map(|e| error(r, e)));
+    out.push(summary(r));
+    out
+}
+
+/// Emits the report's records on `logger`; `telemetry::flush` sends them.
+pub fn emit_report(logger: &SdkLogger, r: &DriftReport) {
+    for record in records(r) {
+        emit(logger, record);
+    }
 }
 
 #[cfg(test)]
@@ -215,25 +115,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_logs_url_is_the_base_plus_the_signal_path() {
-        assert_eq!(
-            logs_url("http://127.0.0.1:4318"),
-            "http://127.0.0.1:4318/v1/logs"
+    fn a_report_is_its_findings_its_errors_and_a_summary() {
+        let r = crate::drift::example_report(
+            serde_json::json!([{"area": "policy", "kind": "policy", "address": "firewall.a",
+                "summary": "open to the world", "remedy": "apply"}]),
+            serde_json::json!([{"address": "host.b", "message": "unreachable"}]),
         );
-        assert_eq!(
-            logs_url("http://127.0.0.1:4318/"),
-            "http://127.0.0.1:4318/v1/logs"
-        );
-    }
-
-    #[test]
-    fn headers_parse_like_the_otel_variable() {
-        assert_eq!(
-            parse_headers("Authorization=Bearer%20abc, x-tenant = t1,bad"),
-            vec![
-                ("Authorization".to_string(), "Bearer abc".to_string()),
-                ("x-tenant".to_string(), "t1".to_string())
-            ]
-        );
+        let recs = records(&r);
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].level, Level::Error, "a policy finding is an error");
+        let kind = ("sovstack.drift.kind", "policy".to_string());
+        assert!(recs[0].attributes.contains(&kind));
+        assert_eq!(recs[1].body, "host.b could not be checked: unreachable");
+        assert!(recs[2].body.starts_with("drift check of stack s: error"));
     }
 }

@@ -369,6 +369,7 @@ impl<W: StateWriter> Run<'_, W> {
         let how = Walk {
             parallelism: self.req.apply_options.parallelism,
             stop: self.req.stop.clone(),
+            plan_hash: self.last_plan_hash.clone(),
         };
         let result = execute(
             wave_plan,

@@ -15,11 +15,13 @@ use crate::resources::{
     Recorded,
 };
 use crate::state::{ResourceState, ResourceStatus, StateError, StateOp, StateWriter};
+use crate::telemetry::spans;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// What happened to each change.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -42,6 +44,9 @@ impl Outcome {
 pub struct Walk {
     pub parallelism: usize,
     pub stop: super::StopSignal,
+    /// The hash of the plan being applied (as the journal records it), for the operations'
+    /// trace spans.
+    pub plan_hash: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -93,6 +98,8 @@ struct Task {
     action: Action,
     result: Result<Option<ResourceState>, ApplyError>,
     elapsed: Duration,
+    /// The operation's trace span, closed when its outcome is recorded.
+    span: tracing::Span,
 }
 
 /// Runs every change of `plan` that is not a no-op.
@@ -122,6 +129,7 @@ pub async fn execute<W: StateWriter>(
     let graph = change_graph(&changes, &desired, &cx);
     graph.order()?;
     let mut walk = Walker::new(&graph, &changes, &desired, ops, writer, cx);
+    walk.plan_hash = how.plan_hash.clone();
     let mut running: JoinSet<Task> = JoinSet::new();
     let mut checkpoints_open = true;
     let mut stopping = false;
@@ -186,6 +194,7 @@ struct Walker<'a, W: StateWriter> {
     ready: BTreeSet<String>,
     blocked: BTreeSet<String>,
     outcome: Outcome,
+    plan_hash: Option<String>,
 }
 
 impl<'a, W: StateWriter> Walker<'a, W> {
@@ -218,6 +227,7 @@ impl<'a, W: StateWriter> Walker<'a, W> {
             ready,
             blocked: BTreeSet::new(),
             outcome: Outcome::default(),
+            plan_hash: None,
         }
     }
 
@@ -250,25 +260,36 @@ impl<'a, W: StateWriter> Walker<'a, W> {
             address: address.clone(),
             operation: operation_of(action),
         });
-        running.spawn(async move {
-            let started = Instant::now();
-            let result = run_one(
-                &*ops,
-                &task_cx,
-                &address,
-                action,
-                d.as_ref(),
-                prior.as_ref(),
-                &changed,
-            )
-            .await;
-            Task {
-                address,
-                action,
-                result,
-                elapsed: started.elapsed(),
+        let span = spans::operation(
+            &address,
+            operation_of(action),
+            self.cx.stack_name(),
+            self.plan_hash.as_deref(),
+        );
+        let traced = span.clone();
+        running.spawn(
+            async move {
+                let started = Instant::now();
+                let result = run_one(
+                    &*ops,
+                    &task_cx,
+                    &address,
+                    action,
+                    d.as_ref(),
+                    prior.as_ref(),
+                    &changed,
+                )
+                .await;
+                Task {
+                    address,
+                    action,
+                    result,
+                    elapsed: started.elapsed(),
+                    span,
+                }
             }
-        });
+            .instrument(traced),
+        );
         Ok(())
     }
 
@@ -278,10 +299,12 @@ impl<'a, W: StateWriter> Walker<'a, W> {
         let result = match task.result {
             Ok(result) => result,
             Err(e) => {
+                spans::failed(&task.span, &e.to_string());
                 self.failed(&task.address, task.action, e);
                 return Ok(());
             }
         };
+        spans::succeeded(&task.span, result.as_ref().and_then(|r| r.id.as_deref()));
         let to_record = match (task.action, result) {
             (Action::Delete, _) | (_, None) => None,
             (_, Some(mut st)) => {
@@ -715,6 +738,7 @@ volume "v" {
         let how = Walk {
             parallelism: 1,
             stop: stop.clone(),
+            plan_hash: None,
         };
         let (outcome, calls, state, _) = run_walking(&[], &how, Some(stop)).await;
         assert_eq!(calls, ["create server.b"]);

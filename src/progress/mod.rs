@@ -1,16 +1,28 @@
 //! Progress of a run as typed events, from the executor and the resource kinds to whatever
-//! renders them: the plain line renderer (`plain`), a test collecting them, or a terminal
-//! renderer behind the same [`Progress`] trait.
+//! renders them behind the one [`Progress`] trait: timestamped lines (`plain`), live lines on
+//! a terminal (`live`), one JSON object per line (`json`, typed in `message`), or a test
+//! collecting them.
 
 pub mod heartbeat;
+pub mod json;
+pub mod live;
+pub mod message;
 pub mod plain;
+pub mod watch;
 
 use crate::plan::Action;
+use schemars::JsonSchema;
+use serde::Serialize;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// How often renderers are woken without an event: live lines redraw their elapsed times,
+/// plain lines check for waits that need a heartbeat.
+pub const TICK: Duration = Duration::from_millis(500);
+
 /// What an operation does to its resource. Plan actions plus what refresh and adoption do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Operation {
     Create,
     Update,
@@ -94,11 +106,19 @@ pub enum Event {
     Skipped { address: String, because: String },
 }
 
-/// Whatever shows a run's events. The plain renderer writes timestamped lines; a terminal
-/// renderer can draw live lines from the same events.
+/// Whatever shows a run's events. The plain renderer writes timestamped lines; the live
+/// renderer draws a line per running operation from the same events.
 pub trait Progress: Send {
     fn event(&mut self, event: &Event);
+    /// Called every [`TICK`] while the run goes on, whether or not anything happened.
+    fn tick(&mut self) {}
+    /// The run's events have all been shown: clear what is drawn live.
+    fn finish(&mut self) {}
 }
+
+/// Where a renderer's finished lines go (stderr through the CLI's closed-pipe-safe writer,
+/// stdout for JSON, a buffer in tests); each call is one line without its newline.
+pub type LineSink = Box<dyn FnMut(&str) + Send>;
 
 /// Where the engine and the resource kinds send events; cloning is cheap, sending never
 /// blocks or fails the work.
@@ -133,9 +153,19 @@ impl EventSink {
     }
 }
 
-/// Hands every event to `progress` until the sending side is dropped.
+/// Hands every event to `progress` until the sending side is dropped, and wakes it every
+/// [`TICK`] in between.
 pub async fn render(mut rx: mpsc::UnboundedReceiver<Event>, mut progress: Box<dyn Progress>) {
-    while let Some(e) = rx.recv().await {
-        progress.event(&e);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => progress.event(&e),
+                None => break,
+            },
+            _ = tick.tick() => progress.tick(),
+        }
     }
+    progress.finish();
 }

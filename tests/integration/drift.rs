@@ -3,13 +3,13 @@
 //! made behind sovstack's back, then detected, named in the text and JSON reports, exported as
 //! OTLP logs, and accepted with `apply --refresh-only`.
 
+use crate::harness::events;
+use crate::harness::otlp::{self, OtlpReceiver};
 use crate::harness::sshd::Sshd;
 use sovstack::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
 const TOKEN: &str = "drift-token-never-printed";
 const CANARY: &str = "canary-drift-81c3f0aa-secret";
@@ -186,6 +186,11 @@ async fn id_of(sb: &SandboxHandle, what: &str, address: &str) -> u64 {
         .unwrap()
 }
 
+/// The drift report of a `drift --json` stream, every line checked against the events schema.
+fn drift_report(out: &Output) -> serde_json::Value {
+    events::document(&events::stream(&out.stdout), "drift_report", "report")
+}
+
 fn schema_validator() -> jsonschema::Validator {
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
@@ -197,62 +202,80 @@ fn schema_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
-/// A one-request-at-a-time HTTP receiver on loopback that records each request body and
-/// answers 200.
-struct Receiver {
-    port: u16,
-    bodies: Arc<Mutex<Vec<(String, String)>>>,
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-impl Receiver {
-    fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut s) = stream else { return };
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let (head, len) = loop {
-                    let n = s.read(&mut chunk).unwrap_or(0);
-                    if n == 0 {
-                        break (String::new(), 0);
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        buf.drain(..end + 4);
-                        break (head, len);
-                    }
-                };
-                while buf.len() < len {
-                    let n = s.read(&mut chunk).unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let request_line = head.lines().next().unwrap_or("").to_string();
-                seen.lock()
-                    .unwrap()
-                    .push((request_line, String::from_utf8_lossy(&buf).into_owned()));
-                let _ = s.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
-                );
-            }
-        });
-        Receiver { port, bodies }
+/// What the initial apply of the drift test exported.
+fn the_apply_trace_has_a_span_per_operation(receiver: &OtlpReceiver, out: &Output) {
+    assert!(
+        !contains(&receiver.all_bytes(), CANARY.as_bytes()),
+        "the secret was exported"
+    );
+    let spans = receiver.spans();
+    let command: Vec<_> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "sovstack apply")
+        .collect();
+    assert_eq!(command.len(), 1, "one command span: {spans:#?}");
+    let (resource, root) = command[0];
+    let rattr = |k: &str| otlp::attr(&resource.attributes, k);
+    assert_eq!(rattr("service.name").as_deref(), Some("sovstack"));
+    assert_eq!(
+        rattr("service.version").as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(rattr("cloud.provider").as_deref(), Some("hetzner"));
+    assert_eq!(rattr("cloud.region").as_deref(), Some("nbg1"));
+    assert!(
+        spans.iter().all(|(_, s)| s.trace_id == root.trace_id),
+        "one trace"
+    );
+    let ops: Vec<_> = spans
+        .iter()
+        .filter(|(_, s)| otlp::attr(&s.attributes, "sovstack.address").is_some())
+        .map(|(_, s)| s)
+        .collect();
+    // Every resource the apply created has exactly one operation span, under the command.
+    let completed = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(": created after "))
+        .count();
+    assert!(completed >= 6, "{}", text(out));
+    assert_eq!(ops.len(), completed, "{ops:#?}");
+    for s in &ops {
+        assert_eq!(s.parent_span_id, root.span_id, "{s:?}");
+        let a = |k: &str| otlp::attr(&s.attributes, k);
+        assert_eq!(a("sovstack.action").as_deref(), Some("create"));
+        assert_eq!(a("sovstack.result").as_deref(), Some("ok"));
+        assert_eq!(a("sovstack.stack").as_deref(), Some("drifty"));
+        assert_eq!(a("sovstack.plan_hash").map(|h| h.len()), Some(64), "{s:?}");
+        assert_eq!(s.name, format!("create {}", a("sovstack.address").unwrap()));
     }
+    let server = ops
+        .iter()
+        .find(|s| otlp::attr(&s.attributes, "sovstack.address").as_deref() == Some("server.app"))
+        .expect("server.app's span");
+    assert!(otlp::attr(&server.attributes, "sovstack.resource_id").is_some());
+    // API calls under the server's create, SSH commands under the node operations.
+    let children = |parent: &[u8], prefix: &str| {
+        spans
+            .iter()
+            .filter(|(_, s)| s.parent_span_id == parent && s.name.starts_with(prefix))
+            .count()
+    };
+    assert!(
+        children(&server.span_id, "POST /servers") == 1,
+        "{spans:#?}"
+    );
+    assert!(
+        ops.iter().any(|s| children(&s.span_id, "ssh ") > 0),
+        "SSH commands are spans of their operation"
+    );
+    // The results as log records of the same trace.
+    let logs = receiver.logs();
+    assert_eq!(logs.len(), completed + 1, "{logs:#?}");
+    assert!(logs.iter().all(|(_, l)| l.trace_id == root.trace_id));
 }
 
 fn free_port() -> u16 {
@@ -279,8 +302,19 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         host_block("two", &spare_sshd),
     );
     let (_tmp, dir) = workspace(&stack);
-    let out = run(&sb, &dir, &["apply", "--auto-approve"]).await;
+    // The apply exports its trace: one span per resource operation, all in one trace, with the
+    // API calls and SSH commands under them; the secret is in no exported byte.
+    let receiver = OtlpReceiver::start();
+    let endpoint = receiver.endpoint();
+    let out = run(
+        &sb,
+        &dir,
+        &["apply", "--auto-approve", "--otlp-endpoint", &endpoint],
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
+    the_apply_trace_has_a_span_per_operation(&receiver, &out);
+    receiver.clear();
 
     // A clean stack: exit 0, and nothing at all with --quiet.
     let out = run(&sb, &dir, &["drift"]).await;
@@ -304,7 +338,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     assert_eq!(json["unapplied"], serde_json::json!([]), "{json:#}");
     assert!(
         json["notes"][0]
@@ -389,7 +423,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     // The JSON report conforms to the schema and names every finding.
     let out = run(&sb, &dir, &["drift", "--json", "--quiet"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     let v = schema_validator();
     assert!(
         v.is_valid(&json),
@@ -425,9 +459,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     }
     assert_eq!(found[0].0, "policy");
 
-    // OTLP: one log record per finding (+ the summary) at the collector's /v1/logs.
-    let receiver = Receiver::start();
-    let endpoint = format!("http://127.0.0.1:{}", receiver.port);
+    // OTLP: one log record per finding (+ the summary), through the SDK, in the drift trace.
     let out = run(
         &sb,
         &dir,
@@ -435,33 +467,39 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let bodies = receiver.bodies.lock().unwrap().clone();
-    assert_eq!(bodies.len(), 1, "{bodies:?}");
-    assert!(bodies[0].0.starts_with("POST /v1/logs "), "{}", bodies[0].0);
-    assert!(!bodies[0].1.contains(CANARY));
-    let logs: serde_json::Value = serde_json::from_str(&bodies[0].1).unwrap();
-    let rl = &logs["resourceLogs"][0];
-    assert!(rl["resource"]["attributes"].as_array().unwrap().contains(
-        &serde_json::json!({"key": "service.name", "value": {"stringValue": "sovstack"}})
-    ));
-    let records = rl["scopeLogs"][0]["logRecords"].as_array().unwrap();
-    assert_eq!(records.len(), found.len() + 1);
-    let attr = |r: &serde_json::Value, k: &str| {
-        r["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["key"] == k)
-            .map(|a| a["value"]["stringValue"].as_str().unwrap().to_string())
-    };
-    for r in &records[..found.len()] {
-        assert_eq!(attr(r, "sovstack.stack").as_deref(), Some("drifty"));
-        assert!(attr(r, "sovstack.address").is_some());
-        let kind = attr(r, "sovstack.drift.kind").unwrap();
+    let bytes = receiver.all_bytes();
+    assert!(
+        !contains(&bytes, CANARY.as_bytes()),
+        "the secret was exported"
+    );
+    let records = receiver.logs();
+    assert_eq!(records.len(), found.len() + 1, "{records:#?}");
+    let (resource, _) = &records[0];
+    assert_eq!(
+        otlp::attr(&resource.attributes, "service.name").as_deref(),
+        Some("sovstack")
+    );
+    let trace = &records[0].1.trace_id;
+    for (_, r) in &records[..found.len()] {
+        assert_eq!(
+            otlp::attr(&r.attributes, "sovstack.stack").as_deref(),
+            Some("drifty")
+        );
+        assert!(otlp::attr(&r.attributes, "sovstack.address").is_some());
+        let kind = otlp::attr(&r.attributes, "sovstack.drift.kind").unwrap();
         let want = if kind == "policy" { "ERROR" } else { "WARN" };
-        assert_eq!(r["severityText"], want, "{r}");
-        assert!(r["timeUnixNano"].as_str().unwrap().parse::<u128>().is_ok());
+        assert_eq!(r.severity_text, want, "{r:?}");
+        assert!(r.time_unix_nano > 0);
+        assert_eq!(&r.trace_id, trace, "every record in the command's trace");
     }
+    let spans = receiver.spans();
+    assert!(
+        spans
+            .iter()
+            .any(|(_, s)| s.name == "sovstack drift" && &s.trace_id == trace),
+        "the records belong to the drift command's trace"
+    );
+    let sent = receiver.received().len();
     // The same through the standard variable.
     let mut c = command(&sb, &dir, &["drift", "--quiet"]);
     c.env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
@@ -469,7 +507,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert_eq!(receiver.bodies.lock().unwrap().len(), 2);
+    assert!(receiver.received().len() > sent);
 
     // A failed export is an error (exit 1) that does not hide the findings.
     let dead = format!("http://127.0.0.1:{}", free_port());
@@ -510,7 +548,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     // accepted changes are now configuration not applied.
     let out = run(&sb, &dir, &["drift", "--json"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     let findings = json["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{json:#}");
     assert_eq!(findings[0]["area"], "policy");
@@ -529,7 +567,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     drop(spare_sshd);
     let out = run(&sb, &dir, &["drift", "--json"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = drift_report(&out);
     assert!(v.is_valid(&json));
     assert_eq!(json["status"], "error");
     assert_eq!(json["errors"][0]["address"], "host.two", "{json:#}");

@@ -249,6 +249,7 @@ impl World {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sovstack"));
         c.current_dir(self.dir())
             .args(args)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .args(self.vars(host_key))
             .env("HCLOUD_ENDPOINT", self.sb.base_url())
             .env("HCLOUD_TOKEN", TOKEN)

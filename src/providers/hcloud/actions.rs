@@ -69,6 +69,15 @@ impl HcloudClient {
     /// no resource is left locked), [`HcloudError::ActionTimeout`] or
     /// [`HcloudError::ActionsNotFound`].
     pub async fn wait_for_actions(&self, ids: &[ActionId]) -> Result<Vec<Action>, HcloudError> {
+        self.wait_for_actions_observed(ids, &|_| {}).await
+    }
+
+    /// [`Self::wait_for_actions`], showing `observe` every poll's answers (for progress).
+    pub async fn wait_for_actions_observed(
+        &self,
+        ids: &[ActionId],
+        observe: &(dyn Fn(&[Action]) + Send + Sync),
+    ) -> Result<Vec<Action>, HcloudError> {
         let policy = &self.inner.config.action_poll;
         let clock = &self.inner.clock;
         let started = clock.monotonic();
@@ -102,6 +111,7 @@ impl HcloudClient {
                 if !missing.is_empty() {
                     return Err(HcloudError::ActionsNotFound { ids: missing });
                 }
+                observe(&actions);
                 for action in actions {
                     if action.is_finished() && pending.remove(&action.id) {
                         done.insert(action.id, action);
@@ -122,6 +132,15 @@ impl HcloudClient {
         &self,
         actions: impl IntoIterator<Item = &'a Action>,
     ) -> Result<Vec<Action>, HcloudError> {
+        self.wait_for_observed(actions, &|_| {}).await
+    }
+
+    /// [`Self::wait_for`], showing `observe` every poll's answers (for progress).
+    pub async fn wait_for_observed<'a>(
+        &self,
+        actions: impl IntoIterator<Item = &'a Action>,
+        observe: &(dyn Fn(&[Action]) + Send + Sync),
+    ) -> Result<Vec<Action>, HcloudError> {
         let actions: Vec<&Action> = actions.into_iter().collect();
         let running: Vec<ActionId> = actions
             .iter()
@@ -131,7 +150,7 @@ impl HcloudClient {
         let polled = if running.is_empty() {
             Vec::new()
         } else {
-            self.wait_for_actions(&running).await?
+            self.wait_for_actions_observed(&running, observe).await?
         };
         let mut done: BTreeMap<ActionId, Action> = actions
             .iter()

@@ -93,8 +93,24 @@ enum Failure {
 }
 
 impl HcloudClient {
-    /// Sends `request`, retrying per the policy, and returns the successful response.
+    /// Sends `request`, retrying per the policy, and returns the successful response; traced
+    /// as one span (retries included).
     pub(crate) async fn execute(&self, request: &ApiRequest) -> Result<ApiResponse, HcloudError> {
+        use tracing::Instrument;
+        let method = request.method.to_string();
+        let span = crate::telemetry::spans::api_call(&method, request.template);
+        let result = self
+            .execute_retrying(request)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(_) => span.record("http.response.status_code", 200),
+            Err(_) => span.record("otel.status_code", "ERROR"),
+        };
+        result
+    }
+
+    async fn execute_retrying(&self, request: &ApiRequest) -> Result<ApiResponse, HcloudError> {
         let inner = &self.inner;
         let policy = &inner.config.retry;
         let method = request.method.to_string();

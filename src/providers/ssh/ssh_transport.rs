@@ -1,5 +1,6 @@
 //! The async face of a connection: each blocking libssh2 call runs on tokio's blocking pool.
 
+use crate::telemetry::spans;
 use std::sync::Arc;
 
 use super::config::{SshEndpoint, SshOptions, SshTarget};
@@ -51,12 +52,14 @@ impl Transport for SshTransport {
 
     fn exec(&self, request: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, SshError>> {
         let conn = self.conn.clone();
-        Box::pin(blocking(move || conn.exec(&request)))
+        let span = spans::ssh_command(&self.describe(), &request.command);
+        Box::pin(traced(span, blocking(move || conn.exec(&request))))
     }
 
     fn upload(&self, request: UploadRequest) -> BoxFuture<'_, Result<UploadReceipt, SshError>> {
         let conn = self.conn.clone();
-        Box::pin(blocking(move || conn.upload(&request)))
+        let span = spans::ssh_upload(&self.describe(), &request.path);
+        Box::pin(traced(span, blocking(move || conn.upload(&request))))
     }
 
     fn read_file(&self, path: &str) -> BoxFuture<'_, Result<Option<Vec<u8>>, SshError>> {
@@ -64,6 +67,19 @@ impl Transport for SshTransport {
         let path = path.to_string();
         Box::pin(blocking(move || conn.read_file(&path)))
     }
+}
+
+/// Runs `work` inside `span`, marking the span failed when the work fails.
+async fn traced<T>(
+    span: tracing::Span,
+    work: impl Future<Output = Result<T, SshError>>,
+) -> Result<T, SshError> {
+    use tracing::Instrument;
+    let result = work.instrument(span.clone()).await;
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    result
 }
 
 async fn blocking<T: Send + 'static>(

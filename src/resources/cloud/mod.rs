@@ -75,10 +75,36 @@ impl CloudProvider {
         let what = running.join(", ");
         cx.events.progress(address, format!("waiting for {what}"));
         let limit = self.client.config().action_poll.timeout;
-        let wait = self.client.wait_for(actions.iter().copied());
+        // A poll's progress, said when an action moved to another tenth (a log gets at most
+        // ten lines per action): `create_server (42) 45%`.
+        let last = std::sync::Mutex::new(String::new());
+        let observe = |polled: &[Action]| {
+            let tenths = action_progress(polled, 10);
+            if let Ok(mut last) = last.lock()
+                && *last != tenths
+            {
+                let now = action_progress(polled, 1);
+                cx.events.progress(address, format!("waiting for {now}"));
+                *last = tenths;
+            }
+        };
+        let wait = self
+            .client
+            .wait_for_observed(actions.iter().copied(), &observe);
         heartbeat::while_waiting(&cx.events, address, &what, limit, heartbeat::EVERY, wait).await?;
         Ok(())
     }
+}
+
+/// The running actions of a poll with their progress rounded down to a multiple of `step`:
+/// `create_server (42) 45%, start_server (43) 0%`.
+fn action_progress(polled: &[Action], step: u32) -> String {
+    polled
+        .iter()
+        .filter(|a| !a.is_finished())
+        .map(|a| format!("{} ({}) {}%", a.command, a.id, a.progress / step * step))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Server ids of this stack mapped to their block names, for `volume.server` and

@@ -55,6 +55,7 @@ impl Sovstack {
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
             if k.starts_with("SOVSTACK_")
+                || k.starts_with("OTEL_")
                 || matches!(
                     k.as_str(),
                     "FORCE_COLOR" | "CLICOLOR_FORCE" | "CLICOLOR" | "COLUMNS" | "RUST_LOG"

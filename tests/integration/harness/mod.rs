@@ -2,8 +2,10 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod events;
 pub mod openai_standin;
 pub mod openapi;
+pub mod otlp;
 pub mod postgres;
 pub mod request_gate;
 pub mod sandbox_cli;

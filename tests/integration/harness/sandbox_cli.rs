@@ -50,7 +50,9 @@ pub fn cloud_only() -> String {
 pub fn command(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sovstack"));
     for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("SOVSTACK_") {
+        // No state key, variables or collector of the developer's environment.
+        let k_text = k.to_string_lossy();
+        if k_text.starts_with("SOVSTACK_") || k_text.starts_with("OTEL_") {
             c.env_remove(&k);
         }
     }
