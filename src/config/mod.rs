@@ -14,7 +14,8 @@ pub mod value;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use load::{
-    LoadError, LoadOptions, Loaded, load_file, load_str, parse_port_mapping, parse_port_range,
+    AUTO_VAR_FILE_SUFFIX, DEFAULT_VAR_FILE, LoadError, LoadOptions, Loaded, load_file, load_str,
+    parse_port_mapping, parse_port_range, read_var_files, var_file_paths,
 };
 pub use model::*;
 pub use source::{SourceFile, Span, Spanned};

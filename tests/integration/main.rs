@@ -25,3 +25,4 @@ mod stack_e2e;
 mod state;
 mod state_ops;
 mod validate;
+mod var_files;

@@ -24,9 +24,11 @@ mod references;
 mod stack;
 mod structure;
 mod syntax;
+mod var_files;
 mod variables;
 
 pub use ports::{parse_port_mapping, parse_port_range};
+pub use var_files::{AUTO_VAR_FILE_SUFFIX, DEFAULT_VAR_FILE, read_var_files, var_file_paths};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::Stack;
@@ -42,6 +44,8 @@ pub struct LoadOptions {
     pub vars: BTreeMap<String, String>,
     /// The environment: `SOVSTACK_VAR_<name>` values and what `env()` reads.
     pub env: BTreeMap<String, String>,
+    /// Variable files, lowest precedence first ([`var_file_paths`], [`read_var_files`]).
+    pub var_files: Vec<SourceFile>,
     /// Attributes known from state after apply: `server.gpu.ipv4_address` -> value. Shared:
     /// the same map serves loading and rendering, and is large for a large state.
     pub known: std::sync::Arc<BTreeMap<String, String>>,
