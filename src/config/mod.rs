@@ -1,9 +1,11 @@
 //! Load `stack.hcl`: parse with spans, evaluate variables, locals and functions, build the typed `Stack`.
 
+mod collections;
 pub mod diagnostic;
 mod eval;
 pub mod fmt;
 pub mod functions;
+pub mod instance;
 mod load;
 pub mod model;
 pub mod refs;

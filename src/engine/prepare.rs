@@ -202,6 +202,16 @@ pub fn prepare(
         service_hashes: &service_hashes,
     });
     let moves = resolve_moves(&stack, &desired, state)?;
+    let mut warnings = rendered;
+    if let Some(state) = state {
+        let notes: diagnostic::Diagnostics =
+            super::moves::unmoved_to_instances(state, &declared(&desired), &moves)
+                .into_iter()
+                .collect();
+        if !notes.is_empty() {
+            warnings.push_str(&diagnostic::render(&notes, &loaded.source));
+        }
+    }
     let inputs_hash = inputs_hash(&loaded.source, &stack, &artifacts, hasher);
     Ok(Prepared {
         stack,
@@ -209,7 +219,7 @@ pub fn prepare(
         moves,
         imports: Default::default(),
         inputs_hash,
-        warnings: rendered,
+        warnings,
     })
 }
 

@@ -15,6 +15,7 @@ mod hcloud_client;
 mod hcloud_official;
 mod host_key;
 mod input_checks;
+mod instances;
 mod node;
 mod node_reach;
 mod plan;

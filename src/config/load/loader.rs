@@ -31,6 +31,8 @@ pub(super) struct Loader<'a> {
     pub(super) refused_vars: HashSet<String>,
     /// What each block (`server.b`) and local (`local.x`) refers to.
     pub(super) uses: HashMap<String, super::references::Uses>,
+    /// Blocks with `count` or `for_each` (`server.gpu`) -> their instances' names (`gpu[0]`).
+    pub(super) instances: HashMap<String, Vec<String>>,
 }
 
 impl<'a> Loader<'a> {
@@ -51,6 +53,7 @@ impl<'a> Loader<'a> {
             bad_refs: BTreeSet::new(),
             refused_vars: HashSet::new(),
             uses: HashMap::new(),
+            instances: HashMap::new(),
         }
     }
 
@@ -59,6 +62,23 @@ impl<'a> Loader<'a> {
     }
 
     pub(super) fn run(mut self, body: &Body) -> Option<Stack> {
+        let (variables, ev) = self.evaluator(body);
+        // Pass 3: the typed model.
+        let mut b = ModelBuilder {
+            l: &mut self,
+            ev: &ev,
+        };
+        // After errors too, the partial model is returned so later checks can add what they see.
+        b.stack(body, variables)
+    }
+
+    /// Passes 1 and 2 alone: the evaluator of variables, locals and blocks, which expanding
+    /// `count` and `for_each` needs before the file is loaded for good.
+    pub(super) fn variables_and_locals(mut self, body: &Body) -> Evaluator {
+        self.evaluator(body).1
+    }
+
+    fn evaluator(&mut self, body: &Body) -> (Vec<crate::config::model::Variable>, Evaluator) {
         // Pass 1: structure against the schema, and the names every block declares.
         for s in body.iter() {
             match s {
@@ -108,13 +128,6 @@ impl<'a> Loader<'a> {
         }
         self.locals(body, &mut ev);
         self.variable_validations(body, &variables, &ev);
-
-        // Pass 3: the typed model.
-        let mut b = ModelBuilder {
-            l: &mut self,
-            ev: &ev,
-        };
-        // After errors too, the partial model is returned so later checks can add what they see.
-        b.stack(body, variables)
+        (variables, ev)
     }
 }

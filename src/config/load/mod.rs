@@ -12,6 +12,7 @@ mod checks;
 mod collector;
 mod compose;
 mod data;
+mod expand;
 mod formats;
 mod infrastructure;
 mod limits;
@@ -114,6 +115,17 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
                 diagnostics: diags,
             };
         }
+    };
+    let body = if expand::has_instances(&body) {
+        // What the counts and collections read is evaluated by a scratch run: its findings
+        // are made again, once, by the run over the expanded file.
+        let mut scratch = Diagnostics::new();
+        let ev = Loader::new(&source, &mut scratch, opts).variables_and_locals(&body);
+        let (expanded, found) = expand::expand(&body, &ev);
+        diags.extend(found);
+        expanded
+    } else {
+        body
     };
     let stack = Loader::new(&source, &mut diags, opts).run(&body);
     diags.sort();

@@ -33,7 +33,8 @@ impl Loader<'_> {
         };
         if let Some((name, span)) = declared {
             let kind: &'static str = schema.path;
-            let shown = name.rsplit('.').next().unwrap_or(&name);
+            let (base, instance) = crate::config::instance::split(&name);
+            let shown = base.rsplit('.').next().unwrap_or(base);
             if !valid_name(shown) {
                 let d = Diagnostic::error(
                     "language::invalid-name",
@@ -60,6 +61,10 @@ impl Loader<'_> {
                 .help("names of blocks of one type must be unique; rename one of them");
                 self.err(d);
             } else {
+                if instance.is_some() {
+                    let block = format!("{kind}.{base}");
+                    self.instances.entry(block).or_default().push(name.clone());
+                }
                 list.push(name);
             }
         }

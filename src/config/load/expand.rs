@@ -1,0 +1,255 @@
+//! `count` and `for_each`: a block with either becomes one block per instance, labelled with
+//! the instance's name (`gpu[0]`, `gpu["fsn1-a"]`), with `count.index`, `each.key` and
+//! `each.value` replaced by their values. Everything after works on the expanded file as if
+//! each instance had been written out by hand.
+//!
+//! The counts and collections are evaluated first, by a loader that sees variables and locals
+//! (a scratch run of passes 1 and 2): like Terraform, they must be known before apply, so they
+//! may not depend on what only apply learns.
+
+use crate::config::diagnostic::Diagnostic;
+use crate::config::eval::{Evaluator, json_to_hcl, span_of};
+use crate::config::instance::{InstanceKey, instance_name};
+use crate::config::value;
+use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::structure::{Block, BlockLabel, Body, Structure};
+use hcl_edit::visit_mut::{VisitMut, visit_expr_mut};
+use serde_json::Value as Json;
+
+/// The block types that take `count` and `for_each`.
+pub const EXPANDABLE: &[&str] = &[
+    "server", "host", "volume", "firewall", "ssh_key", "compose", "check",
+];
+
+/// Whether any block of the file has `count` or `for_each` (most stacks have none and skip
+/// the extra pass).
+pub(super) fn has_instances(body: &Body) -> bool {
+    body.iter().any(|s| match s {
+        Structure::Block(b) => meta_argument(b).is_some(),
+        Structure::Attribute(_) => false,
+    })
+}
+
+/// `count` or `for_each` of an expandable block, with its name.
+fn meta_argument(b: &Block) -> Option<(&'static str, &Expression)> {
+    if !EXPANDABLE.contains(&b.ident.as_str()) {
+        return None;
+    }
+    ["count", "for_each"].into_iter().find_map(|name| {
+        b.body
+            .iter()
+            .find_map(|s| match s {
+                Structure::Attribute(a) if a.key.as_str() == name => Some(&a.value),
+                _ => None,
+            })
+            .map(|e| (name, e))
+    })
+}
+
+/// One instance: its key and what `count`/`each` read in it.
+struct Instance {
+    key: InstanceKey,
+    /// `each.value` (for_each only).
+    value: Option<Json>,
+}
+
+/// The file with every `count`/`for_each` block expanded, and diagnostics for those that
+/// cannot be (their block is kept once, without the argument, so the rest still loads).
+pub(super) fn expand(body: &Body, ev: &Evaluator) -> (Body, Vec<Diagnostic>) {
+    let mut out = Body::builder();
+    let mut diags = Vec::new();
+    for s in body.iter() {
+        let Structure::Block(b) = s else {
+            out = out.structure(s.clone());
+            continue;
+        };
+        let Some((arg, expr)) = meta_argument(b) else {
+            out = out.structure(s.clone());
+            continue;
+        };
+        if let Some(d) = both_given(b) {
+            diags.push(d);
+        }
+        match instances(arg, expr, ev) {
+            Ok(list) => {
+                for i in list {
+                    out = out.block(instance_block(b, &i));
+                }
+            }
+            Err(d) => {
+                diags.push(d);
+                out = out.block(without_meta(b));
+            }
+        }
+    }
+    (out.build(), diags)
+}
+
+fn both_given(b: &Block) -> Option<Diagnostic> {
+    let has = |n: &str| {
+        b.body
+            .iter()
+            .any(|s| matches!(s, Structure::Attribute(a) if a.key.as_str() == n))
+    };
+    (has("count") && has("for_each")).then(|| {
+        Diagnostic::error(
+            "language::count-for-each",
+            format!("`{}` has both `count` and `for_each`", b.ident.as_str()),
+        )
+        .at(super::syntax::header_span(b))
+        .help("use one: `count` for N alike instances, `for_each` for one per key")
+    })
+}
+
+/// The instances `count = N` or `for_each = <set or map>` make.
+fn instances(arg: &str, expr: &Expression, ev: &Evaluator) -> Result<Vec<Instance>, Diagnostic> {
+    let v = ev.eval(expr)?;
+    let unknown = |v: &Json| v.as_str().is_some_and(value::is_unknown);
+    let fail = |what: &str| {
+        Diagnostic::error("language::count-for-each", format!("`{arg}` {what}"))
+            .at(span_of(expr))
+            .help(match arg {
+                "count" => "give a whole number from variables, locals or literals (`count = 3`, `count = length(var.hosts)`)",
+                _ => "give a map or a set of strings from variables, locals or literals (`for_each = var.hosts`, `for_each = toset([\"a\", \"b\"])`)",
+            })
+    };
+    if unknown(&v) || contains_unknown(&v) {
+        return Err(fail(
+            "depends on a value known only after apply; it must be known when planning",
+        ));
+    }
+    match (arg, v) {
+        ("count", Json::Number(n)) => match n.as_u64() {
+            Some(n) => Ok((0..n)
+                .map(|i| Instance {
+                    key: InstanceKey::Index(i),
+                    value: None,
+                })
+                .collect()),
+            None => Err(fail("must be a whole number, 0 or more")),
+        },
+        ("count", other) => Err(fail(&format!("must be a number, found {}", kind(&other)))),
+        (_, Json::Object(map)) => Ok(map
+            .into_iter()
+            .map(|(k, v)| Instance {
+                key: InstanceKey::Key(k),
+                value: Some(v),
+            })
+            .collect()),
+        (_, Json::Array(items)) => {
+            let mut keys = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Json::String(s) => keys.push(s),
+                    other => {
+                        return Err(fail(&format!(
+                            "over a list must be over strings (a set), found {}",
+                            kind(&other)
+                        )));
+                    }
+                }
+            }
+            keys.sort();
+            keys.dedup();
+            Ok(keys
+                .into_iter()
+                .map(|k| Instance {
+                    value: Some(Json::String(k.clone())),
+                    key: InstanceKey::Key(k),
+                })
+                .collect())
+        }
+        (_, other) => Err(fail(&format!(
+            "must be a map or a set of strings, found {}",
+            kind(&other)
+        ))),
+    }
+}
+
+fn contains_unknown(v: &Json) -> bool {
+    match v {
+        Json::String(s) => value::is_unknown(s),
+        Json::Array(a) => a.iter().any(contains_unknown),
+        Json::Object(o) => o
+            .iter()
+            .any(|(k, v)| value::is_unknown(k) || contains_unknown(v)),
+        _ => false,
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    super::readers::json_kind(v)
+}
+
+/// The block without `count`/`for_each`.
+fn without_meta(b: &Block) -> Block {
+    let mut out = b.clone();
+    out.body = b
+        .body
+        .iter()
+        .filter(|s| !matches!(s, Structure::Attribute(a) if matches!(a.key.as_str(), "count" | "for_each")))
+        .cloned()
+        .collect();
+    out
+}
+
+/// One instance of `b`: labelled with its name, `count.*` and `each.*` replaced.
+fn instance_block(b: &Block, i: &Instance) -> Block {
+    let mut out = without_meta(b);
+    if let Some(first) = out.labels.first_mut() {
+        // The new label has no span: diagnostics about the block point at its type instead.
+        let (base, _) = super::syntax::label(first);
+        let name = instance_name(&base, &i.key);
+        *first = BlockLabel::String(hcl_edit::Decorated::new(name));
+    }
+    let mut subst = Substitute { instance: i };
+    subst.visit_body_mut(&mut out.body);
+    out
+}
+
+struct Substitute<'a> {
+    instance: &'a Instance,
+}
+
+impl Substitute<'_> {
+    /// The value `root.attr` stands for in this instance, if it is one of ours.
+    fn value_of(&self, root: &str, attr: &str) -> Option<Json> {
+        match (root, attr, &self.instance.key) {
+            ("count", "index", InstanceKey::Index(i)) => Some(Json::from(*i)),
+            ("each", "key", InstanceKey::Key(k)) => Some(Json::String(k.clone())),
+            ("each", "value", _) => self.instance.value.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl VisitMut for Substitute<'_> {
+    fn visit_expr_mut(&mut self, node: &mut Expression) {
+        if let Expression::Traversal(t) = node
+            && let Some(replaced) = self.replace(t)
+        {
+            *node = replaced;
+        }
+        visit_expr_mut(self, node);
+    }
+}
+
+impl Substitute<'_> {
+    fn replace(&self, t: &Traversal) -> Option<Expression> {
+        let Expression::Variable(root) = &t.expr else {
+            return None;
+        };
+        let Some(TraversalOperator::GetAttr(attr)) = t.operators.first().map(|o| o.value()) else {
+            return None;
+        };
+        let v = self.value_of(root.as_str(), attr.as_str())?;
+        let literal: Expression = hcl::Expression::from(json_to_hcl(&v)).into();
+        if t.operators.len() == 1 {
+            return Some(literal);
+        }
+        let mut rest = t.clone();
+        rest.expr = literal;
+        rest.operators.remove(0);
+        Some(Expression::Traversal(Box::new(rest)))
+    }
+}
