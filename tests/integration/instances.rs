@@ -165,3 +165,46 @@ output "ips" {
     assert_eq!(run.stderr, "", "no warnings");
     insta::assert_snapshot!(run.stdout);
 }
+
+/// The fleet example: one host, compose project and checks per key of its map, each project on
+/// its own host and waiting for nothing of the others.
+#[test]
+fn the_gex_fleet_example_plans_one_instance_per_machine() {
+    let dir = crate::harness::cli::repo_root().join("examples/gex-fleet");
+    let run = crate::harness::cli::Sovstack::in_dir(&dir)
+        .args(["plan", "--detailed-exitcode"])
+        .run();
+    run.expect_code(2);
+    assert!(run.stdout.contains("Plan: 28 to add"), "{}", run.stdout);
+    for key in ["gex-a", "gex-b", "gex-c", "gex-d"] {
+        for address in [
+            format!("host.gpu[\"{key}\"]"),
+            format!("compose.llm[\"{key}\"]"),
+            format!("file.llm[\"{key}\"][\"compose.yaml\"]"),
+            format!("check.vllm[\"{key}\"]"),
+        ] {
+            assert!(
+                run.stdout.contains(&format!("# {address} will be created")),
+                "{address}:\n{}",
+                run.stdout
+            );
+        }
+        assert!(
+            run.stdout
+                .contains(&format!("node            = \"host.gpu[\\\"{key}\\\"]\"")),
+            "{}",
+            run.stdout
+        );
+    }
+    let graph = crate::harness::cli::Sovstack::in_dir(&dir)
+        .args(["graph"])
+        .run();
+    graph.expect_code(0);
+    let into_a: Vec<&str> = graph
+        .stdout
+        .lines()
+        .filter(|l| l.contains("-> \"compose.llm[\\\"gex-a\\\"]\""))
+        .collect();
+    assert_eq!(into_a.len(), 4, "{into_a:?}");
+    assert!(into_a.iter().all(|l| l.contains("gex-a")), "{into_a:?}");
+}
