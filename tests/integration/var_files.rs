@@ -71,3 +71,18 @@ fn a_missing_var_file_stops_the_command() {
         run.stderr
     );
 }
+
+/// A saved plan keeps the values variable files gave: a file edited after the plan was made
+/// does not change what `apply FILE` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_the_values_its_var_files_gave() {
+    use crate::harness::cloud::CloudWorkspace;
+    let ws = CloudWorkspace::start().await;
+    let file = ws.dir.join("sovstack.vars.hcl");
+    std::fs::write(&file, "image = \"ubuntu-22.04\"\n").unwrap();
+    CloudWorkspace::expect(&ws.run(&["plan", "--out", "plan.json"]).await, 0);
+    std::fs::write(&file, "image = \"debian-12\"\n").unwrap();
+    CloudWorkspace::expect(&ws.run(&["apply", "plan.json"]).await, 0);
+    let servers = ws.list("servers").await;
+    assert_eq!(servers[0]["image"]["name"], "ubuntu-22.04");
+}

@@ -253,3 +253,67 @@ impl Substitute<'_> {
         Some(Expression::Traversal(Box::new(rest)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{LoadOptions, Loaded, diagnostic, load_str};
+    use std::path::Path;
+
+    fn load(text: &str) -> Loaded {
+        load_str("stack.hcl", text, Path::new("."), &LoadOptions::default())
+    }
+
+    const KEY: &str = "stack \"s\" {}\nssh_key \"k\" {\n  public_key = \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHjnsxkcV8lBTYD+jNVRMH3xx6UXzdeDRxQJFOB9ueSt k\"\n}\n";
+
+    #[test]
+    fn instances_are_named_by_index_and_key_and_see_their_values() {
+        let text = format!(
+            "{KEY}variable \"n\" {{\n  type    = number\n  default = 2\n}}\nlocals {{\n  sizes = {{ a = 10, b = 20 }}\n}}\nvolume \"v\" {{\n  for_each = local.sizes\n  size     = each.value\n  location = \"fsn1\"\n  labels   = {{ key = each.key }}\n}}\nserver \"s\" {{\n  count       = var.n\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  ssh_keys    = [ssh_key.k]\n  labels      = {{ n = \"${{count.index}}\" }}\n}}\noutput \"o\" {{\n  value = [server.s[*].name, keys(volume.v), volume.v[\"b\"].name]\n}}\n"
+        );
+        let l = load(&text);
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let names: Vec<(&str, u32, &str)> = stack
+            .volumes
+            .iter()
+            .map(|v| (v.name.as_str(), v.size_gb.value, v.labels["key"].as_str()))
+            .collect();
+        assert_eq!(names, [("v[\"a\"]", 10, "a"), ("v[\"b\"]", 20, "b")]);
+        let servers: Vec<(&str, &str)> = stack
+            .servers
+            .iter()
+            .map(|s| (s.name.as_str(), s.labels["n"].as_str()))
+            .collect();
+        assert_eq!(servers, [("s[0]", "0"), ("s[1]", "1")]);
+        assert_eq!(
+            stack.outputs[0].value.value,
+            serde_json::json!([["s[0]", "s[1]"], ["a", "b"], "v[\"b\"]"])
+        );
+    }
+
+    #[test]
+    fn counts_and_collections_that_cannot_make_instances_are_located() {
+        let text = format!(
+            "{KEY}volume \"a\" {{\n  count    = -1\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"b\" {{\n  for_each = [1, 2]\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"c\" {{\n  for_each = ssh_key.k.id\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"d\" {{\n  count    = 1\n  for_each = toset([\"x\"])\n  size     = 10\n  location = \"fsn1\"\n}}\n"
+        );
+        let l = load(&text);
+        insta::assert_snapshot!(diagnostic::render(&l.diagnostics, &l.source));
+    }
+
+    #[test]
+    fn an_attribute_read_from_the_block_of_instances_itself_says_how_to_name_one() {
+        let text = format!(
+            "{KEY}volume \"v\" {{\n  count    = 2\n  size     = 10\n  location = \"fsn1\"\n}}\noutput \"o\" {{\n  value = volume.v.name\n}}\n"
+        );
+        let l = load(&text);
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::undefined-reference")
+            .expect("reported");
+        assert!(
+            d.help.as_deref().unwrap_or("").contains("volume.v[0].name"),
+            "{d:?}"
+        );
+    }
+}
