@@ -40,6 +40,7 @@ impl Evaluator {
         blocks: &BTreeMap<&'static str, Vec<String>>,
         known: &BTreeMap<String, String>,
         host_addresses: &BTreeMap<String, String>,
+        no_instances: &[super::load::NoInstances],
     ) -> Self {
         let mut ctx = Context::new();
         functions::declare_all(&mut ctx);
@@ -83,6 +84,16 @@ impl Evaluator {
             for (base, members) in std::mem::take(&mut instances) {
                 kind_obj.insert(base, instances_value(members));
             }
+            // Blocks whose `count` or `for_each` made no instances: an empty list or map, so
+            // `server.web[*].x` and `values(host.gpu)` are empty rather than undefined.
+            for b in no_instances.iter().filter(|b| b.kind == *kind) {
+                let empty = if b.count {
+                    hcl::Value::Array(Vec::new())
+                } else {
+                    hcl::Value::Object(hcl::Map::new())
+                };
+                kind_obj.insert(b.name.clone(), empty);
+            }
             ctx.declare_var(*kind, hcl::Value::Object(kind_obj));
         }
         ctx.declare_var("local", hcl::Value::Object(hcl::Map::new()));
@@ -103,6 +114,7 @@ impl Evaluator {
             &BTreeMap::new(),
             &BTreeMap::new(),
             &BTreeMap::new(),
+            &[],
         )
     }
 

@@ -53,11 +53,28 @@ struct Instance {
     value: Option<Json>,
 }
 
-/// The file with every `count`/`for_each` block expanded, and diagnostics for those that
-/// cannot be (their block is kept once, without the argument, so the rest still loads).
-pub(super) fn expand(body: &Body, ev: &Evaluator) -> (Body, Vec<Diagnostic>) {
+/// A block whose `count` or `for_each` made no instances: it still exists to refer to, as an
+/// empty list (`count`) or map (`for_each`).
+#[derive(Debug, Clone)]
+pub struct NoInstances {
+    pub kind: String,
+    pub name: String,
+    pub count: bool,
+}
+
+/// What expanding made: the file, diagnostics for blocks that cannot be expanded (kept once,
+/// without the argument, so the rest still loads), and the blocks with no instances.
+pub(super) struct Expanded {
+    pub body: Body,
+    pub diagnostics: Vec<Diagnostic>,
+    pub empty: Vec<NoInstances>,
+}
+
+/// The file with every `count`/`for_each` block expanded.
+pub(super) fn expand(body: &Body, ev: &Evaluator) -> Expanded {
     let mut out = Body::builder();
     let mut diags = Vec::new();
+    let mut empty = Vec::new();
     for s in body.iter() {
         let Structure::Block(b) = s else {
             out = out.structure(s.clone());
@@ -71,6 +88,15 @@ pub(super) fn expand(body: &Body, ev: &Evaluator) -> (Body, Vec<Diagnostic>) {
             diags.push(d);
         }
         match instances(arg, expr, ev) {
+            Ok(list) if list.is_empty() => {
+                if let Some(l) = b.labels.first() {
+                    empty.push(NoInstances {
+                        kind: b.ident.as_str().to_string(),
+                        name: super::syntax::label(l).0,
+                        count: arg == "count",
+                    });
+                }
+            }
             Ok(list) => {
                 for i in list {
                     out = out.block(instance_block(b, &i));
@@ -82,7 +108,11 @@ pub(super) fn expand(body: &Body, ev: &Evaluator) -> (Body, Vec<Diagnostic>) {
             }
         }
     }
-    (out.build(), diags)
+    Expanded {
+        body: out.build(),
+        diagnostics: diags,
+        empty,
+    }
 }
 
 fn both_given(b: &Block) -> Option<Diagnostic> {
@@ -289,6 +319,20 @@ mod tests {
             stack.outputs[0].value.value,
             serde_json::json!([["s[0]", "s[1]"], ["a", "b"], "v[\"b\"]"])
         );
+    }
+
+    /// `count = 0` (the `enabled ? 1 : 0` idiom) and an empty map leave blocks to refer to,
+    /// with no instances.
+    #[test]
+    fn blocks_without_instances_are_empty_not_undefined() {
+        let text = format!(
+            "{KEY}variable \"on\" {{\n  type    = bool\n  default = false\n}}\nvolume \"v\" {{\n  count    = var.on ? 1 : 0\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"w\" {{\n  for_each = {{}}\n  size     = 10\n  location = \"fsn1\"\n}}\noutput \"o\" {{\n  value = [length(volume.v[*].name), length(values(volume.w))]\n}}\n"
+        );
+        let l = load(&text);
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        assert!(stack.volumes.is_empty());
+        assert_eq!(stack.outputs[0].value.value, serde_json::json!([0, 0]));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(super) struct Loader<'a> {
     pub(super) uses: HashMap<String, super::references::Uses>,
     /// Blocks with `count` or `for_each` (`server.gpu`) -> their instances' names (`gpu[0]`).
     pub(super) instances: HashMap<String, Vec<String>>,
+    /// Blocks whose `count` or `for_each` made no instances.
+    pub(super) no_instances: Vec<super::expand::NoInstances>,
 }
 
 impl<'a> Loader<'a> {
@@ -54,6 +56,7 @@ impl<'a> Loader<'a> {
             refused_vars: HashSet::new(),
             uses: HashMap::new(),
             instances: HashMap::new(),
+            no_instances: Vec::new(),
         }
     }
 
@@ -98,6 +101,11 @@ impl<'a> Loader<'a> {
             }
         }
 
+        for z in &self.no_instances {
+            let block = format!("{}.{}", z.kind, z.name);
+            self.instances.insert(block, Vec::new());
+        }
+
         // Pass 2: variables, then the evaluator, then locals in dependency order.
         let (variables, var_values, sensitive_vars) = self.variables(body);
         let host_addresses = self.host_addresses(body, &var_values);
@@ -122,6 +130,7 @@ impl<'a> Loader<'a> {
             &referenced_blocks,
             &self.opts.known,
             &host_addresses,
+            &self.no_instances,
         );
         if let Some(data) = self.names.get("data") {
             ev.declare_data(data, &self.opts.known);

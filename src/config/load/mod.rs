@@ -28,6 +28,7 @@ mod syntax;
 mod var_files;
 mod variables;
 
+pub use expand::NoInstances;
 pub use ports::{parse_port_mapping, parse_port_range};
 pub use var_files::{AUTO_VAR_FILE_SUFFIX, DEFAULT_VAR_FILE, read_var_files, var_file_paths};
 
@@ -116,18 +117,20 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
             };
         }
     };
-    let body = if expand::has_instances(&body) {
+    let (body, empty) = if expand::has_instances(&body) {
         // What the counts and collections read is evaluated by a scratch run: its findings
         // are made again, once, by the run over the expanded file.
         let mut scratch = Diagnostics::new();
         let ev = Loader::new(&source, &mut scratch, opts).variables_and_locals(&body);
-        let (expanded, found) = expand::expand(&body, &ev);
-        diags.extend(found);
-        expanded
+        let expanded = expand::expand(&body, &ev);
+        diags.extend(expanded.diagnostics);
+        (expanded.body, expanded.empty)
     } else {
-        body
+        (body, Vec::new())
     };
-    let stack = Loader::new(&source, &mut diags, opts).run(&body);
+    let mut loader = Loader::new(&source, &mut diags, opts);
+    loader.no_instances = empty;
+    let stack = loader.run(&body);
     diags.sort();
     Loaded {
         source,
