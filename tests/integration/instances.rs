@@ -11,6 +11,12 @@ fn servers(count: usize) -> String {
     )
 }
 
+/// [`servers`] behind a firewall applied to every instance.
+fn servers_behind_a_firewall(count: usize) -> String {
+    servers(count)
+        + "\nfirewall \"web\" {\n  apply_to = server.web[*]\n  rule {\n    port       = \"22\"\n    source_ips = [\"198.51.100.0/24\"]\n  }\n}\n"
+}
+
 fn volumes(keys: &[&str]) -> String {
     let map: String = keys
         .iter()
@@ -44,8 +50,9 @@ fn change_lines(plan: &str) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn count_three_to_two_destroys_exactly_the_last_instance() {
     let ws = CloudWorkspace::start().await;
-    ws.edit_stack(|_| servers(3));
+    ws.edit_stack(|_| servers_behind_a_firewall(3));
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
     let before = ws.list("servers").await;
     assert_eq!(
         names(&ws, "servers").await,
