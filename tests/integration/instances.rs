@@ -58,15 +58,19 @@ async fn count_three_to_two_destroys_exactly_the_last_instance() {
         names(&ws, "servers").await,
         ["fleet-web-0", "fleet-web-1", "fleet-web-2"]
     );
-    ws.edit_stack(|_| servers(2));
+    ws.edit_stack(|_| servers_behind_a_firewall(2));
     let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    // The firewall follows in place: it no longer names the destroyed server.
     assert_eq!(
         change_lines(&plan),
-        ["# server.web[2] will be destroyed"],
+        [
+            "# firewall.web will be updated in place",
+            "# server.web[2] will be destroyed"
+        ],
         "{plan}"
     );
     assert!(
-        plan.contains("0 to add, 0 to change, 1 to destroy"),
+        plan.contains("0 to add, 1 to change, 1 to destroy"),
         "{plan}"
     );
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
