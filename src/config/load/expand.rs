@@ -336,6 +336,20 @@ mod tests {
     }
 
     #[test]
+    fn a_block_of_instances_declared_twice_is_reported_at_the_second() {
+        let block = "volume \"v\" {\n  count    = 1\n  size     = 10\n  location = \"fsn1\"\n}\n";
+        let text = format!("{KEY}{block}{block}");
+        let l = load(&text);
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::duplicate")
+            .expect("reported");
+        let at = d.span.clone().expect("located");
+        assert_eq!(l.source.line_col(at.start).0, 10, "{d:?}");
+    }
+
+    #[test]
     fn counts_and_collections_that_cannot_make_instances_are_located() {
         let text = format!(
             "{KEY}volume \"a\" {{\n  count    = -1\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"b\" {{\n  for_each = [1, 2]\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"c\" {{\n  for_each = ssh_key.k.id\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"d\" {{\n  count    = 1\n  for_each = toset([\"x\"])\n  size     = 10\n  location = \"fsn1\"\n}}\n"

@@ -32,6 +32,13 @@ impl Loader<'_> {
             b.labels.first().map(label)
         };
         if let Some((name, span)) = declared {
+            // An instance's label was made by expanding `count`/`for_each` and has no span of
+            // its own: point at the block instead.
+            let span = if span.is_empty() {
+                header_span(b)
+            } else {
+                span
+            };
             let kind: &'static str = schema.path;
             let (base, instance) = crate::config::instance::split(&name);
             let shown = base.rsplit('.').next().unwrap_or(base);
