@@ -8,7 +8,7 @@
 //! may not depend on what only apply learns.
 
 use crate::config::diagnostic::Diagnostic;
-use crate::config::eval::{Evaluator, json_to_hcl, span_of};
+use crate::config::eval::{Evaluator, REFERENCEABLE, json_to_hcl, span_of};
 use crate::config::instance::{InstanceKey, instance_name};
 use crate::config::value;
 use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
@@ -133,6 +133,19 @@ fn both_given(b: &Block) -> Option<Diagnostic> {
 
 /// The instances `count = N` or `for_each = <set or map>` make.
 fn instances(arg: &str, expr: &Expression, ev: &Evaluator) -> Result<Vec<Instance>, Diagnostic> {
+    // Other blocks are read before they are expanded themselves: what they would give here is
+    // not their instances.
+    let reads_a_block = crate::config::refs::collect(expr)
+        .into_iter()
+        .find(|r| REFERENCEABLE.iter().any(|(k, _)| *k == r.root));
+    if let Some(r) = reads_a_block {
+        return Err(Diagnostic::error(
+            "language::count-for-each",
+            format!("`{arg}` reads `{}`; it may read only variables, locals and literals", r.display()),
+        )
+        .at(r.span)
+        .help("give the keys from the variable or local the other block's `for_each` reads (`for_each = var.gex`)"));
+    }
     let v = ev.eval(expr)?;
     let unknown = |v: &Json| v.as_str().is_some_and(value::is_unknown);
     let fail = |what: &str| {
@@ -336,6 +349,23 @@ mod tests {
     }
 
     #[test]
+    fn for_each_over_another_blocks_instances_is_refused() {
+        let text = format!(
+            "{KEY}volume \"a\" {{\n  for_each = toset([\"x\"])\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"b\" {{\n  for_each = volume.a\n  size     = 10\n  location = \"fsn1\"\n}}\n"
+        );
+        let l = load(&text);
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::count-for-each")
+            .expect("reported");
+        assert_eq!(
+            d.message,
+            "`for_each` reads `volume.a`; it may read only variables, locals and literals"
+        );
+    }
+
+    #[test]
     fn a_block_of_instances_declared_twice_is_reported_at_the_second() {
         let block = "volume \"v\" {\n  count    = 1\n  size     = 10\n  location = \"fsn1\"\n}\n";
         let text = format!("{KEY}{block}{block}");
@@ -352,7 +382,7 @@ mod tests {
     #[test]
     fn counts_and_collections_that_cannot_make_instances_are_located() {
         let text = format!(
-            "{KEY}volume \"a\" {{\n  count    = -1\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"b\" {{\n  for_each = [1, 2]\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"c\" {{\n  for_each = ssh_key.k.id\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"d\" {{\n  count    = 1\n  for_each = toset([\"x\"])\n  size     = 10\n  location = \"fsn1\"\n}}\n"
+            "{KEY}volume \"a\" {{\n  count    = -1\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"b\" {{\n  for_each = [1, 2]\n  size     = 10\n  location = \"fsn1\"\n}}\nlocals {{\n  key_id = ssh_key.k.id\n}}\nvolume \"c\" {{\n  for_each = local.key_id\n  size     = 10\n  location = \"fsn1\"\n}}\nvolume \"d\" {{\n  count    = 1\n  for_each = toset([\"x\"])\n  size     = 10\n  location = \"fsn1\"\n}}\n"
         );
         let l = load(&text);
         insta::assert_snapshot!(diagnostic::render(&l.diagnostics, &l.source));
