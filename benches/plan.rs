@@ -1,5 +1,6 @@
 //! Plan benchmark: times the real release binary planning generated stacks of 10 to 5,000
-//! resources against a matching state, and checks the performance targets.
+//! resources, and `for_each` fleets of 100 and 500 hosts (`plan/fleet.rs`), against a
+//! matching state, and checks the performance targets.
 //!
 //! ```text
 //! cargo bench --bench plan                          # full table + PASS/FAIL, non-zero exit on a miss
@@ -15,6 +16,9 @@
 //! plan of the unchanged stack is a no-op (exit 0 with `--detailed-exitcode`). The "changed
 //! root" run passes `--var image=...`, which every server reads, so every server is replaced
 //! and the plan has to render a large diff (exit 2).
+
+#[path = "plan/fleet.rs"]
+mod fleet;
 
 use sovstack::config::{self, LoadOptions, Stack};
 use sovstack::render::{self, RenderOptions};
@@ -38,6 +42,10 @@ const ROOT_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHjnsxkcV8lBTYD+jNVRMH3xx6UXzdeDRxQJFOB9ueSt";
 const IMAGE: &str = "ubuntu-24.04";
 const CHANGED_IMAGE: &str = "ubuntu-22.04";
+/// Hosts in the `for_each` fleets measured by default.
+const DEFAULT_FLEETS: &[usize] = &[100, 500];
+const FLEET_IMAGE: &str = "nginx:1.27.3";
+const FLEET_CHANGED_IMAGE: &str = "nginx:1.27.4";
 
 /// Targets from the issue.
 const NOOP_1000_MS: f64 = 50.0;
@@ -45,6 +53,8 @@ const PEAK_1000_MB: f64 = 30.0;
 const NOOP_5000_MS: f64 = 250.0;
 /// Per-resource cost at 5,000 may be at most this many times that at 1,000.
 const LINEAR_FACTOR: f64 = 2.0;
+/// A no-op plan of a fleet of 500 hosts (3,500 resources from `for_each`).
+const NOOP_FLEET_500_MS: f64 = 500.0;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -63,6 +73,8 @@ struct Options {
     runs: usize,
     bin: PathBuf,
     keep: Option<PathBuf>,
+    /// Hosts of each `for_each` fleet to plan (empty: none).
+    fleets: Vec<usize>,
 }
 
 fn run() -> Result<ExitCode, Error> {
@@ -74,6 +86,7 @@ fn run() -> Result<ExitCode, Error> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sovstack"))),
         keep: None,
+        fleets: DEFAULT_FLEETS.to_vec(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -89,6 +102,23 @@ fn run() -> Result<ExitCode, Error> {
                     dir, g.resources, g.state_bytes
                 );
                 return Ok(ExitCode::SUCCESS);
+            }
+            "--generate-fleet" => {
+                let dir = it.next().ok_or("--generate-fleet DIR HOSTS")?;
+                let hosts: usize = it.next().ok_or("--generate-fleet DIR HOSTS")?.parse()?;
+                let g = generate_fleet(Path::new(dir), hosts)?;
+                println!(
+                    "{dir}: {hosts} hosts, {} resources, state {} bytes",
+                    g.resources, g.state_bytes
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            "--fleets" => {
+                let list = it.next().ok_or("--fleets N,N,... or --fleets none")?;
+                opts.fleets = match list.as_str() {
+                    "none" => Vec::new(),
+                    l => l.split(',').map(str::parse).collect::<Result<_, _>>()?,
+                };
             }
             "--generate-terraform" => {
                 let dir = it.next().ok_or("--generate-terraform DIR N")?;
@@ -176,27 +206,71 @@ fn bench(opts: &Options) -> Result<ExitCode, Error> {
         let t = Instant::now();
         let g = generate(&dir, n)?;
         eprintln!("  generated {n} resources in {:.0} ms", ms(t.elapsed()));
-        let noop = time_plan(opts, &dir, &[], 0)?;
-        let changed = time_plan(
-            opts,
-            &dir,
-            &["--var".into(), format!("image={CHANGED_IMAGE}")],
-            2,
-        )?;
-        rows.push(Row {
-            n,
-            noop: noop.stats,
-            changed: changed.stats,
-            peak_kb: noop.peak_kb.max(changed.peak_kb),
-            state_bytes: g.state_bytes,
-        });
+        rows.push(measure(opts, &dir, n, CHANGED_IMAGE, g.state_bytes)?);
     }
     print!("{}", table(&rows));
-    let failed = check_targets(&rows);
+    let mut failed = check_targets(&rows);
+    let mut fleets = Vec::new();
+    for &hosts in &opts.fleets {
+        let dir = base.join(format!("fleet{hosts}"));
+        let t = Instant::now();
+        let g = generate_fleet(&dir, hosts)?;
+        eprintln!(
+            "  generated a fleet of {hosts} hosts ({} resources) in {:.0} ms",
+            g.resources,
+            ms(t.elapsed())
+        );
+        fleets.push(measure(
+            opts,
+            &dir,
+            hosts,
+            FLEET_CHANGED_IMAGE,
+            g.state_bytes,
+        )?);
+    }
+    if !fleets.is_empty() {
+        println!(
+            "
+for_each fleets ({} resources per host):",
+            fleet::RESOURCES_PER_HOST
+        );
+        print!(
+            "{}",
+            table(&fleets)
+                .replace("µs/resource", "   µs/host")
+                .replace("     N |", " hosts |")
+        );
+        failed |= check_fleet_targets(&fleets);
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The no-op plan of the stack in `dir`, and the plan with `var.image` changed to
+/// `changed_image` (which must change something).
+fn measure(
+    opts: &Options,
+    dir: &Path,
+    n: usize,
+    changed_image: &str,
+    state_bytes: u64,
+) -> Result<Row, Error> {
+    let noop = time_plan(opts, dir, &[], 0)?;
+    let changed = time_plan(
+        opts,
+        dir,
+        &["--var".into(), format!("image={changed_image}")],
+        2,
+    )?;
+    Ok(Row {
+        n,
+        noop: noop.stats,
+        changed: changed.stats,
+        peak_kb: noop.peak_kb.max(changed.peak_kb),
+        state_bytes,
     })
 }
 
@@ -236,10 +310,7 @@ fn table(rows: &[Row]) -> String {
 fn check_targets(rows: &[Row]) -> bool {
     let at = |n: usize| rows.iter().find(|r| r.n == n);
     let mut failed = false;
-    let mut verdict = |ok: bool, what: String| {
-        println!("{} {what}", if ok { "PASS" } else { "FAIL" });
-        failed |= !ok;
-    };
+    let mut verdict = |ok: bool, what: String| failed |= !print_verdict(ok, &what);
     println!();
     if let Some(r) = at(1_000) {
         let t = ms(r.noop.median);
@@ -279,6 +350,49 @@ fn check_targets(rows: &[Row]) -> bool {
         );
     }
     failed
+}
+
+/// Prints PASS or FAIL and what was checked; returns `ok`.
+fn print_verdict(ok: bool, what: &str) -> bool {
+    println!("{} {what}", if ok { "PASS" } else { "FAIL" });
+    ok
+}
+
+/// PASS/FAIL for the fleet targets; true when one failed.
+fn check_fleet_targets(rows: &[Row]) -> bool {
+    let at = |n: usize| rows.iter().find(|r| r.n == n);
+    let mut failed = false;
+    let mut verdict = |ok: bool, what: String| failed |= !print_verdict(ok, &what);
+    println!();
+    if let Some(r) = at(500) {
+        let t = ms(r.noop.median);
+        verdict(
+            t < NOOP_FLEET_500_MS,
+            format!(
+                "no-op plan of a 500-host for_each fleet: {t:.1} ms (target < {NOOP_FLEET_500_MS} ms)"
+            ),
+        );
+    }
+    if let (Some(a), Some(b)) = (rows.first(), rows.last())
+        && b.n > a.n
+    {
+        let per = |r: &Row| r.noop.median.as_secs_f64() / r.n as f64;
+        let ratio = per(b) / per(a);
+        verdict(
+            ratio <= LINEAR_FACTOR,
+            format!(
+                "linear in hosts: µs/host at {} is {ratio:.2}x that at {} (target <= {LINEAR_FACTOR}x)",
+                b.n, a.n
+            ),
+        );
+    }
+    failed
+}
+
+/// A fleet of `hosts` hosts in `dir`, with the state in which all of it exists.
+fn generate_fleet(dir: &Path, hosts: usize) -> Result<Generated, Error> {
+    let text = fleet::fleet_hcl(hosts, FLEET_IMAGE);
+    generate_text(dir, &text, hosts * fleet::RESOURCES_PER_HOST)
 }
 
 struct Timed {
@@ -577,9 +691,15 @@ pub fn terraform_hcl(n: usize) -> String {
 /// Writes `dir/stack.hcl` with `n` resources and a state in which all of them exist as the
 /// stack wants them, through the same load/render/desired steps `plan` uses.
 pub fn generate(dir: &Path, n: usize) -> Result<Generated, Error> {
+    generate_text(dir, &stack_hcl(n), n)
+}
+
+/// Writes `text` as `dir/stack.hcl` (which must make `n` resources) and the state in which
+/// all of them exist as the stack wants them.
+fn generate_text(dir: &Path, text: &str, n: usize) -> Result<Generated, Error> {
     std::fs::create_dir_all(dir)?;
     let stack_path = dir.join("stack.hcl");
-    std::fs::write(&stack_path, stack_hcl(n))?;
+    std::fs::write(&stack_path, text)?;
     let state_dir = dir.join(".sovstack");
     if state_dir.exists() {
         std::fs::remove_dir_all(&state_dir)?;

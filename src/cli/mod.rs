@@ -51,6 +51,10 @@ pub struct Cli {
     /// Set a variable (repeatable); overrides SOVSTACK_VAR_<name>.
     #[arg(long = "var", global = true, value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Read variables from an HCL file of `name = value` lines (repeatable; later files win).
+    /// `sovstack.vars.hcl` and `*.auto.vars.hcl` beside the stack are read first without it.
+    #[arg(long = "var-file", global = true, value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
     /// No colours (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -157,7 +161,8 @@ impl Cli {
                 None => Err(EngineError::VarSyntax(v.clone())),
             })
             .collect::<Result<_, _>>()?;
-        Ok(Workspace::new(self.stack.clone(), self.state.clone(), vars))
+        Ok(Workspace::new(self.stack.clone(), self.state.clone(), vars)
+            .with_var_files(self.var_files.clone()))
     }
 }
 

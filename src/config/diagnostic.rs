@@ -22,6 +22,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Secondary places that explain the finding (e.g. every member of a cycle).
     pub related: Vec<(Span, String)>,
+    /// The file the spans point into when it is not the stack file (a variable file).
+    pub file: Option<SourceFile>,
 }
 
 impl Diagnostic {
@@ -34,6 +36,7 @@ impl Diagnostic {
             label: None,
             help: None,
             related: Vec::new(),
+            file: None,
         }
     }
 
@@ -46,6 +49,12 @@ impl Diagnostic {
 
     pub fn at(mut self, span: Span) -> Self {
         self.span = Some(span);
+        self
+    }
+
+    /// Spans of this diagnostic point into `file`, not the stack file.
+    pub fn in_file(mut self, file: &SourceFile) -> Self {
+        self.file = Some(file.clone());
         self
     }
 
@@ -115,8 +124,19 @@ impl Diagnostics {
     /// Source order, errors before warnings at the same place; duplicates removed.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            let ka = (a.span.as_ref().map(|s| s.start), a.severity, a.code);
-            let kb = (b.span.as_ref().map(|s| s.start), b.severity, b.code);
+            let file = |d: &Diagnostic| d.file.as_ref().map(|f| f.name().to_string());
+            let ka = (
+                file(a),
+                a.span.as_ref().map(|s| s.start),
+                a.severity,
+                a.code,
+            );
+            let kb = (
+                file(b),
+                b.span.as_ref().map(|s| s.start),
+                b.severity,
+                b.code,
+            );
             ka.cmp(&kb).then_with(|| a.message.cmp(&b.message))
         });
         self.items.dedup();
@@ -199,12 +219,13 @@ impl miette::Diagnostic for Bound<'_> {
 /// Renders diagnostics as text: a `file:line:col: severity[code]: message` line (for grep and
 /// editors), then miette's source excerpt with the label and help. No colour, fixed width, so
 /// output is stable for snapshots and CI logs.
-pub fn render(diags: &Diagnostics, source: &SourceFile) -> String {
+pub fn render(diags: &Diagnostics, stack_source: &SourceFile) -> String {
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
     for d in diags.iter() {
+        let source = d.file.as_ref().unwrap_or(stack_source);
         let sev = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -240,7 +261,7 @@ pub fn render(diags: &Diagnostics, source: &SourceFile) -> String {
     if e + w > 0 {
         out.push_str(&format!(
             "{}: {e} error{}, {w} warning{}\n",
-            source.name(),
+            stack_source.name(),
             if e == 1 { "" } else { "s" },
             if w == 1 { "" } else { "s" }
         ));

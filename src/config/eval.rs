@@ -3,6 +3,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::functions;
+use super::instance::InstanceKey;
 use super::refs::{self, Reference};
 use super::source::Span;
 use super::value;
@@ -39,6 +40,7 @@ impl Evaluator {
         blocks: &BTreeMap<&'static str, Vec<String>>,
         known: &BTreeMap<String, String>,
         host_addresses: &BTreeMap<String, String>,
+        no_instances: &[super::load::NoInstances],
     ) -> Self {
         let mut ctx = Context::new();
         functions::declare_all(&mut ctx);
@@ -49,6 +51,8 @@ impl Evaluator {
         ctx.declare_var("var", hcl::Value::Object(var_obj));
         // One buffer for every `<kind>.<name>.<attr>` looked up: a large stack has thousands.
         let mut reference = String::new();
+        // Instances of a `count` or `for_each` block, gathered under the block's name.
+        let mut instances: BTreeMap<String, BTreeMap<InstanceKey, hcl::Value>> = BTreeMap::new();
         for (kind, attrs) in REFERENCEABLE {
             let names = blocks.get(kind).map_or(&[][..], Vec::as_slice);
             let mut kind_obj = hcl::Map::with_capacity(names.len());
@@ -67,7 +71,28 @@ impl Evaluator {
                     .unwrap_or_else(|| value::after_apply(&reference));
                     obj.insert((*attr).to_string(), hcl::Value::from(v));
                 }
-                kind_obj.insert(name.clone(), hcl::Value::Object(obj));
+                match super::instance::split(name) {
+                    (_, None) => {
+                        kind_obj.insert(name.clone(), hcl::Value::Object(obj));
+                    }
+                    (base, Some(key)) => {
+                        let members = instances.entry(base.to_string()).or_default();
+                        members.insert(key, hcl::Value::Object(obj));
+                    }
+                }
+            }
+            for (base, members) in std::mem::take(&mut instances) {
+                kind_obj.insert(base, instances_value(members));
+            }
+            // Blocks whose `count` or `for_each` made no instances: an empty list or map, so
+            // `server.web[*].x` and `values(host.gpu)` are empty rather than undefined.
+            for b in no_instances.iter().filter(|b| b.kind == *kind) {
+                let empty = if b.count {
+                    hcl::Value::Array(Vec::new())
+                } else {
+                    hcl::Value::Object(hcl::Map::new())
+                };
+                kind_obj.insert(b.name.clone(), empty);
             }
             ctx.declare_var(*kind, hcl::Value::Object(kind_obj));
         }
@@ -89,6 +114,7 @@ impl Evaluator {
             &BTreeMap::new(),
             &BTreeMap::new(),
             &BTreeMap::new(),
+            &[],
         )
     }
 
@@ -198,6 +224,35 @@ impl Evaluator {
     pub fn eval(&self, expr: &Expression) -> Result<serde_json::Value, Diagnostic> {
         eval_in(&self.ctx, expr)
     }
+}
+
+/// A `count` block's instances as a list (by index; an instance no expression names is
+/// null there), a `for_each` block's as a map by key.
+fn instances_value(members: BTreeMap<InstanceKey, hcl::Value>) -> hcl::Value {
+    if members.keys().all(|k| matches!(k, InstanceKey::Index(_))) {
+        let mut list = Vec::new();
+        for (k, v) in members {
+            if let InstanceKey::Index(i) = k {
+                let i = usize::try_from(i).unwrap_or(usize::MAX);
+                if list.len() <= i {
+                    list.resize(i.saturating_add(1), hcl::Value::Null);
+                }
+                if let Some(slot) = list.get_mut(i) {
+                    *slot = v;
+                }
+            }
+        }
+        return hcl::Value::Array(list);
+    }
+    hcl::Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| match k {
+                InstanceKey::Key(k) => (k, v),
+                InstanceKey::Index(i) => (i.to_string(), v),
+            })
+            .collect(),
+    )
 }
 
 pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value, Diagnostic> {

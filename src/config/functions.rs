@@ -1,5 +1,6 @@
 //! The functions a stack may call: `env`, `file`, `sha256`, `jsonencode`, `format`, `concat`,
-//! `merge`, `lookup`, `join`, `length`. Arguments that are unknown (see `value`) make the result unknown.
+//! `merge`, `lookup`, `join`, `length`, and the collection functions of `collections`
+//! (`toset`, `tomap`, `range`, `keys`, `values`, `flatten`). Arguments that are unknown (see `value`) make the result unknown.
 
 use super::value;
 use hcl::Value;
@@ -80,6 +81,7 @@ pub fn declare_all(ctx: &mut Context<'_>) {
             .param(ParamType::array_of(ParamType::Any))
             .build(join),
     );
+    super::collections::declare(ctx);
 }
 
 /// Names of all functions, for "did you mean" on unknown ones.
@@ -94,6 +96,12 @@ pub const NAMES: &[&str] = &[
     "lookup",
     "join",
     "length",
+    "toset",
+    "tomap",
+    "range",
+    "keys",
+    "values",
+    "flatten",
 ];
 
 fn str_arg(args: &FuncArgs, i: usize) -> Result<&str, String> {

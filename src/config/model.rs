@@ -100,8 +100,25 @@ pub struct Variable {
     pub ty: VarType,
     pub description: Option<String>,
     pub sensitive: bool,
-    /// The value in force (default, environment or `--var`); `None` when not provided.
+    /// The value in force (default, variable file, environment or `--var`); `None` when not
+    /// provided.
     pub value: Option<serde_json::Value>,
+    /// Where the value in force came from.
+    pub origin: VarOrigin,
+}
+
+/// Where a variable's value came from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarOrigin {
+    /// No value, or one the stack refused.
+    Unset,
+    Default,
+    /// A variable file (`sovstack.vars.hcl`, `*.auto.vars.hcl`, `--var-file`).
+    File,
+    /// `SOVSTACK_VAR_<name>`.
+    Environment,
+    /// `--var name=value`.
+    CommandLine,
 }
 
 /// The kinds a `data` block can look up, with the attributes it can be referenced by.

@@ -2,6 +2,7 @@
 //! with their spans before evaluation, so that undefined names and cycles are reported at the
 //! exact place they are written.
 
+use super::instance::InstanceKey;
 use super::source::Span;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, TraversalOperator};
@@ -13,6 +14,9 @@ pub struct Reference {
     pub root: String,
     pub path: Vec<String>,
     pub span: Span,
+    /// A literal index right after the first name (`server.gpu[0]`, `host.gpu["a"]`): the one
+    /// instance of a `count` or `for_each` block referred to.
+    pub instance: Option<InstanceKey>,
 }
 
 impl Reference {
@@ -43,6 +47,7 @@ impl Visit for Collector {
                         root: name,
                         path: Vec::new(),
                         span: v.span().unwrap_or(0..0),
+                        instance: None,
                     });
                 }
             }
@@ -51,10 +56,15 @@ impl Visit for Collector {
                     let name = v.as_str().to_string();
                     if !self.bound.contains(&name) {
                         let mut path = Vec::new();
+                        let mut instance = None;
                         for op in &t.operators {
                             match op.value() {
                                 TraversalOperator::GetAttr(id) => {
                                     path.push(id.as_str().to_string())
+                                }
+                                TraversalOperator::Index(e) if path.len() == 1 => {
+                                    instance = literal_key(e);
+                                    break;
                                 }
                                 _ => break,
                             }
@@ -63,6 +73,7 @@ impl Visit for Collector {
                             root: name,
                             path,
                             span: t.span().unwrap_or(0..0),
+                            instance,
                         });
                     }
                     // Index expressions may hold references of their own.
@@ -94,6 +105,15 @@ impl Visit for Collector {
             }
             _ => visit_expr(self, node),
         }
+    }
+}
+
+/// `[0]` or `["a"]` written literally.
+fn literal_key(e: &Expression) -> Option<InstanceKey> {
+    match e {
+        Expression::Number(n) => n.as_u64().map(InstanceKey::Index),
+        Expression::String(s) => Some(InstanceKey::Key(s.value().to_string())),
+        _ => None,
     }
 }
 

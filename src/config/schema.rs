@@ -203,7 +203,7 @@ pub static BLOCKS: &[BlockSchema] = &[
     block(
         "variable",
         &["name"],
-        "An input. Values come from `default`, the environment (`SOVSTACK_VAR_<name>`) or `--var name=value`.",
+        "An input. Values come from `default`, variable files (`sovstack.vars.hcl`, `*.auto.vars.hcl`, `--var-file`), the environment (`SOVSTACK_VAR_<name>`) or `--var name=value`, each overriding the one before.",
         &[
             a(
                 "type",

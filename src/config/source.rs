@@ -7,7 +7,7 @@ use std::sync::Arc;
 pub type Span = Range<usize>;
 
 /// One loaded source file. Cheap to clone: diagnostics keep a handle to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     name: Arc<str>,
     text: Arc<str>,

@@ -30,6 +30,8 @@ pub struct Workspace {
     pub stack: PathBuf,
     pub state: PathBuf,
     pub vars: Vec<(String, String)>,
+    /// `--var-file` paths in the order given (loaded after the files found beside the stack).
+    pub var_files: Vec<PathBuf>,
     /// What the stack's `data` blocks found (`data.<kind>.<name>.<attr>`), once read
     /// ([`Workspace::read_data`]); empty before.
     pub found: std::sync::Arc<std::collections::BTreeMap<String, String>>,
@@ -46,8 +48,14 @@ impl Workspace {
             stack,
             state,
             vars,
+            var_files: Vec::new(),
             found: Default::default(),
         }
+    }
+
+    /// This workspace with `--var-file` paths, in the order given.
+    pub fn with_var_files(self, var_files: Vec<PathBuf>) -> Self {
+        Self { var_files, ..self }
     }
 
     /// This workspace with the stack's `data` blocks read from the API. Without a token

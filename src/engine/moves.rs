@@ -202,6 +202,43 @@ pub fn expand(from: &Address, to: &Address, state: &StateFile) -> Vec<(String, S
     out
 }
 
+/// Blocks recorded in `state` without instances that the stack now declares only as instances
+/// (`server.gpu` in state, `server.gpu["a"]` in the stack) and no move carries: the plan would
+/// destroy the resource and create each instance anew. Warnings that say which `moved` block
+/// keeps it.
+pub fn unmoved_to_instances(
+    state: &StateFile,
+    declared: &Declared,
+    moves: &Moves,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for address in state.resources.keys() {
+        if declared.contains_key(address) || moves.pairs.contains_key(address) {
+            continue;
+        }
+        let Ok(a) = Address::parse(address) else {
+            continue;
+        };
+        if a.key.is_some() || a.name.contains('[') || !a.kind.get().named_after().is_empty() {
+            continue;
+        }
+        let prefix = format!("{address}[");
+        let Some(first) = declared.keys().find(|d| d.starts_with(&prefix)) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning(
+                "language::moved-to-instances",
+                format!("{address} is in state, but its block now has `count` or `for_each`: the plan destroys it and creates {first} anew"),
+            )
+            .help(format!(
+                "to keep the resource as one instance, add `moved {{ from = {address}  to = {first} }}`"
+            )),
+        );
+    }
+    out
+}
+
 /// The move of one address to another, checked against the state and the addresses the stack
 /// declares (`declared`); `span` is the `moved` block's, for `state mv` none.
 pub fn plan_move(

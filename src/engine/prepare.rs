@@ -25,6 +25,8 @@ pub fn load(
     for (k, v) in &ws.vars {
         opts.vars.insert(k.clone(), v.clone());
     }
+    let dir = ws.stack.parent().unwrap_or(std::path::Path::new(""));
+    opts.var_files = config::read_var_files(&config::var_file_paths(dir, &ws.var_files)?)?;
     Ok(config::load_file(&ws.stack, &opts)?)
 }
 
@@ -200,6 +202,16 @@ pub fn prepare(
         service_hashes: &service_hashes,
     });
     let moves = resolve_moves(&stack, &desired, state)?;
+    let mut warnings = rendered;
+    if let Some(state) = state {
+        let notes: diagnostic::Diagnostics =
+            super::moves::unmoved_to_instances(state, &declared(&desired), &moves)
+                .into_iter()
+                .collect();
+        if !notes.is_empty() {
+            warnings.push_str(&diagnostic::render(&notes, &loaded.source));
+        }
+    }
     let inputs_hash = inputs_hash(&loaded.source, &stack, &artifacts, hasher);
     Ok(Prepared {
         stack,
@@ -207,7 +219,7 @@ pub fn prepare(
         moves,
         imports: Default::default(),
         inputs_hash,
-        warnings: rendered,
+        warnings,
     })
 }
 
@@ -282,7 +294,8 @@ fn inputs_hash(
 }
 
 /// What a saved plan must carry to be applied as it was made: the non-secret variable values
-/// given on the command line or in the environment (as given), and keyed hashes of the secrets.
+/// given on the command line or in the environment (as given) or in variable files (as HCL
+/// literals), and keyed hashes of the secrets.
 pub fn plan_inputs(
     ws: &Workspace,
     stack: &Stack,
@@ -299,12 +312,25 @@ pub fn plan_inputs(
         let from_cli = ws.vars.iter().rev().find(|(k, _)| *k == v.name);
         let given = from_cli
             .map(|(_, value)| value.clone())
-            .or_else(|| std::env::var(format!("SOVSTACK_VAR_{}", v.name)).ok());
+            .or_else(|| std::env::var(format!("SOVSTACK_VAR_{}", v.name)).ok())
+            .or_else(|| from_file(v));
         if let Some(value) = given {
             inputs.variables.insert(v.name.clone(), value);
         }
     }
     inputs
+}
+
+/// A value a variable file gave, in the form `--var` takes it back: a string as it is, any
+/// other value as a literal (JSON's syntax is a subset of HCL's literals).
+fn from_file(v: &config::Variable) -> Option<String> {
+    if v.origin != config::VarOrigin::File {
+        return None;
+    }
+    Some(match v.value.as_ref()? {
+        serde_json::Value::String(s) if v.ty == config::VarType::String => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 /// The state (if any), the key to compare secrets with, and warnings about the state file.

@@ -38,12 +38,7 @@ impl fmt::Debug for Kind {
     }
 }
 
-/// Which instance of a block: `[0]` (count) or `["a"]` (for_each, a compose file's path).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum InstanceKey {
-    Index(u64),
-    Key(String),
-}
+pub use crate::config::instance::InstanceKey;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
@@ -79,7 +74,9 @@ impl Address {
         self
     }
 
-    /// Parses `kind.name`, `kind.name[N]` or `kind.name["key"]`.
+    /// Parses `kind.name`, `kind.name[N]` or `kind.name["key"]`. The bracket of a keyed
+    /// kind (a file's path) is its key; any other bracket names an instance of a block
+    /// (`server.gpu[0]`, `file.llm["a"]["compose.yaml"]`), which is part of the name.
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         let syntax = || AddressError::Syntax(text.to_string());
         let (kind_name, rest) = text.split_once('.').ok_or_else(syntax)?;
@@ -87,29 +84,33 @@ impl Address {
             address: text.to_string(),
             kind: kind_name.to_string(),
         })?;
-        let (name, key) = match rest.split_once('[') {
-            None => (rest, None),
-            Some((name, index)) => {
-                let inner = index.strip_suffix(']').ok_or_else(syntax)?;
-                let key = match inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                    Some(k) => InstanceKey::Key(k.to_string()),
-                    None => InstanceKey::Index(inner.parse().map_err(|_| syntax())?),
-                };
-                (name, Some(key))
-            }
-        };
-        let valid_name = !name.is_empty()
-            && name
+        let base_end = rest.find('[').unwrap_or(rest.len());
+        let base = &rest[..base_end];
+        let mut groups = Vec::new();
+        let mut tail = &rest[base_end..];
+        while !tail.is_empty() {
+            let (key, after) = InstanceKey::parse_prefix(tail).ok_or_else(syntax)?;
+            groups.push(key);
+            tail = after;
+        }
+        let valid_base = !base.is_empty()
+            && base
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid_name {
+        let key = match (groups.len(), kind.get().keyed()) {
+            (0, _) => None,
+            (1, false) => None,
+            (1 | 2, true) => groups.pop(),
+            _ => return Err(syntax()),
+        };
+        if !valid_base {
             return Err(syntax());
         }
-        Ok(Self {
-            kind,
-            name: name.to_string(),
-            key,
-        })
+        let name = match groups.first() {
+            Some(instance) => crate::config::instance::instance_name(base, instance),
+            None => base.to_string(),
+        };
+        Ok(Self { kind, name, key })
     }
 
     /// The address of the block, without an instance key.
@@ -123,8 +124,7 @@ impl fmt::Display for Address {
         write!(f, "{}.{}", self.kind.name(), self.name)?;
         match &self.key {
             None => Ok(()),
-            Some(InstanceKey::Index(i)) => write!(f, "[{i}]"),
-            Some(InstanceKey::Key(k)) => write!(f, "[\"{k}\"]"),
+            Some(key) => write!(f, "{key}"),
         }
     }
 }
@@ -147,6 +147,8 @@ mod tests {
             "host.gpu-1[0]",
             "file.llm[\"compose.yaml\"]",
             "firewall.edge[\"fsn1-a\"]",
+            "file.llm[\"a\"][\"compose.yaml\"]",
+            "server.gpu[2]",
         ] {
             let a = Address::parse(text).unwrap();
             assert_eq!(a.to_string(), text);

@@ -119,6 +119,12 @@ pub trait ResourceKind: Send + Sync {
         &[]
     }
 
+    /// Whether an address of this kind ends in a key of its own (a file's path:
+    /// `file.llm["compose.yaml"]`), rather than only a block instance's (`server.gpu[0]`).
+    fn keyed(&self) -> bool {
+        false
+    }
+
     /// Planner hook: runs again whenever something it depends on is created again.
     fn reruns_after_dependencies(&self) -> bool {
         false

@@ -23,7 +23,7 @@ impl ModelBuilder<'_, '_> {
         let project = self
             .string(&b.body, "project")
             .map(|s| s.value)
-            .unwrap_or_else(|| name.clone());
+            .unwrap_or_else(|| crate::config::instance::flat_name(&name));
         let directory = self
             .string(&b.body, "directory")
             .unwrap_or_else(|| Spanned::new(format!("/opt/sovstack/{project}"), span.clone()));

@@ -31,6 +31,10 @@ pub(super) struct Loader<'a> {
     pub(super) refused_vars: HashSet<String>,
     /// What each block (`server.b`) and local (`local.x`) refers to.
     pub(super) uses: HashMap<String, super::references::Uses>,
+    /// Blocks with `count` or `for_each` (`server.gpu`) -> their instances' names (`gpu[0]`).
+    pub(super) instances: HashMap<String, Vec<String>>,
+    /// Blocks whose `count` or `for_each` made no instances.
+    pub(super) no_instances: Vec<super::expand::NoInstances>,
 }
 
 impl<'a> Loader<'a> {
@@ -51,6 +55,8 @@ impl<'a> Loader<'a> {
             bad_refs: BTreeSet::new(),
             refused_vars: HashSet::new(),
             uses: HashMap::new(),
+            instances: HashMap::new(),
+            no_instances: Vec::new(),
         }
     }
 
@@ -59,6 +65,23 @@ impl<'a> Loader<'a> {
     }
 
     pub(super) fn run(mut self, body: &Body) -> Option<Stack> {
+        let (variables, ev) = self.evaluator(body);
+        // Pass 3: the typed model.
+        let mut b = ModelBuilder {
+            l: &mut self,
+            ev: &ev,
+        };
+        // After errors too, the partial model is returned so later checks can add what they see.
+        b.stack(body, variables)
+    }
+
+    /// Passes 1 and 2 alone: the evaluator of variables, locals and blocks, which expanding
+    /// `count` and `for_each` needs before the file is loaded for good.
+    pub(super) fn variables_and_locals(mut self, body: &Body) -> Evaluator {
+        self.evaluator(body).1
+    }
+
+    fn evaluator(&mut self, body: &Body) -> (Vec<crate::config::model::Variable>, Evaluator) {
         // Pass 1: structure against the schema, and the names every block declares.
         for s in body.iter() {
             match s {
@@ -76,6 +99,11 @@ impl<'a> Loader<'a> {
                 }
                 Structure::Block(b) => self.check_top_block(b),
             }
+        }
+
+        for z in &self.no_instances {
+            let block = format!("{}.{}", z.kind, z.name);
+            self.instances.insert(block, Vec::new());
         }
 
         // Pass 2: variables, then the evaluator, then locals in dependency order.
@@ -102,19 +130,13 @@ impl<'a> Loader<'a> {
             &referenced_blocks,
             &self.opts.known,
             &host_addresses,
+            &self.no_instances,
         );
         if let Some(data) = self.names.get("data") {
             ev.declare_data(data, &self.opts.known);
         }
         self.locals(body, &mut ev);
         self.variable_validations(body, &variables, &ev);
-
-        // Pass 3: the typed model.
-        let mut b = ModelBuilder {
-            l: &mut self,
-            ev: &ev,
-        };
-        // After errors too, the partial model is returned so later checks can add what they see.
-        b.stack(body, variables)
+        (variables, ev)
     }
 }

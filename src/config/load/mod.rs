@@ -13,6 +13,7 @@ mod checks;
 mod collector;
 mod compose;
 mod data;
+mod expand;
 mod formats;
 mod infrastructure;
 mod limits;
@@ -25,9 +26,12 @@ mod references;
 mod stack;
 mod structure;
 mod syntax;
+mod var_files;
 mod variables;
 
+pub use expand::NoInstances;
 pub use ports::{parse_port_mapping, parse_port_range};
+pub use var_files::{AUTO_VAR_FILE_SUFFIX, DEFAULT_VAR_FILE, read_var_files, var_file_paths};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::model::Stack;
@@ -43,6 +47,8 @@ pub struct LoadOptions {
     pub vars: BTreeMap<String, String>,
     /// The environment: `SOVSTACK_VAR_<name>` values and what `env()` reads.
     pub env: BTreeMap<String, String>,
+    /// Variable files, lowest precedence first ([`var_file_paths`], [`read_var_files`]).
+    pub var_files: Vec<SourceFile>,
     /// Attributes known from state after apply: `server.gpu.ipv4_address` -> value. Shared:
     /// the same map serves loading and rendering, and is large for a large state.
     pub known: std::sync::Arc<BTreeMap<String, String>>,
@@ -112,7 +118,20 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
             };
         }
     };
-    let stack = Loader::new(&source, &mut diags, opts).run(&body);
+    let (body, empty) = if expand::has_instances(&body) {
+        // What the counts and collections read is evaluated by a scratch run: its findings
+        // are made again, once, by the run over the expanded file.
+        let mut scratch = Diagnostics::new();
+        let ev = Loader::new(&source, &mut scratch, opts).variables_and_locals(&body);
+        let expanded = expand::expand(&body, &ev);
+        diags.extend(expanded.diagnostics);
+        (expanded.body, expanded.empty)
+    } else {
+        (body, Vec::new())
+    };
+    let mut loader = Loader::new(&source, &mut diags, opts);
+    loader.no_instances = empty;
+    let stack = loader.run(&body);
     diags.sort();
     Loaded {
         source,

@@ -330,6 +330,38 @@ impl ModelBuilder<'_, '_> {
             .collect()
     }
 
+    /// References computed from instances of `count` and `for_each` blocks (`server.web[*]`,
+    /// `values(host.gpu)`, a `for` expression): the blocks whose values the expression gives,
+    /// found by their names. False when it gives anything else.
+    fn evaluated_block_refs(
+        &mut self,
+        e: &Expression,
+        kinds: &[&str],
+        out: &mut Vec<(String, Spanned<String>)>,
+    ) -> bool {
+        let Ok(v) = self.ev.eval(e) else {
+            return false;
+        };
+        let mut objects = Vec::new();
+        flatten_objects(&v, &mut objects);
+        let mut found = Vec::new();
+        for o in &objects {
+            let Some(name) = o.get("name").and_then(Json::as_str) else {
+                return false;
+            };
+            let kind = kinds.iter().find(|k| {
+                self.l
+                    .name_sets
+                    .get(**k)
+                    .is_some_and(|set| set.contains(name))
+            });
+            let Some(kind) = kind else { return false };
+            found.push((kind.to_string(), Spanned::new(name.to_string(), span_of(e))));
+        }
+        out.extend(found);
+        true
+    }
+
     /// The first of `block_refs`, for an attribute that refers to one block.
     pub(super) fn block_ref(
         &mut self,
@@ -373,6 +405,7 @@ impl ModelBuilder<'_, '_> {
                 Some((kind, target, span)) if kinds.contains(&kind.as_str()) => {
                     out.push((kind, Spanned::new(target, span)));
                 }
+                _ if self.evaluated_block_refs(e, kinds, &mut out) => {}
                 _ => {
                     let want = kinds
                         .iter()
@@ -393,5 +426,14 @@ impl ModelBuilder<'_, '_> {
             }
         }
         out
+    }
+}
+
+/// The objects of a value: itself, or those of a list of them (nested lists flattened).
+fn flatten_objects<'v>(v: &'v Json, out: &mut Vec<&'v serde_json::Map<String, Json>>) {
+    match v {
+        Json::Object(o) => out.push(o),
+        Json::Array(items) => items.iter().for_each(|i| flatten_objects(i, out)),
+        _ => {}
     }
 }

@@ -40,8 +40,10 @@ impl Loader<'_> {
                         uses.locals.insert(name.clone());
                     } else if let Some((kind, _)) = REFERENCEABLE.iter().find(|(k, _)| *k == r.root)
                     {
-                        referenced.entry(*kind).or_default().insert(name.clone());
-                        uses.blocks.insert(format!("{kind}.{name}"));
+                        for name in self.instances_referred(kind, name, &r) {
+                            uses.blocks.insert(format!("{kind}.{name}"));
+                            referenced.entry(*kind).or_default().insert(name);
+                        }
                     }
                 }
             }
@@ -50,6 +52,24 @@ impl Loader<'_> {
             }
         }
         referenced
+    }
+
+    /// The blocks a reference to `kind.name` stands for: the block itself, or for a block
+    /// with `count` or `for_each` the instance it names (`server.gpu[0]`) or, when it names
+    /// none or one computed, every instance.
+    fn instances_referred(&self, kind: &str, name: &str, r: &Reference) -> Vec<String> {
+        let Some(all) = self.instances.get(&format!("{kind}.{name}")) else {
+            return vec![name.to_string()];
+        };
+        let one = r
+            .instance
+            .as_ref()
+            .map(|k| crate::config::instance::instance_name(name, k))
+            .filter(|n| all.contains(n));
+        match one {
+            Some(n) => vec![n],
+            None => all.clone(),
+        }
     }
 
     /// The blocks `owner` (`server.b`, `local.x`) refers to, directly or through locals.
@@ -150,6 +170,9 @@ impl Loader<'_> {
             );
         };
         let name = r.path.first()?;
+        if self.instances.contains_key(&format!("{kind}.{name}")) {
+            return instanced_reference(r, kind, name);
+        }
         if !self.name_sets.get(kind).is_some_and(|s| s.contains(name)) {
             let declared = self.names.get(kind).map_or(&[][..], Vec::as_slice);
             return Some(
@@ -184,6 +207,23 @@ impl Loader<'_> {
         }
         None
     }
+}
+
+/// A reference to a block with `count` or `for_each` names an instance (`server.gpu[0].x`) or
+/// takes them all (`server.gpu[*].x`, `values(host.gpu)`); an attribute straight after the
+/// block's name reads no instance.
+fn instanced_reference(r: &Reference, kind: &str, name: &str) -> Option<Diagnostic> {
+    let attr = r.path.get(1)?;
+    Some(
+        Diagnostic::error(
+            "language::undefined-reference",
+            format!("`{kind}.{name}` has instances (`count` or `for_each`), so it has no `{attr}` of its own"),
+        )
+        .at(r.span.clone())
+        .help(format!(
+            "name one instance (`{kind}.{name}[0].{attr}`, `{kind}.{name}[\"key\"].{attr}`) or take all (`{kind}.{name}[*].{attr}`, `[for x in values({kind}.{name}) : x.{attr}]`)"
+        )),
+    )
 }
 
 /// `var.<name>` or `local.<name>` that `declared` does not hold (`noun`: what one is called,

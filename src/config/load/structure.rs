@@ -32,8 +32,16 @@ impl Loader<'_> {
             b.labels.first().map(label)
         };
         if let Some((name, span)) = declared {
+            // An instance's label was made by expanding `count`/`for_each` and has no span of
+            // its own: point at the block instead.
+            let span = if span.is_empty() {
+                header_span(b)
+            } else {
+                span
+            };
             let kind: &'static str = schema.path;
-            let shown = name.rsplit('.').next().unwrap_or(&name);
+            let (base, instance) = crate::config::instance::split(&name);
+            let shown = base.rsplit('.').next().unwrap_or(base);
             if !valid_name(shown) {
                 let d = Diagnostic::error(
                     "language::invalid-name",
@@ -60,6 +68,10 @@ impl Loader<'_> {
                 .help("names of blocks of one type must be unique; rename one of them");
                 self.err(d);
             } else {
+                if instance.is_some() {
+                    let block = format!("{kind}.{base}");
+                    self.instances.entry(block).or_default().push(name.clone());
+                }
                 list.push(name);
             }
         }

@@ -78,10 +78,24 @@ pub(super) fn as_block_ref(e: &Expression) -> Option<(String, String, Span)> {
         Some(TraversalOperator::GetAttr(name)) => Some(name.as_str().to_string()),
         _ => None,
     };
-    // `data.<kind>.<name>` refers to a data block as `kind.name` refers to a resource block.
+    // `data.<kind>.<name>` refers to a data block as `kind.name` refers to a resource block;
+    // `kind.name[0]` and `kind.name["a"]` to one instance of a `count` or `for_each` block.
     let (kind, name) = match (root.as_str(), t.operators.len()) {
         ("data", 2) => (format!("data.{}", attr(0)?), attr(1)?),
         (_, 1) => (root.as_str().to_string(), attr(0)?),
+        (_, 2) => {
+            let key = match t.operators.get(1).map(|o| o.value()) {
+                Some(TraversalOperator::Index(Expression::Number(n))) => {
+                    crate::config::instance::InstanceKey::Index(n.as_u64()?)
+                }
+                Some(TraversalOperator::Index(Expression::String(s))) => {
+                    crate::config::instance::InstanceKey::Key(s.value().to_string())
+                }
+                _ => return None,
+            };
+            let name = crate::config::instance::instance_name(&attr(0)?, &key);
+            (root.as_str().to_string(), name)
+        }
         _ => return None,
     };
     Some((kind, name, t.span().unwrap_or(0..0)))

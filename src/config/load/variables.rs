@@ -1,12 +1,14 @@
-//! Variables: their types, values (`--var`, environment, default) and validation blocks, and
+//! Variables: their types, values (`--var`, environment, variable files, default) and
+//! validation blocks, and
 //! hosts' addresses, which other blocks read as values before the rest is evaluated.
 
 use super::loader::Loader;
 use super::readers::json_kind;
 use super::syntax::{blocks, find_attr, header_span, label};
+use super::var_files::FileValue;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::{self, Evaluator, span_of};
-use crate::config::model::{VarType, Variable};
+use crate::config::model::{VarOrigin, VarType, Variable};
 use crate::config::suggest::help_for_unknown;
 use crate::config::value;
 use hcl_edit::expr::Expression;
@@ -26,11 +28,14 @@ impl Loader<'_> {
         let mut sensitive = BTreeSet::new();
         // Defaults and given values are read before anything else exists to refer to.
         let empty = Evaluator::of_variables(&BTreeMap::new());
-        for b in blocks(body).filter(|b| b.ident.as_str() == "variable") {
-            let Some((name, _)) = b.labels.first().map(label) else {
-                continue;
-            };
-            let v = self.variable(b, name, &empty);
+        let declared: Vec<(String, &Block)> = blocks(body)
+            .filter(|b| b.ident.as_str() == "variable")
+            .filter_map(|b| Some((b.labels.first().map(label)?.0, b)))
+            .collect();
+        let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+        let from_files = self.file_values(&names);
+        for (name, b) in &declared {
+            let v = self.variable(b, name.clone(), &empty, from_files.get(name));
             values.insert(
                 v.name.clone(),
                 v.value
@@ -56,7 +61,13 @@ impl Loader<'_> {
         (out, values, sensitive)
     }
 
-    fn variable(&mut self, b: &Block, name: String, empty: &Evaluator) -> Variable {
+    fn variable(
+        &mut self,
+        b: &Block,
+        name: String,
+        empty: &Evaluator,
+        from_file: Option<&FileValue>,
+    ) -> Variable {
         let ty = match find_attr(&b.body, "type") {
             Some(a) => match parse_type(&a.value) {
                 Some(t) => t,
@@ -77,7 +88,10 @@ impl Loader<'_> {
         let description = find_attr(&b.body, "description")
             .and_then(|a| empty.eval(&a.value).ok())
             .and_then(|v| v.as_str().map(str::to_string));
-        let value = self.variable_value(b, &name, ty, empty);
+        let (value, origin) = match self.variable_value(b, &name, ty, empty, from_file) {
+            Some((v, origin)) => (Some(v), origin),
+            None => (None, VarOrigin::Unset),
+        };
         Variable {
             name,
             span: header_span(b),
@@ -85,28 +99,34 @@ impl Loader<'_> {
             description,
             sensitive: is_sensitive,
             value,
+            origin,
         }
     }
 
-    /// The value in force: `--var`, else `SOVSTACK_VAR_<name>`, else the default; `None`
-    /// when there is none or it is not of the variable's type.
+    /// The value in force and where it came from: `--var`, else `SOVSTACK_VAR_<name>`, else
+    /// the last variable file setting it, else the default; `None` when there is none or it
+    /// is not of the variable's type.
     fn variable_value(
         &mut self,
         b: &Block,
         name: &str,
         ty: VarType,
         empty: &Evaluator,
-    ) -> Option<Json> {
+        from_file: Option<&FileValue>,
+    ) -> Option<(Json, VarOrigin)> {
         let env_key = format!("SOVSTACK_VAR_{name}");
         let given = self
             .opts
             .vars
             .get(name)
-            .map(|s| (s, "--var"))
-            .or_else(|| self.opts.env.get(&env_key).map(|s| (s, "environment")));
-        if let Some((raw, from)) = given {
+            .map(|s| (s, "--var", VarOrigin::CommandLine))
+            .or_else(|| {
+                let env = self.opts.env.get(&env_key);
+                env.map(|s| (s, "environment", VarOrigin::Environment))
+            });
+        if let Some((raw, from, origin)) = given {
             return match parse_var_value(raw, ty) {
-                Ok(v) => Some(v),
+                Ok(v) => Some((v, origin)),
                 Err(e) => {
                     let d = Diagnostic::error(
                         e.code(),
@@ -124,10 +144,13 @@ impl Loader<'_> {
                 }
             };
         }
+        if let Some(f) = from_file {
+            return self.file_value(name, ty, f);
+        }
         let a = find_attr(&b.body, "default")?;
         match empty.eval(&a.value) {
             Ok(v) => match check_type(&v, ty) {
-                Ok(()) => Some(v),
+                Ok(()) => Some((v, VarOrigin::Default)),
                 Err(e) => {
                     let d = Diagnostic::error(
                         "language::type",
@@ -140,6 +163,25 @@ impl Loader<'_> {
             },
             Err(d) => {
                 self.err(d);
+                None
+            }
+        }
+    }
+
+    /// A variable file's value, checked against the variable's type at its place in the file.
+    fn file_value(&mut self, name: &str, ty: VarType, f: &FileValue) -> Option<(Json, VarOrigin)> {
+        match check_type(&f.value, ty) {
+            Ok(()) => Some((f.value.clone(), VarOrigin::File)),
+            Err(e) => {
+                let d = Diagnostic::error(
+                    "language::type",
+                    format!("value of variable `{name}` is not a {}: {e}", ty.describe()),
+                )
+                .at(f.span.clone())
+                .in_file(&f.file)
+                .help(format!("give `{name}` a {} here", ty.describe()));
+                self.err(d);
+                self.refused_vars.insert(name.to_string());
                 None
             }
         }

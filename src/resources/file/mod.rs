@@ -59,6 +59,9 @@ impl ResourceKind for FileKind {
     fn named_after(&self) -> &'static [&'static str] {
         &["compose"]
     }
+    fn keyed(&self) -> bool {
+        true
+    }
     fn drift_story(&self, d: &Drift) -> Option<DriftStory> {
         match d.kind {
             DriftKind::Changed => {

@@ -56,10 +56,13 @@ impl ResourceKind for FirewallKind {
                     d = d.depends_on(format!("server.{s}"));
                 }
                 let rules: Vec<Json> = f.rules.iter().map(rule_json).collect();
-                d.attr("name", format!("{stack}-{}", f.name))
-                    .attr("rules", rules)
-                    .attr("apply_to", servers)
-                    .attr("labels", labels)
+                d.attr(
+                    "name",
+                    crate::config::instance::resource_name(stack, &f.name),
+                )
+                .attr("rules", rules)
+                .attr("apply_to", servers)
+                .attr("labels", labels)
             })
             .collect()
     }

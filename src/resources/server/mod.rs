@@ -67,7 +67,7 @@ impl ResourceKind for ServerKind {
                 let mut ssh_keys: Vec<String> = s
                     .ssh_keys
                     .iter()
-                    .map(|k| format!("{stack}-{}", k.value))
+                    .map(|k| crate::config::instance::resource_name(stack, &k.value))
                     .collect();
                 ssh_keys.extend(s.data_ssh_keys.iter().map(|k| data_key_name(ctx, &k.value)));
                 for k in &s.ssh_keys {
@@ -83,13 +83,16 @@ impl ResourceKind for ServerKind {
                 } else {
                     hex::encode(Sha256::digest(runcmd.as_bytes()))
                 };
-                d.attr("name", format!("{stack}-{}", s.name))
-                    .attr("server_type", s.server_type.value.clone())
-                    .attr("location", s.location.value.clone())
-                    .attr("image", s.image.value.clone())
-                    .attr("ssh_keys", ssh_keys)
-                    .attr("user_data_sha256", user_data)
-                    .attr("labels", labels)
+                d.attr(
+                    "name",
+                    crate::config::instance::resource_name(stack, &s.name),
+                )
+                .attr("server_type", s.server_type.value.clone())
+                .attr("location", s.location.value.clone())
+                .attr("image", s.image.value.clone())
+                .attr("ssh_keys", ssh_keys)
+                .attr("user_data_sha256", user_data)
+                .attr("labels", labels)
             })
             .collect()
     }

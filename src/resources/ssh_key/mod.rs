@@ -31,9 +31,12 @@ impl ResourceKind for SshKeyKind {
             .map(|k| {
                 let d = Desired::new("ssh_key", &k.name);
                 let labels = labels_json(stack, &d.address, &k.labels);
-                d.attr("name", format!("{stack}-{}", k.name))
-                    .attr("public_key", k.public_key.value.trim().to_string())
-                    .attr("labels", labels)
+                d.attr(
+                    "name",
+                    crate::config::instance::resource_name(stack, &k.name),
+                )
+                .attr("public_key", k.public_key.value.trim().to_string())
+                .attr("labels", labels)
             })
             .collect()
     }

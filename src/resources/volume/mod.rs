@@ -53,19 +53,22 @@ impl ResourceKind for VolumeKind {
                 if let Some(s) = &server {
                     d = d.depends_on(format!("server.{s}"));
                 }
-                d.attr("name", format!("{stack}-{}", v.name))
-                    .attr("size", v.size_gb.value)
-                    .attr(
-                        "location",
-                        location.map_or(serde_json::Value::Null, Into::into),
-                    )
-                    .attr("server", server.map_or(serde_json::Value::Null, Into::into))
-                    .attr(
-                        "format",
-                        v.format.clone().map_or(serde_json::Value::Null, Into::into),
-                    )
-                    .attr("automount", v.automount)
-                    .attr("labels", labels)
+                d.attr(
+                    "name",
+                    crate::config::instance::resource_name(stack, &v.name),
+                )
+                .attr("size", v.size_gb.value)
+                .attr(
+                    "location",
+                    location.map_or(serde_json::Value::Null, Into::into),
+                )
+                .attr("server", server.map_or(serde_json::Value::Null, Into::into))
+                .attr(
+                    "format",
+                    v.format.clone().map_or(serde_json::Value::Null, Into::into),
+                )
+                .attr("automount", v.automount)
+                .attr("labels", labels)
             })
             .collect()
     }
