@@ -597,6 +597,18 @@ impl Compose {
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
+
+    /// Services that run to completion: another service waits for them with
+    /// `service_completed_successfully` (a schema migrator). Exited with status 0 is their
+    /// finished state, not a stopped container.
+    pub fn jobs(&self) -> std::collections::BTreeSet<&str> {
+        self.services
+            .iter()
+            .flat_map(|s| &s.depends_on)
+            .filter(|d| d.condition == DependencyCondition::CompletedSuccessfully)
+            .map(|d| d.service.value.as_str())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -269,8 +269,19 @@ esac"#
         assert_eq!(trap, "");
         let e = interpret("h", status, stdout.as_bytes(), stderr.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("2.28.1 is older than 2.29.0"), "{e}");
-        let (status, _, _, trap) = run_with_fakes("20.10.9", "2.29.7", false, &[]);
+        let (status, _, _, trap) = run_with_fakes("19.03.15", "2.29.7", false, &[]);
         assert_eq!((status, trap.as_str()), (3, ""));
+        // A suffix counts by its leading digits only: `2.28+ds1` is 2.28, not 2.281.
+        let (status, _, _, trap) = run_with_fakes("27.3.1", "2.28+ds1.0", false, &[]);
+        assert_eq!((status, trap.as_str()), (3, ""));
+    }
+
+    #[test]
+    fn debians_engine_is_accepted_as_it_reports_itself() {
+        let (status, stdout, stderr, trap) = run_with_fakes("20.10.24+dfsg1", "2.40.3", false, &[]);
+        assert_eq!((status, trap.as_str()), (0, ""), "{stderr}");
+        let r = interpret("h", status, stdout.as_bytes(), b"").unwrap();
+        assert_eq!(r.docker_version, "20.10.24+dfsg1");
     }
 
     #[test]

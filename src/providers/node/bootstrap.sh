@@ -14,7 +14,8 @@ set -eu
 DOCKER_ENGINE_VERSION="27.3.1"
 COMPOSE_PLUGIN_VERSION="2.29.7"
 NVIDIA_CTK_VERSION="1.17.3-1"
-DOCKER_MIN_VERSION="24.0.0"
+# The oldest Engine the reference stack is tested on (Debian 12's docker.io); Compose needs API 1.41.
+DOCKER_MIN_VERSION="20.10.0"
 COMPOSE_MIN_VERSION="2.29.0"
 DOCKER_REPO="https://download.docker.com/linux"
 DOCKER_KEY_FINGERPRINT="9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
@@ -32,11 +33,12 @@ done
 say() { echo "sovstack-bootstrap: $*"; }
 refuse() { echo "sovstack-bootstrap: refused: $*" >&2; exit 3; }
 
-# 0 when version $1 >= version $2 (numeric dotted comparison, leading "v" ignored).
+# 0 when version $1 >= version $2 (numeric dotted comparison, leading "v" ignored; a field counts
+# by its leading digits, so distribution suffixes such as Debian's `20.10.24+dfsg1` do not).
 version_ge() {
   a=${1#v}; b=${2#v}
   for i in 1 2 3; do
-    x=$(printf '%s' "$a" | cut -d. -f"$i" | tr -cd 0-9); y=$(printf '%s' "$b" | cut -d. -f"$i" | tr -cd 0-9)
+    x=$(printf '%s' "$a" | cut -d. -f"$i" | sed 's/[^0-9].*//'); y=$(printf '%s' "$b" | cut -d. -f"$i" | sed 's/[^0-9].*//')
     x=${x:-0}; y=${y:-0}
     if [ "$x" -gt "$y" ]; then return 0; fi
     if [ "$x" -lt "$y" ]; then return 1; fi

@@ -136,6 +136,11 @@ impl Container {
         self.state == "running" && (self.health.is_empty() || self.health == "healthy")
     }
 
+    /// Ran to its end with status 0 (what a one-shot job should have done).
+    pub fn completed(&self) -> bool {
+        self.state == "exited" && self.exit_code == 0
+    }
+
     /// `running`, `running (unhealthy)`, `exited (1)`...
     pub fn describe(&self) -> String {
         match (self.state.as_str(), self.health.as_str()) {
