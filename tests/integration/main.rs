@@ -3,6 +3,7 @@
 mod cli;
 mod cloud_apply;
 mod cloud_e2e;
+mod compose_capture;
 mod docker_host;
 mod docs;
 mod drift;

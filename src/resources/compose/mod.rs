@@ -196,3 +196,75 @@ fn compose_summary(d: &Drift) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::node::{DockerInfo, OsInfo, ProjectProbe};
+
+    /// `docker compose ps -a --format json` as Compose 2.40.3 printed it: `api` running but
+    /// unhealthy, the job `migrate` exited 0, `web` stopped (exit 0).
+    const PS_A: &str = include_str!("../../../tests/data/docker/compose-ps-a.json");
+
+    fn report() -> ProbeReport {
+        let containers = PS_A
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        ProbeReport {
+            os: OsInfo {
+                id: "debian".into(),
+                version_id: "12".into(),
+                pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+            },
+            docker: DockerInfo {
+                installed: true,
+                server_version: Some("20.10.24+dfsg1".into()),
+                error: None,
+            },
+            compose_version: Some("2.40.3".into()),
+            projects: [(
+                "capture".to_string(),
+                ProjectProbe {
+                    containers,
+                    error: None,
+                },
+            )]
+            .into(),
+            files: Vec::new(),
+            gpus: None,
+        }
+    }
+
+    #[test]
+    fn a_finished_job_is_not_drift_a_stopped_service_is() {
+        let recorded = ResourceState {
+            kind: "compose".into(),
+            attributes: [
+                ("project".to_string(), json!("capture")),
+                (
+                    "services".to_string(),
+                    json!({"api": "sha256:a", "migrate": "sha256:m", "web": "sha256:w"}),
+                ),
+            ]
+            .into(),
+            dependencies: Vec::new(),
+            id: None,
+            sensitive_attributes: Default::default(),
+            status: crate::state::ResourceStatus::Ready,
+        };
+        let jobs = BTreeSet::from(["migrate"]);
+        let Some(Observed::Present(seen)) = observe_compose(&report(), true, &recorded, &jobs)
+        else {
+            panic!("drift expected")
+        };
+        assert_eq!(
+            seen.attributes["services"],
+            json!({
+                "api": "(not running: running (unhealthy))",
+                "migrate": "sha256:m",
+                "web": "(not running: exited (0))",
+            })
+        );
+    }
+}
