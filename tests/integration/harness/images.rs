@@ -241,8 +241,10 @@ fn add_python(root: &Path) -> Result<(), String> {
     let mut lines = text.lines();
     let interpreter = lines.next().ok_or("python3 printed nothing")?;
     add_program(root, Path::new(interpreter), interpreter)?;
-    std::os::unix::fs::symlink(interpreter, root.join(PYTHON.trim_start_matches('/')))
-        .map_err(|e| e.to_string())?;
+    if interpreter != PYTHON {
+        std::os::unix::fs::symlink(interpreter, root.join(PYTHON.trim_start_matches('/')))
+            .map_err(|e| e.to_string())?;
+    }
     for module in lines {
         if module.ends_with(".so") {
             add_program(root, Path::new(module), module)?;
