@@ -7,6 +7,8 @@ mod cloud_e2e;
 mod cloud_graph;
 mod cloud_kill;
 mod compose_v2;
+mod compose_capture;
+mod docker_host;
 mod docs;
 mod drift;
 mod harness;
