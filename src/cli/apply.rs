@@ -2,6 +2,7 @@
 //! as the user reads it.
 
 use super::{Cli, exit};
+use crate::engine::StopSignal;
 use crate::engine::apply::{self, Command, Report, Request, Stop};
 use crate::plan::PlanOptions;
 use crate::resources::ApplyOptions;
@@ -72,6 +73,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
             trust_new_host_keys: args.trust_new_host_keys,
             parallelism: args.run.parallelism,
         },
+        stop: StopSignal::default(),
     };
     execute(cli, &req)
 }
@@ -92,6 +94,7 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
             trust_new_host_keys: false,
             parallelism: args.run.parallelism,
         },
+        stop: StopSignal::default(),
     };
     execute(cli, &req)
 }
@@ -99,8 +102,10 @@ pub fn run_destroy(cli: &Cli, args: &DestroyArgs) -> miette::Result<ExitCode> {
 fn execute(cli: &Cli, req: &Request) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime()?;
-    let report = rt.block_on(apply::run(&ws, req, &mut super::ui::TerminalUi))?;
-    Ok(show(req, &report))
+    let guard = rt.spawn(super::signals::guard(req.stop.clone()));
+    let report = rt.block_on(apply::run(&ws, req, &mut super::ui::TerminalUi));
+    guard.abort();
+    Ok(show(req, &report?))
 }
 
 /// What the user reads after the live lines: the full diagnostic of each failure, why the
@@ -128,6 +133,7 @@ fn show(req: &Request, report: &Report) -> ExitCode {
             "error: cannot go on: {} wait for values nothing in this run will provide",
             addresses.join(", ")
         ),
+        Some(Stop::Interrupted { not_started }) => show_interrupted(report, not_started),
         Some(Stop::Failed) | None => {}
     }
     if report.recorded {
@@ -183,4 +189,18 @@ fn show_accepted(accepted: Option<&apply::Accepted>) {
             a.pending.join(", ")
         );
     }
+}
+
+/// A run stopped on request: what was done (recorded), and what was not started.
+fn show_interrupted(report: &Report, not_started: &[String]) {
+    eoutln!(
+        "\nInterrupted: the operations that were running finished and are recorded in the state."
+    );
+    if !report.done.is_empty() {
+        eoutln!("  done: {}", report.done.join(", "));
+    }
+    if !not_started.is_empty() {
+        eoutln!("  not done: {}", not_started.join(", "));
+    }
+    eoutln!("  `sovstack apply` (or `destroy`) continues from here.");
 }

@@ -94,6 +94,9 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
             report.settle();
         }
     }
+    // A node that gave no answer within the read limit may still hold an SSH call on a
+    // blocking thread until its own timeout: the report is ready, so it is not waited for.
+    rt.shutdown_background();
     if !(args.quiet && report.status == Status::Clean) {
         if args.json {
             outln!(

@@ -9,6 +9,7 @@ mod error;
 mod fmt;
 mod plan;
 mod render;
+mod signals;
 mod state_cmd;
 mod ui;
 mod validate;

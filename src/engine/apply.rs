@@ -2,7 +2,7 @@
 //! file that embeds a server's address waits until that server exists), then the stack is
 //! loaded again with what state now knows and planned again, until nothing is left to do.
 
-use super::executor::{Outcome, execute};
+use super::executor::{Outcome, Walk, execute};
 use super::prepare::{self, Prepared};
 use super::{EngineError, Workspace, refresh};
 use crate::config::value;
@@ -48,6 +48,8 @@ pub struct Request {
     pub plan_options: PlanOptions,
     pub saved: Option<PathBuf>,
     pub apply_options: ApplyOptions,
+    /// Stops the run between operations when requested (SIGINT, SIGTERM).
+    pub stop: super::StopSignal,
 }
 
 /// What the engine asks of whoever runs it: show things, ask for confirmation, render progress.
@@ -74,6 +76,9 @@ pub enum Stop {
     },
     /// What is left waits for values nothing in this run provides.
     Waiting(Vec<String>),
+    /// A stop was requested: the running operations finished and were recorded; these
+    /// changes were not started.
+    Interrupted { not_started: Vec<String> },
 }
 
 /// What an apply, destroy or `--refresh-only` did.
@@ -86,6 +91,8 @@ pub struct Report {
     pub destroyed: usize,
     /// Every failed operation's full diagnostic, by address.
     pub failed: Vec<(String, String)>,
+    /// The addresses changed successfully in this run.
+    pub done: Vec<String>,
     pub stop: Option<Stop>,
     /// `--refresh-only`: what was accepted into the state, and what the stack still wants.
     pub accepted: Option<Accepted>,
@@ -274,6 +281,12 @@ impl<W: StateWriter> Run<'_, W> {
             return Ok(WaveEnd::Done);
         }
         let wave_plan = ready_part(&plan, &prepared.desired);
+        if self.req.stop.is_requested() {
+            report.stop = Some(Stop::Interrupted {
+                not_started: pending_addresses(&plan),
+            });
+            return Ok(WaveEnd::Done);
+        }
         if let Some(stop) = self.must_stop(&plan, &wave_plan) {
             report.stop = Some(stop);
             return Ok(WaveEnd::Done);
@@ -314,13 +327,7 @@ impl<W: StateWriter> Run<'_, W> {
             });
         }
         if !wave_plan.has_changes() {
-            let waiting = plan
-                .changes
-                .iter()
-                .filter(|c| c.action != Action::NoOp)
-                .map(|c| c.address.clone())
-                .collect();
-            return Some(Stop::Waiting(waiting));
+            return Some(Stop::Waiting(pending_addresses(plan)));
         }
         None
     }
@@ -359,7 +366,10 @@ impl<W: StateWriter> Run<'_, W> {
             checkpoint,
             options: self.req.apply_options.clone(),
         };
-        let parallelism = self.req.apply_options.parallelism;
+        let how = Walk {
+            parallelism: self.req.apply_options.parallelism,
+            stop: self.req.stop.clone(),
+        };
         let result = execute(
             wave_plan,
             &prepared.desired,
@@ -367,7 +377,7 @@ impl<W: StateWriter> Run<'_, W> {
             &mut self.writer,
             cx,
             checkpoint_rx,
-            parallelism,
+            &how,
         )
         .await;
         // Every sender is gone once execute returns; the printer drains and stops.
@@ -377,6 +387,17 @@ impl<W: StateWriter> Run<'_, W> {
         report.failed.extend(outcome.failed.iter().cloned());
         if outcome.is_success() {
             Ok(WaveEnd::Continue)
+        } else if !outcome.not_started.is_empty() || self.req.stop.is_requested() {
+            // What later waves would have done is not started either.
+            let mut not_started = outcome.not_started.clone();
+            not_started.extend(
+                pending_addresses(plan)
+                    .into_iter()
+                    .filter(|a| wave_plan.change(a).is_none()),
+            );
+            not_started.sort();
+            report.stop = Some(Stop::Interrupted { not_started });
+            Ok(WaveEnd::Done)
         } else {
             report.stop = Some(Stop::Failed);
             Ok(WaveEnd::Done)
@@ -395,11 +416,12 @@ impl<W: StateWriter> Run<'_, W> {
             self.req.command == Command::Destroy,
         );
         self.writer.record(StateOp::SetOutputs { outputs }).await?;
-        for r in self
+        for (address, r) in self
             .results
-            .values()
-            .filter(|r| r.outcome == JournalOutcome::Succeeded)
+            .iter()
+            .filter(|(_, r)| r.outcome == JournalOutcome::Succeeded)
         {
+            report.done.push(address.clone());
             match r.action.as_str() {
                 "create" => report.added += 1,
                 "update" => report.changed += 1,
@@ -491,6 +513,15 @@ impl<W: StateWriter> Run<'_, W> {
         report.accepted = Some(accepted);
         Ok(report)
     }
+}
+
+/// The addresses a plan would change.
+fn pending_addresses(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| c.address.clone())
+        .collect()
 }
 
 fn refuse_unset_secrets(prepared: &Prepared) -> Result<(), EngineError> {

@@ -1,4 +1,6 @@
-//! Walks the changes of a plan in dependency order, at most `parallelism` at a time.
+//! Walks the changes of a plan in dependency order, at most `parallelism` at a time, until
+//! done or until a stop is requested: then nothing new starts, the running operations finish
+//! and are recorded, and what was not started is reported.
 //!
 //! State discipline: a create is recorded as `Pending` before it starts (so a crash in the
 //! middle leaves a state the next apply adopts from), and every completed operation is
@@ -25,12 +27,21 @@ pub struct Outcome {
     pub completed: Vec<(String, Action)>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
+    /// Not started because a stop was requested (sorted).
+    pub not_started: Vec<String>,
 }
 
 impl Outcome {
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
     }
+}
+
+/// How a walk goes: how many operations at once, and the request to stop starting new ones.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    pub parallelism: usize,
+    pub stop: super::StopSignal,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -92,9 +103,9 @@ pub async fn execute<W: StateWriter>(
     writer: &mut W,
     cx: ApplyContext,
     mut checkpoints: mpsc::UnboundedReceiver<CheckpointRequest>,
-    parallelism: usize,
+    how: &Walk,
 ) -> Result<Outcome, ExecuteError> {
-    let parallelism = parallelism.max(1);
+    let parallelism = how.parallelism.max(1);
     let desired: BTreeMap<&str, &Desired> =
         desired.iter().map(|d| (d.address.as_str(), d)).collect();
     let changes: BTreeMap<&str, &ResourceChange> = plan
@@ -110,11 +121,13 @@ pub async fn execute<W: StateWriter>(
     }
     let graph = change_graph(&changes, &desired, &cx);
     graph.order()?;
-    let mut walk = Walk::new(&graph, &changes, &desired, ops, writer, cx);
+    let mut walk = Walker::new(&graph, &changes, &desired, ops, writer, cx);
     let mut running: JoinSet<Task> = JoinSet::new();
     let mut checkpoints_open = true;
+    let mut stopping = false;
     loop {
-        while running.len() < parallelism {
+        stopping |= how.stop.is_requested();
+        while !stopping && running.len() < parallelism {
             let Some(address) = walk.ready.pop_first() else {
                 break;
             };
@@ -124,6 +137,7 @@ pub async fn execute<W: StateWriter>(
             break;
         }
         tokio::select! {
+            () = how.stop.requested(), if !stopping => stopping = true,
             req = checkpoints.recv(), if checkpoints_open => match req {
                 Some((address, state, ack)) => {
                     let r = record(walk.writer, &walk.cx, &address, Some(state))
@@ -145,13 +159,23 @@ pub async fn execute<W: StateWriter>(
             },
         }
     }
+    if stopping {
+        let left: Vec<String> = walk
+            .ready
+            .iter()
+            .chain(walk.waiting.keys())
+            .cloned()
+            .collect();
+        walk.outcome.not_started = left;
+        walk.outcome.not_started.sort();
+    }
     walk.outcome.skipped.sort();
     Ok(walk.outcome)
 }
 
 /// The state of one walk over the change graph: what waits on how many dependencies, what
 /// is ready, what is blocked by a failure, and what happened.
-struct Walk<'a, W: StateWriter> {
+struct Walker<'a, W: StateWriter> {
     graph: &'a Graph,
     changes: &'a BTreeMap<&'a str, &'a ResourceChange>,
     desired: &'a BTreeMap<&'a str, &'a Desired>,
@@ -164,7 +188,7 @@ struct Walk<'a, W: StateWriter> {
     outcome: Outcome,
 }
 
-impl<'a, W: StateWriter> Walk<'a, W> {
+impl<'a, W: StateWriter> Walker<'a, W> {
     fn new(
         graph: &'a Graph,
         changes: &'a BTreeMap<&'a str, &'a ResourceChange>,
@@ -469,6 +493,8 @@ mod tests {
     struct Recorder {
         calls: Mutex<Vec<String>>,
         fail: BTreeSet<String>,
+        /// Requested by the first create, as a signal arriving while it runs.
+        stop: Option<super::super::StopSignal>,
     }
 
     #[async_trait::async_trait]
@@ -493,6 +519,9 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(format!("create {}", d.address));
+            if let Some(stop) = &self.stop {
+                stop.request();
+            }
             if self.fail.contains(&d.address) {
                 return Err(ApplyError::Node {
                     address: d.address.clone(),
@@ -547,6 +576,20 @@ volume "v" {
     async fn run_with_events(
         fail: &[&str],
     ) -> (Outcome, Vec<String>, crate::state::StateFile, Vec<Event>) {
+        let how = Walk {
+            parallelism: 3,
+            ..Walk::default()
+        };
+        run_walking(fail, &how, None).await
+    }
+
+    /// Runs the test stack's plan with `how`; `stop_on_first`, when given, is requested by the
+    /// first operation that runs.
+    async fn run_walking(
+        fail: &[&str],
+        how: &Walk,
+        stop_on_first: Option<super::super::StopSignal>,
+    ) -> (Outcome, Vec<String>, crate::state::StateFile, Vec<Event>) {
         let stack = load_str(
             "t.hcl",
             STACK,
@@ -582,6 +625,7 @@ volume "v" {
         let recorder = Arc::new(Recorder {
             calls: Mutex::new(vec![]),
             fail: fail.iter().map(|s| s.to_string()).collect(),
+            stop: stop_on_first,
         });
         let (checkpoint, rx) = Checkpoint::new();
         let (events, mut events_rx) = EventSink::new();
@@ -600,7 +644,7 @@ volume "v" {
             &mut writer,
             cx,
             rx,
-            3,
+            how,
         )
         .await
         .unwrap();
@@ -661,6 +705,30 @@ volume "v" {
             state.resources["server.a"].dependencies,
             vec!["ssh_key.k".to_string()]
         );
+    }
+
+    /// A stop requested while an operation runs: it finishes and is recorded, nothing else
+    /// starts, and what was left is reported.
+    #[tokio::test]
+    async fn a_stop_lets_the_running_operation_finish_and_starts_nothing_more() {
+        let stop = super::super::StopSignal::default();
+        let how = Walk {
+            parallelism: 1,
+            stop: stop.clone(),
+        };
+        let (outcome, calls, state, _) = run_walking(&[], &how, Some(stop)).await;
+        assert_eq!(calls, ["create server.b"]);
+        assert_eq!(
+            outcome.completed,
+            [("server.b".to_string(), Action::Create)]
+        );
+        assert_eq!(state.resources["server.b"].status, ResourceStatus::Ready);
+        assert_eq!(
+            outcome.not_started,
+            ["firewall.f", "server.a", "ssh_key.k", "volume.v"]
+        );
+        assert!(!outcome.is_success());
+        assert_eq!(state.resources.len(), 1, "nothing else was started");
     }
 
     #[tokio::test]

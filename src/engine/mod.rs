@@ -7,12 +7,14 @@ pub mod apply;
 mod error;
 pub mod executor;
 pub mod imports;
+pub mod interrupt;
 pub mod moves;
 pub mod prepare;
 pub mod refresh;
 
 pub use error::EngineError;
-pub use executor::{ExecuteError, Operations, Outcome, execute};
+pub use executor::{ExecuteError, Operations, Outcome, Walk, execute};
+pub use interrupt::StopSignal;
 
 use crate::resources::{CloudProvider, NodeProvider, Providers};
 use crate::state::postgres::{PG_CONN_ENV, PgBackend};
@@ -53,13 +55,14 @@ impl Workspace {
     /// they stay unknown: a plan shows them as known after apply, and apply stops at the
     /// first resource that needs one.
     pub async fn read_data(&self) -> Result<Workspace, EngineError> {
+        // Without a token nothing can be read: skip the extra load (an offline plan pays nothing).
+        if std::env::var_os("HCLOUD_TOKEN").is_none() {
+            return Ok(self.clone());
+        }
         let loaded = prepare::load(self, Default::default())?;
         let Some(stack) = loaded.stack.filter(|s| !s.data.is_empty()) else {
             return Ok(self.clone());
         };
-        if std::env::var_os("HCLOUD_TOKEN").is_none() {
-            return Ok(self.clone());
-        }
         let providers = providers(true)?;
         let app = providers.cloud("data")?;
         let mut found = std::collections::BTreeMap::new();
@@ -91,14 +94,24 @@ impl Workspace {
 /// The providers for a run. The Hetzner client is only built when cloud resources are
 /// involved, so a stack of existing hosts needs no API token.
 pub fn providers(needs_cloud: bool) -> Result<Providers, EngineError> {
-    let cloud = if needs_cloud {
-        Some(CloudProvider::new(
-            crate::providers::hcloud::HcloudClient::from_env()?,
-        ))
-    } else {
-        None
-    };
-    Ok(Providers::new(cloud, NodeProvider::default()))
+    Ok(Providers::new(cloud(needs_cloud)?, NodeProvider::default()))
+}
+
+/// The providers for reading what exists (refresh, drift): a server recorded in state has
+/// booted, so its sshd is not waited for; a node that does not answer within the read limit
+/// is reported unreadable and the others are read.
+pub fn reading_providers(needs_cloud: bool) -> Result<Providers, EngineError> {
+    let nodes = NodeProvider::default().with_sshd_wait(std::time::Duration::ZERO);
+    Ok(Providers::new(cloud(needs_cloud)?, nodes))
+}
+
+fn cloud(needs_cloud: bool) -> Result<Option<CloudProvider>, EngineError> {
+    if !needs_cloud {
+        return Ok(None);
+    }
+    Ok(Some(CloudProvider::new(
+        crate::providers::hcloud::HcloudClient::from_env()?,
+    )))
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub async fn refresh(
         .resources
         .values()
         .any(|r| crate::resources::is_cloud(&r.kind));
-    let providers = super::providers(needs_cloud)?;
+    let providers = super::reading_providers(needs_cloud)?;
     // Kinds hash secrets with the state's own key, so recorded hashes compare.
     let cx = ApplyContext {
         stack: Arc::new(stack.clone()),

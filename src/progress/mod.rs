@@ -2,6 +2,7 @@
 //! renders them: the plain line renderer (`plain`), a test collecting them, or a terminal
 //! renderer behind the same [`Progress`] trait.
 
+pub mod heartbeat;
 pub mod plain;
 
 use crate::plan::Action;

@@ -126,14 +126,29 @@ async fn the_lock_id_survives_copy_and_paste_into_force_unlock() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the holder starts");
+    // Contend only once the holder has the lock: a contender that started first would take it
+    // itself and wait on the slow create.
+    let lock_file = ws.dir.join(".sovstack/state.json.lock");
+    let holder_pid = format!("\"pid\":{}", holder.id());
     let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = std::fs::read_to_string(&lock_file).unwrap_or_default();
+        if info.replace(' ', "").contains(&holder_pid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the holder never took the lock");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let locked = loop {
         let mut c = command(&url, &ws.dir, &["apply", "--auto-approve"]);
         c.env("COLUMNS", "20");
         let out = tokio::task::spawn_blocking(move || c.output().expect("runs"))
             .await
             .expect("thread");
-        if String::from_utf8_lossy(&out.stderr).contains("is locked") {
+        // The holder takes the lock before it writes who it is: poll until the message has
+        // the id, not only the lock.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("is locked") && stderr.contains("lock id ") {
             break out;
         }
         assert!(Instant::now() < deadline, "never locked: {}", text(&out));

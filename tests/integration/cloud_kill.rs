@@ -24,7 +24,7 @@ use std::time::Duration;
 
 /// Four servers, each with a volume; a firewall on all, one on the first two, one on the last;
 /// one SSH key for all. Twelve cloud resources, about 60 requests to apply or destroy.
-fn stack() -> String {
+pub(crate) fn stack() -> String {
     let mut text = String::from(
         "stack \"kill\" {}\n\nssh_key \"admin\" {\n  public_key = file(\"keys/admin.pub\")\n}\n",
     );
@@ -51,7 +51,7 @@ const FIREWALLS: &[(&str, &[&str], &str)] = &[
 ];
 
 /// What the stack holds when converged, by collection: the `sovstack.address` labels.
-fn expected_inventory() -> BTreeMap<&'static str, Vec<String>> {
+pub(crate) fn expected_inventory() -> BTreeMap<&'static str, Vec<String>> {
     let each = |kind: &str, names: Vec<&str>| -> Vec<String> {
         names.iter().map(|n| format!("{kind}.{n}")).collect()
     };
@@ -113,8 +113,13 @@ fn spread(total: u64, count: u64) -> Vec<KillPoint> {
 const ACTION_TIME: Duration = Duration::from_millis(300);
 
 async fn sandbox() -> SandboxHandle {
+    sandbox_with_actions_of(ACTION_TIME).await
+}
+
+/// A sandbox whose every action takes `time`.
+pub(crate) async fn sandbox_with_actions_of(time: Duration) -> SandboxHandle {
     sandbox_cli::start(SandboxConfig {
-        action_duration: ACTION_TIME,
+        action_duration: time,
         ..SandboxConfig::for_tests()
     })
     .await
@@ -169,7 +174,7 @@ async fn requests_of(sb: &SandboxHandle, ws: &Workspace, args: &[&str]) -> u64 {
 }
 
 /// Every resource of the `kill` stack in the sandbox, by collection: their address labels.
-async fn inventory(sb: &SandboxHandle) -> BTreeMap<&'static str, Vec<String>> {
+pub(crate) async fn inventory(sb: &SandboxHandle) -> BTreeMap<&'static str, Vec<String>> {
     let mut out = BTreeMap::new();
     for what in COLLECTIONS {
         let mut addresses: Vec<String> = sandbox_cli::list(&sb.base_url(), what)

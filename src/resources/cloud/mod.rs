@@ -29,6 +29,7 @@ pub(crate) use refresh::refresh;
 
 use super::context::{ApplyContext, ApplyError, Deleted, Deletion, Op, Recorded};
 use super::kind::{ChangeMode, Operate, Providers, ResourceKind};
+use crate::progress::heartbeat;
 use crate::providers::hcloud::models::UpdateResource;
 use crate::providers::hcloud::models::{Action, Firewall, Location, Server, SshKey, Volume};
 use crate::providers::hcloud::{
@@ -53,7 +54,8 @@ impl CloudProvider {
         &self.client
     }
 
-    /// Waits until every action has finished, telling the renderer what it waits for.
+    /// Waits until every action has finished (or the client's action deadline), telling the
+    /// renderer what it waits for, and again every few seconds while it lasts.
     pub(crate) async fn wait(
         &self,
         cx: &ApplyContext,
@@ -65,11 +67,15 @@ impl CloudProvider {
             .filter(|a| !a.is_finished())
             .map(|a| format!("{} ({})", a.command, a.id))
             .collect();
-        if !running.is_empty() {
-            cx.events
-                .progress(address, format!("waiting for {}", running.join(", ")));
+        if running.is_empty() {
+            self.client.wait_for(actions.iter().copied()).await?;
+            return Ok(());
         }
-        self.client.wait_for(actions.iter().copied()).await?;
+        let what = running.join(", ");
+        cx.events.progress(address, format!("waiting for {what}"));
+        let limit = self.client.config().action_poll.timeout;
+        let wait = self.client.wait_for(actions.iter().copied());
+        heartbeat::while_waiting(&cx.events, address, &what, limit, heartbeat::EVERY, wait).await?;
         Ok(())
     }
 }

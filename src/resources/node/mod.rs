@@ -24,10 +24,15 @@ use std::time::Duration;
 /// How long a freshly created server's sshd is waited for, by default.
 pub const DEFAULT_SSHD_WAIT: Duration = Duration::from_secs(5 * 60);
 
+/// How long reading one node (connecting and probing) may take before it is reported as
+/// unreadable, by default; the other nodes are read and reported all the same.
+pub const DEFAULT_READ_LIMIT: Duration = Duration::from_secs(60);
+
 /// SSH to the nodes of a run, as the node kinds use it.
 pub struct NodeProvider {
     pool: Arc<SshPool>,
     sshd_wait: Duration,
+    read_limit: Duration,
     /// Servers already waited for in this run.
     contacted: Mutex<HashSet<String>>,
 }
@@ -37,13 +42,21 @@ impl NodeProvider {
         Self {
             pool,
             sshd_wait: DEFAULT_SSHD_WAIT,
+            read_limit: DEFAULT_READ_LIMIT,
             contacted: Mutex::new(HashSet::new()),
         }
     }
 
-    /// Deadline for a new server's sshd to answer.
+    /// Deadline for a new server's sshd to answer; zero waits for nothing (reading what
+    /// exists, where a server recorded in state has long booted).
     pub fn with_sshd_wait(mut self, wait: Duration) -> Self {
         self.sshd_wait = wait;
+        self
+    }
+
+    /// Deadline for reading one node in a refresh.
+    pub fn with_read_limit(mut self, limit: Duration) -> Self {
+        self.read_limit = limit;
         self
     }
 

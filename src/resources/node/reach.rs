@@ -4,6 +4,7 @@
 
 use super::NodeProvider;
 use crate::config::SshAccess;
+use crate::progress::heartbeat;
 use crate::providers::ssh::{
     HostKeyFingerprint, SshAuth, SshEndpoint, SshTransport, wait_for_sshd,
 };
@@ -41,7 +42,8 @@ pub(crate) fn endpoint(cx: &ApplyContext, node: &str) -> Result<SshEndpoint, App
 
 impl NodeProvider {
     /// The run's connection to `node`. A server is waited for (its sshd may still be booting)
-    /// before the first connection of the run.
+    /// before the first connection of the run, unless the provider waits for nothing (reading
+    /// what exists: a server recorded in state has booted).
     pub(crate) async fn connect(
         &self,
         cx: &ApplyContext,
@@ -54,13 +56,19 @@ impl NodeProvider {
             .and_then(|a| a.kind.get().as_node())
             .is_some_and(|h| h.may_be_booting());
         if booting
+            && !self.sshd_wait.is_zero()
             && self.first_contact(node)
             && let Ok(ip) = ep.target.host.parse::<IpAddr>()
         {
-            cx.events
-                .progress(address, format!("waiting for sshd on {}", ep.target));
+            let what = format!("sshd on {}", ep.target);
+            cx.events.progress(
+                address,
+                format!("waiting for {what} (at most {}s)", self.sshd_wait.as_secs()),
+            );
             let deadline = tokio::time::Instant::now() + self.sshd_wait;
-            wait_for_sshd(SocketAddr::new(ip, ep.target.port), deadline).await?;
+            let wait = wait_for_sshd(SocketAddr::new(ip, ep.target.port), deadline);
+            let (limit, every) = (self.sshd_wait, heartbeat::EVERY);
+            heartbeat::while_waiting(&cx.events, address, &what, limit, every, wait).await?;
         }
         Ok(self.pool.get(&ep).await?)
     }

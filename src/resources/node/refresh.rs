@@ -33,8 +33,13 @@ pub(crate) async fn refresh(
             by_node.entry(node).or_default().push((address, r, reader));
         }
     }
+    let limit = provider.read_limit;
     let probes = by_node.into_iter().map(|(node, resources)| async move {
-        let result = refresh_node(provider, cx, &node, &resources).await;
+        let read = refresh_node(provider, cx, &node, &resources);
+        let result = match tokio::time::timeout(limit, read).await {
+            Ok(result) => result,
+            Err(_) => Err(no_answer(&node, limit)),
+        };
         (node, result)
     });
     let mut out = Refreshed::default();
@@ -52,6 +57,21 @@ pub(crate) async fn refresh(
         }
     }
     Ok(out)
+}
+
+/// A node that did not answer within the read limit.
+fn no_answer(node: &str, limit: std::time::Duration) -> ApplyError {
+    ApplyError::Precondition {
+        address: node.to_string(),
+        message: format!(
+            "no answer within {}s (connecting over SSH and probing)",
+            limit.as_secs()
+        ),
+        help: Some(
+            "check that the machine is up and its sshd answers at the address and port the stack gives; the other nodes were read"
+                .into(),
+        ),
+    }
 }
 
 /// One connection, one probe, then the comparisons (reading a file only when it differs).
