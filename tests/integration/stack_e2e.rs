@@ -21,8 +21,10 @@
 
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::dockerd::EngineOptions;
+use crate::harness::file_server::FileServer;
 use crate::harness::sshd::{Sshd, fingerprint_by_ssh_keygen};
 use crate::harness::test_host::{ContainerFacts, DockerHost};
+use sha2::{Digest, Sha256};
 use sovstack::sandbox::{BootEvent, Sandbox, SandboxConfig, SandboxHandle, ServerIpv4};
 use std::collections::BTreeMap;
 use std::fs;
@@ -78,6 +80,146 @@ fn with_debian_engines(stack: &str) -> String {
         out = out.replacen(header, &format!("{header}{accept}"), 1);
     }
     out
+}
+
+/// The mirror init-clickhouse downloads SigNoz's histogram-quantile release from: a release
+/// archive of the same shape (a tar.gz holding `histogram-quantile`), served by a file server
+/// on the observability server's own address. The test stack names it through the reference
+/// stack's variables `histogram_quantile_url` and `histogram_quantile_sha256`, as an operator
+/// with a mirror would; the init container's script downloads it, checks the digest and installs
+/// it where ClickHouse's function config points. (The binary inside is a script that computes
+/// nothing: the ClickHouse stand-in never calls the function.)
+struct HistogramMirror {
+    server: FileServer,
+    _dir: tempfile::TempDir,
+    /// sha256 of the archive, as the variable gives it.
+    archive_sha256: String,
+    /// sha256 of the binary inside.
+    binary_sha256: String,
+}
+
+const RELEASE: &str = "histogram-quantile_linux_amd64.tar.gz";
+
+impl HistogramMirror {
+    fn start(machine: &DockerHost) -> HistogramMirror {
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("build");
+        let www = dir.path().join("www");
+        fs::create_dir_all(&build).unwrap();
+        fs::create_dir_all(&www).unwrap();
+        let binary = build.join("histogram-quantile");
+        fs::write(
+            &binary,
+            "#!/bin/sh\necho 'histogram-quantile from the test mirror: computes nothing' >&2\nexit 1\n",
+        )
+        .unwrap();
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+        let status = Command::new("tar")
+            .arg("-czf")
+            .arg(www.join(RELEASE))
+            .arg("-C")
+            .arg(&build)
+            .arg("histogram-quantile")
+            .status()
+            .unwrap();
+        assert!(status.success(), "tar of the mirror's release");
+        let digest = |p: &Path| hex::encode(Sha256::digest(fs::read(p).unwrap()));
+        HistogramMirror {
+            archive_sha256: digest(&www.join(RELEASE)),
+            binary_sha256: digest(&binary),
+            server: machine.serve_files(&www),
+            _dir: dir,
+        }
+    }
+
+    fn vars(&self) -> [String; 2] {
+        [
+            format!("histogram_quantile_url={}", self.server.url(RELEASE)),
+            format!("histogram_quantile_sha256={}", self.archive_sha256),
+        ]
+    }
+
+    /// The release was fetched from the mirror, and ClickHouse's container sees the binary,
+    /// executable, where its function config points, with the digest the script recorded.
+    fn assert_installed(&self, machine: &DockerHost) {
+        // Downloaded once, by a container (from its compose network, not the host's address).
+        let clients = self.server.clients_of(RELEASE);
+        assert_eq!(clients.len(), 1, "{}", self.server.log());
+        assert!(
+            !clients[0].starts_with(&format!("{}:", machine.ip())),
+            "{clients:?}"
+        );
+        let exec = |script: &str| {
+            let out = machine
+                .engine()
+                .docker(&["exec", "signoz-clickhouse-1", "sh", "-c", script]);
+            assert!(out.status.success(), "{script}: {}", text(&out));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let dir = "/var/lib/clickhouse/user_scripts";
+        let installed = exec(&format!(
+            "test -x {dir}/histogramQuantile && sha256sum {dir}/histogramQuantile"
+        ));
+        assert_eq!(
+            installed.split_whitespace().next(),
+            Some(self.binary_sha256.as_str()),
+            "{installed}"
+        );
+        assert_eq!(
+            exec(&format!("cat {dir}/histogramQuantile.sha256")),
+            self.archive_sha256
+        );
+    }
+}
+
+/// ClickHouse's open-file limit as the reference stack sets it.
+const CLICKHOUSE_NOFILE: &str = "nofile = { soft = 262144, hard = 262144 }";
+
+/// The highest open-file limit a container can be given here: runc sets the container's limits
+/// as the engine's user, and without `CAP_SYS_RESOURCE` (some sandboxes that run CI drop it)
+/// nothing goes above the hard limit this process inherited. `None` when the stack's own value
+/// can be set, as on a real node.
+fn nofile_ceiling() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        let wanted = libc::rlimit {
+            rlim_cur: limit.rlim_cur,
+            rlim_max: limit.rlim_max.max(262_144),
+        };
+        // Raising our own hard limit succeeds exactly where runc's would.
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            return None;
+        }
+    }
+    Some(limit.rlim_max)
+}
+
+/// The test's third difference, only on machines that cannot grant it: ClickHouse's open-file
+/// limit lowered to the ceiling (`nofile_ceiling`), so its container can start at all.
+fn with_machine_limits(stack: &str) -> String {
+    assert!(
+        stack.contains(CLICKHOUSE_NOFILE),
+        "the reference stack's ClickHouse ulimits changed; update this test"
+    );
+    match nofile_ceiling() {
+        None => stack.to_string(),
+        Some(max) => {
+            eprintln!(
+                "this machine caps open files at {max}: ClickHouse's nofile is lowered to it"
+            );
+            stack.replace(
+                CLICKHOUSE_NOFILE,
+                &format!("nofile = {{ soft = {max}, hard = {max} }}"),
+            )
+        }
+    }
 }
 
 /// An ssh-agent of our own holding the harness client keys, like an operator's agent.
@@ -322,6 +464,8 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 struct World {
     sb: SandboxHandle,
+    /// Before the server: its file server stops before the server's namespace goes.
+    mirror: HistogramMirror,
     host: Sshd,
     server: BootedServer,
     gpu: DockerHost,
@@ -347,6 +491,7 @@ impl World {
             format!("deploy_root={}", self.deploy.path().display()),
         ]
         .into_iter()
+        .chain(self.mirror.vars())
         .flat_map(|v| ["--var".to_string(), v])
         .collect()
     }
@@ -500,6 +645,7 @@ async fn world() -> Option<World> {
     let [gpu, server_machine]: [DockerHost; 2] = machines.try_into().ok()?;
     let host = gpu.sshd().authorize(&operator.public).start()?;
     let markers = Arc::new(DownMarkers::start());
+    let mirror = HistogramMirror::start(&server_machine);
     let server = BootedServer {
         machine: Arc::new(server_machine),
         sshd: Arc::default(),
@@ -536,15 +682,31 @@ async fn world() -> Option<World> {
     // The test's "server" shares this machine's filesystem: the bootstrap must not mount a
     // volume on it (nor edit its fstab). Mounting is tested with fakes
     // (`providers/node/bootstrap_tests.rs`).
+    // ClickHouse's data directory, which the stack binds from that mount, is under the test's
+    // deploy directory instead of the machine's /mnt.
+    let deploy = tempfile::tempdir().unwrap();
     let reference = fs::read_to_string(repo().join("stack.hcl")).unwrap();
-    let without_mount = reference.replace("  mount_path = local.clickhouse_mount\n", "");
-    assert_ne!(
-        reference, without_mount,
-        "the reference stack mounts its volume"
-    );
+    for anchor in [
+        "  mount_path = local.clickhouse_mount\n",
+        r#"clickhouse_mount = "/mnt/clickhouse""#,
+    ] {
+        assert_eq!(reference.matches(anchor).count(), 1, "{anchor:?}");
+    }
+    let without_mount = reference
+        .replace("  mount_path = local.clickhouse_mount\n", "")
+        .replace(
+            r#"clickhouse_mount = "/mnt/clickhouse""#,
+            &format!(
+                r#"clickhouse_mount = "{}/clickhouse-volume""#,
+                deploy.path().display()
+            ),
+        );
+
     fs::write(
         ws.join("stack.hcl"),
-        with_debian_engines(&with_fast_healthchecks(&without_mount)),
+        with_machine_limits(&with_debian_engines(&with_fast_healthchecks(
+            &without_mount,
+        ))),
     )
     .unwrap();
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
@@ -555,10 +717,11 @@ async fn world() -> Option<World> {
         server,
         gpu,
         _markers: markers,
+        mirror,
         agent,
         _operator: operator,
         workspace,
-        deploy: tempfile::tempdir().unwrap(),
+        deploy,
         host_key,
         transcript: Vec::new(),
     })
@@ -674,6 +837,14 @@ async fn reference_stack_end_to_end() {
         ),
         ("exited", 0)
     );
+    assert_eq!(
+        (
+            signoz["init-clickhouse"].status.as_str(),
+            signoz["init-clickhouse"].exit_code
+        ),
+        ("exited", 0)
+    );
+    w.mirror.assert_installed(&w.server.machine);
     assert!(w.server.machine.containers("inference").is_empty());
     // The three checks passed; the traced request's span reached the audit file on the GPU
     // host through the collector, as vLLM emitted it.
@@ -870,7 +1041,7 @@ async fn reference_stack_end_to_end() {
             .filter(|c| c.contains(" down"))
             .collect()
     };
-    // Named volumes (ClickHouse's data) are kept: the stack does not set destroy_volumes.
+    // Named volumes are kept: the stack does not set destroy_volumes.
     assert_eq!(
         w.server.with(|s| downs(s.commands_run())),
         ["docker compose -p signoz --progress json down --remove-orphans"]
@@ -880,11 +1051,10 @@ async fn reference_stack_end_to_end() {
         ["docker compose -p inference --progress json down --remove-orphans"]
     );
     let volumes = w.server.machine.engine().docker(&["volume", "ls", "-q"]);
-    assert!(
-        String::from_utf8_lossy(&volumes.stdout).contains("signoz_clickhouse-data"),
-        "{}",
-        String::from_utf8_lossy(&volumes.stdout)
-    );
+    let volumes = String::from_utf8_lossy(&volumes.stdout);
+    for kept in ["signoz_zookeeper-data", "signoz_clickhouse-user-scripts"] {
+        assert!(volumes.lines().any(|v| v == kept), "{kept}: {volumes}");
+    }
     for what in ["ssh_keys", "servers", "firewalls", "volumes"] {
         assert_eq!(w.count(what).await, 0, "{what} left after destroy");
     }

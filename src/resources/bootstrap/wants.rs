@@ -101,7 +101,10 @@ pub(super) fn request(attributes: &BTreeMap<String, Json>) -> Option<BootstrapRe
             minimum: attributes
                 .get("docker_minimum")
                 .and_then(Json::as_str)
-                .map_or_else(|| minimum_safe(Runtime::DockerEngine).plain(), str::to_owned),
+                .map_or_else(
+                    || minimum_safe(Runtime::DockerEngine).plain(),
+                    str::to_owned,
+                ),
         },
         compose: Pin {
             install: COMPOSE_PLUGIN.to_string(),

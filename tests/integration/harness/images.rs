@@ -8,8 +8,9 @@
 //!   reference stack's own health check (`python3 -c "import urllib.request; ..."`) runs as
 //!   written;
 //! - the collector stand-in (`otelcol-contrib`) with its libraries;
-//! - Debian's static busybox (sh, httpd, wget, grep...) and curl with its libraries, answering
-//!   on the ports and paths the SigNoz-shaped services' health checks ask for.
+//! - Debian's static busybox (sh, httpd, grep, tar, sha256sum...), curl, bash, coreutils'
+//!   `install` and GNU wget with their libraries, answering on the ports and paths the SigNoz-shaped services' health checks ask
+//!   for; the ClickHouse tag runs a command it is given, as its real entrypoint does.
 //!
 //! What each image does and does not do is in the harness README.
 
@@ -22,6 +23,12 @@ use std::sync::OnceLock;
 
 const BUSYBOX: &str = "/bin/busybox";
 const CURL: &str = "/usr/bin/curl";
+/// What the real ClickHouse image (Ubuntu's) runs init-clickhouse's `bash -ec` script with,
+/// copied from this machine with their libraries: bash, which finds these first on PATH (busybox
+/// `sh` would run its own applets instead), coreutils' `install`, and GNU wget (busybox 1.35's
+/// crashes on `-T`, the timeout the script passes). The rest of the script's tools (`mktemp`,
+/// `sha256sum`, `tar`, `find`...) are busybox's.
+const GNU_TOOLS: [&str; 3] = ["/bin/bash", "/usr/bin/install", "/usr/bin/wget"];
 const PYTHON: &str = "/usr/bin/python3";
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -72,7 +79,7 @@ const IMAGES: [Image; 7] = [
     Image {
         tag: "clickhouse/clickhouse-server:25.5.6",
         rootfs: Rootfs::Busybox,
-        entrypoint: &["/usr/local/bin/serve", "8123"],
+        entrypoint: &["/entrypoint.sh"],
         cmd: &[],
         user: "",
     },
@@ -116,6 +123,16 @@ case "${1-}" in
   migrate) echo "signoz-otel-collector stand-in: migrate ${2-} ${3-} done (no ClickHouse touched)"; exit 0 ;;
 esac
 exec /usr/local/bin/serve 13133
+"#;
+
+/// ClickHouse's `/entrypoint.sh` as far as the stack uses it: without arguments, or with
+/// options only, it starts the server; anything else (init-clickhouse's `bash -ec SCRIPT`) is
+/// run as given.
+const CLICKHOUSE_ENTRYPOINT: &str = r#"#!/bin/sh
+case "${1-}" in
+  ''|--*) exec /usr/local/bin/serve 8123 ;;
+esac
+exec "$@"
 "#;
 
 /// Files busybox httpd answers with: the health endpoints of ZooKeeper's admin server,
@@ -267,6 +284,10 @@ fn add_busybox(root: &Path) -> Result<(), String> {
     add_program(root, Path::new(CURL), CURL)?;
     write_file(root, "/usr/local/bin/serve", SERVE, 0o755)?;
     write_file(root, "/signoz-otel-collector", SIGNOZ_COLLECTOR, 0o755)?;
+    write_file(root, "/entrypoint.sh", CLICKHOUSE_ENTRYPOINT, 0o755)?;
+    for tool in GNU_TOOLS {
+        add_program(root, Path::new(tool), tool)?;
+    }
     for (path, body) in WWW {
         write_file(root, &format!("/www/{path}"), body, 0o644)?;
     }

