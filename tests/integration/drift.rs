@@ -5,7 +5,7 @@
 //! `apply --refresh-only`.
 
 use crate::harness::sshd::Sshd;
-use crate::harness::stacks::SIDECAR_COLLECTOR;
+use crate::harness::stacks::{self, SIDECAR_COLLECTOR};
 use crate::harness::test_host::TestHost;
 use sovstack::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use std::io::{Read, Write};
@@ -18,62 +18,13 @@ const TOKEN: &str = "drift-token-never-printed";
 const CANARY: &str = "canary-drift-81c3f0aa-secret";
 
 fn host_block(name: &str, sshd: &Sshd) -> String {
-    format!(
-        r#"
-host "{name}" {{
-  address  = "{ip}"
-  host_key = "{fp}"
-  location = "fsn1"
-  # The test host runs Debian's docker.io 20.10.24+dfsg1 (fixes backported).
-  bootstrap {{
-    docker_minimum = "20.10.24"
-  }}
-  ssh {{
-    user             = "{user}"
-    port             = {port}
-    private_key_file = "{key}"
-  }}
-}}
-
-compose "{name}" {{
-  on        = host.{name}
-  directory = "{dir}"
-
-  logging {{
-    driver  = "json-file"
-    options = {{ max-size = "10m", max-file = "3" }}
-  }}
-
-  service "api" {{
-    image = "ghcr.io/example/api:1.4.2"
-    secret_environment = {{
+    let fp = sshd.host_key_fingerprint().to_string();
+    let extra = r#"    secret_environment = {
       API_TOKEN = var.api_token
-    }}
-    ports = ["127.0.0.1:8000:8000"]
-    healthcheck {{
-      test     = ["CMD", "wget", "--spider", "-q", "localhost:8000/health"]
-      interval = "1s"
-      retries  = 1
-    }}
-  }}
-
-  service "otel-collector" {{
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    file "/etc/otelcol-contrib/config.yaml" {{
-      collector = collector.sidecar
-    }}
-  }}
-}}
-"#,
-        ip = sshd.addr().ip(),
-        fp = sshd.host_key_fingerprint(),
-        user = sshd.user(),
-        port = sshd.addr().port(),
-        key = sshd.client_key().display(),
-        dir = sshd.remote_root().join(name).display(),
-    )
+    }
+    ports = ["127.0.0.1:8000:8000"]"#;
+    stacks::host_block(name, sshd, Some(&fp))
+        + &stacks::api_project(name, name, &sshd.remote_root().join(name), extra, 1)
 }
 
 fn server_block(name: &str) -> String {

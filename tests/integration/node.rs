@@ -8,7 +8,7 @@
 
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::sshd::Sshd;
-use crate::harness::stacks::SIDECAR_COLLECTOR;
+use crate::harness::stacks::{COLLECTOR_SERVICE, SIDECAR_COLLECTOR, host_block};
 use crate::harness::test_host::TestHost;
 use crate::harness::vllm_process::VllmProcess;
 use sovstack::config::{LoadOptions, Stack, load_str};
@@ -39,12 +39,6 @@ struct Params<'a> {
 /// sshd on loopback.
 fn stack_text(sshd: &Sshd, p: &Params) -> String {
     let dir = sshd.remote_root().join("llm");
-    let addr = sshd.addr();
-    let host_key = p
-        .host_key
-        .as_ref()
-        .map(|k| format!("host_key = \"{k}\""))
-        .unwrap_or_default();
     format!(
         r#"
 stack "nodetest" {{}}
@@ -54,21 +48,7 @@ variable "api_token" {{
   sensitive = true
 }}
 
-host "box" {{
-  address  = "{ip}"
-  {host_key}
-  location = "fsn1"
-  # The test host runs Debian's docker.io 20.10.24+dfsg1 (fixes backported).
-  bootstrap {{
-    docker_minimum = "20.10.24"
-  }}
-  ssh {{
-    user             = "{user}"
-    port             = {port}
-    private_key_file = "{key}"
-  }}
-}}
-
+{host}
 {collector}
 compose "llm" {{
   on        = host.box
@@ -90,15 +70,7 @@ compose "llm" {{
     }}
   }}
 
-  service "otel-collector" {{
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    file "/etc/otelcol-contrib/config.yaml" {{
-      collector = collector.sidecar
-    }}
-  }}
-}}
+{collector_service}}}
 
 check "health" {{
   compose = compose.llm
@@ -118,11 +90,9 @@ check "audit" {{
   }}
 }}
 "#,
+        host = host_block("box", sshd, p.host_key.as_deref()),
         collector = SIDECAR_COLLECTOR,
-        ip = addr.ip(),
-        user = sshd.user(),
-        port = addr.port(),
-        key = sshd.client_key().display(),
+        collector_service = COLLECTOR_SERVICE,
         dir = dir.display(),
         otel = p.otel_name,
         sp = p.standin_port,

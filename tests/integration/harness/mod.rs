@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cli;
 pub mod cloud;
+pub mod command_gate;
 pub mod dockerd;
 pub mod file_server;
 pub mod images;

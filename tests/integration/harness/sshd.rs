@@ -9,6 +9,9 @@
 //! namespace ([`SshdBuilder::netns`]) with the session variables that point `docker` at that
 //! host's engine ([`SshdBuilder::session_env`]).
 //!
+//! A [`CommandGate`] in the wrapper can hold one command, so a test can kill the client at
+//! exactly that point.
+//!
 //! PATH: the login shell's rc files may prepend their own directories (root's `.bashrc` here
 //! does), so `SetEnv PATH=...` is not enough. sshd's `ForceCommand` runs a small wrapper that sets
 //! PATH and the session variables, logs the command, then runs `$SSH_ORIGINAL_COMMAND` with
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::command_gate::{self, CommandGate};
 use super::netns::NetNs;
 use sovstack::providers::ssh::{
     HostKeyFingerprint, HostKeyPolicy, SshAuth, SshEndpoint, SshTarget,
@@ -276,6 +280,11 @@ impl Sshd {
         write_mode(&path, script.as_bytes(), 0o755);
     }
 
+    /// The gate that can hold one of the commands clients send (`command_gate.rs`).
+    pub fn gate(&self) -> CommandGate {
+        CommandGate::new(self.dir.path())
+    }
+
     /// Every command sshd ran for a client, one line each (newlines folded to spaces).
     pub fn commands_run(&self) -> Vec<String> {
         fs::read_to_string(self.dir.path().join("commands.log"))
@@ -443,7 +452,8 @@ SOVSTACK_TEST_REMOTE_ROOT='{r}/remote'
 export PATH SOVSTACK_TEST_REMOTE_ROOT
 {exports}{{ printf '%s' "${{SSH_ORIGINAL_COMMAND-}}" | tr '\n' ' '; echo; }} >> '{r}/commands.log'
 if [ -z "${{SSH_ORIGINAL_COMMAND-}}" ]; then exec /bin/sh; fi
-exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
-"#
+{gate}exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"#,
+        gate = command_gate::wrapper_snippet(root),
     )
 }
