@@ -13,8 +13,12 @@
 //! before anything runs on that host; a canary secret found only in the node's env file; and
 //! destroy running `down` before the server is deleted.
 //!
-//! The test's one difference from the reference stack (`with_fast_healthchecks`): health
-//! checks run every second instead of every 30 seconds.
+//! A second test runs the stack's init-clickhouse script in the ClickHouse image against the
+//! mirror: a release with another digest is refused and nothing is installed.
+//!
+//! Where the test's copy differs from the reference stack (health checks every second, Debian's
+//! engine accepted, ClickHouse's data and open-file limit on this machine, the release from a
+//! mirror on the server's host) is said at each `with_*` function and in the harness README.
 //!
 //! Nodes are reached the way the stack says, on port 22 of their own addresses, inside their
 //! own network namespaces, with the operator key in an ssh-agent this test starts.
@@ -1096,4 +1100,71 @@ async fn reference_stack_end_to_end() {
         );
     }
     w.sb.shutdown().await;
+}
+
+/// The reference stack's init-clickhouse script, as its `<<-SH` heredoc gives it (the common
+/// indentation removed).
+fn install_script() -> String {
+    let stack = fs::read_to_string(repo().join("stack.hcl")).unwrap();
+    let (_, rest) = stack
+        .split_once("install_histogram_quantile = <<-SH\n")
+        .expect("the reference stack's init script");
+    let (body, _) = rest.split_once("\n  SH\n").expect("its end");
+    let indent = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    body.lines()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// init-clickhouse refuses a release whose digest is not the pinned one and installs nothing;
+/// the same download with the right digest installs (so the refusal is the digest's doing).
+#[test]
+fn init_clickhouse_installs_only_the_release_with_the_pinned_digest() {
+    let Some(machine) = DockerHost::start(EngineOptions::default()) else {
+        return;
+    };
+    let mirror = HistogramMirror::start(&machine);
+    let script = install_script();
+    let url = format!("HISTOGRAM_QUANTILE_URL={}", mirror.server.url(RELEASE));
+    let image = "clickhouse/clickhouse-server:25.5.6";
+    let volume = "scripts:/var/lib/clickhouse/user_scripts";
+    let run = |sha: &str| {
+        let sha = format!("HISTOGRAM_QUANTILE_SHA256={sha}");
+        let args = ["run", "--rm", "-e", &url, "-e", &sha, "-v", volume, image];
+        let out = machine
+            .engine()
+            .cli()
+            .args(args)
+            .args(["bash", "-ec", &script])
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    };
+    let installed = || {
+        let out = machine.engine().docker(&[
+            "run",
+            "--rm",
+            "-v",
+            volume,
+            image,
+            "ls",
+            "-A",
+            "/var/lib/clickhouse/user_scripts",
+        ]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let (ok, out) = run(&"0".repeat(64));
+    assert!(!ok, "a release with another digest was accepted: {out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert_eq!(installed(), "");
+    let (ok, out) = run(&mirror.archive_sha256);
+    assert!(ok, "{out}");
+    assert_eq!(installed(), "histogramQuantile\nhistogramQuantile.sha256\n");
+    assert_eq!(mirror.server.clients_of(RELEASE).len(), 2);
 }
