@@ -68,6 +68,20 @@ variable "clickhouse_password" {
   }
 }
 
+# Where init-clickhouse downloads SigNoz's histogram-quantile release, and its digest: the pinned
+# upstream release, or the same file on a mirror of your own for servers without internet access.
+variable "histogram_quantile_url" {
+  type        = string
+  default     = "https://github.com/SigNoz/signoz/releases/download/histogram-quantile%2Fv0.0.1/histogram-quantile_linux_amd64.tar.gz"
+  description = "URL of SigNoz's histogram-quantile release (linux amd64 tar.gz), upstream's or a mirror's."
+}
+
+variable "histogram_quantile_sha256" {
+  type        = string
+  default     = "33997073eb6d82b7be4f27f9fc8ec9e28a395e0f20674d5d54bb2fa28a75488d"
+  description = "sha256 of that tar.gz; init-clickhouse refuses any other file."
+}
+
 locals {
   location    = "fsn1"
   environment = "production"
@@ -82,9 +96,8 @@ locals {
   # SigNoz calls histogramQuantile for histogram percentiles (v0.138.0
   # metricsstatementbuilder/statement_builder.go:778). Upstream's init-clickhouse downloads the
   # release at every start without checking it (v0.129.0 docker-compose.yaml:61-79); here the
-  # release is pinned and its sha256 checked (sources: docs/reference/signoz-deployment.md).
-  histogram_quantile_url    = "https://github.com/SigNoz/signoz/releases/download/histogram-quantile%2Fv0.0.1/histogram-quantile_linux_amd64.tar.gz"
-  histogram_quantile_sha256 = "33997073eb6d82b7be4f27f9fc8ec9e28a395e0f20674d5d54bb2fa28a75488d"
+  # release is pinned and its sha256 checked (sources: docs/reference/signoz-deployment.md); the
+  # variables `histogram_quantile_url` and `histogram_quantile_sha256` name it.
   install_histogram_quantile = <<-SH
     dest=/var/lib/clickhouse/user_scripts/histogramQuantile
     [ "$(uname -m)" = x86_64 ] || { echo "histogram-quantile is pinned for x86_64 only" >&2; exit 1; }
@@ -345,8 +358,8 @@ compose "signoz" {
     image   = "clickhouse/clickhouse-server:25.5.6"
     command = ["bash", "-ec", local.install_histogram_quantile]
     environment = {
-      HISTOGRAM_QUANTILE_URL    = local.histogram_quantile_url
-      HISTOGRAM_QUANTILE_SHA256 = local.histogram_quantile_sha256
+      HISTOGRAM_QUANTILE_URL    = var.histogram_quantile_url
+      HISTOGRAM_QUANTILE_SHA256 = var.histogram_quantile_sha256
     }
     volumes = ["clickhouse-user-scripts:/var/lib/clickhouse/user_scripts"]
     restart = "on-failure"

@@ -24,7 +24,13 @@ pub struct Args {
 pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let rt = super::runtime()?;
-    let (read, prepared) = super::read_and_prepare(&ws, &rt)?;
+    let (read, prepared) = super::read_and_prepare_unshown(&ws, &rt)?;
+    // Warnings go out with the report: `--quiet` on a clean stack prints nothing, so a cron job
+    // is not mailed the same warning every run.
+    let show_warnings = || {
+        super::state_cmd::show_state_warnings(&read.warnings);
+        super::validate::show_warnings(&prepared.warnings);
+    };
     let state = read.state.ok_or_else(|| EngineError::NoState {
         path: ws.state_location(),
     })?;
@@ -97,6 +103,7 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     // blocking thread until its own timeout: the report is ready, so it is not waited for.
     rt.shutdown_background();
     if !(args.quiet && report.status == Status::Clean) {
+        show_warnings();
         if args.json {
             json::of_drift(&report).iter().for_each(emit);
         } else {

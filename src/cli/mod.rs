@@ -213,6 +213,20 @@ fn prepare_read(
     Ok((read, prepared))
 }
 
+/// [`read_and_prepare`] that leaves the warnings to the caller (state warnings, rendered
+/// validation warnings): `drift --quiet` prints nothing at all on a clean stack.
+fn read_and_prepare_unshown(
+    ws: &Workspace,
+    rt: &tokio::runtime::Runtime,
+) -> miette::Result<(
+    crate::engine::prepare::ReadState,
+    crate::engine::prepare::Prepared,
+)> {
+    let read = rt.block_on(crate::engine::prepare::read_state(ws))?;
+    let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
+    Ok((read, prepared))
+}
+
 /// Entry point used by the binary.
 pub fn main() -> ExitCode {
     // Lines are not wrapped: an id or a path in a message must survive a copy and paste.

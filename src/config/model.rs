@@ -228,6 +228,10 @@ pub struct Server {
 #[derive(Debug, Clone, Default)]
 pub struct BootstrapPins {
     pub docker_version: Option<Spanned<String>>,
+    /// The oldest Docker Engine accepted as already installed, below the release without
+    /// known container escapes: for a distribution's engine that carries the fixes as
+    /// backports under an older version number.
+    pub docker_minimum: Option<Spanned<String>>,
     pub nvidia_container_toolkit_version: Option<Spanned<String>>,
 }
 
@@ -732,6 +736,18 @@ impl Compose {
     /// The logging a service runs with: its own, else the project's.
     pub fn logging_of<'a>(&'a self, s: &'a Service) -> Option<&'a Logging> {
         s.logging.as_ref().or(self.logging.as_ref())
+    }
+
+    /// Services that run to completion: another service waits for them with
+    /// `service_completed_successfully` (a schema migrator). Exited with status 0 is their
+    /// finished state, not a stopped container.
+    pub fn jobs(&self) -> std::collections::BTreeSet<&str> {
+        self.services
+            .iter()
+            .flat_map(|s| &s.depends_on)
+            .filter(|d| d.condition == DependencyCondition::CompletedSuccessfully)
+            .map(|d| d.service.value.as_str())
+            .collect()
     }
 }
 

@@ -114,6 +114,12 @@ const BOOTSTRAP_ATTRS: &[AttrSchema] = &[
         "Docker Engine version the bootstrap installs, e.g. `29.7.2`. Default: sovstack's pin.",
     ),
     a(
+        "docker_minimum",
+        "string",
+        false,
+        "The oldest Docker Engine accepted as already installed. Default: the first release without known container escapes. Lower it only for a distribution's engine that carries the fixes as backports (validate warns).",
+    ),
+    a(
         "nvidia_container_toolkit_version",
         "string",
         false,

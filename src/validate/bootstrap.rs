@@ -29,6 +29,40 @@ fn pinned(p: &BootstrapPins, out: &mut Diagnostics) {
             version(runtime, pin, out);
         }
     }
+    if let Some(m) = &p.docker_minimum {
+        lowered_minimum(m, out);
+    }
+}
+
+/// A `docker_minimum` below the first release without known escapes: allowed, said aloud.
+fn lowered_minimum(m: &Spanned<String>, out: &mut Diagnostics) {
+    let Some(v) = Version::parse(&m.value) else {
+        out.push(
+            Diagnostic::error(
+                "bootstrap::version",
+                format!("`{}` is not a Docker Engine release version", m.value),
+            )
+            .at(m.span.clone())
+            .help("write the release, e.g. `20.10.24`"),
+        );
+        return;
+    };
+    let safe = minimum_safe(Runtime::DockerEngine);
+    if v >= safe {
+        return;
+    }
+    out.push(
+        Diagnostic::warning(
+            "bootstrap::minimum-lowered",
+            format!(
+                "installed Docker Engines down to {} are accepted, below {} (the first release without known container escapes)",
+                m.value,
+                safe.plain()
+            ),
+        )
+        .at(m.span.clone())
+        .help("keep this only for a distribution's engine that carries the fixes as backports (Debian 12's docker.io 20.10.24+dfsg1), and remove it once the node runs a current engine"),
+    );
 }
 
 fn version(runtime: Runtime, pin: &Spanned<String>, out: &mut Diagnostics) {

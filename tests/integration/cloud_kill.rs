@@ -69,11 +69,11 @@ pub(crate) fn expected_inventory() -> BTreeMap<&'static str, Vec<String>> {
 
 const COLLECTIONS: &[&str] = &["ssh_keys", "servers", "volumes", "firewalls"];
 
-const DEFAULT_POINTS: u64 = 6;
+pub(crate) const DEFAULT_POINTS: u64 = 6;
 
 /// How many points per command: `SOVSTACK_KILL_POINTS` (a number, or `all` for both sides of
 /// every request a run reaches), by default [`DEFAULT_POINTS`].
-fn points_per_command(reached: u64) -> u64 {
+pub(crate) fn points_per_command(reached: u64) -> u64 {
     match std::env::var("SOVSTACK_KILL_POINTS").ok().as_deref() {
         Some("all") => 2 * reached,
         Some(n) => n.parse().ok().filter(|n| *n > 0).unwrap_or(DEFAULT_POINTS),
@@ -89,7 +89,7 @@ fn reached(total: u64) -> u64 {
 
 /// `count` points spread evenly over `1..=total` requests, alternating the side; with
 /// `count >= 2 * total`, both sides of every request.
-fn spread(total: u64, count: u64) -> Vec<KillPoint> {
+pub(crate) fn spread(total: u64, count: u64) -> Vec<KillPoint> {
     if count >= 2 * total {
         return (1..=total)
             .flat_map(|request| {

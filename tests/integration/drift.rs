@@ -1,11 +1,14 @@
 //! `sovstack drift` end to end through the binary: cloud resources in the in-process sandbox,
-//! hosts behind real sshd servers with the docker shim. Every kind of drift the issue names is
-//! made behind sovstack's back, then detected, named in the text and JSON reports, exported as
-//! OTLP logs, and accepted with `apply --refresh-only`.
+//! test hosts with real sshd servers and real Docker Engines. Every kind of drift the issue
+//! names is made behind sovstack's back (containers really stopped or made unhealthy), then
+//! detected, named in the text and JSON reports, exported as OTLP logs, and accepted with
+//! `apply --refresh-only`.
 
 use crate::harness::events;
 use crate::harness::otlp::{self, OtlpReceiver};
 use crate::harness::sshd::Sshd;
+use crate::harness::stacks::{self, SIDECAR_COLLECTOR};
+use crate::harness::test_host::TestHost;
 use sovstack::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,50 +18,13 @@ const TOKEN: &str = "drift-token-never-printed";
 const CANARY: &str = "canary-drift-81c3f0aa-secret";
 
 fn host_block(name: &str, sshd: &Sshd) -> String {
-    format!(
-        r#"
-host "{name}" {{
-  address  = "127.0.0.1"
-  host_key = "{fp}"
-  location = "fsn1"
-  ssh {{
-    user             = "{user}"
-    port             = {port}
-    private_key_file = "{key}"
-  }}
-}}
-
-compose "{name}" {{
-  on        = host.{name}
-  directory = "{dir}"
-
-  logging {{
-    driver  = "json-file"
-    options = {{ max-size = "10m", max-file = "3" }}
-  }}
-
-  service "api" {{
-    image = "ghcr.io/example/api:1.4.2"
-    secret_environment = {{
+    let fp = sshd.host_key_fingerprint().to_string();
+    let extra = r#"    secret_environment = {
       API_TOKEN = var.api_token
-    }}
-    ports = ["127.0.0.1:8000:8000"]
-  }}
-
-  service "otel-collector" {{
-    image = "otel/opentelemetry-collector-contrib:0.159.0"
-    file "/etc/otelcol-contrib/config.yaml" {{
-      content = "receivers: {{}}\n"
-    }}
-  }}
-}}
-"#,
-        fp = sshd.host_key_fingerprint(),
-        user = sshd.user(),
-        port = sshd.port(),
-        key = sshd.client_key().display(),
-        dir = sshd.remote_root().join(name).display(),
-    )
+    }
+    ports = ["127.0.0.1:8000:8000"]"#;
+    stacks::host_block(name, sshd, Some(&fp))
+        + &stacks::api_project(name, name, &sshd.remote_root().join(name), extra, 1)
 }
 
 fn server_block(name: &str) -> String {
@@ -288,18 +254,19 @@ fn free_port() -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
-    let Some(box_sshd) = Sshd::start() else {
+    let Some(mut hosts) = TestHost::start_all(2) else {
         return;
     };
-    let Some(spare_sshd) = Sshd::start() else {
-        return;
+    let (Some(spare_host), Some(box_host)) = (hosts.pop(), hosts.pop()) else {
+        unreachable!("two hosts were started")
     };
+    let box_sshd = &box_host.sshd;
     let sb = sandbox().await;
     let stack = format!(
-        "stack \"drifty\" {{}}\n\nvariable \"api_token\" {{\n  type      = string\n  sensitive = true\n}}\n{}{}{}",
+        "stack \"drifty\" {{}}\n\nvariable \"api_token\" {{\n  type      = string\n  sensitive = true\n}}\n{}{SIDECAR_COLLECTOR}{}{}",
         cloud_part(&["app".to_string(), "spare".to_string()]),
-        host_block("box", &box_sshd),
-        host_block("two", &spare_sshd),
+        host_block("box", box_sshd),
+        host_block("two", &spare_host.sshd),
     );
     let (_tmp, dir) = workspace(&stack);
     // The apply exports its trace: one span per resource operation, all in one trace, with the
@@ -320,13 +287,19 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
     let out = run(&sb, &dir, &["drift"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(stdout(&out).contains("No drift"), "{}", text(&out));
-    let logins = (box_sshd.accepted_logins(), spare_sshd.accepted_logins());
+    let logins = (
+        box_sshd.accepted_logins(),
+        spare_host.sshd.accepted_logins(),
+    );
     let out = run(&sb, &dir, &["drift", "--quiet"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(text(&out), "", "--quiet prints nothing when clean");
     // One SSH connection per host per run.
     assert_eq!(
-        (box_sshd.accepted_logins(), spare_sshd.accepted_logins()),
+        (
+            box_sshd.accepted_logins(),
+            spare_host.sshd.accepted_logins()
+        ),
         (logins.0 + 1, logins.1 + 1)
     );
 
@@ -393,10 +366,18 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         format!("API_TOKEN={CANARY}-rotated\n"),
     )
     .unwrap();
-    let mut shim = box_sshd.read_shim_state();
-    shim["projects"]["box"]["services"]["otel-collector"]["state"] = "exited".into();
-    shim["projects"]["box"]["services"]["otel-collector"]["exit_code"] = 1.into();
-    box_sshd.write_shim_state(&shim);
+    // Containers for real: the collector stopped, the API failing its health check.
+    let engine = box_host.host.engine();
+    engine.docker(&["stop", "box-otel-collector-1"]);
+    engine.docker(&["exec", "box-api-1", "rm", "/www/health"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while box_host.host.containers("box")["api"].health != "unhealthy" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API never turned unhealthy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     sb.reset_log();
     let out = run(&sb, &dir, &["drift"]).await;
@@ -409,7 +390,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
         "file.box[\"compose.yaml\"]: edited on the host",
         "+# edited by hand on the host",
         "file.box[\"api.env\"]: secret file edited on the host",
-        "compose.box: containers stopped, restarting or unhealthy: otel-collector (exited (1))",
+        "compose.box: containers stopped, restarting or unhealthy: api (running (unhealthy)), otel-collector (exited (0))",
         "sovstack apply --refresh-only",
     ] {
         assert!(report.contains(needle), "missing `{needle}` in:\n{report}");
@@ -564,7 +545,7 @@ async fn every_kind_of_drift_is_detected_reported_exported_and_accepted() {
 
     // A host that cannot be reached is an error for that host; the others are still checked.
     std::fs::write(&compose_yaml, "services: {}\n").unwrap();
-    drop(spare_sshd);
+    drop(spare_host);
     let out = run(&sb, &dir, &["drift", "--json"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let json = drift_report(&out);

@@ -1,10 +1,16 @@
-//! The node layer end to end against a real sshd on loopback and the recording docker shim:
-//! bootstrap (nothing installed), uploads with modes, compose driven in the right argument
-//! order, exactly one recreate for one changed service, pinned host keys, checks against an
-//! OpenAI stand-in, refresh finding drift, delete, and a secret that never leaks.
+//! The node layer end to end against a test host: a real sshd and a real Docker Engine with
+//! Compose v2 in the host's network namespace. Bootstrap (nothing installed), uploads with
+//! modes, compose driven in the right argument order, real containers recreated for exactly
+//! the one changed service (container ids read with the real `docker` CLI), pinned host keys,
+//! checks against the vLLM and collector stand-ins running as containers (the traced request's
+//! span travels over OTLP to the collector's audit file), refresh finding drift made for real
+//! (a stopped container, a stopped engine), delete, and a secret that never leaks.
 
-use crate::harness::openai_standin::OpenAiStandIn;
+use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::sshd::Sshd;
+use crate::harness::stacks::{COLLECTOR_SERVICE, SIDECAR_COLLECTOR, host_block};
+use crate::harness::test_host::TestHost;
+use crate::harness::vllm_process::VllmProcess;
 use sovstack::config::{LoadOptions, Stack, load_str};
 use sovstack::progress::{Event, EventSink};
 use sovstack::providers::node::bootstrap_sha256;
@@ -29,13 +35,10 @@ struct Params<'a> {
     within: &'a str,
 }
 
+/// The stack's node: a test host (its sshd listens on port 22 of its own address) or a plain
+/// sshd on loopback.
 fn stack_text(sshd: &Sshd, p: &Params) -> String {
     let dir = sshd.remote_root().join("llm");
-    let host_key = p
-        .host_key
-        .as_ref()
-        .map(|k| format!("host_key = \"{k}\""))
-        .unwrap_or_default();
     format!(
         r#"
 stack "nodetest" {{}}
@@ -45,23 +48,15 @@ variable "api_token" {{
   sensitive = true
 }}
 
-host "box" {{
-  address  = "127.0.0.1"
-  {host_key}
-  location = "fsn1"
-  ssh {{
-    user             = "{user}"
-    port             = {port}
-    private_key_file = "{key}"
-  }}
-}}
-
+{host}
+{collector}
 compose "llm" {{
   on        = host.box
   directory = "{dir}"
 
   service "vllm" {{
-    image       = "vllm/vllm-openai:v0.33.0"
+    image   = "vllm/vllm-openai:v0.33.0"
+    command = ["Qwen/Qwen2.5-1.5B-Instruct", "--served-model-name", "qwen2.5-1.5b", "--otlp-traces-endpoint", "http://otel-collector:4317"]
     environment = {{
       OTEL_SERVICE_NAME = "{otel}"
     }}
@@ -69,17 +64,13 @@ compose "llm" {{
       API_TOKEN = var.api_token
     }}
     ports = ["127.0.0.1:8000:8000"]
-  }}
-
-  service "otel-collector" {{
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    file "/etc/otelcol-contrib/config.yaml" {{
-      content = "receivers: {{}}\n"
+    ipc   = "host"
+    depends_on = {{
+      otel-collector = "service_started"
     }}
   }}
-}}
+
+{collector_service}}}
 
 check "health" {{
   compose = compose.llm
@@ -99,9 +90,9 @@ check "audit" {{
   }}
 }}
 "#,
-        user = sshd.user(),
-        port = sshd.port(),
-        key = sshd.client_key().display(),
+        host = host_block("box", sshd, p.host_key.as_deref()),
+        collector = SIDECAR_COLLECTOR,
+        collector_service = COLLECTOR_SERVICE,
         dir = dir.display(),
         otel = p.otel_name,
         sp = p.standin_port,
@@ -227,40 +218,36 @@ fn applier() -> Providers {
     )
 }
 
-fn compose_calls(sshd: &Sshd) -> Vec<Vec<String>> {
-    sshd.shim_invocations()
+/// The `docker compose` commands sshd ran, in order.
+fn compose_calls(sshd: &Sshd) -> Vec<String> {
+    sshd.commands_run()
         .into_iter()
-        .map(|i| {
-            i["argv"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap().to_string())
-                .collect::<Vec<String>>()
-        })
-        .filter(|argv| argv.first().map(String::as_str) == Some("compose"))
+        .filter(|c| c.contains("docker compose"))
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_recreate_refresh_delete() {
-    let Some(sshd) = Sshd::start() else { return };
+    let Some(mut box_host) = TestHost::start() else {
+        return;
+    };
+    let sshd = &box_host.sshd;
     let dir = sshd.remote_root().join("llm");
-    let standin = OpenAiStandIn::start(0, &dir.join("audit/spans.jsonl"));
     let params = Params {
         host_key: Some(sshd.host_key_fingerprint().to_string()),
         otel_name: "vllm",
-        standin_port: standin.port(),
-        within: "30s",
+        standin_port: 8000,
+        within: "60s",
     };
-    let stack = load(&stack_text(&sshd, &params));
+    let stack = load(&stack_text(sshd, &params));
     let want = desired(&stack);
     let (cx, mut rx) = context(&stack, false);
     let a = applier();
     let mut errors = Vec::new();
     apply_all(&a, &cx, &want, &mut errors).await.unwrap();
+    let first_events = drain(&mut rx);
 
-    // Bootstrap decided from the shim's versions; no package manager ran.
+    // Bootstrap found the engine and the Compose plugin in place; no package manager ran.
     let commands = sshd.commands_run();
     assert!(
         commands.iter().any(|c| c.starts_with("sh -s --")),
@@ -271,14 +258,20 @@ async fn apply_recreate_refresh_delete() {
             .iter()
             .any(|c| c.contains("apt-get install") && !c.contains("sh -s"))
     );
-    let docker_calls: Vec<String> = sshd
-        .shim_invocations()
-        .iter()
-        .map(|i| i["argv"].to_string())
-        .collect();
+    let bootstrap = cx.resource("bootstrap.box").unwrap();
     assert!(
-        docker_calls.iter().any(|c| c.contains("\"version\"")),
-        "{docker_calls:?}"
+        bootstrap.attributes["docker_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("20.10."),
+        "{bootstrap:?}"
+    );
+    assert!(
+        bootstrap.attributes["compose_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("2.40."),
+        "{bootstrap:?}"
     );
 
     // Files in place with their modes; the env file holding the secret is 0600.
@@ -308,24 +301,19 @@ async fn apply_recreate_refresh_delete() {
     assert_eq!((audit_meta.uid(), audit_meta.gid()), (10001, 10001));
 
     // Compose up with the project flags before the subcommand; nothing recreated on create.
-    let calls = compose_calls(&sshd);
-    let up: Vec<String> = [
-        "compose",
-        "-p",
-        "llm",
-        "-f",
-        &format!("{}/compose.yaml", dir.display()),
-        "--progress",
-        "json",
-        "up",
-        "-d",
-        "--wait",
-        "--remove-orphans",
-    ]
-    .map(String::from)
-    .to_vec();
+    let calls = compose_calls(sshd);
+    let up = format!(
+        "cd {d} && docker compose -p llm -f {d}/compose.yaml --progress json up -d --wait --remove-orphans",
+        d = dir.display()
+    );
     assert_eq!(calls.iter().filter(|c| **c == up).count(), 1, "{calls:#?}");
-    assert!(!calls.iter().flatten().any(|a| a == "--force-recreate"));
+    assert!(!calls.iter().any(|c| c.contains("--force-recreate")));
+    // Both containers really run, as the engine itself says.
+    let started = box_host.host.containers("llm");
+    assert_eq!(started.len(), 2, "{started:#?}");
+    for c in started.values() {
+        assert_eq!(c.status, "running", "{started:#?}");
+    }
     let compose_state = cx.resource("compose.llm").unwrap();
     let bundle = compose_state.attributes["bundle"]
         .as_str()
@@ -337,11 +325,14 @@ async fn apply_recreate_refresh_delete() {
             .join("compose.yaml")
             .is_file()
     );
-    // Both checks passed against the stand-in; the round trip wrote one audit line.
+    // Both checks passed. The round trip's trace id is in the audit file, in the span the vLLM
+    // stand-in emitted and the collector stand-in wrote: one `llm_request` of vLLM's scope.
     assert!(cx.resource("check.health").is_some() && cx.resource("check.audit").is_some());
-    assert!(standin.requests() >= 2);
+    let trace_id = checked_trace_id(first_events.iter().map(String::as_str));
     let audit_text = std::fs::read_to_string(dir.join("audit/spans.jsonl")).unwrap();
-    assert_eq!(audit_text.lines().count(), 1);
+    assert_eq!(audit_text.lines().count(), 1, "{audit_text}");
+    let (resource, span) = audited_span(&audit_text, &trace_id);
+    assert_emitted_by_vllm(&resource, &span, "vllm");
 
     // One connection for the whole run.
     assert_eq!(sshd.accepted_logins(), 1, "{}", sshd.log());
@@ -349,7 +340,7 @@ async fn apply_recreate_refresh_delete() {
 
     // Change one service's environment: only its hash moves, only it is recreated.
     let stack2 = load(&stack_text(
-        &sshd,
+        sshd,
         &Params {
             otel_name: "vllm-renamed",
             ..params
@@ -370,16 +361,22 @@ async fn apply_recreate_refresh_delete() {
         stack: Arc::new(stack2.clone()),
         ..cx.clone()
     };
-    let before = compose_calls(&sshd).len();
+    let before = compose_calls(sshd).len();
     apply_all(&a, &cx2, &want2, &mut errors).await.unwrap();
-    let after: Vec<Vec<String>> = compose_calls(&sshd)[before..].to_vec();
-    let recreates: Vec<&Vec<String>> = after
+    let after: Vec<String> = compose_calls(sshd)[before..].to_vec();
+    let recreates: Vec<&String> = after
         .iter()
-        .filter(|c| c.contains(&"--force-recreate".to_string()))
+        .filter(|c| c.contains("--force-recreate"))
         .collect();
     assert_eq!(recreates.len(), 1, "{after:#?}");
-    assert_eq!(recreates[0].last().unwrap(), "vllm");
-    assert!(recreates[0].contains(&"--no-deps".to_string()));
+    assert!(
+        recreates[0].ends_with(" --no-deps --force-recreate vllm"),
+        "{after:#?}"
+    );
+    // The engine agrees: a new container for vllm, the same one for the collector.
+    let recreated = box_host.host.containers("llm");
+    assert_ne!(recreated["vllm"].id, started["vllm"].id);
+    assert_eq!(recreated["otel-collector"].id, started["otel-collector"].id);
     let bundle2 = cx2.resource("compose.llm").unwrap().attributes["bundle"]
         .as_str()
         .unwrap()
@@ -403,12 +400,12 @@ async fn apply_recreate_refresh_delete() {
     let quiet = a.refresh(&cx2, &recorded).await.unwrap();
     assert!(quiet.observed.is_empty(), "{:?}", quiet.observed);
 
-    // Drift: an edited file, a stopped container.
+    // Drift: an edited file, a container stopped for real.
     std::fs::write(&compose_yaml, "services: {}\n").unwrap();
-    let mut shim = sshd.read_shim_state();
-    shim["projects"]["llm"]["services"]["otel-collector"]["state"] = "exited".into();
-    shim["projects"]["llm"]["services"]["otel-collector"]["exit_code"] = 1.into();
-    sshd.write_shim_state(&shim);
+    box_host
+        .host
+        .engine()
+        .docker(&["stop", "llm-otel-collector-1"]);
     let drift = a.refresh(&cx2, &recorded).await.unwrap();
     match &drift.observed["file.llm[\"compose.yaml\"]"] {
         Observed::Present(f) => {
@@ -422,9 +419,10 @@ async fn apply_recreate_refresh_delete() {
     }
     match &drift.observed["compose.llm"] {
         Observed::Present(c) => {
+            // The collector stand-in stops cleanly on SIGTERM, as the real one does.
             assert_eq!(
                 c.attributes["services"]["otel-collector"],
-                "(not running: exited (1))"
+                "(not running: exited (0))"
             );
             assert_eq!(
                 c.attributes["services"]["vllm"],
@@ -448,19 +446,11 @@ async fn apply_recreate_refresh_delete() {
         other => panic!("{other:?}"),
     }
 
-    // Docker gone: the bootstrap is missing.
-    std::fs::rename(
-        sshd.bin_dir().join("docker"),
-        sshd.bin_dir().join("docker.off"),
-    )
-    .unwrap();
+    // The engine stopped: the bootstrap is missing, the project unavailable.
+    box_host.host.stop_engine();
     let gone = a.refresh(&cx2, &recorded).await.unwrap();
     assert_eq!(gone.observed.get("bootstrap.box"), Some(&Observed::Missing));
-    std::fs::rename(
-        sshd.bin_dir().join("docker.off"),
-        sshd.bin_dir().join("docker"),
-    )
-    .unwrap();
+    box_host.host.start_engine();
     // A file removed: missing.
     std::fs::remove_file(&compose_yaml).unwrap();
     let missing = a.refresh(&cx2, &recorded).await.unwrap();
@@ -469,28 +459,21 @@ async fn apply_recreate_refresh_delete() {
         Some(&Observed::Missing)
     );
 
-    // Delete runs `down`, keeping volumes unless asked.
+    // Delete runs `down`, keeping volumes unless asked; the containers are gone.
+    let sshd = &box_host.sshd;
     a.delete(&cx2, "compose.llm", &recorded["compose.llm"])
         .await
         .unwrap();
-    let last = compose_calls(&sshd).last().unwrap().clone();
     assert_eq!(
-        last,
-        [
-            "compose",
-            "-p",
-            "llm",
-            "--progress",
-            "json",
-            "down",
-            "--remove-orphans"
-        ]
+        compose_calls(sshd).last().unwrap(),
+        "docker compose -p llm --progress json down --remove-orphans"
     );
-    assert!(sshd.read_shim_state()["projects"].get("llm").is_none());
+    assert!(box_host.host.containers("llm").is_empty());
 
     // Still one connection; the secret is nowhere but on the node.
     assert_eq!(sshd.accepted_logins(), 1);
-    let mut seen = drain(&mut rx);
+    let mut seen = first_events;
+    seen.extend(drain(&mut rx));
     seen.extend(errors);
     seen.push(serde_json::to_string(&*cx2.resources.read().unwrap()).unwrap());
     seen.push(format!("{drift:?}"));
@@ -528,7 +511,6 @@ async fn host_key_mismatch_runs_nothing() {
         "{err:?}"
     );
     assert!(sshd.commands_run().is_empty(), "{:?}", sshd.commands_run());
-    assert!(sshd.shim_invocations().is_empty());
     assert_eq!(sshd.accepted_logins(), 0);
 }
 
@@ -593,10 +575,11 @@ async fn checks_fail_clearly_when_the_endpoint_is_down() {
         }
     }
 
-    // Up, but the audit file never gets the trace: the round trip fails saying so.
+    // vLLM up, but nothing sends its spans to a collector: the audit file never gets the
+    // trace, and the round trip fails saying so.
     let dir = sshd.remote_root().join("llm");
     std::fs::create_dir_all(dir.join("audit")).unwrap();
-    let standin = OpenAiStandIn::start(0, &dir.join("elsewhere.jsonl"));
+    let standin = VllmProcess::start("qwen2.5-1.5b");
     let stack = load(&stack_text(
         &sshd,
         &Params {

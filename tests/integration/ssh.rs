@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sovstack::providers::ssh::{
     ExecRequest, HostKeyPolicy, HostKeyVerdict, SshAuth, SshError, SshOptions, SshPool, SshTarget,
-    SshTransport, Transport, UploadRequest, generate_host_key, shell_quote, wait_for_sshd,
+    SshTransport, Transport, UploadRequest, generate_host_key, wait_for_sshd,
 };
 use tokio::time::Instant;
 
@@ -62,11 +62,15 @@ async fn exec_separates_streams_and_reports_exit_status() {
     let ok = t.exec_checked(ExecRequest::new("true")).await.unwrap();
     assert!(ok.success());
 
-    // The shim directory comes first on PATH, whatever the login shell's rc files do.
-    let which = t.exec(ExecRequest::new("command -v docker")).await.unwrap();
+    // The test's bin directory comes first on PATH, whatever the login shell's rc files do.
+    sshd.install_tool("sovstack-path-probe", "#!/bin/sh\ntrue\n");
+    let which = t
+        .exec(ExecRequest::new("command -v sovstack-path-probe"))
+        .await
+        .unwrap();
     assert_eq!(
         which.stdout_str().trim(),
-        sshd.bin_dir().join("docker").to_str().unwrap()
+        sshd.bin_dir().join("sovstack-path-probe").to_str().unwrap()
     );
 
     let killed = t.exec(ExecRequest::new("kill -KILL $$")).await.unwrap();
@@ -333,7 +337,6 @@ async fn mismatched_host_key_fails_before_authentication_or_any_command() {
 
     // Nothing ran and nobody logged in: the check happened before authentication.
     assert!(sshd.commands_run().is_empty());
-    assert!(sshd.shim_invocations().is_empty());
     assert_eq!(sshd.accepted_logins(), 0, "sshd log:\n{}", sshd.log());
     assert!(
         !sshd.log().contains("Postponed publickey"),
@@ -521,125 +524,6 @@ async fn wait_for_sshd_returns_the_banner_of_a_live_server() {
 }
 
 #[tokio::test]
-async fn docker_shim_answers_compose_over_ssh_and_records_invocations() {
-    let Some(sshd) = Sshd::start() else { return };
-    let t = connect(&sshd).await;
-    let root = sshd.remote_root();
-    let project_dir = root.to_str().unwrap();
-    t.upload(UploadRequest::new(
-        format!("{project_dir}/compose.yaml"),
-        b"name: llm\nservices:\n  vllm:\n    image: vllm/vllm-openai:v0.33.0\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n  otel-collector:\n    image: otel/opentelemetry-collector-contrib:0.159.0\n".to_vec(),
-        0o644,
-    ))
-    .await
-    .unwrap();
-    let cd = format!("cd {} && ", shell_quote(project_dir));
-
-    let version = t
-        .exec_checked(ExecRequest::new("docker compose version --format json"))
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
-    assert_eq!(v["version"], "v2.29.7");
-
-    // Nothing runs yet: ps prints nothing.
-    let ps = t
-        .exec_checked(ExecRequest::new(format!(
-            "{cd}docker compose -p llm ps --format json"
-        )))
-        .await
-        .unwrap();
-    assert!(ps.stdout.is_empty());
-
-    let up = t
-        .exec_checked(ExecRequest::new(format!(
-            "{cd}docker compose -p llm -f compose.yaml --progress json up -d --wait --remove-orphans"
-        )))
-        .await
-        .unwrap();
-    let events: Vec<serde_json::Value> = up
-        .stderr_str()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("progress line is JSON"))
-        .collect();
-    assert!(
-        events.contains(&serde_json::json!({"id": "Container llm-vllm-1", "status": "Started"}))
-    );
-    assert!(
-        events.contains(&serde_json::json!({"id": "Container llm-vllm-1", "status": "Healthy"}))
-    );
-
-    let ps = t
-        .exec_checked(ExecRequest::new(format!(
-            "{cd}docker compose -p llm ps --format json"
-        )))
-        .await
-        .unwrap();
-    let rows: Vec<serde_json::Value> = ps
-        .stdout_str()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("ps line is JSON"))
-        .collect();
-    assert_eq!(rows.len(), 2);
-    let vllm = rows.iter().find(|r| r["Service"] == "vllm").unwrap();
-    assert_eq!(vllm["State"], "running");
-    assert_eq!(vllm["Health"], "healthy");
-    assert_eq!(vllm["Name"], "llm-vllm-1");
-    assert_eq!(vllm["Project"], "llm");
-
-    // A test can stop a container behind sovstack's back.
-    let mut state = sshd.read_shim_state();
-    state["projects"]["llm"]["services"]["vllm"]["state"] = "exited".into();
-    state["projects"]["llm"]["services"]["vllm"]["exit_code"] = 137.into();
-    sshd.write_shim_state(&state);
-    let ps = t
-        .exec_checked(ExecRequest::new(format!(
-            "{cd}docker compose -p llm ps --format json --all"
-        )))
-        .await
-        .unwrap();
-    let exited: serde_json::Value = ps
-        .stdout_str()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|r| r["Service"] == "vllm")
-        .unwrap();
-    assert_eq!(exited["State"], "exited");
-    assert_eq!(exited["ExitCode"], 137);
-
-    // Project flags after the subcommand are rejected, as by real Compose.
-    let bad = t
-        .exec(ExecRequest::new(format!(
-            "{cd}docker compose -p llm up -d --progress json"
-        )))
-        .await
-        .unwrap();
-    assert_eq!(bad.status, 1);
-    assert!(bad.stderr_str().contains("unknown flag: --progress"));
-
-    // Every invocation is recorded with argv and cwd.
-    let calls = sshd.shim_invocations();
-    assert_eq!(calls.len(), 6);
-    assert_eq!(
-        calls[2]["argv"],
-        serde_json::json!([
-            "compose",
-            "-p",
-            "llm",
-            "-f",
-            "compose.yaml",
-            "--progress",
-            "json",
-            "up",
-            "-d",
-            "--wait",
-            "--remove-orphans"
-        ])
-    );
-    assert_eq!(calls[2]["cwd"], project_dir);
-}
-
-#[tokio::test]
 async fn agent_authentication_uses_the_agents_keys() {
     let Some(sshd) = Sshd::start() else { return };
     let Some(agent) = Agent::start() else {
@@ -688,157 +572,6 @@ async fn a_silent_command_outlives_the_io_timeout() {
         .unwrap();
     assert_eq!(out.stdout, b"awake\n");
     assert!(!t.is_broken());
-}
-
-/// Runs the docker shim directly (no sshd needed) with its files in `dir`.
-fn shim(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/integration/harness/bin/docker"
-    ));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("DOCKER_SHIM_LOG", dir.join("shim.log"))
-        .env("DOCKER_SHIM_STATE", dir.join("state.json"))
-        .env_remove("DOCKER_SHIM_COMPOSE_VERSION")
-        .env_remove("COMPOSE_PROGRESS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run docker shim")
-}
-
-fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-#[test]
-fn docker_shim_simulates_versions_faults_and_teardown() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(
-        d.join("compose.yaml"),
-        "services:\n  vllm:\n    image: vllm/vllm-openai:v0.33.0\n    healthcheck:\n      test: [CMD, 'true']\n  collector:\n    image: otel/opentelemetry-collector-contrib:0.159.0\n",
-    )
-    .unwrap();
-    let up = [
-        "compose",
-        "-p",
-        "llm",
-        "--progress",
-        "json",
-        "up",
-        "-d",
-        "--wait",
-    ];
-
-    // Compose 5 reports progress as status Working/Done with the action in `text`.
-    let out = shim(d, &[("DOCKER_SHIM_COMPOSE_VERSION", "5.0.1")], &up);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let events = json_lines(&out.stderr);
-    assert!(events.contains(
-        &serde_json::json!({"id": "Container llm-vllm-1", "status": "Done", "text": "Started"})
-    ));
-
-    // Unchanged services are left running; a changed image is recreated.
-    let compose = std::fs::read_to_string(d.join("compose.yaml")).unwrap();
-    std::fs::write(
-        d.join("compose.yaml"),
-        compose.replace("v0.33.0", "v0.34.0"),
-    )
-    .unwrap();
-    let out = shim(d, &[], &up);
-    let events = json_lines(&out.stderr);
-    assert!(
-        events
-            .contains(&serde_json::json!({"id": "Container llm-collector-1", "status": "Running"}))
-    );
-    assert!(
-        events.contains(&serde_json::json!({"id": "Container llm-vllm-1", "status": "Recreated"}))
-    );
-
-    // An unhealthy container makes `up --wait` fail with a JSON error, and ps shows it.
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("state.json")).unwrap()).unwrap();
-    state["faults"] = serde_json::json!({"vllm": "unhealthy"});
-    std::fs::write(d.join("state.json"), state.to_string()).unwrap();
-    let out = shim(
-        d,
-        &[],
-        &[
-            "compose",
-            "-p",
-            "llm",
-            "--progress",
-            "json",
-            "up",
-            "-d",
-            "--wait",
-            "--force-recreate",
-            "vllm",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let last = json_lines(&out.stderr).pop().unwrap();
-    assert_eq!(
-        last,
-        serde_json::json!({"error": true, "message": "container llm-vllm-1 is unhealthy"})
-    );
-    let ps = shim(
-        d,
-        &[],
-        &["compose", "-p", "llm", "ps", "--format", "json", "vllm"],
-    );
-    assert_eq!(json_lines(&ps.stdout)[0]["Health"], "unhealthy");
-
-    // Compose older than 2.21 prints one JSON array; older than 2.29 has no JSON progress.
-    let ps = shim(
-        d,
-        &[("DOCKER_SHIM_COMPOSE_VERSION", "2.20.3")],
-        &["compose", "-p", "llm", "ps", "--format", "json"],
-    );
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&ps.stdout).unwrap();
-    assert_eq!(rows.len(), 2);
-    let out = shim(d, &[("DOCKER_SHIM_COMPOSE_VERSION", "2.20.3")], &up);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported --progress value"));
-
-    // down removes everything; ps is empty afterwards.
-    let out = shim(
-        d,
-        &[],
-        &["compose", "-p", "llm", "--progress", "json", "down", "-v"],
-    );
-    assert!(out.status.success());
-    assert!(
-        json_lines(&out.stderr)
-            .contains(&serde_json::json!({"id": "Network llm_default", "status": "Removed"}))
-    );
-    let ps = shim(
-        d,
-        &[],
-        &["compose", "-p", "llm", "ps", "--format", "json", "-a"],
-    );
-    assert!(ps.stdout.is_empty());
-
-    // Unknown commands fail loudly; engine facts come in docker's JSON shapes.
-    let out = shim(d, &[], &["system", "prune"]);
-    assert_eq!(out.status.code(), Some(1));
-    let out = shim(d, &[], &["version", "--format", "{{json .}}"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["Server"]["Version"], "27.3.1");
-    let out = shim(d, &[], &["version", "--format", "{{.Server.Version}}"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "27.3.1");
-
-    let log = std::fs::read_to_string(d.join("shim.log")).unwrap();
-    assert_eq!(log.lines().count(), 11);
 }
 
 /// A loopback port that refuses connections for as long as the guard lives: bound but never

@@ -1,27 +1,40 @@
 //! The reference `stack.hcl` end to end through the real binary: the Hetzner sandbox for the
-//! Cloud server, a real sshd for the server (started by the sandbox's boot hook with the host key
-//! sovstack put into the cloud-init user data) and another for the GPU host, the docker shim on
-//! both, and OpenAI/SigNoz stand-ins on the ports the checks use.
+//! Cloud server, and two test hosts with real Docker Engines (the GPU host, and the server,
+//! whose sshd the sandbox's boot hook starts with the host key sovstack put into the cloud-init
+//! user data). The stack's images are the harness's locally built stand-ins under the real tags.
 //!
-//! One test walks the node layer's done-when lines in order: a full apply with every check
-//! passing and a clean plan after it; one changed service environment recreating exactly that
-//! service; one changed collector pipeline recreating only the collector; a host key that does
-//! not match stopping the apply before anything runs on that host; a canary secret found only in
-//! the node's env file; and destroy running `down` before the server is deleted.
+//! One test walks the node layer's done-when lines in order: a full apply in which every
+//! container really starts and turns healthy and every check passes (the traced request's span
+//! travels from the vLLM stand-in over the compose network to the collector stand-in and its
+//! audit file), and a clean plan after it; one changed service environment recreating exactly
+//! that service's container (ids read with the real `docker` CLI); one changed collector
+//! pipeline recreating only the collector; a container stopped behind sovstack's back, reported
+//! by `drift` and started again by `apply`; a host key that does not match stopping the apply
+//! before anything runs on that host; a canary secret found only in the node's env file; and
+//! destroy running `down` before the server is deleted.
 //!
-//! Nodes are reached the way the stack says, on port 22 of their own loopback addresses
-//! (127.77.0.0/16 is this test's), with the operator key in an ssh-agent this test starts. The
-//! fixed ports (22 on those addresses, 8000 and 8080 on 127.0.0.1) are guarded by a file lock,
-//! so concurrent runs of this test, in this process or another worktree's, take turns.
+//! A second test runs the stack's init-clickhouse script in the ClickHouse image against the
+//! mirror: a release with another digest is refused and nothing is installed.
+//!
+//! Where the test's copy differs from the reference stack (health checks every second, Debian's
+//! engine accepted, ClickHouse's data and open-file limit on this machine, the release from a
+//! mirror on the server's host) is said at each `with_*` function and in the harness README.
+//!
+//! Nodes are reached the way the stack says, on port 22 of their own addresses, inside their
+//! own network namespaces, with the operator key in an ssh-agent this test starts.
 
-use crate::harness::openai_standin::OpenAiStandIn;
+use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
+use crate::harness::dockerd::EngineOptions;
+use crate::harness::file_server::FileServer;
 use crate::harness::sshd::{Sshd, fingerprint_by_ssh_keygen};
+use crate::harness::test_host::{ContainerFacts, DockerHost};
+use sha2::{Digest, Sha256};
 use sovstack::sandbox::{BootEvent, Sandbox, SandboxConfig, SandboxHandle, ServerIpv4};
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,30 +43,186 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "stack-e2e-token-never-printed";
 const CANARY: &str = "canary-jwt-9f3c2e71-must-stay-on-the-node";
 const CH_PASSWORD: &str = "0ddba11c1c0ffee5ca1ab1e0ddba11c1";
-const HOST_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 1);
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
-const LOCK_FILE: &str = "/tmp/sovstack-stack-e2e.lock";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Exclusive use of the fixed addresses and ports; released when dropped (the fd closes).
-struct FixedPorts {
-    _lock: fs::File,
+/// The test's one difference from the reference stack: every `interval = "30s"` health check
+/// runs every second. Docker runs a container's first check one interval after it starts, and
+/// the SigNoz services wait for each other's health in a chain (ZooKeeper, then ClickHouse,
+/// then the migrator and SigNoz), so the real intervals would add minutes of waiting. Nothing
+/// else of what sovstack renders changes.
+fn with_fast_healthchecks(stack: &str) -> String {
+    let mut changed = 0;
+    let lines: Vec<String> = stack
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("interval") && l.contains("\"30s\"") {
+                changed += 1;
+                l.replace("\"30s\"", "\"1s\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(
+        changed, 4,
+        "the reference stack's health checks changed; update this test"
+    );
+    lines.join("\n") + "\n"
 }
 
-impl FixedPorts {
-    fn take() -> FixedPorts {
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(LOCK_FILE)
+/// The test's other difference: its machines run Debian's `docker.io` 20.10.24+dfsg1, whose
+/// security fixes are backports under an older version number, so both nodes accept it
+/// (`docker_minimum`; validate warns, as it would for a user).
+fn with_debian_engines(stack: &str) -> String {
+    let accept = "  bootstrap {\n    docker_minimum = \"20.10.24\"\n  }\n";
+    let mut out = stack.to_string();
+    for header in ["host \"gpu\" {\n", "server \"observability\" {\n"] {
+        assert!(out.contains(header), "the reference stack has {header}");
+        out = out.replacen(header, &format!("{header}{accept}"), 1);
+    }
+    out
+}
+
+/// The mirror init-clickhouse downloads SigNoz's histogram-quantile release from: a release
+/// archive of the same shape (a tar.gz holding `histogram-quantile`), served by a file server
+/// on the observability server's own address. The test stack names it through the reference
+/// stack's variables `histogram_quantile_url` and `histogram_quantile_sha256`, as an operator
+/// with a mirror would; the init container's script downloads it, checks the digest and installs
+/// it where ClickHouse's function config points. (The binary inside is a script that computes
+/// nothing: the ClickHouse stand-in never calls the function.)
+struct HistogramMirror {
+    server: FileServer,
+    _dir: tempfile::TempDir,
+    /// sha256 of the archive, as the variable gives it.
+    archive_sha256: String,
+    /// sha256 of the binary inside.
+    binary_sha256: String,
+}
+
+const RELEASE: &str = "histogram-quantile_linux_amd64.tar.gz";
+
+impl HistogramMirror {
+    fn start(machine: &DockerHost) -> HistogramMirror {
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("build");
+        let www = dir.path().join("www");
+        fs::create_dir_all(&build).unwrap();
+        fs::create_dir_all(&www).unwrap();
+        let binary = build.join("histogram-quantile");
+        fs::write(
+            &binary,
+            "#!/bin/sh\necho 'histogram-quantile from the test mirror: computes nothing' >&2\nexit 1\n",
+        )
+        .unwrap();
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+        let status = Command::new("tar")
+            .arg("-czf")
+            .arg(www.join(RELEASE))
+            .arg("-C")
+            .arg(&build)
+            .arg("histogram-quantile")
+            .status()
             .unwrap();
-        // SAFETY: flock on a file descriptor we own; blocks until the other holder is done.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {LOCK_FILE}");
-        FixedPorts { _lock: f }
+        assert!(status.success(), "tar of the mirror's release");
+        let digest = |p: &Path| hex::encode(Sha256::digest(fs::read(p).unwrap()));
+        HistogramMirror {
+            archive_sha256: digest(&www.join(RELEASE)),
+            binary_sha256: digest(&binary),
+            server: machine.serve_files(&www),
+            _dir: dir,
+        }
+    }
+
+    fn vars(&self) -> [String; 2] {
+        [
+            format!("histogram_quantile_url={}", self.server.url(RELEASE)),
+            format!("histogram_quantile_sha256={}", self.archive_sha256),
+        ]
+    }
+
+    /// The release was fetched from the mirror, and ClickHouse's container sees the binary,
+    /// executable, where its function config points, with the digest the script recorded.
+    fn assert_installed(&self, machine: &DockerHost) {
+        // Downloaded once, by a container (from its compose network, not the host's address).
+        let clients = self.server.clients_of(RELEASE);
+        assert_eq!(clients.len(), 1, "{}", self.server.log());
+        assert!(
+            !clients[0].starts_with(&format!("{}:", machine.ip())),
+            "{clients:?}"
+        );
+        let exec = |script: &str| {
+            let out = machine
+                .engine()
+                .docker(&["exec", "signoz-clickhouse-1", "sh", "-c", script]);
+            assert!(out.status.success(), "{script}: {}", text(&out));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let dir = "/var/lib/clickhouse/user_scripts";
+        let installed = exec(&format!(
+            "test -x {dir}/histogramQuantile && sha256sum {dir}/histogramQuantile"
+        ));
+        assert_eq!(
+            installed.split_whitespace().next(),
+            Some(self.binary_sha256.as_str()),
+            "{installed}"
+        );
+        assert_eq!(
+            exec(&format!("cat {dir}/histogramQuantile.sha256")),
+            self.archive_sha256
+        );
+    }
+}
+
+/// ClickHouse's open-file limit as the reference stack sets it.
+const CLICKHOUSE_NOFILE: &str = "nofile = { soft = 262144, hard = 262144 }";
+
+/// The highest open-file limit a container can be given here: runc sets the container's limits
+/// as the engine's user, and without `CAP_SYS_RESOURCE` (some sandboxes that run CI drop it)
+/// nothing goes above the hard limit this process inherited. `None` when the stack's own value
+/// can be set, as on a real node.
+fn nofile_ceiling() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        let wanted = libc::rlimit {
+            rlim_cur: limit.rlim_cur,
+            rlim_max: limit.rlim_max.max(262_144),
+        };
+        // Raising our own hard limit succeeds exactly where runc's would.
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            return None;
+        }
+    }
+    Some(limit.rlim_max)
+}
+
+/// The test's third difference, only on machines that cannot grant it: ClickHouse's open-file
+/// limit lowered to the ceiling (`nofile_ceiling`), so its container can start at all.
+fn with_machine_limits(stack: &str) -> String {
+    assert!(
+        stack.contains(CLICKHOUSE_NOFILE),
+        "the reference stack's ClickHouse ulimits changed; update this test"
+    );
+    match nofile_ceiling() {
+        None => stack.to_string(),
+        Some(max) => {
+            eprintln!(
+                "this machine caps open files at {max}: ClickHouse's nofile is lowered to it"
+            );
+            stack.replace(
+                CLICKHOUSE_NOFILE,
+                &format!("nofile = {{ soft = {max}, hard = {max} }}"),
+            )
+        }
     }
 }
 
@@ -114,23 +283,75 @@ impl Drop for Agent {
     }
 }
 
-/// Puts a `docker` in front of the shim that, for `compose ... down`, first sends a marker
-/// request to the sandbox: the sandbox's request log then orders node commands and API calls
-/// on one sequence, with no clocks involved.
-fn mark_downs_in_sandbox_log(sshd: &Sshd, base_url: &str, node: &str) {
-    let shim = fs::read_to_string(sshd.bin_dir().join("docker")).unwrap();
-    sshd.install_tool("docker-shim", &shim);
-    sshd.install_tool(
-        "docker",
-        &format!(
-            r#"#!/bin/sh
+/// Lets the nodes tell the sandbox that `compose down` is about to run, so the sandbox's request
+/// log orders node commands and API calls on one sequence, with no clocks involved. The nodes'
+/// `docker` is a wrapper that, for `down`, first sends a request to a unix socket (reachable
+/// from inside the hosts' namespaces: they share the file system); this relay forwards it to
+/// the sandbox on loopback as `GET /locations?e2e_marker=...` and answers once it is logged.
+struct DownMarkers {
+    dir: tempfile::TempDir,
+    target: Arc<OnceLock<String>>,
+}
+
+impl DownMarkers {
+    fn start() -> DownMarkers {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = UnixListener::bind(dir.path().join("markers.sock")).unwrap();
+        let target: Arc<OnceLock<String>> = Arc::default();
+        let sandbox = target.clone();
+        // Ends with the process; it only ever answers this test's nodes.
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let _ = relay(conn, &sandbox);
+            }
+        });
+        DownMarkers { dir, target }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("markers.sock")
+    }
+
+    /// Puts the marking `docker` wrapper first on the node's PATH.
+    fn install(&self, sshd: &Sshd, node: &str) {
+        sshd.install_tool(
+            "docker",
+            &format!(
+                r#"#!/bin/sh
 case " $* " in
-  *" down "*) curl -s -o /dev/null -H 'Authorization: Bearer {TOKEN}' '{base_url}/locations?e2e_marker=down-{node}' ;;
+  *" down "*) curl -s -o /dev/null --unix-socket '{}' 'http://marker/down-{node}' ;;
 esac
-exec "$(dirname "$0")/docker-shim" "$@"
-"#
-        ),
-    );
+exec /usr/bin/docker "$@"
+"#,
+                self.socket().display()
+            ),
+        );
+    }
+}
+
+/// Forwards one marker request to the sandbox, then answers the node.
+fn relay(conn: std::os::unix::net::UnixStream, sandbox: &OnceLock<String>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let marker = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/unknown")
+        .trim_start_matches('/')
+        .to_string();
+    let base = sandbox.get().cloned().unwrap_or_default();
+    let rest = base.trim_start_matches("http://");
+    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut api = std::net::TcpStream::connect(authority)?;
+    write!(
+        api,
+        "GET /{prefix}/locations?e2e_marker={marker} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut ignored = Vec::new();
+    api.read_to_end(&mut ignored)?;
+    let mut out = conn;
+    out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
 }
 
 /// The operator's key pair (what `ssh_key.admin` stands for): every node authorizes it, the
@@ -161,31 +382,39 @@ impl OperatorKey {
     }
 }
 
-/// The server's sshd, started by the sandbox's boot hook with the host key from the user data.
-#[derive(Clone, Default)]
+/// The server's sshd, started by the sandbox's boot hook with the host key from the user data,
+/// inside the server machine's namespace (whose address the sandbox hands out).
+#[derive(Clone)]
 struct BootedServer {
+    machine: Arc<DockerHost>,
     sshd: Arc<Mutex<Option<Sshd>>>,
     failures: Arc<Mutex<Vec<String>>>,
-    base_url: Arc<OnceLock<String>>,
     operator_public: Arc<OnceLock<String>>,
 }
 
 impl BootedServer {
-    fn hook(&self) -> sovstack::sandbox::BootHook {
+    fn hook(&self, markers: &Arc<DownMarkers>) -> sovstack::sandbox::BootHook {
         let me = self.clone();
+        let markers = markers.clone();
         Arc::new(move |e: BootEvent| {
-            let me = me.clone();
+            let (me, markers) = (me.clone(), markers.clone());
             // Starting sshd takes a moment; the hook runs on the API request's task.
             std::thread::spawn(move || {
-                if let Err(why) = me.boot(&e) {
+                if let Err(why) = me.boot(&e, &markers) {
                     me.failures.lock().unwrap().push(why);
                 }
             });
         })
     }
 
-    fn boot(&self, e: &BootEvent) -> Result<(), String> {
+    fn boot(&self, e: &BootEvent, markers: &DownMarkers) -> Result<(), String> {
         let ip = e.ipv4.ok_or("server without IPv4")?;
+        if ip != self.machine.ip() {
+            return Err(format!(
+                "the sandbox gave {ip}, the machine is {}",
+                self.machine.ip()
+            ));
+        }
         let user_data = e.user_data.as_deref().ok_or("server without user data")?;
         let doc: serde_json::Value =
             serde_saphyr::from_str(user_data).map_err(|err| format!("user data: {err}"))?;
@@ -196,14 +425,14 @@ impl BootedServer {
                 .ok_or(format!("user data has no ssh_keys.{k}"))
         };
         let (private, public) = (key("ed25519_private")?, key("ed25519_public")?);
-        let sshd = Sshd::builder()
+        let sshd = self
+            .machine
+            .sshd()
             .host_key(&private, &public)
             .authorize(self.operator_public.get().ok_or("operator key not set")?)
-            .listen(ip, 22)
             .start()
             .ok_or("sshd is missing")?;
-        let base = self.base_url.get().ok_or("sandbox URL not set")?;
-        mark_downs_in_sandbox_log(&sshd, base, "server");
+        markers.install(&sshd, "server");
         *self.sshd.lock().unwrap() = Some(sshd);
         Ok(())
     }
@@ -216,10 +445,35 @@ impl BootedServer {
     }
 }
 
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 struct World {
     sb: SandboxHandle,
+    /// Before the server: its file server stops before the server's namespace goes.
+    mirror: HistogramMirror,
     host: Sshd,
     server: BootedServer,
+    gpu: DockerHost,
+    _markers: Arc<DownMarkers>,
     agent: Agent,
     _operator: OperatorKey,
     workspace: tempfile::TempDir,
@@ -236,11 +490,12 @@ impl World {
     fn vars(&self, host_key: &str) -> Vec<String> {
         [
             "observability_server_type=cx23".to_string(),
-            format!("gpu_host_address={HOST_IP}"),
+            format!("gpu_host_address={}", self.gpu.ip()),
             format!("gpu_host_key={host_key}"),
             format!("deploy_root={}", self.deploy.path().display()),
         ]
         .into_iter()
+        .chain(self.mirror.vars())
         .flat_map(|v| ["--var".to_string(), v])
         .collect()
     }
@@ -290,90 +545,134 @@ impl World {
             .unwrap();
         body[what].as_array().map_or(0, Vec::len)
     }
-}
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn argv(invocation: &serde_json::Value) -> Vec<String> {
-    invocation["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The services given `--force-recreate` in these shim invocations, in order.
-fn recreated(invocations: &[serde_json::Value]) -> Vec<String> {
-    invocations
-        .iter()
-        .map(argv)
-        .filter(|a| a.iter().any(|x| x == "--force-recreate"))
-        .map(|a| a.last().unwrap().clone())
-        .collect()
-}
-
-/// Container generation per service of a project in the shim's state: a recreate bumps it,
-/// however it was asked for.
-fn generations(state: &serde_json::Value, project: &str) -> BTreeMap<String, u64> {
-    state["projects"][project]["services"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(n, c)| (n.clone(), c["generation"].as_u64().unwrap_or(1)))
-        .collect()
-}
-
-/// `before` with `bumped` one generation higher.
-fn bump(before: &BTreeMap<String, u64>, bumped: &str) -> BTreeMap<String, u64> {
-    let mut after = before.clone();
-    *after.get_mut(bumped).unwrap() += 1;
-    after
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
+    /// Container ids per service of both projects, as the engines report them.
+    fn container_ids(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let ids =
+            |m: BTreeMap<String, ContainerFacts>| m.into_iter().map(|(s, c)| (s, c.id)).collect();
+        (
+            ids(self.gpu.containers("inference")),
+            ids(self.server.machine.containers("signoz")),
+        )
     }
-    out
+
+    /// The commands run with `--force-recreate` on each node since these counts.
+    fn recreates_since(&self, host_from: usize, server_from: usize) -> (Vec<String>, Vec<String>) {
+        let recreates = |all: Vec<String>, from: usize| -> Vec<String> {
+            all[from..]
+                .iter()
+                .filter(|c| c.contains("--force-recreate"))
+                .cloned()
+                .collect()
+        };
+        (
+            recreates(self.host.commands_run(), host_from),
+            recreates(self.server.with(Sshd::commands_run), server_from),
+        )
+    }
+
+    /// Applies, and checks what the engines say: a new container for exactly `recreated` on
+    /// the GPU host (by one explicit `--force-recreate`), the same containers everywhere else.
+    async fn apply_recreating(&mut self, recreated: Option<&str>) -> String {
+        let (host_from, server_from) = self.commands_so_far();
+        let (host_ids, server_ids) = self.container_ids();
+        let out = self.run(&["apply", "--auto-approve"]).await;
+        let applied = text(&out);
+        assert!(out.status.success(), "{applied}");
+        let (host_after, server_after) = self.container_ids();
+        let changed: Vec<&str> = recreated.into_iter().collect();
+        assert_only_replaced(&host_ids, &host_after, &changed, &applied);
+        assert_only_replaced(&server_ids, &server_after, &[], &applied);
+        let (host_recreates, server_recreates) = self.recreates_since(host_from, server_from);
+        let suffixes: Vec<String> = host_recreates
+            .iter()
+            .filter_map(|c| {
+                c.rsplit_once(" --force-recreate ")
+                    .map(|(_, s)| s.to_string())
+            })
+            .collect();
+        assert_eq!(suffixes, changed, "{host_recreates:#?}");
+        assert!(server_recreates.is_empty(), "{server_recreates:#?}");
+        applied
+    }
+
+    fn commands_so_far(&self) -> (usize, usize) {
+        (
+            self.host.commands_run().len(),
+            self.server.with(|s| s.commands_run().len()),
+        )
+    }
+}
+
+/// `after` has a new container for each service in `changed` and the same one for every
+/// other; `output` (the apply's) goes into the failure message.
+fn assert_only_replaced(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+    changed: &[&str],
+    output: &str,
+) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (service, id) in before {
+        let replaced = after[service] != *id;
+        assert_eq!(
+            replaced,
+            changed.contains(&service.as_str()),
+            "{service}: {id} -> {}\n{output}",
+            after[service]
+        );
+    }
+}
+
+/// The engine's own versions, as `bootstrap` should report them.
+fn engine_versions(machine: &DockerHost) -> (String, String) {
+    let read = |args: &[&str]| {
+        String::from_utf8(machine.engine().docker(args).stdout)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    (
+        read(&["version", "--format", "{{.Server.Version}}"]),
+        read(&["compose", "version", "--short"]),
+    )
 }
 
 async fn world() -> Option<World> {
     let operator = OperatorKey::generate();
-    // A missing sshd is reported (or fails under CI) by the harness.
-    let host = Sshd::builder()
-        .authorize(&operator.public)
-        .listen(HOST_IP, 22)
-        .start()?;
-    let server = BootedServer::default();
+    // A missing tool is reported (or fails under CI) by the harness. The GPU host's engine has
+    // the NVIDIA runtime stand-in, so vLLM's GPU reservation is accepted as on a GEX44.
+    let machines =
+        DockerHost::start_all(&[EngineOptions { nvidia: true }, EngineOptions::default()])?;
+    let [gpu, server_machine]: [DockerHost; 2] = machines.try_into().ok()?;
+    let host = gpu.sshd().authorize(&operator.public).start()?;
+    let markers = Arc::new(DownMarkers::start());
+    let mirror = HistogramMirror::start(&server_machine);
+    let server = BootedServer {
+        machine: Arc::new(server_machine),
+        sshd: Arc::default(),
+        failures: Arc::default(),
+        operator_public: Arc::default(),
+    };
     server.operator_public.set(operator.public.clone()).unwrap();
     let sb = Sandbox::start(
         SandboxConfig {
-            server_ipv4: ServerIpv4::Sequential(SERVER_IP),
+            server_ipv4: ServerIpv4::Sequential(server.machine.ip()),
             token: Some(TOKEN.into()),
-            boot: Some(server.hook()),
+            boot: Some(server.hook(&markers)),
             ..SandboxConfig::for_tests()
         },
         "127.0.0.1:0".parse().unwrap(),
     )
     .await
     .unwrap();
-    server.base_url.set(sb.base_url()).unwrap();
-    mark_downs_in_sandbox_log(&host, &sb.base_url(), "host");
-    // A GEX44 with the NVIDIA container runtime already configured: bootstrap installs nothing.
-    host.write_shim_state(&serde_json::json!({"projects": {}, "nvidia_runtime": true}));
+    markers.target.set(sb.base_url()).unwrap();
+    markers.install(&host, "host");
+    // A GEX44 with a patched NVIDIA Container Toolkit already installed: bootstrap installs
+    // nothing (the engine's `nvidia` runtime is the stand-in described in the harness README).
     host.install_tool(
         "nvidia-ctk",
         "#!/bin/sh\necho 'NVIDIA Container Toolkit CLI version 1.20.1'\n",
@@ -385,25 +684,49 @@ async fn world() -> Option<World> {
     let workspace = tempfile::tempdir().unwrap();
     let ws = workspace.path().join("ws");
     fs::create_dir_all(ws.join("keys")).unwrap();
-    // The test's "server" is this machine: the bootstrap must not mount a volume on it (nor
-    // edit its fstab). Mounting is tested with fakes (`providers/node/bootstrap_tests.rs`).
-    let stack = fs::read_to_string(repo().join("stack.hcl")).unwrap();
-    let without_mount = stack.replace("  mount_path = local.clickhouse_mount\n", "");
-    assert_ne!(
-        stack, without_mount,
-        "the reference stack mounts its volume"
-    );
-    fs::write(ws.join("stack.hcl"), without_mount).unwrap();
+    // The test's "server" shares this machine's filesystem: the bootstrap must not mount a
+    // volume on it (nor edit its fstab). Mounting is tested with fakes
+    // (`providers/node/bootstrap_tests.rs`).
+    // ClickHouse's data directory, which the stack binds from that mount, is under the test's
+    // deploy directory instead of the machine's /mnt.
+    let deploy = tempfile::tempdir().unwrap();
+    let reference = fs::read_to_string(repo().join("stack.hcl")).unwrap();
+    for anchor in [
+        "  mount_path = local.clickhouse_mount\n",
+        r#"clickhouse_mount = "/mnt/clickhouse""#,
+    ] {
+        assert_eq!(reference.matches(anchor).count(), 1, "{anchor:?}");
+    }
+    let without_mount = reference
+        .replace("  mount_path = local.clickhouse_mount\n", "")
+        .replace(
+            r#"clickhouse_mount = "/mnt/clickhouse""#,
+            &format!(
+                r#"clickhouse_mount = "{}/clickhouse-volume""#,
+                deploy.path().display()
+            ),
+        );
+
+    fs::write(
+        ws.join("stack.hcl"),
+        with_machine_limits(&with_debian_engines(&with_fast_healthchecks(
+            &without_mount,
+        ))),
+    )
+    .unwrap();
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
     let host_key = host.host_key_fingerprint().to_string();
     Some(World {
         sb,
         host,
         server,
+        gpu,
+        _markers: markers,
+        mirror,
         agent,
         _operator: operator,
         workspace,
-        deploy: tempfile::tempdir().unwrap(),
+        deploy,
         host_key,
         transcript: Vec::new(),
     })
@@ -411,21 +734,8 @@ async fn world() -> Option<World> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_stack_end_to_end() {
-    // Nodes listen on port 22 as real ones do; only root may bind it.
-    // SAFETY: a plain syscall without arguments.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the stack end-to-end test as root (it binds port 22 on loopback)"
-        );
-        eprintln!("\n=== SKIPPED: the stack end-to-end test needs root to bind port 22 ===\n");
-        return;
-    }
-    let _ports = FixedPorts::take();
     let Some(mut w) = world().await else { return };
     let deploy = w.deploy.path().to_path_buf();
-    let _vllm = OpenAiStandIn::start(8000, &deploy.join("inference/audit/spans.jsonl"));
-    let _signoz = OpenAiStandIn::start(8080, &deploy.join("signoz/unused.jsonl"));
 
     // 1. Everything from nothing: cloud resources, then both nodes, then the checks.
     let out = w.run(&["apply", "--auto-approve"]).await;
@@ -469,11 +779,12 @@ async fn reference_stack_end_to_end() {
             "{address} not in state:\n{listed}"
         );
     }
-    // Bootstrap found Docker, Compose and the NVIDIA runtime in place: no package manager ran.
+    // Bootstrap found the engine, Compose and the NVIDIA runtime in place: no package manager ran.
+    let (docker, compose) = engine_versions(&w.gpu);
     for node in ["bootstrap.gpu", "bootstrap.observability"] {
         assert!(
             applied.lines().any(|l| l
-                .contains(&format!("{node}: docker 27.3.1 and compose 2.29.7"))
+                .contains(&format!("{node}: docker {docker} and compose {compose}"))
                 && l.ends_with("(already in place)")),
             "{node}: {applied}"
         );
@@ -485,27 +796,25 @@ async fn reference_stack_end_to_end() {
             .any(|c| c.starts_with("sh -s -- ") && c.contains("--nvidia-ctk=1.20.1")),
         "{gpu_commands:#?}"
     );
-    // Both projects run every service the stack declares, each on its own node.
-    let running = |state: &serde_json::Value, project: &str| -> Vec<String> {
-        let services = state["projects"][project]["services"].as_object();
-        let mut names: Vec<String> = services
-            .into_iter()
-            .flatten()
-            .filter(|(_, c)| c["state"] == "running")
-            .map(|(n, _)| n.clone())
-            .collect();
-        names.sort();
-        names
-    };
-    let host_state = w.host.read_shim_state();
+    // Every service the stack declares runs on its own node, healthy where it has a check; the
+    // schema migrator ran to completion, as `service_completed_successfully` asks.
+    let inference = w.gpu.containers("inference");
     assert_eq!(
-        running(&host_state, "inference"),
+        inference.keys().collect::<Vec<_>>(),
         ["otel-collector", "vllm"]
     );
-    assert!(host_state["projects"].get("signoz").is_none());
-    let server_state = w.server.with(Sshd::read_shim_state);
+    assert_eq!(inference["otel-collector"].status, "running");
     assert_eq!(
-        running(&server_state, "signoz"),
+        (
+            inference["vllm"].status.as_str(),
+            inference["vllm"].health.as_str()
+        ),
+        ("running", "healthy")
+    );
+    assert!(w.gpu.containers("signoz").is_empty());
+    let signoz = w.server.machine.containers("signoz");
+    assert_eq!(
+        signoz.keys().collect::<Vec<_>>(),
         [
             "clickhouse",
             "init-clickhouse",
@@ -515,30 +824,60 @@ async fn reference_stack_end_to_end() {
             "zookeeper"
         ]
     );
-    assert!(server_state["projects"].get("inference").is_none());
-    // The three checks passed; the traced request reached the audit file on the GPU host.
+    for healthy in ["clickhouse", "signoz", "zookeeper"] {
+        assert_eq!(
+            (
+                signoz[healthy].status.as_str(),
+                signoz[healthy].health.as_str()
+            ),
+            ("running", "healthy"),
+            "{healthy}"
+        );
+    }
+    assert_eq!(signoz["signoz-otel-collector"].status, "running");
+    assert_eq!(
+        (
+            signoz["schema-migrator"].status.as_str(),
+            signoz["schema-migrator"].exit_code
+        ),
+        ("exited", 0)
+    );
+    assert_eq!(
+        (
+            signoz["init-clickhouse"].status.as_str(),
+            signoz["init-clickhouse"].exit_code
+        ),
+        ("exited", 0)
+    );
+    w.mirror.assert_installed(&w.server.machine);
+    assert!(w.server.machine.containers("inference").is_empty());
+    // The three checks passed; the traced request's span reached the audit file on the GPU
+    // host through the collector, as vLLM emitted it.
     for check in ["vllm-health", "audit-trail", "signoz-ui"] {
         assert!(
             applied.contains(&format!("check.{check}: created after")),
             "{check}: {applied}"
         );
     }
+    let trace_id = checked_trace_id(applied.lines());
+    let audit = fs::read_to_string(deploy.join("inference/audit/spans.jsonl")).unwrap();
+    assert_eq!(audit.lines().count(), 1, "{audit}");
+    let (resource, span) = audited_span(&audit, &trace_id);
+    assert_emitted_by_vllm(&resource, &span, "vllm");
     // The host's collector exports to the server created in the same run (a later wave).
     let collector_config = fs::read_to_string(
         deploy.join("inference/files/otel-collector/etc/otelcol-contrib/config.yaml"),
     )
     .unwrap();
     assert!(
-        collector_config.contains(&format!("endpoint: {SERVER_IP}:4317")),
+        collector_config.contains(&format!("endpoint: {}:4317", w.server.machine.ip())),
         "{collector_config}"
     );
-    let audit = fs::read_to_string(deploy.join("inference/audit/spans.jsonl")).unwrap();
-    assert_eq!(audit.lines().count(), 1, "{audit}");
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // 2a. One environment variable of one service: a diff of that compose file, then exactly
-    // one recreate, of that service.
+    // one recreate, of that service's container.
     w.edit_stack(
         r#"OTEL_SERVICE_NAME                  = "vllm""#,
         r#"OTEL_SERVICE_NAME                  = "vllm-e2e""#,
@@ -559,32 +898,12 @@ async fn reference_stack_end_to_end() {
     }
     assert!(planned.contains("~ compose.inference"), "{planned}");
     assert!(!planned.contains("signoz"), "{planned}");
-    let (host_before, server_before) = (
-        w.host.shim_invocations().len(),
-        w.server.with(|s| s.shim_invocations().len()),
-    );
-    let (host_gens, server_gens) = (
-        generations(&w.host.read_shim_state(), "inference"),
-        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
-    );
-    let out = w.run(&["apply", "--auto-approve"]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        recreated(&w.host.shim_invocations()[host_before..]),
-        ["vllm"]
-    );
-    assert_eq!(
-        generations(&w.host.read_shim_state(), "inference"),
-        bump(&host_gens, "vllm")
-    );
-    assert_eq!(
-        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
-        server_gens
-    );
-    assert_eq!(
-        recreated(&w.server.with(|s| s.shim_invocations())[server_before..]),
-        Vec::<String>::new()
-    );
+    let applied = w.apply_recreating(Some("vllm")).await;
+    // The new vLLM container's spans carry the new service name.
+    let trace_id = checked_trace_id(applied.lines());
+    let audit = fs::read_to_string(deploy.join("inference/audit/spans.jsonl")).unwrap();
+    let (resource, span) = audited_span(&audit, &trace_id);
+    assert_emitted_by_vllm(&resource, &span, "vllm-e2e");
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
@@ -593,22 +912,7 @@ async fn reference_stack_end_to_end() {
         r#"processors = ["memory_limiter", "resource", "batch"]"#,
         r#"processors = ["memory_limiter", "batch"]"#,
     );
-    let (host_before, server_before) = (
-        w.host.shim_invocations().len(),
-        w.server.with(|s| s.shim_invocations().len()),
-    );
-    let host_gens = generations(&w.host.read_shim_state(), "inference");
-    let out = w.run(&["apply", "--auto-approve"]).await;
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        generations(&w.host.read_shim_state(), "inference"),
-        bump(&host_gens, "otel-collector")
-    );
-    assert_eq!(
-        generations(&w.server.with(Sshd::read_shim_state), "signoz"),
-        server_gens
-    );
-    let applied = text(&out);
+    let applied = w.apply_recreating(Some("otel-collector")).await;
     assert!(
         applied
             .lines()
@@ -619,13 +923,27 @@ async fn reference_stack_end_to_end() {
         applied.contains("compose.inference: recreating otel-collector (inputs changed)"),
         "{applied}"
     );
-    assert_eq!(
-        recreated(&w.host.shim_invocations()[host_before..]),
-        ["otel-collector"]
+    let out = w.run(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // 2c. The collector stopped behind sovstack's back: `drift` reports it, and `apply` (whose
+    // `compose up` starts stopped containers) runs it again, touching nothing else.
+    w.gpu
+        .engine()
+        .docker(&["stop", "inference-otel-collector-1"]);
+    let out = w.run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "compose.inference: containers stopped, restarting or unhealthy: otel-collector (exited (0))"
+        ),
+        "{}",
+        text(&out)
     );
+    w.apply_recreating(None).await;
     assert_eq!(
-        recreated(&w.server.with(|s| s.shim_invocations())[server_before..]),
-        Vec::<String>::new()
+        w.gpu.containers("inference")["otel-collector"].status,
+        "running"
     );
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -640,17 +958,20 @@ async fn reference_stack_end_to_end() {
         .unwrap();
     assert!(status.success());
     let wrong = fingerprint_by_ssh_keygen(&other_key.with_extension("pub")).to_string();
-    let (commands, docker, logins) = (
+    let (commands, containers, logins) = (
         w.host.commands_run(),
-        w.host.shim_invocations(),
+        w.gpu.containers("inference"),
         w.host.accepted_logins(),
     );
+    let target = format!("root@{}:22", w.gpu.ip());
     // Refresh is the first to connect and stops the run.
     let out = w.run_with_key(&["apply", "--auto-approve"], &wrong).await;
     let refused = text(&out);
     assert_eq!(out.status.code(), Some(1), "{refused}");
     assert!(
-        refused.contains("host key of root@127.77.1.1:22 does not match the pinned fingerprint"),
+        refused.contains(&format!(
+            "host key of {target} does not match the pinned fingerprint"
+        )),
         "{refused}"
     );
     assert!(refused.contains(&wrong), "{refused}");
@@ -667,13 +988,15 @@ async fn reference_stack_end_to_end() {
     let refused = text(&out);
     assert_eq!(out.status.code(), Some(1), "{refused}");
     assert!(
-        refused.contains("host key of root@127.77.1.1:22 does not match the pinned fingerprint"),
+        refused.contains(&format!(
+            "host key of {target} does not match the pinned fingerprint"
+        )),
         "{refused}"
     );
     assert!(refused.contains("Apply stopped with errors"), "{refused}");
     // The operator sees what failed and why: the live line, then the full diagnostic.
     assert!(
-        refused.contains("host.gpu: update FAILED: host key of root@127.77.1.1:22"),
+        refused.contains(&format!("host.gpu: update FAILED: host key of {target}")),
         "{refused}"
     );
     assert!(refused.contains(&wrong), "{refused}");
@@ -682,7 +1005,7 @@ async fn reference_stack_end_to_end() {
         "{refused}"
     );
     assert_eq!(w.host.commands_run(), commands);
-    assert_eq!(w.host.shim_invocations(), docker);
+    assert_eq!(w.gpu.containers("inference"), containers);
     assert_eq!(w.host.accepted_logins(), logins);
     // The pinned key is still the recorded one: a plan with the right key has only the
     // pending edit left.
@@ -699,7 +1022,7 @@ async fn reference_stack_end_to_end() {
     );
 
     // 5. Destroy: `down` on each node, on the server before the server is deleted; then the
-    // sandbox, the nodes and the state are empty.
+    // sandbox, the engines and the state are empty.
     let out = w.run(&["destroy", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let log = w.sb.request_log().entries();
@@ -717,46 +1040,31 @@ async fn reference_stack_end_to_end() {
         seq(&|e| e.query.as_deref() == Some("e2e_marker=down-host")).is_some(),
         "compose down never ran on the GPU host"
     );
-    let downs = |invocations: Vec<serde_json::Value>| -> Vec<Vec<String>> {
-        invocations
-            .iter()
-            .map(argv)
-            .filter(|a| a.iter().any(|x| x == "down"))
+    let downs = |commands: Vec<String>| -> Vec<String> {
+        commands
+            .into_iter()
+            .filter(|c| c.contains(" down"))
             .collect()
     };
-    // Named volumes (ClickHouse's data) are kept: the stack does not set destroy_volumes.
+    // Named volumes are kept: the stack does not set destroy_volumes.
     assert_eq!(
-        w.server.with(|s| downs(s.shim_invocations())),
-        [[
-            "compose",
-            "-p",
-            "signoz",
-            "--progress",
-            "json",
-            "down",
-            "--remove-orphans"
-        ]]
+        w.server.with(|s| downs(s.commands_run())),
+        ["docker compose -p signoz --progress json down --remove-orphans"]
     );
     assert_eq!(
-        downs(w.host.shim_invocations()),
-        [[
-            "compose",
-            "-p",
-            "inference",
-            "--progress",
-            "json",
-            "down",
-            "--remove-orphans"
-        ]]
+        downs(w.host.commands_run()),
+        ["docker compose -p inference --progress json down --remove-orphans"]
     );
+    let volumes = w.server.machine.engine().docker(&["volume", "ls", "-q"]);
+    let volumes = String::from_utf8_lossy(&volumes.stdout);
+    for kept in ["signoz_zookeeper-data", "signoz_clickhouse-user-scripts"] {
+        assert!(volumes.lines().any(|v| v == kept), "{kept}: {volumes}");
+    }
     for what in ["ssh_keys", "servers", "firewalls", "volumes"] {
         assert_eq!(w.count(what).await, 0, "{what} left after destroy");
     }
-    assert_eq!(w.host.read_shim_state()["projects"], serde_json::json!({}));
-    assert_eq!(
-        w.server.with(Sshd::read_shim_state)["projects"],
-        serde_json::json!({})
-    );
+    assert!(w.gpu.containers("inference").is_empty());
+    assert!(w.server.machine.containers("signoz").is_empty());
     assert!(!env_file.exists(), "destroy left the secret on the node");
     let listed = text(&w.run(&["state", "list"]).await);
     assert!(
@@ -764,20 +1072,19 @@ async fn reference_stack_end_to_end() {
         "left in state: {listed}"
     );
 
-    // The canary, continued: in no output, error, state file, node command or API request.
+    // The canary, continued: in no output, error, state file, node command, engine log or API
+    // request.
     let transcript = w.transcript.join("\n");
     for line in transcript.lines() {
         assert!(!line.contains(CANARY), "secret printed: {line}");
     }
     let mut logs = vec![
         w.host.commands_run().join("\n"),
-        fs::read_to_string(w.host.shim_log_path()).unwrap(),
         w.server.with(|s| s.commands_run().join("\n")),
-        w.server
-            .with(|s| fs::read_to_string(s.shim_log_path()))
-            .unwrap(),
         w.host.log(),
         w.server.with(Sshd::log),
+        w.gpu.engine().log(),
+        w.server.machine.engine().log(),
     ];
     logs.extend(log.iter().map(|e| serde_json::to_string(e).unwrap()));
     for l in &logs {
@@ -794,4 +1101,71 @@ async fn reference_stack_end_to_end() {
         );
     }
     w.sb.shutdown().await;
+}
+
+/// The reference stack's init-clickhouse script, as its `<<-SH` heredoc gives it (the common
+/// indentation removed).
+fn install_script() -> String {
+    let stack = fs::read_to_string(repo().join("stack.hcl")).unwrap();
+    let (_, rest) = stack
+        .split_once("install_histogram_quantile = <<-SH\n")
+        .expect("the reference stack's init script");
+    let (body, _) = rest.split_once("\n  SH\n").expect("its end");
+    let indent = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    body.lines()
+        .map(|l| l.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// init-clickhouse refuses a release whose digest is not the pinned one and installs nothing;
+/// the same download with the right digest installs (so the refusal is the digest's doing).
+#[test]
+fn init_clickhouse_installs_only_the_release_with_the_pinned_digest() {
+    let Some(machine) = DockerHost::start(EngineOptions::default()) else {
+        return;
+    };
+    let mirror = HistogramMirror::start(&machine);
+    let script = install_script();
+    let url = format!("HISTOGRAM_QUANTILE_URL={}", mirror.server.url(RELEASE));
+    let image = "clickhouse/clickhouse-server:25.5.6";
+    let volume = "scripts:/var/lib/clickhouse/user_scripts";
+    let run = |sha: &str| {
+        let sha = format!("HISTOGRAM_QUANTILE_SHA256={sha}");
+        let args = ["run", "--rm", "-e", &url, "-e", &sha, "-v", volume, image];
+        let out = machine
+            .engine()
+            .cli()
+            .args(args)
+            .args(["bash", "-ec", &script])
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    };
+    let installed = || {
+        let out = machine.engine().docker(&[
+            "run",
+            "--rm",
+            "-v",
+            volume,
+            image,
+            "ls",
+            "-A",
+            "/var/lib/clickhouse/user_scripts",
+        ]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let (ok, out) = run(&"0".repeat(64));
+    assert!(!ok, "a release with another digest was accepted: {out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert_eq!(installed(), "");
+    let (ok, out) = run(&mirror.archive_sha256);
+    assert!(ok, "{out}");
+    assert_eq!(installed(), "histogramQuantile\nhistogramQuantile.sha256\n");
+    assert_eq!(mirror.server.clients_of(RELEASE).len(), 2);
 }

@@ -316,6 +316,7 @@ impl ModelBuilder<'_, '_> {
         };
         BootstrapPins {
             docker_version: self.string(&b.body, "docker_version"),
+            docker_minimum: self.string(&b.body, "docker_minimum"),
             nvidia_container_toolkit_version: self
                 .string(&b.body, "nvidia_container_toolkit_version"),
         }

@@ -3,8 +3,8 @@
 //! owner of every managed file, and the GPUs when `nvidia-smi` exists.
 //!
 //! The script builds the JSON itself (POSIX sh, no python or jq on the node); `docker compose
-//! ps --format json` output is embedded as is, in either of its forms (one array, or one object
-//! per line since Compose 2.21), and flattened here.
+//! ps --format json` prints one object per line (Compose >= 2.21; bootstrap requires 2.29), and
+//! the script joins the lines into one array.
 
 use super::error::NodeError;
 use crate::providers::ssh::{ExecRequest, Transport, shell_quote};
@@ -109,7 +109,7 @@ pub struct DockerInfo {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ProjectProbe {
-    #[serde(default, deserialize_with = "flatten_ps")]
+    #[serde(default)]
     pub containers: Vec<Container>,
     #[serde(default)]
     pub error: Option<String>,
@@ -134,6 +134,11 @@ impl Container {
     /// Running, and healthy when it has a health check.
     pub fn is_up(&self) -> bool {
         self.state == "running" && (self.health.is_empty() || self.health == "healthy")
+    }
+
+    /// Ran to its end with status 0 (what a one-shot job should have done).
+    pub fn completed(&self) -> bool {
+        self.state == "exited" && self.exit_code == 0
     }
 
     /// `running`, `running (unhealthy)`, `exited (1)`...
@@ -161,26 +166,6 @@ pub struct FileProbe {
 pub struct Gpu {
     pub name: String,
     pub memory: String,
-}
-
-/// Compose prints `ps` as one array (before 2.21) or one object per line; the script wraps the
-/// lines in an array, so an element is either a container or an array of containers.
-fn flatten_ps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Container>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Item {
-        Many(Vec<Container>),
-        One(Container),
-    }
-    let items: Vec<Item> = Vec::deserialize(d)?;
-    let mut out = Vec::new();
-    for i in items {
-        match i {
-            Item::Many(v) => out.extend(v),
-            Item::One(c) => out.push(c),
-        }
-    }
-    Ok(out)
 }
 
 /// The probe's command line for these projects and files.
@@ -277,22 +262,29 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// `docker compose ps -a --format json` as Compose 2.40.3 printed it for a project with
+    /// an unhealthy service, a job that ran to completion and a stopped service (captured by
+    /// the integration test `compose_capture`).
+    const PS_A: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/docker/compose-ps-a.json"
+    );
+
     #[test]
-    fn both_ps_forms_files_and_gpus() {
+    fn real_ps_files_and_gpus() {
         let dir = tempfile::tempdir().unwrap();
         tool(
             dir.path(),
             "docker",
-            r#"case "$*" in
-  "version --format {{.Server.Version}}") echo 27.3.1 ;;
-  "compose version --short") echo 2.29.7 ;;
-  "compose -p lines ps -a --format json")
-     echo '{"Service":"vllm","State":"running","Health":"healthy","ExitCode":0,"Name":"lines-vllm-1"}'
-     echo '{"Service":"otel","State":"exited","Health":"","ExitCode":1,"Name":"lines-otel-1"}' ;;
-  "compose -p array ps -a --format json") echo '[{"Service":"a","State":"running","Health":"unhealthy"}]' ;;
+            &format!(
+                r#"case "$*" in
+  "version --format {{{{.Server.Version}}}}") echo 20.10.24+dfsg1 ;;
+  "compose version --short") echo 2.40.3 ;;
+  "compose -p capture ps -a --format json") while IFS= read -r l; do printf '%s\n' "$l"; done < '{PS_A}' ;;
   "compose -p empty ps -a --format json") ;;
   *) exit 1 ;;
-esac"#,
+esac"#
+            ),
         );
         tool(
             dir.path(),
@@ -306,20 +298,38 @@ esac"#,
             f.display().to_string(),
             dir.path().join("gone").display().to_string(),
         ];
-        let projects: Vec<String> = ["lines", "array", "empty", "broken"]
-            .map(String::from)
-            .to_vec();
+        let projects: Vec<String> = ["capture", "empty", "broken"].map(String::from).to_vec();
         let r = run_locally(dir.path(), &projects, &files);
-        assert_eq!(r.docker.server_version.as_deref(), Some("27.3.1"));
-        assert_eq!(r.compose_version.as_deref(), Some("2.29.7"));
+        assert_eq!(r.docker.server_version.as_deref(), Some("20.10.24+dfsg1"));
+        assert_eq!(r.compose_version.as_deref(), Some("2.40.3"));
         assert!(!r.os.id.is_empty());
-        let lines = &r.projects["lines"].containers;
-        assert_eq!(lines.len(), 2);
-        assert!(lines[0].is_up());
-        assert_eq!(lines[1].describe(), "exited (1)");
+        let seen: Vec<(&str, &str, String, bool, bool)> = r.projects["capture"]
+            .containers
+            .iter()
+            .map(|c| {
+                let (service, name) = (c.service.as_str(), c.name.as_str());
+                (service, name, c.describe(), c.is_up(), c.completed())
+            })
+            .collect();
         assert_eq!(
-            r.projects["array"].containers[0].describe(),
-            "running (unhealthy)"
+            seen,
+            [
+                (
+                    "api",
+                    "capture-api-1",
+                    "running (unhealthy)".into(),
+                    false,
+                    false
+                ),
+                (
+                    "migrate",
+                    "capture-migrate-1",
+                    "exited (0)".into(),
+                    false,
+                    true
+                ),
+                ("web", "capture-web-1", "exited (0)".into(), false, true),
+            ]
         );
         assert!(r.projects["empty"].containers.is_empty());
         assert!(r.projects["broken"].error.is_some());

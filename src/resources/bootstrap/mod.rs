@@ -61,6 +61,10 @@ impl ResourceKind for BootstrapKind {
                     .attr("script_sha256", ctx.bootstrap_sha256.to_string())
                     .attr("docker", wants.docker)
                     .attr(
+                        "docker_minimum",
+                        wants.docker_minimum.map_or(Json::Null, Json::String),
+                    )
+                    .attr(
                         "nvidia_container_toolkit",
                         wants
                             .nvidia_container_toolkit

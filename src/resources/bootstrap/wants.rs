@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 pub(super) struct Wants {
     pub docker: String,
+    /// The stack's own minimum for an installed engine, when it lowers sovstack's.
+    pub docker_minimum: Option<String>,
     /// Only where a service on the node wants GPUs.
     pub nvidia_container_toolkit: Option<String>,
     /// `[{volume, device, path, format, size}]`: the size is there so a resize runs the script.
@@ -57,6 +59,7 @@ impl Wants {
         };
         Self {
             docker: pick(&pins.docker_version, DOCKER_ENGINE_PIN),
+            docker_minimum: pins.docker_minimum.as_ref().map(|m| m.value.clone()),
             nvidia_container_toolkit: gpus.then(|| {
                 pick(
                     &pins.nvidia_container_toolkit_version,
@@ -95,7 +98,13 @@ pub(super) fn request(attributes: &BTreeMap<String, Json>) -> Option<BootstrapRe
     Some(BootstrapRequest {
         docker: Pin {
             install: docker,
-            minimum: minimum_safe(Runtime::DockerEngine).plain(),
+            minimum: attributes
+                .get("docker_minimum")
+                .and_then(Json::as_str)
+                .map_or_else(
+                    || minimum_safe(Runtime::DockerEngine).plain(),
+                    str::to_owned,
+                ),
         },
         compose: Pin {
             install: COMPOSE_PLUGIN.to_string(),

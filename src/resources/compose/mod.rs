@@ -16,6 +16,7 @@ use crate::resources::{Desired, DesiredContext, ResourceKind, node_address};
 use crate::state::ResourceState;
 
 use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Copy)]
 pub struct ComposeKind;
@@ -35,7 +36,7 @@ impl ResourceKind for ComposeKind {
             DriftKind::Changed => Some(DriftStory {
                 summary: compose_summary(d),
                 diff: None,
-                remedy: "`sovstack apply` recreates exactly the services listed; read their logs first (`docker compose logs`)".to_string(),
+                remedy: "read their logs first (`docker compose logs`); `sovstack apply` runs `docker compose up`, which starts stopped containers again (an unhealthy one stays as it is until its cause is fixed)".to_string(),
             }),
             DriftKind::Deleted => Some(DriftStory {
                 summary: "compose project missing: no containers on the host".to_string(),
@@ -102,7 +103,8 @@ impl ResourceKind for ComposeKind {
 
 /// A project without containers is missing; services not running or not healthy read as
 /// `(not running: exited (1))`, so the plan shows the project changed and apply recreates
-/// exactly those services.
+/// exactly those services. A job (a service others wait for with
+/// `service_completed_successfully`) that exited with status 0 has done its work.
 #[async_trait::async_trait]
 impl NodeRead for ComposeKind {
     fn probe_item(&self, r: &ResourceState) -> Option<ProbeItem> {
@@ -111,17 +113,26 @@ impl NodeRead for ComposeKind {
 
     async fn observe(
         &self,
-        _cx: &ApplyContext,
+        cx: &ApplyContext,
         _t: &dyn Transport,
         report: &ProbeReport,
-        _address: &str,
+        address: &str,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ApplyError> {
-        Ok(observe_compose(report, docker_ok(report), r))
+        let name = address.strip_prefix("compose.").unwrap_or(address);
+        let jobs = cx.stack.compose(name).map(|c| c.jobs()).unwrap_or_default();
+        Ok(observe_compose(report, docker_ok(report), r, &jobs))
     }
 }
 
-fn observe_compose(report: &ProbeReport, docker_ok: bool, r: &ResourceState) -> Option<Observed> {
+/// `jobs`: services whose container is done once it exited with status 0 (see
+/// [`crate::config::Compose::jobs`]).
+fn observe_compose(
+    report: &ProbeReport,
+    docker_ok: bool,
+    r: &ResourceState,
+    jobs: &BTreeSet<&str>,
+) -> Option<Observed> {
     let project = attr(r, "project")?;
     let recorded = r.attributes.get("services").and_then(Json::as_object)?;
     let mut services = recorded.clone();
@@ -138,6 +149,7 @@ fn observe_compose(report: &ProbeReport, docker_ok: bool, r: &ResourceState) -> 
             for (svc, v) in services.iter_mut() {
                 let state = match p.containers.iter().find(|c| &c.service == svc) {
                     Some(c) if c.is_up() => continue,
+                    Some(c) if jobs.contains(svc.as_str()) && c.completed() => continue,
                     Some(c) => c.describe(),
                     None => "no container".to_string(),
                 };
@@ -182,5 +194,77 @@ fn compose_summary(d: &Drift) -> String {
             "containers stopped, restarting or unhealthy: {}",
             down.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::node::{DockerInfo, OsInfo, ProjectProbe};
+
+    /// `docker compose ps -a --format json` as Compose 2.40.3 printed it: `api` running but
+    /// unhealthy, the job `migrate` exited 0, `web` stopped (exit 0).
+    const PS_A: &str = include_str!("../../../tests/data/docker/compose-ps-a.json");
+
+    fn report() -> ProbeReport {
+        let containers = PS_A
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        ProbeReport {
+            os: OsInfo {
+                id: "debian".into(),
+                version_id: "12".into(),
+                pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+            },
+            docker: DockerInfo {
+                installed: true,
+                server_version: Some("20.10.24+dfsg1".into()),
+                error: None,
+            },
+            compose_version: Some("2.40.3".into()),
+            projects: [(
+                "capture".to_string(),
+                ProjectProbe {
+                    containers,
+                    error: None,
+                },
+            )]
+            .into(),
+            files: Vec::new(),
+            gpus: None,
+        }
+    }
+
+    #[test]
+    fn a_finished_job_is_not_drift_a_stopped_service_is() {
+        let recorded = ResourceState {
+            kind: "compose".into(),
+            attributes: [
+                ("project".to_string(), json!("capture")),
+                (
+                    "services".to_string(),
+                    json!({"api": "sha256:a", "migrate": "sha256:m", "web": "sha256:w"}),
+                ),
+            ]
+            .into(),
+            dependencies: Vec::new(),
+            id: None,
+            sensitive_attributes: Default::default(),
+            status: crate::state::ResourceStatus::Ready,
+        };
+        let jobs = BTreeSet::from(["migrate"]);
+        let Some(Observed::Present(seen)) = observe_compose(&report(), true, &recorded, &jobs)
+        else {
+            panic!("drift expected")
+        };
+        assert_eq!(
+            seen.attributes["services"],
+            json!({
+                "api": "(not running: running (unhealthy))",
+                "migrate": "sha256:m",
+                "web": "(not running: exited (0))",
+            })
+        );
     }
 }

@@ -2,14 +2,20 @@
 //!
 //! Each `Sshd` owns a temp directory with its own host keys (ed25519, whose fingerprint it
 //! exposes, plus ecdsa like a real host), client key, `authorized_keys`, config
-//! and log, a `bin/` directory with the docker shim (first on PATH for every command run over
-//! SSH), and a `remote/` directory tests use as the node's project directory. The server is
-//! killed on drop.
+//! and log, a `bin/` directory (first on PATH for every command run over SSH), and a `remote/`
+//! directory tests use as the node's project directory. The server is killed on drop.
+//!
+//! A test host with a Docker Engine (`test_host.rs`) runs its sshd inside the host's network
+//! namespace ([`SshdBuilder::netns`]) with the session variables that point `docker` at that
+//! host's engine ([`SshdBuilder::session_env`]).
+//!
+//! A [`CommandGate`] in the wrapper can hold one command, so a test can kill the client at
+//! exactly that point.
 //!
 //! PATH: the login shell's rc files may prepend their own directories (root's `.bashrc` here
 //! does), so `SetEnv PATH=...` is not enough. sshd's `ForceCommand` runs a small wrapper that sets
-//! PATH and the shim variables, logs the command, then runs `$SSH_ORIGINAL_COMMAND` with `/bin/sh
-//! -c`, exactly as a POSIX login shell would.
+//! PATH and the session variables, logs the command, then runs `$SSH_ORIGINAL_COMMAND` with
+//! `/bin/sh -c`, exactly as a POSIX login shell would.
 //!
 //! When `/usr/sbin/sshd` is missing, `Sshd::start()` returns `None` after a loud message, or
 //! panics when `CI` is set (CI must install openssh-server, see `.ci/run`).
@@ -23,15 +29,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::command_gate::{self, CommandGate};
+use super::netns::NetNs;
 use sovstack::providers::ssh::{
     HostKeyFingerprint, HostKeyPolicy, SshAuth, SshEndpoint, SshTarget,
 };
 
 pub const SSHD: &str = "/usr/sbin/sshd";
-const SHIM: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/integration/harness/bin/docker"
-);
 const START_ATTEMPTS: usize = 5;
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -45,14 +49,17 @@ pub struct Sshd {
 }
 
 #[derive(Default)]
-pub struct SshdBuilder {
+pub struct SshdBuilder<'a> {
     host_key_private: Option<String>,
     host_key_public: Option<String>,
     listen: Option<(Ipv4Addr, u16)>,
     authorized: Vec<String>,
+    netns: Option<&'a NetNs>,
+    session_env: Vec<(String, String)>,
+    links: Vec<(String, PathBuf)>,
 }
 
-impl SshdBuilder {
+impl<'a> SshdBuilder<'a> {
     /// Use this host key (OpenSSH format) instead of one made by `ssh-keygen`.
     pub fn host_key(mut self, private_openssh: &str, public_openssh: &str) -> Self {
         self.host_key_private = Some(private_openssh.to_string());
@@ -60,12 +67,23 @@ impl SshdBuilder {
         self
     }
 
-    /// Listen on this loopback address and port (e.g. `127.77.1.1:22`, as a real node would;
-    /// binding port 22 needs root) instead of a free port on 127.0.0.1. A taken address fails
-    /// the start instead of retrying elsewhere: the caller chose it.
-    pub fn listen(mut self, ip: Ipv4Addr, port: u16) -> Self {
-        assert!(ip.is_loopback(), "test servers listen on loopback only");
-        self.listen = Some((ip, port));
+    /// Run inside this test host's network namespace, listening on port 22 of its address, as
+    /// a real node would.
+    pub fn netns(mut self, ns: &'a NetNs) -> Self {
+        self.listen = Some((ns.ip(), 22));
+        self.netns = Some(ns);
+        self
+    }
+
+    /// Set this variable for every command run over SSH.
+    pub fn session_env(mut self, name: &str, value: &str) -> Self {
+        self.session_env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Put `name` on the remote PATH (first), a link to `target`.
+    pub fn link_tool(mut self, name: &str, target: &Path) -> Self {
+        self.links.push((name.to_string(), target.to_path_buf()));
         self
     }
 
@@ -128,14 +146,14 @@ impl SshdBuilder {
 
         let bin = root.join("bin");
         fs::create_dir(&bin).expect("bin dir");
-        fs::copy(SHIM, bin.join("docker")).expect("copy docker shim");
-        fs::set_permissions(bin.join("docker"), fs::Permissions::from_mode(0o755))
-            .expect("chmod shim");
+        for (name, target) in &self.links {
+            std::os::unix::fs::symlink(target, bin.join(name)).expect("link tool");
+        }
         fs::create_dir(root.join("remote")).expect("remote root");
         write_mode(&root.join("commands.log"), b"", 0o644);
         write_mode(
             &root.join("login-wrapper"),
-            wrapper(&root).as_bytes(),
+            wrapper(&root, &self.session_env).as_bytes(),
             0o755,
         );
 
@@ -144,7 +162,11 @@ impl SshdBuilder {
             let port = self.listen.map_or_else(free_port, |(_, port)| port);
             fs::write(root.join("sshd_config"), config(&root, ip, port, &user)).expect("config");
             let log = fs::File::create(root.join("sshd.log")).expect("sshd log");
-            let child = Command::new(SSHD)
+            let mut command = match self.netns {
+                Some(ns) => ns.command(SSHD),
+                None => Command::new(SSHD),
+            };
+            let child = command
                 .arg("-D")
                 .arg("-e")
                 .arg("-f")
@@ -192,7 +214,7 @@ impl Sshd {
         SshdBuilder::default().start()
     }
 
-    pub fn builder() -> SshdBuilder {
+    pub fn builder<'a>() -> SshdBuilder<'a> {
         SshdBuilder::default()
     }
 
@@ -245,49 +267,22 @@ impl Sshd {
         self.dir.path().join("remote")
     }
 
-    /// First on PATH for commands run over SSH; holds the docker shim.
+    /// First on PATH for commands run over SSH.
     pub fn bin_dir(&self) -> PathBuf {
         self.dir.path().join("bin")
     }
 
     /// Puts an executable `name` with `script` on the remote PATH, ahead of the system's tools.
     pub fn install_tool(&self, name: &str, script: &str) {
-        write_mode(&self.bin_dir().join(name), script.as_bytes(), 0o755);
+        let path = self.bin_dir().join(name);
+        // Never write through a link (e.g. `docker` to the system's CLI): replace it.
+        let _ = fs::remove_file(&path);
+        write_mode(&path, script.as_bytes(), 0o755);
     }
 
-    pub fn shim_log_path(&self) -> PathBuf {
-        self.dir.path().join("docker-shim.log")
-    }
-
-    pub fn shim_state_path(&self) -> PathBuf {
-        self.dir.path().join("docker-shim-state.json")
-    }
-
-    /// Every docker invocation so far: `{"argv": [...], "cwd": "...", "time": ...}`.
-    pub fn shim_invocations(&self) -> Vec<serde_json::Value> {
-        match fs::read_to_string(self.shim_log_path()) {
-            Ok(text) => text
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("shim log line is JSON"))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => panic!("reading shim log: {e}"),
-        }
-    }
-
-    pub fn read_shim_state(&self) -> serde_json::Value {
-        match fs::read_to_string(self.shim_state_path()) {
-            Ok(text) => serde_json::from_str(&text).expect("shim state is JSON"),
-            Err(_) => serde_json::json!({ "projects": {} }),
-        }
-    }
-
-    pub fn write_shim_state(&self, state: &serde_json::Value) {
-        fs::write(
-            self.shim_state_path(),
-            serde_json::to_vec_pretty(state).expect("state JSON"),
-        )
-        .expect("write shim state");
+    /// The gate that can hold one of the commands clients send (`command_gate.rs`).
+    pub fn gate(&self) -> CommandGate {
+        CommandGate::new(self.dir.path())
     }
 
     /// Every command sshd ran for a client, one line each (newlines folded to spaces).
@@ -442,20 +437,23 @@ LogLevel VERBOSE
     )
 }
 
-fn wrapper(root: &Path) -> String {
+fn wrapper(root: &Path, session_env: &[(String, String)]) -> String {
     let r = root.display();
+    let mut exports = String::new();
+    for (name, value) in session_env {
+        exports.push_str(&format!("{name}='{value}'\nexport {name}\n"));
+    }
     format!(
         r#"#!/bin/sh
 # sshd ForceCommand for the test server: fix PATH after the login shell's rc files, log the
 # command, then run it the way sshd would have.
 PATH='{r}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-DOCKER_SHIM_LOG='{r}/docker-shim.log'
-DOCKER_SHIM_STATE='{r}/docker-shim-state.json'
 SOVSTACK_TEST_REMOTE_ROOT='{r}/remote'
-export PATH DOCKER_SHIM_LOG DOCKER_SHIM_STATE SOVSTACK_TEST_REMOTE_ROOT
-{{ printf '%s' "${{SSH_ORIGINAL_COMMAND-}}" | tr '\n' ' '; echo; }} >> '{r}/commands.log'
+export PATH SOVSTACK_TEST_REMOTE_ROOT
+{exports}{{ printf '%s' "${{SSH_ORIGINAL_COMMAND-}}" | tr '\n' ' '; echo; }} >> '{r}/commands.log'
 if [ -z "${{SSH_ORIGINAL_COMMAND-}}" ]; then exec /bin/sh; fi
-exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
-"#
+{gate}exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+"#,
+        gate = command_gate::wrapper_snippet(root),
     )
 }
