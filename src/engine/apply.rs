@@ -223,6 +223,11 @@ impl<W: StateWriter> Run<'_, W> {
         }
         if wave == 1 {
             ui.warnings(&prepared.warnings);
+            if state.is_none()
+                && let Some(hint) = prepare::renamed_stack_hint(&self.ws.backend()?).await?
+            {
+                ui.warnings(&format!("warning: {hint}\n"));
+            }
             if self.req.command == Command::Apply {
                 refuse_unset_secrets(&prepared)?;
             }

@@ -5,7 +5,7 @@ use super::{EngineError, Workspace};
 use crate::config::{self, LoadOptions, Loaded, Stack, diagnostic};
 use crate::render::{self, Artifact, RenderError, RenderOptions};
 use crate::resources::{self, Desired, DesiredContext};
-use crate::state::{KeyedHasher, StateBackend, StateFile};
+use crate::state::{AnyBackend, KeyedHasher, StateBackend, StateFile};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -345,11 +345,14 @@ pub struct ReadState {
 pub async fn read_state(ws: &Workspace) -> Result<ReadState, EngineError> {
     let backend = ws.backend()?;
     let loaded = backend.load().await?;
-    let warnings = loaded
+    let mut warnings: Vec<String> = loaded
         .iter()
         .flat_map(|l| l.warnings.iter().map(ToString::to_string))
         .collect();
     let state = loaded.map(|l| l.state);
+    if state.is_none() {
+        warnings.extend(renamed_stack_hint(&backend).await?);
+    }
     let hasher = if state.is_some() {
         Some(backend.hasher()?)
     } else {
@@ -360,6 +363,33 @@ pub async fn read_state(ws: &Workspace) -> Result<ReadState, EngineError> {
         hasher,
         warnings,
     })
+}
+
+/// A shared PostgreSQL schema cannot tell a renamed `stack` block from a new stack: both find
+/// no state under their name, and every resource would be planned as new (the local backend
+/// refuses instead, its file naming the stack it belongs to). When the schema holds other
+/// stacks' states, say so, and how to carry one over.
+pub async fn renamed_stack_hint(backend: &AnyBackend) -> Result<Option<String>, EngineError> {
+    let AnyBackend::Postgres(pg) = backend else {
+        return Ok(None);
+    };
+    let others = pg.other_stacks().await?;
+    if others.is_empty() {
+        return Ok(None);
+    }
+    let example = others.first().map_or("OLD", String::as_str);
+    Ok(Some(format!(
+        "{} holds no state, so every resource is planned as new; the same schema holds the \
+         state of {}. If the `stack` block was renamed, run `sovstack state rename-stack {example} \
+         {}` before applying, or the resources are created twice",
+        backend.location(),
+        others
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pg.stack(),
+    )))
 }
 
 #[cfg(test)]

@@ -131,6 +131,20 @@ impl PgBackend {
         Ok((client, task))
     }
 
+    /// The other stacks whose state this schema holds, by name. When this stack has none, one of
+    /// them may be this stack under its name before the `stack` block was renamed.
+    pub async fn other_stacks(&self) -> Result<Vec<String>, StateError> {
+        let (client, _task) = self.connect().await?;
+        let rows = self
+            .stack_rows(
+                &client,
+                "SELECT stack FROM sovstack_state WHERE stack <> $1 ORDER BY stack",
+                "list the stacks",
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    }
+
     /// Process id of the session holding this stack's advisory lock, if any.
     async fn holder_pid(&self, client: &Client) -> Result<Option<i32>, StateError> {
         let key = self.lock_key() as u64;

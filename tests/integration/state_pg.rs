@@ -131,6 +131,14 @@ async fn cloud_only_lives_in_postgres_from_apply_to_destroy() {
         .unwrap()
         .replace("stack \"cloud-only\"", "stack \"cloud-two\"");
     std::fs::write(&stack_file, renamed).unwrap();
+    // Before the state moves, the new name finds none: the plan says where it may be.
+    let before = run(&["plan"]).await;
+    assert!(
+        text(&before).contains("`cloud-only`")
+            && text(&before).contains("sovstack state rename-stack cloud-only cloud-two"),
+        "{}",
+        text(&before)
+    );
     assert_ok(
         &run(&["state", "rename-stack", "cloud-only", "cloud-two"]).await,
         "rename-stack",
