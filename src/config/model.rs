@@ -709,6 +709,10 @@ impl Service {
     }
 }
 
+/// Seconds `compose up --wait` waits for a project's services by default: time for a large
+/// model to load, and well inside the 30 minutes a remote command may take.
+pub const DEFAULT_WAIT_TIMEOUT: u32 = 1200;
+
 /// A Docker Compose project on one node.
 #[derive(Debug, Clone)]
 pub struct Compose {
@@ -724,6 +728,8 @@ pub struct Compose {
     pub volumes: Vec<Spanned<String>>,
     /// Keep named volumes on destroy unless this is set.
     pub destroy_volumes: bool,
+    /// Seconds `compose up --wait` waits for every service to be running and healthy.
+    pub wait_timeout: u32,
     /// `logging` for every service that has none of its own.
     pub logging: Option<Logging>,
 }

@@ -609,6 +609,12 @@ pub static BLOCKS: &[BlockSchema] = &[
                 false,
                 "Remove named volumes on destroy. Default: false.",
             ),
+            a(
+                "wait_timeout",
+                "number",
+                false,
+                "Seconds `compose up --wait` waits for every service to be running and healthy; past it the apply fails naming the services. Default: 1200.",
+            ),
         ],
     ),
     block(

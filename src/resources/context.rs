@@ -250,6 +250,20 @@ pub enum ApplyError {
     #[error("{address}: {message}")]
     #[diagnostic(code(sovstack::apply::node))]
     Node { address: String, message: String },
+    /// `compose up --wait` reached its `wait_timeout` with services not yet healthy.
+    #[error(
+        "{address}: {services} of project `{project}` on {target} not healthy after {after_secs} s (wait_timeout)"
+    )]
+    #[diagnostic(code(sovstack::apply::compose_not_healthy))]
+    ComposeNotHealthy {
+        address: String,
+        project: String,
+        target: String,
+        services: String,
+        after_secs: u32,
+        #[help]
+        help: String,
+    },
     /// Hetzner refused a delete because the resource's delete protection is on; sovstack never lifts it itself.
     #[error("{address}: {noun} {id} has delete protection at Hetzner, so it was not deleted")]
     #[diagnostic(code(sovstack::apply::protected))]

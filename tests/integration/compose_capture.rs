@@ -33,6 +33,16 @@ services:
         condition: service_completed_successfully
 "#;
 
+/// A service whose health check never passes and keeps it `starting` for a long time.
+const STUCK: &str = r#"services:
+  api:
+    image: ghcr.io/example/api:1.4.2
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 1000
+"#;
+
 fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/docker")
 }
@@ -98,6 +108,28 @@ fn compose_capture() {
     let failed = compose(&host, project.path(), &["up", "-d", "--wait"]);
     assert!(!failed.status.success());
     save("compose-up-wait-unhealthy.stderr", &failed.stderr);
+    // A health check that keeps starting (many retries) and a short `--wait-timeout`.
+    std::fs::write(project.path().join("stuck.yaml"), STUCK).unwrap();
+    let stuck = host
+        .engine()
+        .cli()
+        .current_dir(project.path())
+        .args([
+            "compose",
+            "-p",
+            "stuck",
+            "-f",
+            "stuck.yaml",
+            "--progress",
+            "json",
+        ])
+        .args(["up", "-d", "--wait", "--wait-timeout", "3"])
+        .output()
+        .expect("run docker compose");
+    assert!(!stuck.status.success());
+    save("compose-up-wait-timeout.stderr", &stuck.stderr);
+    host.engine()
+        .docker(&["compose", "-p", "stuck", "down", "--remove-orphans"]);
     let down = host.engine().docker(&[
         "compose",
         "-p",

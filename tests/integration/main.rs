@@ -9,6 +9,7 @@ mod cloud_interrupt;
 mod cloud_kill;
 mod compose_capture;
 mod compose_v2;
+mod compose_wait;
 mod docker_host;
 mod docs;
 mod drift;

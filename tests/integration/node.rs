@@ -303,7 +303,7 @@ async fn apply_recreate_refresh_delete() {
     // Compose up with the project flags before the subcommand; nothing recreated on create.
     let calls = compose_calls(sshd);
     let up = format!(
-        "cd {d} && docker compose -p llm -f {d}/compose.yaml --progress json up -d --wait --remove-orphans",
+        "cd {d} && docker compose -p llm -f {d}/compose.yaml --progress json up -d --wait --wait-timeout 1200 --remove-orphans",
         d = dir.display()
     );
     assert_eq!(calls.iter().filter(|c| **c == up).count(), 1, "{calls:#?}");

@@ -8,8 +8,8 @@ use super::syntax::{blocks, find_attr, header_span, label, object_key, object_ke
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::span_of;
 use crate::config::model::{
-    Args, Compose, Dependency, DependencyCondition, FileSource, Gpus, Healthcheck, MountedFile,
-    PortMapping, SecretEnv, Service, Target,
+    Args, Compose, DEFAULT_WAIT_TIMEOUT, Dependency, DependencyCondition, FileSource, Gpus,
+    Healthcheck, MountedFile, PortMapping, SecretEnv, Service, Target,
 };
 use crate::config::source::{Span, Spanned};
 use crate::config::value;
@@ -41,6 +41,7 @@ impl ModelBuilder<'_, '_> {
         }
         let volumes = self.strings(&b.body, "volumes");
         let destroy_volumes = self.bool(&b.body, "destroy_volumes", false).value;
+        let wait_timeout = self.wait_timeout(&b.body);
         let logging = self.logging(&b.body);
         let mut services = Vec::new();
         for sb in blocks(&b.body).filter(|s| s.ident.as_str() == "service") {
@@ -77,8 +78,30 @@ impl ModelBuilder<'_, '_> {
             services,
             volumes,
             destroy_volumes,
+            wait_timeout,
             logging,
         })
+    }
+
+    /// `wait_timeout`: whole seconds, at least one.
+    fn wait_timeout(&mut self, body: &Body) -> u32 {
+        match self.u32(body, "wait_timeout") {
+            Some(t) if t.value == 0 => {
+                let d = Diagnostic::error(
+                    "language::wait-timeout",
+                    "`wait_timeout` of 0 s would give up before any service could start",
+                )
+                .at(t.span)
+                .label("seconds to wait for the services to be healthy")
+                .help(format!(
+                    "give the seconds the slowest service needs to become healthy, or leave it out for the default of {DEFAULT_WAIT_TIMEOUT}"
+                ));
+                self.err(d);
+                DEFAULT_WAIT_TIMEOUT
+            }
+            Some(t) => t.value,
+            None => DEFAULT_WAIT_TIMEOUT,
+        }
     }
 
     fn args(&mut self, body: &Body, name: &str) -> Option<Args> {

@@ -5,9 +5,12 @@
 //! Compose's project flags (`-p`, `-f`, `--progress`) are flags of the `compose` command and must
 //! come before the subcommand.
 
+use super::compose_watch::ComposeWatch;
 use super::error::NodeError;
-use crate::providers::ssh::{ExecRequest, Transport, shell_quote};
+use crate::providers::ssh::{ExecRequest, OutputLine, OutputStream, Transport, shell_quote};
 use serde::Deserialize;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// One compose project on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +18,9 @@ pub struct ComposeProject {
     pub name: String,
     /// Absolute project directory; holds `compose.yaml`.
     pub directory: String,
+    /// Seconds `up --wait` waits for the services to be running and healthy
+    /// (`--wait-timeout`).
+    pub wait_timeout: u32,
 }
 
 impl ComposeProject {
@@ -37,9 +43,17 @@ impl ComposeProject {
         cmd
     }
 
+    /// `up -d --wait --wait-timeout N` and `rest`.
+    fn up_waiting(&self, rest: &[&str]) -> String {
+        let timeout = self.wait_timeout.to_string();
+        let mut args = vec!["up", "-d", "--wait", "--wait-timeout", &timeout];
+        args.extend_from_slice(rest);
+        self.command(&args)
+    }
+
     /// Brings every service up and waits until each is running (and healthy where it has a check).
     pub fn up_command(&self) -> String {
-        self.command(&["up", "-d", "--wait", "--remove-orphans"])
+        self.up_waiting(&["--remove-orphans"])
     }
 
     /// Like [`Self::up_command`], but leaves existing containers as they are, even those whose
@@ -48,14 +62,14 @@ impl ComposeProject {
     /// service's compose section changes, if only by its inputs-hash label), so each would
     /// restart twice.
     pub fn up_keeping_containers_command(&self) -> String {
-        self.command(&["up", "-d", "--wait", "--remove-orphans", "--no-recreate"])
+        self.up_waiting(&["--remove-orphans", "--no-recreate"])
     }
 
     /// Recreates exactly `services` (their dependencies are left alone).
     pub fn recreate_command(&self, services: &[String]) -> String {
-        let mut args = vec!["up", "-d", "--wait", "--no-deps", "--force-recreate"];
+        let mut args = vec!["--no-deps", "--force-recreate"];
         args.extend(services.iter().map(String::as_str));
-        self.command(&args)
+        self.up_waiting(&args)
     }
 
     /// `down`; with `volumes` the named volumes go too. Runs without the compose file, by the
@@ -74,7 +88,9 @@ impl ComposeProject {
 
 /// One `--progress json` line, in any of the shapes Compose has used (2.29 to 4.x:
 /// `{"id","status"}`; 5.x: `{"id","status":"Done|Working|Error","text"}`; errors
-/// `{"error":true,"message"}`; warnings `{"level":"warning","msg"}`).
+/// `{"error":true,"message"}`; warnings `{"level":"warning","msg"}`). A layer of an image pull
+/// names its service in `parent_id` and carries bytes `current` of `total` (the fields
+/// Compose 2.40's JSON progress writer declares).
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 pub struct ProgressEvent {
     #[serde(default)]
@@ -91,6 +107,12 @@ pub struct ProgressEvent {
     pub level: Option<String>,
     #[serde(default)]
     pub msg: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub current: Option<u64>,
+    #[serde(default)]
+    pub total: Option<u64>,
 }
 
 impl ProgressEvent {
@@ -98,6 +120,15 @@ impl ProgressEvent {
         self.error == Some(true)
             || self.status.as_deref() == Some("Error")
             || self.level.as_deref() == Some("error")
+    }
+
+    /// The word for the object's state (`Started`, `Healthy`), in either shape.
+    pub fn state(&self) -> Option<&str> {
+        match (self.status.as_deref(), self.text.as_deref()) {
+            (Some("Done" | "Working" | "Error"), Some(t)) => Some(t),
+            (Some(s), _) => Some(s),
+            (None, t) => t,
+        }
     }
 
     /// One line for the progress renderer: `Container llm-vllm-1: Started`.
@@ -109,14 +140,7 @@ impl ProgressEvent {
                     .unwrap_or(if self.is_error() { "error" } else { "info" });
             return Some(format!("{level}: {m}"));
         }
-        let id = self.id.as_deref()?;
-        let what = match (self.status.as_deref(), self.text.as_deref()) {
-            (Some("Done" | "Working" | "Error"), Some(t)) => t,
-            (Some(s), _) => s,
-            (None, Some(t)) => t,
-            (None, None) => return None,
-        };
-        Some(format!("{id}: {what}"))
+        Some(format!("{}: {}", self.id.as_deref()?, self.state()?))
     }
 }
 
@@ -126,30 +150,72 @@ pub fn parse_progress(stderr: &[u8]) -> (Vec<ProgressEvent>, usize) {
     let mut events = Vec::new();
     let mut other = 0;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match serde_json::from_str::<ProgressEvent>(line) {
-            Ok(e) if line.starts_with('{') => events.push(e),
-            _ => other += 1,
+        match parse_event(line) {
+            Some(e) => events.push(e),
+            None => other += 1,
         }
     }
     (events, other)
 }
 
-/// Runs one compose command, passing each event to `on_event`; a failure carries the error
-/// events' messages (or the exit status when compose gave none).
+/// One line of `--progress json` output, or `None` for anything else.
+pub fn parse_event(line: &str) -> Option<ProgressEvent> {
+    let line = line.trim();
+    if !line.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(line).ok()
+}
+
+/// Runs one compose command, showing what each service does as Compose reports it (through a
+/// [`ComposeWatch`], so one line per service per change). A failure carries the error events'
+/// messages (or the exit status when compose gave none); an `up` that ran into its
+/// `--wait-timeout` is [`NodeError::ComposeNotHealthy`], naming the services not healthy.
 pub async fn run_compose(
     t: &dyn Transport,
     project: &ComposeProject,
     action: &str,
     command: String,
-    on_event: &(dyn Fn(&ProgressEvent) + Send + Sync),
-) -> Result<Vec<ProgressEvent>, NodeError> {
-    let out = t.exec(ExecRequest::new(command)).await?;
+    on_line: &(dyn Fn(String) + Send + Sync),
+) -> Result<(), NodeError> {
+    let watch = Mutex::new(ComposeWatch::new(&project.name));
+    let on_output = |line: OutputLine| {
+        if line.stream != OutputStream::Stderr {
+            return;
+        }
+        let shown = parse_event(&line.text).and_then(|e| {
+            let mut watch = watch.lock().unwrap_or_else(PoisonError::into_inner);
+            watch.observe(&e)
+        });
+        if let Some(shown) = shown {
+            on_line(shown);
+        }
+    };
+    // Pulls are not bounded by `--wait-timeout`; the transport's own limit still is.
+    let request = ExecRequest::new(command)
+        .timeout(COMMAND_LIMIT + Duration::from_secs(project.wait_timeout.into()));
+    let started = Instant::now();
+    let out = t.exec_streaming(request, &on_output).await?;
     let (events, other_lines) = parse_progress(&out.stderr);
-    for e in &events {
-        on_event(e);
+    let not_ready = watch
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .not_ready();
+    // Compose 2.40.3 does not always say so when the timeout expires: on the test host it
+    // sometimes exits 0 with a service last reported `Waiting`. A wait that lasted the whole
+    // timeout and left services waiting is a timeout either way.
+    let waited_out = started.elapsed() >= Duration::from_secs(project.wait_timeout.into());
+    let timed_out = events.iter().any(is_wait_timeout) || (out.success() && waited_out);
+    if timed_out && !not_ready.is_empty() {
+        return Err(NodeError::ComposeNotHealthy {
+            target: t.describe(),
+            project: project.name.clone(),
+            services: not_ready,
+            after_secs: project.wait_timeout,
+        });
     }
     if out.success() {
-        return Ok(events);
+        return Ok(());
     }
     Err(NodeError::Compose {
         target: t.describe(),
@@ -158,6 +224,20 @@ pub async fn run_compose(
         reason: failure_reason(&events, other_lines, out.status),
     })
 }
+
+/// What a compose command may take besides the health wait: pulls of large images.
+const COMMAND_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// The error Compose prints when `--wait-timeout` expires (2.40.3:
+/// `application not healthy after 3s`, tests/data/docker/compose-up-wait-timeout.stderr).
+fn is_wait_timeout(e: &ProgressEvent) -> bool {
+    e.is_error()
+        && e.message
+            .as_deref()
+            .is_some_and(|m| m.contains(WAIT_TIMEOUT_MESSAGE))
+}
+
+const WAIT_TIMEOUT_MESSAGE: &str = "application not healthy after";
 
 /// Why a compose command failed: its error events (Compose prints the failing container's
 /// `Error` status, then the error message), or the exit status when it gave none.
@@ -205,6 +285,7 @@ mod tests {
         ComposeProject {
             name: "llm".into(),
             directory: "/opt/sovstack/llm".into(),
+            wait_timeout: 600,
         }
     }
 
@@ -212,15 +293,15 @@ mod tests {
     fn project_flags_come_before_the_subcommand() {
         assert_eq!(
             project().up_command(),
-            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --remove-orphans"
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --wait-timeout 600 --remove-orphans"
         );
         assert_eq!(
             project().up_keeping_containers_command(),
-            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --remove-orphans --no-recreate"
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --wait-timeout 600 --remove-orphans --no-recreate"
         );
         assert_eq!(
             project().recreate_command(&["otel-collector".into()]),
-            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --no-deps --force-recreate otel-collector"
+            "cd /opt/sovstack/llm && docker compose -p llm -f /opt/sovstack/llm/compose.yaml --progress json up -d --wait --wait-timeout 600 --no-deps --force-recreate otel-collector"
         );
         assert_eq!(
             project().down_command(true),
@@ -229,6 +310,7 @@ mod tests {
         let odd = ComposeProject {
             name: "a b".into(),
             directory: "/x y".into(),
+            wait_timeout: 600,
         };
         assert!(
             odd.up_command()
@@ -280,6 +362,20 @@ mod tests {
                 "Container capture-web-1: Waiting",
                 "Container capture-web-1: Healthy",
             ]
+        );
+    }
+
+    #[test]
+    fn a_real_wait_timeout_is_told_from_an_unhealthy_service() {
+        let timeout = include_str!("../../../tests/data/docker/compose-up-wait-timeout.stderr");
+        let (events, other) = parse_progress(timeout.as_bytes());
+        assert_eq!(other, 0);
+        assert!(events.iter().any(is_wait_timeout));
+        assert!(
+            !parse_progress(UP_UNHEALTHY.as_bytes())
+                .0
+                .iter()
+                .any(is_wait_timeout)
         );
     }
 

@@ -45,6 +45,19 @@ pub enum NodeError {
         reason: String,
     },
 
+    /// `up --wait` ran into its `--wait-timeout` with these services not healthy yet.
+    #[error(
+        "docker compose up of project `{project}` on {target}: {} not healthy after {after_secs} s",
+        services.join(", ")
+    )]
+    #[diagnostic(code(sovstack::node::compose_not_healthy))]
+    ComposeNotHealthy {
+        target: String,
+        project: String,
+        services: Vec<String>,
+        after_secs: u32,
+    },
+
     #[error("{step} on {target} failed: {reason}")]
     #[diagnostic(code(sovstack::node::step))]
     Step {

@@ -6,6 +6,7 @@
 mod bootstrap;
 mod checks;
 mod compose;
+mod compose_watch;
 mod error;
 mod files;
 mod probe;
@@ -17,7 +18,10 @@ pub use bootstrap::{
     VolumeMount, bootstrap_command, bootstrap_sha256, run_bootstrap,
 };
 pub use checks::{Roundtrip, TraceContext, http_check, parse_duration, trace_roundtrip};
-pub use compose::{ComposeProject, ProgressEvent, changed_services, parse_progress, run_compose};
+pub use compose::{
+    ComposeProject, ProgressEvent, changed_services, parse_event, parse_progress, run_compose,
+};
+pub use compose_watch::ComposeWatch;
 pub use error::NodeError;
 pub use files::{
     BindDir, RELEASES_KEPT, bind_dirs, ensure_bind_dirs, snapshot_release, upload_file,

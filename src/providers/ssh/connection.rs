@@ -18,6 +18,7 @@ use ssh2::{BlockDirections, Channel, DisconnectCode, ErrorCode, HostKeyType, Met
 use super::config::{SshAuth, SshEndpoint, SshOptions, SshTarget};
 use super::error::SshError;
 use super::host_key::{HostKeyFingerprint, HostKeyVerdict};
+use super::lines::{LineSplitter, OutputLine, OutputStream};
 use super::remote_script;
 use super::transport::{ExecOutput, ExecRequest, UploadReceipt, UploadRequest, abbreviate};
 
@@ -184,7 +185,19 @@ impl SshConnection {
     }
 
     pub fn exec(&self, request: &ExecRequest) -> Result<ExecOutput, SshError> {
-        self.with_live("exec", |live| live.run(&self.label, request, &self.options))
+        self.exec_streaming(request, &mut |_| {})
+    }
+
+    /// Like [`Self::exec`], handing each complete line of stdout and stderr to `on_line` as it
+    /// arrives (the whole output is still returned at the end).
+    pub fn exec_streaming(
+        &self,
+        request: &ExecRequest,
+        on_line: &mut dyn FnMut(OutputLine),
+    ) -> Result<ExecOutput, SshError> {
+        self.with_live("exec", |live| {
+            live.run(&self.label, request, &self.options, on_line)
+        })
     }
 
     pub fn upload(&self, request: &UploadRequest) -> Result<UploadReceipt, SshError> {
@@ -405,6 +418,7 @@ impl Live {
         label: &str,
         request: &ExecRequest,
         options: &SshOptions,
+        on_line: &mut dyn FnMut(OutputLine),
     ) -> Result<ExecOutput, SshError> {
         let limit = request.timeout.unwrap_or(options.command_timeout);
         let deadline = Instant::now() + limit;
@@ -437,6 +451,7 @@ impl Live {
             request.stdin.as_deref(),
             deadline,
             options,
+            on_line,
         );
         let (stdout, stderr) = match pumped {
             Ok(out) => {
@@ -510,9 +525,10 @@ fn pump(
     stdin: Option<&[u8]>,
     deadline: Instant,
     options: &SshOptions,
+    on_line: &mut dyn FnMut(OutputLine),
 ) -> Result<(Vec<u8>, Vec<u8>), PumpError> {
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
+    let mut stdout = Output::new(OutputStream::Stdout);
+    let mut stderr = Output::new(OutputStream::Stderr);
     let stdin = stdin.unwrap_or_default();
     let mut written = 0;
     let mut stdin_closed = false;
@@ -548,24 +564,13 @@ fn pump(
             }
         }
 
-        progressed |= drain(
-            channel,
-            &mut buf,
-            &mut stdout,
-            options.max_output_bytes,
-            "reading stdout",
-        )?;
-        progressed |= drain(
-            &mut stderr_stream,
-            &mut buf,
-            &mut stderr,
-            options.max_output_bytes,
-            "reading stderr",
-        )?;
+        let limit = options.max_output_bytes;
+        progressed |= drain(channel, &mut buf, &mut stdout, limit, on_line)?;
+        progressed |= drain(&mut stderr_stream, &mut buf, &mut stderr, limit, on_line)?;
 
         // True only once the remote sent EOF and nothing is left queued on any stream.
         if channel.eof() {
-            return Ok((stdout, stderr));
+            return Ok((stdout.finish(on_line), stderr.finish(on_line)));
         }
         if !progressed {
             let now = Instant::now();
@@ -580,27 +585,59 @@ fn pump(
     }
 }
 
+/// One stream's bytes so far, and its lines for the streaming callback.
+struct Output {
+    bytes: Vec<u8>,
+    lines: LineSplitter,
+    op: &'static str,
+}
+
+impl Output {
+    fn new(stream: OutputStream) -> Self {
+        Self {
+            bytes: Vec::new(),
+            lines: LineSplitter::new(stream),
+            op: match stream {
+                OutputStream::Stdout => "reading stdout",
+                OutputStream::Stderr => "reading stderr",
+            },
+        }
+    }
+
+    /// Hands out the last line (one without a newline) and returns the whole output.
+    fn finish(mut self, on_line: &mut dyn FnMut(OutputLine)) -> Vec<u8> {
+        if let Some(last) = self.lines.finish() {
+            on_line(last);
+        }
+        self.bytes
+    }
+}
+
 fn drain(
     reader: &mut impl Read,
     buf: &mut [u8],
-    into: &mut Vec<u8>,
+    into: &mut Output,
     limit: usize,
-    op: &'static str,
+    on_line: &mut dyn FnMut(OutputLine),
 ) -> Result<bool, PumpError> {
     let mut progressed = false;
     loop {
         match reader.read(buf) {
             Ok(0) => return Ok(progressed),
             Ok(n) => {
-                if into.len() + n > limit {
+                if into.bytes.len() + n > limit {
                     return Err(PumpError::TooLarge);
                 }
-                into.extend_from_slice(&buf[..n]);
+                into.bytes.extend_from_slice(&buf[..n]);
+                into.lines
+                    .push(&buf[..n])
+                    .into_iter()
+                    .for_each(&mut *on_line);
                 progressed = true;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(progressed),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(PumpError::Io(op, e)),
+            Err(e) => return Err(PumpError::Io(into.op, e)),
         }
     }
 }

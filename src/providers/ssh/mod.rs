@@ -14,6 +14,7 @@ mod connection;
 mod error;
 mod host_key;
 mod keygen;
+mod lines;
 mod pool;
 mod remote_script;
 mod ssh_transport;
@@ -25,8 +26,11 @@ pub use connection::SshConnection;
 pub use error::SshError;
 pub use host_key::{HostKeyFingerprint, HostKeyPolicy, HostKeyVerdict};
 pub use keygen::{GeneratedHostKey, generate_host_key};
+pub use lines::{LineSplitter, OutputLine, OutputStream};
 pub use pool::SshPool;
 pub use remote_script::shell_quote;
 pub use ssh_transport::SshTransport;
-pub use transport::{BoxFuture, ExecOutput, ExecRequest, Transport, UploadReceipt, UploadRequest};
+pub use transport::{
+    BoxFuture, ExecOutput, ExecRequest, LineSink, Transport, UploadReceipt, UploadRequest,
+};
 pub use wait::wait_for_sshd;

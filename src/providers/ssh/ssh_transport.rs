@@ -7,8 +7,9 @@ use super::config::{SshEndpoint, SshOptions, SshTarget};
 use super::connection::SshConnection;
 use super::error::SshError;
 use super::host_key::HostKeyVerdict;
+use super::lines::OutputLine;
 use super::transport::{
-    BoxFuture, ExecOutput, ExecRequest, Transport, UploadReceipt, UploadRequest,
+    BoxFuture, ExecOutput, ExecRequest, LineSink, Transport, UploadReceipt, UploadRequest,
 };
 
 /// A connection to one host, cheap to clone; clones share the connection.
@@ -54,6 +55,34 @@ impl Transport for SshTransport {
         let conn = self.conn.clone();
         let span = spans::ssh_command(&self.describe(), &request.command);
         Box::pin(traced(span, blocking(move || conn.exec(&request))))
+    }
+
+    /// The blocking thread reads the channel and sends each line over a channel; this side
+    /// hands them to `on_line` as they come, until the command ends and the sender is dropped.
+    fn exec_streaming<'a>(
+        &'a self,
+        request: ExecRequest,
+        on_line: LineSink<'a>,
+    ) -> BoxFuture<'a, Result<ExecOutput, SshError>> {
+        let conn = self.conn.clone();
+        let span = spans::ssh_command(&self.describe(), &request.command);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
+        let run = blocking(move || {
+            conn.exec_streaming(&request, &mut |line| {
+                // The receiver only goes away when the caller stopped waiting; the command's
+                // result still comes back through the join handle.
+                let _ = tx.send(line);
+            })
+        });
+        Box::pin(traced(span, async move {
+            let run = tokio::spawn(run);
+            while let Some(line) = rx.recv().await {
+                on_line(line);
+            }
+            run.await.map_err(|e| SshError::Worker {
+                message: e.to_string(),
+            })?
+        }))
     }
 
     fn upload(&self, request: UploadRequest) -> BoxFuture<'_, Result<UploadReceipt, SshError>> {

@@ -11,8 +11,12 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::error::{SshError, tail};
+use super::lines::{LineSplitter, OutputLine, OutputStream};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a streaming exec hands each line of output as it arrives.
+pub type LineSink<'a> = &'a (dyn Fn(OutputLine) + Send + Sync);
 
 /// A remote command. The command line is logged and may appear in errors: pass secrets on stdin
 /// or in uploaded files, never in the command line.
@@ -157,6 +161,28 @@ pub trait Transport: Send + Sync {
 
     /// Runs a command to completion. A non-zero exit is not an error here; see `exec_checked`.
     fn exec(&self, request: ExecRequest) -> BoxFuture<'_, Result<ExecOutput, SshError>>;
+
+    /// Runs a command like [`Self::exec`], handing each complete line of its stdout and stderr
+    /// to `on_line` while it runs. This default hands them over when the command has ended, for
+    /// transports that cannot do better.
+    fn exec_streaming<'a>(
+        &'a self,
+        request: ExecRequest,
+        on_line: LineSink<'a>,
+    ) -> BoxFuture<'a, Result<ExecOutput, SshError>> {
+        Box::pin(async move {
+            let output = self.exec(request).await?;
+            for (stream, bytes) in [
+                (OutputStream::Stdout, &output.stdout),
+                (OutputStream::Stderr, &output.stderr),
+            ] {
+                let mut lines = LineSplitter::new(stream);
+                lines.push(bytes).into_iter().for_each(on_line);
+                lines.finish().into_iter().for_each(on_line);
+            }
+            Ok(output)
+        })
+    }
 
     /// Writes a file atomically: temp file in the target directory, fsync, chmod/chown, checksum
     /// check, rename, fsync of the directory, checksum of the final file. A reader sees the old

@@ -2,9 +2,9 @@
 //! and `compose down` on delete.
 
 use super::ComposeKind;
+use crate::config::model::DEFAULT_WAIT_TIMEOUT;
 use crate::providers::node::{
-    ComposeProject, ProgressEvent, bind_dirs, changed_services, ensure_bind_dirs, run_compose,
-    snapshot_release,
+    ComposeProject, bind_dirs, changed_services, ensure_bind_dirs, run_compose, snapshot_release,
 };
 use crate::providers::ssh::Transport;
 use crate::resources::ApplyContext;
@@ -38,9 +38,12 @@ impl NodeOps for ComposeKind {
         let address = &desired.address;
         let name = address.strip_prefix("compose.").unwrap_or(address);
         let node = attr_str(desired, "node")?;
+        let compose = cx.stack.compose(name);
         let project = ComposeProject {
             name: attr_str(desired, "project")?,
             directory: attr_str(desired, "directory")?,
+            // Read from the stack, not recorded: how long to wait is no property of what runs.
+            wait_timeout: compose.map_or(DEFAULT_WAIT_TIMEOUT, |c| c.wait_timeout),
         };
         let services = desired
             .attributes
@@ -58,7 +61,7 @@ impl NodeOps for ComposeKind {
         };
         let t = nodes.connect(cx, address, &node).await?;
 
-        if let Some(compose) = cx.stack.compose(name) {
+        if let Some(compose) = compose {
             let dirs = bind_dirs(compose);
             ensure_bind_dirs(&t, &dirs)
                 .await
@@ -78,13 +81,7 @@ impl NodeOps for ComposeKind {
             }
         }
 
-        let events = cx.events.clone();
-        let addr = address.clone();
-        let report = move |e: &ProgressEvent| {
-            if let Some(line) = e.summary() {
-                events.progress(&addr, line);
-            }
-        };
+        let report = |line: String| cx.events.progress(address, line);
         cx.events.progress(
             address,
             format!("compose up {} on {}", project.name, t.describe()),
@@ -145,15 +142,13 @@ impl NodeOps for ComposeKind {
             .get("destroy_volumes")
             .and_then(Json::as_bool)
             .unwrap_or(false);
-        let project = ComposeProject { name, directory };
-        let t = nodes.connect(cx, address, &node).await?;
-        let events = cx.events.clone();
-        let addr = address.to_string();
-        let report = move |e: &ProgressEvent| {
-            if let Some(line) = e.summary() {
-                events.progress(&addr, line);
-            }
+        let project = ComposeProject {
+            name,
+            directory,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
         };
+        let t = nodes.connect(cx, address, &node).await?;
+        let report = |line: String| cx.events.progress(address, line);
         cx.events.progress(
             address,
             format!(

@@ -88,11 +88,37 @@ pub(crate) fn node_error(address: &str, e: NodeError) -> ApplyError {
                     .into(),
             ),
         },
+        NodeError::ComposeNotHealthy {
+            target,
+            project,
+            services,
+            after_secs,
+        } => ApplyError::ComposeNotHealthy {
+            address: address.to_string(),
+            help: not_healthy_help(address, &project, &services),
+            services: services.join(", "),
+            project,
+            target,
+            after_secs,
+        },
         e => ApplyError::Node {
             address: address.to_string(),
             message: e.to_string(),
         },
     }
+}
+
+/// What to do when services never became healthy: read their logs on the host, then fix the
+/// service or give it more time.
+fn not_healthy_help(address: &str, project: &str, services: &[String]) -> String {
+    let logs: Vec<String> = services
+        .iter()
+        .map(|s| format!("`docker compose -p {project} logs {s}`"))
+        .collect();
+    format!(
+        "on the host, {} and `docker compose -p {project} ps -a` show why; fix the service or its health check, or raise `wait_timeout` in {address} if it only needs longer, then apply again",
+        logs.join(", ")
+    )
 }
 
 /// A state entry from desired attributes.
