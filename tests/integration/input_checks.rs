@@ -221,3 +221,25 @@ fn the_cli_refuses_expressions_from_var_and_the_environment() {
         }
     }
 }
+
+/// A compose project that would give up waiting before anything could start is refused at its
+/// `wait_timeout`; a positive one loads.
+#[test]
+fn a_zero_wait_timeout_is_refused_where_it_is_written() {
+    let with = |t: &str| {
+        BASE.replace(
+            "  directory = \"${var.deploy_root}/app\"\n",
+            &format!("  directory = \"${{var.deploy_root}}/app\"\n  wait_timeout = {t}\n"),
+        )
+    };
+    let loaded = load_with(&with("0"), &[]);
+    let found = errors(&loaded, "language::wait-timeout");
+    assert_eq!(found.len(), 1);
+    assert_eq!(at(&loaded, found[0]), "0");
+    let loaded = load_with(&with("90"), &[]);
+    assert!(
+        !loaded.diagnostics.has_errors(),
+        "{}",
+        diagnostic::render(&loaded.diagnostics, &loaded.source)
+    );
+}
