@@ -4,6 +4,7 @@
 
 mod apply;
 
+use crate::config::instance::block_address;
 use crate::plan::{Drift, DriftKind};
 use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
@@ -58,7 +59,7 @@ impl ResourceKind for ComposeKind {
                     .attr("project", c.project.clone())
                     .attr("directory", c.directory.value.clone())
                     .attr("destroy_volumes", c.destroy_volumes)
-                    .depends_on(format!("bootstrap.{}", c.on.value.name()));
+                    .depends_on(block_address("bootstrap", c.on.value.name()));
                 let mut services = Map::new();
                 for s in &c.services {
                     let hash = ctx
@@ -84,7 +85,7 @@ impl ResourceKind for ComposeKind {
                         .iter()
                         .filter(|f| f.apply_to.iter().any(|s| s.value == *server))
                     {
-                        d = d.depends_on(format!("firewall.{}", fw.name));
+                        d = d.depends_on(block_address("firewall", &fw.name));
                     }
                 }
                 d
