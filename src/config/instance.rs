@@ -82,6 +82,14 @@ pub fn strip_module_path(text: &str) -> (String, &str) {
     (prefix, rest)
 }
 
+/// The internal name of the block an address names: `module.m.server.x[0]` -> `m·x[0]`,
+/// `compose.llm` -> `llm`.
+pub fn block_name_of(address: &str) -> String {
+    let (module, rest) = strip_module_path(address);
+    let name = rest.split_once('.').map_or(rest, |(_, name)| name);
+    format!("{module}{name}")
+}
+
 /// The name of one instance of block `base`.
 pub fn instance_name(base: &str, key: &InstanceKey) -> String {
     format!("{base}{key}")

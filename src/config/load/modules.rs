@@ -75,7 +75,14 @@ pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
         outputs: &s.outputs,
         diags: &mut s.diags,
     };
-    callers.visit_body_mut(&mut body);
+    // Not in `moved` and `import`, whose addresses (`module.m.server.x`) are not outputs.
+    for mut st in body.iter_mut() {
+        if let Some(b) = st.as_block_mut()
+            && !matches!(b.ident.as_str(), "moved" | "import")
+        {
+            callers.visit_block_mut(b);
+        }
+    }
     if !locals.is_empty() {
         let mut block = Block::new(Ident::new("locals"));
         block.body = locals.into_iter().map(Structure::Attribute).collect();

@@ -120,7 +120,7 @@ impl NodeRead for ComposeKind {
         address: &str,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ApplyError> {
-        let name = address.strip_prefix("compose.").unwrap_or(address);
+        let name = &crate::config::instance::block_name_of(address);
         let jobs = cx.stack.compose(name).map(|c| c.jobs()).unwrap_or_default();
         Ok(observe_compose(report, docker_ok(report), r, &jobs))
     }

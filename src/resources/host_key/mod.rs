@@ -134,7 +134,7 @@ impl HostKeyState {
         };
         let cloud_init = fingerprint(node, cloud)?;
         let server_id = server.id.clone().unwrap_or_default();
-        let name = node.strip_prefix("server.").unwrap_or(node);
+        let name = &crate::config::instance::block_name_of(node);
         let recorded = cx
             .resource(&block_address(RECORDED_KIND, name))
             .filter(|r| attr(&r.attributes, "server_id") == Some(server_id.as_str()));

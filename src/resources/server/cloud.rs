@@ -328,7 +328,7 @@ impl CloudResource for ServerKind {
         }
 
         let block = block_name(&d.address);
-        let config = cx.stack.server(block).ok_or_else(|| {
+        let config = cx.stack.server(&block).ok_or_else(|| {
             crate::resources::cloud::attrs::precondition(
                 &d.address,
                 format!("the stack has no server \"{block}\""),
