@@ -66,3 +66,30 @@ async fn a_server_moves_into_a_module_without_being_recreated() {
     assert_eq!(list.trim(), "module.web.server.app");
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
+
+/// `state mv` into a module address, after the block moved into the module by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn state_mv_records_a_server_under_a_module_address() {
+    let ws = CloudWorkspace::start().await;
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nserver \"app\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n".to_string()
+    });
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    let before = ws.ids("servers").await;
+    write_module(&ws);
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nmodule \"web\" {\n  source = \"./modules/web\"\n  size   = \"cx23\"\n}\n".to_string()
+    });
+    CloudWorkspace::expect(
+        &ws.run(&["state", "mv", "server.app", "module.web.server.app"]).await,
+        0,
+    );
+    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
+    assert_eq!(list.trim(), "module.web.server.app");
+    let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    assert!(plan.contains("0 to add, 1 to change, 0 to destroy"), "{plan}");
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    assert_eq!(ws.ids("servers").await, before);
+    let names: Vec<_> = ws.list("servers").await.iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, ["mods-web--app"]);
+}
