@@ -295,7 +295,7 @@ impl Splicer {
             self.next_offset += file.text().len() + 1;
             let padded = format!("{}{}", " ".repeat(offset), file.text());
             match hcl_edit::parser::parse_body(&padded) {
-                Ok(b) => body.extend(b.into_iter()),
+                Ok(b) => body.extend(b),
                 Err(e) => {
                     let at = e.location().offset().saturating_sub(offset);
                     self.diags.push(
