@@ -11,6 +11,12 @@ const MODULE: &str = "variable \"size\" {\n  type = string\n}\n\nserver \"app\" 
 /// The stack: the module, and a server of its own labelled with the module's output.
 const STACK: &str = "stack \"mods\" {}\n\nmodule \"web\" {\n  source = \"./modules/web\"\n  size   = \"cx23\"\n}\n\nserver \"peer\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  labels      = { web = module.web.address }\n}\n";
 
+/// What `state list` prints, one address a line.
+async fn state_list(ws: &CloudWorkspace) -> Vec<String> {
+    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
+    list.lines().map(str::to_string).collect()
+}
+
 fn write_module(ws: &CloudWorkspace) {
     let dir = ws.dir.join("modules/web");
     std::fs::create_dir_all(&dir).expect("module dir");
@@ -36,11 +42,9 @@ async fn a_modules_server_is_addressed_under_the_module_and_its_output_flows_out
     assert_eq!(web["labels"]["sovstack.address"], "module.web.server.app");
     let peer = by_name("mods-peer");
     assert_eq!(peer["labels"]["web"], web["public_net"]["ipv4"]["ip"]);
-    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
     assert_eq!(
-        list.lines().collect::<Vec<_>>(),
-        ["module.web.server.app", "server.peer"],
-        "{list}"
+        state_list(&ws).await,
+        ["module.web.server.app", "server.peer"]
     );
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
@@ -62,8 +66,7 @@ async fn a_server_moves_into_a_module_without_being_recreated() {
     assert!(plan.contains("0 to add"), "{plan}");
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     assert_eq!(ws.ids("servers").await, before);
-    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
-    assert_eq!(list.trim(), "module.web.server.app");
+    assert_eq!(state_list(&ws).await, ["module.web.server.app"]);
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
 
@@ -81,15 +84,61 @@ async fn state_mv_records_a_server_under_a_module_address() {
         "stack \"mods\" {}\n\nmodule \"web\" {\n  source = \"./modules/web\"\n  size   = \"cx23\"\n}\n".to_string()
     });
     CloudWorkspace::expect(
-        &ws.run(&["state", "mv", "server.app", "module.web.server.app"]).await,
+        &ws.run(&["state", "mv", "server.app", "module.web.server.app"])
+            .await,
         0,
     );
-    let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
-    assert_eq!(list.trim(), "module.web.server.app");
+    assert_eq!(state_list(&ws).await, ["module.web.server.app"]);
     let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
-    assert!(plan.contains("0 to add, 1 to change, 0 to destroy"), "{plan}");
+    assert!(
+        plan.contains("0 to add, 1 to change, 0 to destroy"),
+        "{plan}"
+    );
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     assert_eq!(ws.ids("servers").await, before);
-    let names: Vec<_> = ws.list("servers").await.iter().map(|s| s["name"].clone()).collect();
+    let names: Vec<_> = ws
+        .list("servers")
+        .await
+        .iter()
+        .map(|s| s["name"].clone())
+        .collect();
     assert_eq!(names, ["mods-web--app"]);
+}
+
+/// A module calling a module: the inner server is `module.outer.module.web.server.app`, named
+/// after both modules, and its output flows out through the outer module.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_calling_a_module_is_applied_under_both_names() {
+    let ws = CloudWorkspace::start().await;
+    let outer = ws.dir.join("modules/outer");
+    std::fs::create_dir_all(outer.join("web")).expect("module dirs");
+    std::fs::write(outer.join("web/main.hcl"), MODULE).expect("inner module");
+    std::fs::write(
+        outer.join("main.hcl"),
+        "module \"web\" {\n  source = \"./web\"\n  size   = \"cx23\"\n}\n\noutput \"address\" {\n  value = module.web.address\n}\n",
+    )
+    .expect("outer module");
+    ws.edit_stack(|_| {
+        STACK
+            .replace("module \"web\"", "module \"outer\"")
+            .replace("./modules/web", "./modules/outer")
+            .replace("  size   = \"cx23\"\n", "")
+            .replace("module.web.address", "module.outer.address")
+    });
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    let servers = ws.list("servers").await;
+    let inner = servers
+        .iter()
+        .find(|s| s["name"] == "mods-outer--web--app")
+        .unwrap_or_else(|| panic!("no inner server in {servers:?}"));
+    let peer = servers
+        .iter()
+        .find(|s| s["name"] == "mods-peer")
+        .expect("the peer");
+    assert_eq!(peer["labels"]["web"], inner["public_net"]["ipv4"]["ip"]);
+    assert_eq!(
+        state_list(&ws).await,
+        ["module.outer.module.web.server.app", "server.peer"]
+    );
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }

@@ -7,7 +7,8 @@
 //! - `var.x` and `local.x` become locals `m·x` (an input is a local holding the caller's
 //!   expression, or the variable's default), and references to the module's blocks follow
 //!   their new names;
-//! - `output "o"` becomes local `m·o`, which the caller reads as `module.m.o`.
+//! - `output "o"` becomes local `m·o`, which the caller reads as `module.m.o`;
+//! - a `module "n"` inside `m` is spliced the same way with the prefix `m·n·`.
 //!
 //! The module's files are parsed at offsets past the end of the stack file (and of every file
 //! before them), so each span says which file it is in: [`Spliced::relocate`] moves a
@@ -59,7 +60,7 @@ pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
     for st in body.iter() {
         match st {
             Structure::Block(b) if b.ident.as_str() == "module" => {
-                if let Some(m) = s.module(b, base_dir) {
+                if let Some(m) = s.module(b, base_dir, "") {
                     for block in m.blocks {
                         out = out.block(block);
                     }
@@ -72,6 +73,7 @@ pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
     let mut body = out.build();
     // The caller reads outputs as `module.m.o`.
     let mut callers = CallerRefs {
+        prefix: String::new(),
         outputs: &s.outputs,
         diags: &mut s.diags,
     };
@@ -158,10 +160,14 @@ struct Input {
 const CALL_ARGUMENTS: &[&str] = &["source"];
 
 impl Splicer {
-    fn module(&mut self, call: &Block, base_dir: &Path) -> Option<Call> {
-        let (name, name_span) = call.labels.first().map(label)?;
+    /// Module call `call` of the stack (`prefix` "") or of module `m` (`prefix` "m·").
+    fn module(&mut self, call: &Block, base_dir: &Path, prefix: &str) -> Option<Call> {
+        let (short, name_span) = call.labels.first().map(label)?;
+        let name = format!("{prefix}{short}");
         let source = self.source(call)?;
-        let body = self.read_dir(&base_dir.join(source.trim_start_matches("./")), call)?;
+        let dir = base_dir.join(source.trim_start_matches("./"));
+        let body = self.read_dir(&dir, call)?;
+        let mut nested = Vec::new();
         let mut blocks = Vec::new();
         let mut inputs = Vec::new();
         let mut outputs = Vec::new();
@@ -171,13 +177,14 @@ impl Splicer {
                 "variable" => inputs.extend(input(b)),
                 "output" => outputs.extend(output(b)),
                 "locals" => own_locals.extend(super::syntax::attrs(&b.body).cloned()),
-                "module" | "stack" | "moved" | "import" => self.diags.push(
+                "module" => nested.push(b.clone()),
+                "stack" | "moved" | "import" => self.diags.push(
                     Diagnostic::error(
                         "language::module",
                         format!("a module may not hold a `{}` block", b.ident.as_str()),
                     )
                     .at(header_span(b))
-                    .help("modules hold variables, locals, outputs and resource blocks; move this block to the stack"),
+                    .help("modules hold variables, locals, outputs, modules and resource blocks; move this block to the stack"),
                 ),
                 _ => blocks.push(b.clone()),
             }
@@ -196,23 +203,48 @@ impl Splicer {
             locals: &local_names,
         };
         let mut locals = self.inputs(call, &name, &inputs, &mut rename);
+        let mut own = Vec::new();
         for mut a in own_locals {
             rename.visit_expr_mut(&mut a.value);
-            locals.push(local(&name, a.key.as_str(), a.value));
+            own.push(local(&name, a.key.as_str(), a.value));
         }
         for (o, mut value) in outputs.clone() {
             rename.visit_expr_mut(&mut value);
-            locals.push(local(&name, &o, value));
+            own.push(local(&name, &o, value));
         }
         for b in &mut blocks {
             rename_label(b, &name);
             rename.visit_body_mut(&mut b.body);
         }
+        // Modules this module calls: their inputs are in this module's scope.
+        let inner_prefix = format!("{name}{MODULE_SEPARATOR}");
+        let mut inner_blocks = Vec::new();
+        for mut c in nested {
+            rename.visit_body_mut(&mut c.body);
+            if let Some(m) = self.module(&c, &dir, &inner_prefix) {
+                inner_blocks.extend(m.blocks);
+                locals.extend(m.locals);
+            }
+        }
+        // `module.<inner>.<output>` in this module's own parts.
+        let mut callers = CallerRefs {
+            prefix: inner_prefix,
+            outputs: &self.outputs,
+            diags: &mut self.diags,
+        };
+        for b in &mut blocks {
+            callers.visit_block_mut(b);
+        }
+        for a in &mut own {
+            callers.visit_expr_mut(&mut a.value);
+        }
+        locals.extend(own);
+        blocks.extend(inner_blocks);
         if self.outputs.contains_key(&name) {
             self.diags.push(
                 Diagnostic::error(
                     "language::duplicate",
-                    format!("module `{name}` is declared twice"),
+                    format!("module `{short}` is declared twice"),
                 )
                 .at(name_span)
                 .help("give each module call its own name"),
@@ -333,7 +365,11 @@ impl Splicer {
                 self.diags.push(
                     Diagnostic::error(
                         "language::module-input",
-                        format!("module `{module}` has no input `{}`", a.key.as_str()),
+                        format!(
+                            "module `{}` has no input `{}`",
+                            shown(module),
+                            a.key.as_str()
+                        ),
                     )
                     .at(attr_span(a))
                     .help(help_for_unknown(
@@ -361,7 +397,7 @@ impl Splicer {
                         self.diags.push(
                             Diagnostic::error(
                                 "language::module-input",
-                                format!("module `{module}` needs input `{}`", i.name),
+                                format!("module `{}` needs input `{}`", shown(module), i.name),
                             )
                             .at(header_span(call))
                             .help(format!(
@@ -403,8 +439,9 @@ impl Splicer {
                 Diagnostic::error(
                     "language::module-input",
                     format!(
-                        "input `{}` of module `{module}` must be {}, {found}",
+                        "input `{}` of module `{}` must be {}, {found}",
                         i.name,
+                        shown(module),
                         ty.describe()
                     ),
                 )
@@ -428,6 +465,11 @@ fn input(b: &Block) -> Option<Input> {
 fn output(b: &Block) -> Option<(String, Expression)> {
     let (name, _) = b.labels.first().map(label)?;
     Some((name, find_attr(&b.body, "value")?.value.clone()))
+}
+
+/// A module's name as its caller wrote it (`inner` for `outer·inner`).
+fn shown(module: &str) -> &str {
+    module.rsplit(MODULE_SEPARATOR).next().unwrap_or(module)
 }
 
 /// The internal name of `name` in module `module`.
@@ -535,6 +577,8 @@ impl Rename<'_> {
 
 /// `module.m.o` in the caller becomes `local.m·o`; an unknown module or output is reported.
 struct CallerRefs<'a> {
+    /// The internal prefix of the caller's modules: "" in the stack, "m·" in module `m`.
+    prefix: String,
     outputs: &'a BTreeMap<String, Vec<String>>,
     diags: &'a mut Vec<Diagnostic>,
 }
@@ -572,8 +616,14 @@ impl CallerRefs<'_> {
             );
             return;
         };
-        let Some(outputs) = self.outputs.get(&module) else {
-            let names: Vec<&str> = self.outputs.keys().map(String::as_str).collect();
+        let path = format!("{}{module}", self.prefix);
+        let Some(outputs) = self.outputs.get(&path) else {
+            let names: Vec<&str> = self
+                .outputs
+                .keys()
+                .filter_map(|k| k.strip_prefix(self.prefix.as_str()))
+                .filter(|k| !k.contains(MODULE_SEPARATOR))
+                .collect();
             self.diags.push(
                 Diagnostic::error(
                     "language::undefined-reference",
@@ -606,7 +656,7 @@ impl CallerRefs<'_> {
         if let Some(op) = t.operators.first_mut()
             && let TraversalOperator::GetAttr(id) = op.value_mut()
         {
-            **id = Ident::new_unchecked(inner(&module, &output));
+            **id = Ident::new_unchecked(inner(&path, &output));
         }
     }
 }
@@ -724,6 +774,36 @@ mod tests {
         let span = d.span.clone().expect("located");
         assert_eq!(file.slice(&span).split_whitespace().next(), Some("imgae"));
         assert_eq!(file.line_col(span.start).0, 17);
+    }
+
+    /// A module calling a module: the inner module's blocks are `module.outer.module.db...`,
+    /// its inputs come from the outer module's scope, its outputs flow out through the outer.
+    #[test]
+    fn a_module_calls_a_module() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("outer/db")).expect("module dirs");
+        std::fs::write(dir.path().join("outer/db/main.hcl"), MODULE).expect("inner module");
+        std::fs::write(
+            dir.path().join("outer/main.hcl"),
+            "variable \"size\" {}\n\nmodule \"db\" {\n  source = \"./db\"\n  size   = var.size\n}\n\noutput \"address\" {\n  value = module.db.address\n}\n",
+        )
+        .expect("outer module");
+        let text = format!(
+            "stack \"s\" {{}}\n{KEY}module \"outer\" {{\n  source = \"./outer\"\n  size   = \"cx33\"\n}}\noutput \"o\" {{\n  value = module.outer.address\n}}\n"
+        );
+        let l = load_str("stack.hcl", &text, dir.path(), &LoadOptions::default());
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let db = stack
+            .server("outer\u{b7}db\u{b7}main")
+            .expect("the inner module's server");
+        assert_eq!(db.server_type.value, "cx33");
+        assert_eq!(
+            stack.outputs[0].value.value,
+            serde_json::json!(crate::config::value::after_apply(
+                "module.outer.module.db.server.main.ipv4_address"
+            ))
+        );
     }
 
     #[test]
