@@ -360,6 +360,17 @@ impl Splicer {
             .filter(|a| !CALL_ARGUMENTS.contains(&a.key.as_str()))
             .collect();
         for a in &given {
+            if matches!(a.key.as_str(), "count" | "for_each") {
+                self.diags.push(
+                    Diagnostic::error(
+                        "language::count-for-each",
+                        format!("`{}` on a module block is not supported yet", a.key.as_str()),
+                    )
+                    .at(attr_span(a))
+                    .help("call the module once per instance, each with its own name, or use `count`/`for_each` on the blocks inside it"),
+                );
+                continue;
+            }
             if !inputs.iter().any(|i| i.name == a.key.as_str()) {
                 let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
                 self.diags.push(
@@ -814,6 +825,16 @@ mod tests {
                 .iter()
                 .any(|d| d.code == "language::module-source")
         );
+        let (_d, l) = load_with(
+            MODULE,
+            "module \"db\" {\n  source = \"./db\"\n  size   = \"cx33\"\n  count  = 2\n}\n",
+        );
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::count-for-each")
+            .expect("reported");
+        assert_eq!(d.message, "`count` on a module block is not supported yet");
         let (_d, l) = load_with(
             &MODULE.replace("output \"address\"", "output \"addr\""),
             "module \"db\" {\n  source = \"./db\"\n  size   = \"cx33\"\n}\n",
