@@ -61,9 +61,9 @@ impl Evaluator {
                 obj.insert("name".to_string(), hcl::Value::from(name.clone()));
                 for attr in *attrs {
                     reference.clear();
-                    for part in [*kind, ".", name, ".", attr] {
-                        reference.push_str(part);
-                    }
+                    reference.push_str(&super::instance::block_address(kind, name));
+                    reference.push('.');
+                    reference.push_str(attr);
                     let v = match (kind, *attr) {
                         (&"host", "address") => host_addresses.get(name).cloned(),
                         _ => known.get(reference.as_str()).cloned(),

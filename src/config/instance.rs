@@ -33,6 +33,63 @@ impl InstanceKey {
     }
 }
 
+/// Joins a module's name and the name of a block inside it (`signoz·server`): an identifier
+/// character that no written name may hold (names are ASCII), so the block's name stays one
+/// identifier in references and never collides with a block of the stack.
+pub const MODULE_SEPARATOR: char = '\u{b7}';
+
+/// The address of block `name` of `kind` as users read it: `server.gpu`, and for a block
+/// inside module `m` (named `m·gpu`) Terraform's `module.m.server.gpu`.
+pub fn block_address(kind: &str, name: &str) -> String {
+    let (modules, base) = module_path(name);
+    let mut out = String::with_capacity(kind.len() + name.len() + 8 * modules.len() + 1);
+    for m in modules {
+        out.push_str("module.");
+        out.push_str(m);
+        out.push('.');
+    }
+    out.push_str(kind);
+    out.push('.');
+    out.push_str(base);
+    out
+}
+
+/// `m·n·gpu[0]` -> (`[m, n]`, `gpu[0]`).
+pub fn module_path(name: &str) -> (Vec<&str>, &str) {
+    let bracket = name.find('[').unwrap_or(name.len());
+    match name[..bracket].rfind(MODULE_SEPARATOR) {
+        Some(i) => (
+            name[..i].split(MODULE_SEPARATOR).collect(),
+            &name[i + MODULE_SEPARATOR.len_utf8()..],
+        ),
+        None => (Vec::new(), name),
+    }
+}
+
+/// `module.m.server.gpu...` -> (`m·`, `server.gpu...`): the module prefix of an internal
+/// name and the rest of the address.
+pub fn strip_module_path(text: &str) -> (String, &str) {
+    let mut prefix = String::new();
+    let mut rest = text;
+    while let Some(after) = rest.strip_prefix("module.") {
+        let Some((m, tail)) = after.split_once('.') else {
+            break;
+        };
+        prefix.push_str(m);
+        prefix.push(MODULE_SEPARATOR);
+        rest = tail;
+    }
+    (prefix, rest)
+}
+
+/// The internal name of the block an address names: `module.m.server.x[0]` -> `m·x[0]`,
+/// `compose.llm` -> `llm`.
+pub fn block_name_of(address: &str) -> String {
+    let (module, rest) = strip_module_path(address);
+    let name = rest.split_once('.').map_or(rest, |(_, name)| name);
+    format!("{module}{name}")
+}
+
 /// The name of one instance of block `base`.
 pub fn instance_name(base: &str, key: &InstanceKey) -> String {
     format!("{base}{key}")
@@ -58,6 +115,10 @@ pub fn resource_name(stack: &str, name: &str) -> String {
 /// A name without brackets, for what must be a host name or a compose project name:
 /// `gpu`, `gpu-0`, `gpu-fsn1-a` (what neither can hold turned into `-`).
 pub fn flat_name(name: &str) -> String {
+    // A module's blocks: `m--gpu` (two dashes, which a host name may hold).
+    if name.contains(MODULE_SEPARATOR) {
+        return flat_name(&name.replace(MODULE_SEPARATOR, "--"));
+    }
     let (base, key) = split(name);
     match key {
         None => name.to_string(),
@@ -95,5 +156,19 @@ mod tests {
         assert_eq!(resource_name("s", "gpu"), "s-gpu");
         assert_eq!(resource_name("s", "gpu[0]"), "s-gpu-0");
         assert_eq!(resource_name("s", "gpu[\"fsn1_a.x\"]"), "s-gpu-fsn1-a-x");
+        assert_eq!(resource_name("s", "m\u{b7}gpu[0]"), "s-m--gpu-0");
+    }
+
+    #[test]
+    fn blocks_inside_modules_have_terraforms_addresses() {
+        assert_eq!(block_address("server", "gpu"), "server.gpu");
+        assert_eq!(
+            block_address("server", "a\u{b7}b\u{b7}gpu[\"x.y\"]"),
+            "module.a.module.b.server.gpu[\"x.y\"]"
+        );
+        assert_eq!(
+            strip_module_path("module.a.module.b.server.gpu"),
+            ("a\u{b7}b\u{b7}".to_string(), "server.gpu")
+        );
     }
 }

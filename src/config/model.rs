@@ -6,6 +6,7 @@
 //! Every field a diagnostic may point at is `Spanned`.
 
 use super::source::{SourceFile, Span, Spanned};
+use crate::config::instance::block_address;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole stack.
@@ -355,8 +356,8 @@ impl Target {
     }
     pub fn address(&self) -> String {
         match self {
-            Target::Server(n) => format!("server.{n}"),
-            Target::Host(n) => format!("host.{n}"),
+            Target::Server(n) => block_address("server", n),
+            Target::Host(n) => block_address("host", n),
         }
     }
 }

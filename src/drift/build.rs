@@ -11,7 +11,8 @@ pub const UNDO_OR_ACCEPT: &str = "`sovstack apply` undoes it; `sovstack apply --
 
 /// The kind part of an address (`file` in `file.llm["compose.yaml"]`).
 fn kind_of(address: &str) -> &str {
-    address.split('.').next().unwrap_or(address)
+    let (_, in_module) = crate::config::instance::strip_module_path(address);
+    in_module.split('.').next().unwrap_or(in_module)
 }
 
 /// What lives in Hetzner Cloud is cloud; the rest lives on nodes.

@@ -139,7 +139,7 @@ pub fn fold(state: &StateFile, found: Refreshed, errors: Vec<RefreshError>) -> R
     }
     for o in found.orphans {
         drift.push(Drift {
-            address: o.address_label.clone().unwrap_or_else(|| format!("{}.{}", o.kind, o.name)),
+            address: o.address_label.clone().unwrap_or_else(|| crate::config::instance::block_address(&o.kind, &o.name)),
             kind: DriftKind::Orphan,
             changes: Vec::new(),
             message: Some(format!(

@@ -10,6 +10,7 @@ use super::{
     ArtifactBuilder, ArtifactKind, CLOUD_INIT_PATH, NewArtifact, RenderOptions, envfile, yaml,
 };
 use crate::config::Server;
+use crate::config::instance::block_address;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -70,7 +71,7 @@ pub(super) fn render(
     let body = serde_saphyr::to_string_with_options(&doc, yaml::block_options())
         .map_err(|e| RenderError::yaml(format!("cloud-init of server {}", s.name), e))?;
     b.build(NewArtifact {
-        node: format!("server.{}", s.name),
+        node: block_address("server", &s.name),
         remote_path: CLOUD_INIT_PATH.to_string(),
         kind: ArtifactKind::CloudInit,
         content: format!("#cloud-config\n{body}"),

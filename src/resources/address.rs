@@ -79,7 +79,9 @@ impl Address {
     /// (`server.gpu[0]`, `file.llm["a"]["compose.yaml"]`), which is part of the name.
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         let syntax = || AddressError::Syntax(text.to_string());
-        let (kind_name, rest) = text.split_once('.').ok_or_else(syntax)?;
+        // `module.m.server.x`: the block `m·x` (`config::instance::MODULE_SEPARATOR`).
+        let (module, text_in_module) = crate::config::instance::strip_module_path(text);
+        let (kind_name, rest) = text_in_module.split_once('.').ok_or_else(syntax)?;
         let kind = Kind::named(kind_name).ok_or_else(|| AddressError::UnknownKind {
             address: text.to_string(),
             kind: kind_name.to_string(),
@@ -110,6 +112,7 @@ impl Address {
             Some(instance) => crate::config::instance::instance_name(base, instance),
             None => base.to_string(),
         };
+        let name = format!("{module}{name}");
         Ok(Self { kind, name, key })
     }
 
@@ -121,7 +124,8 @@ impl Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind.name(), self.name)?;
+        let block = crate::config::instance::block_address(self.kind.name(), &self.name);
+        f.write_str(&block)?;
         match &self.key {
             None => Ok(()),
             Some(key) => write!(f, "{key}"),
@@ -149,6 +153,8 @@ mod tests {
             "firewall.edge[\"fsn1-a\"]",
             "file.llm[\"a\"][\"compose.yaml\"]",
             "server.gpu[2]",
+            "module.signoz.server.x",
+            "module.a.module.b.file.llm[\"compose.yaml\"]",
         ] {
             let a = Address::parse(text).unwrap();
             assert_eq!(a.to_string(), text);

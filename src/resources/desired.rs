@@ -2,6 +2,7 @@
 //! kind from the loaded stack and the rendered files.
 
 use super::file::NodeFile;
+use crate::config::instance::block_address;
 use crate::config::{Stack, value};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +26,7 @@ pub struct Desired {
 impl Desired {
     pub fn new(kind: &'static str, name: &str) -> Self {
         Self {
-            address: format!("{kind}.{name}"),
+            address: block_address(kind, name),
             kind,
             attributes: BTreeMap::new(),
             sensitive: BTreeMap::new(),
@@ -79,9 +80,10 @@ fn collect_unknown_addresses(v: &Json, out: &mut BTreeSet<String>) {
 
 /// `server.gpu.ipv4_address` -> `server.gpu`; variables and locals are not resources.
 fn address_of_reference(r: &str) -> Option<String> {
+    let (module, r) = crate::config::instance::strip_module_path(r);
     let mut parts = r.splitn(3, '.');
     let (kind, name) = (parts.next()?, parts.next()?);
-    (!matches!(kind, "var" | "local")).then(|| format!("{kind}.{name}"))
+    (!matches!(kind, "var" | "local")).then(|| block_address(kind, &format!("{module}{name}")))
 }
 
 /// What building desired resources needs beyond the stack.

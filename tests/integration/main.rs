@@ -19,6 +19,7 @@ mod hcloud_official;
 mod host_key;
 mod input_checks;
 mod instances;
+mod modules;
 mod node;
 mod node_kill;
 mod node_reach;

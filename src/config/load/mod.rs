@@ -19,6 +19,7 @@ mod infrastructure;
 mod limits;
 mod loader;
 mod locals;
+mod modules;
 mod moves;
 mod ports;
 mod readers;
@@ -118,20 +119,33 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
             };
         }
     };
+    // Modules first: their blocks may have `count` and `for_each` of their own.
+    let spliced = modules::has_modules(&body).then(|| modules::splice(&body, text.len(), base_dir));
+    let (body, combined) = match &spliced {
+        Some(m) => {
+            diags.extend(m.diagnostics.iter().cloned());
+            (m.body.clone(), m.combined(&source))
+        }
+        None => (body, source.clone()),
+    };
+    let source_for_load = &combined;
     let (body, empty) = if expand::has_instances(&body) {
         // What the counts and collections read is evaluated by a scratch run: its findings
         // are made again, once, by the run over the expanded file.
         let mut scratch = Diagnostics::new();
-        let ev = Loader::new(&source, &mut scratch, opts).variables_and_locals(&body);
+        let ev = Loader::new(source_for_load, &mut scratch, opts).variables_and_locals(&body);
         let expanded = expand::expand(&body, &ev);
         diags.extend(expanded.diagnostics);
         (expanded.body, expanded.empty)
     } else {
         (body, Vec::new())
     };
-    let mut loader = Loader::new(&source, &mut diags, opts);
+    let mut loader = Loader::new(source_for_load, &mut diags, opts);
     loader.no_instances = empty;
     let stack = loader.run(&body);
+    if let Some(m) = &spliced {
+        diags = diags.into_iter().map(|d| m.relocate(d)).collect();
+    }
     diags.sort();
     Loaded {
         source,

@@ -5,6 +5,7 @@ use super::loader::Loader;
 use super::syntax::{attrs, label};
 use crate::config::diagnostic::Diagnostic;
 use crate::config::eval::REFERENCEABLE;
+use crate::config::instance::block_address;
 use crate::config::model::DATA_KINDS;
 use crate::config::refs::{self, Reference};
 use crate::config::suggest::help_for_unknown;
@@ -41,7 +42,7 @@ impl Loader<'_> {
                     } else if let Some((kind, _)) = REFERENCEABLE.iter().find(|(k, _)| *k == r.root)
                     {
                         for name in self.instances_referred(kind, name, &r) {
-                            uses.blocks.insert(format!("{kind}.{name}"));
+                            uses.blocks.insert(block_address(kind, &name));
                             referenced.entry(*kind).or_default().insert(name);
                         }
                     }
@@ -289,7 +290,7 @@ fn exprs_by_owner(body: &Body) -> Vec<(Option<String>, Vec<&Expression>)> {
                 let owner = b
                     .labels
                     .first()
-                    .map(|l| format!("{}.{}", b.ident.as_str(), label(l).0));
+                    .map(|l| block_address(b.ident.as_str(), &label(l).0));
                 out.push((owner, exprs));
             }
         }

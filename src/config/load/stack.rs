@@ -61,7 +61,7 @@ impl ModelBuilder<'_, '_> {
             let Some((name, _)) = b.labels.first().map(label) else {
                 continue;
             };
-            let address = format!("{}.{name}", b.ident.as_str());
+            let address = crate::config::instance::block_address(b.ident.as_str(), &name);
             let mut uses = self.l.blocks_used_by(&address);
             uses.remove(&address);
             if !uses.is_empty() {

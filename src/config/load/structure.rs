@@ -41,7 +41,10 @@ impl Loader<'_> {
             };
             let kind: &'static str = schema.path;
             let (base, instance) = crate::config::instance::split(&name);
-            let shown = base.rsplit('.').next().unwrap_or(base);
+            let shown = base
+                .rsplit(['.', crate::config::instance::MODULE_SEPARATOR])
+                .next()
+                .unwrap_or(base);
             if !valid_name(shown) {
                 let d = Diagnostic::error(
                     "language::invalid-name",

@@ -259,7 +259,7 @@ impl Loader<'_> {
     }
 }
 
-fn parse_type(e: &Expression) -> Option<VarType> {
+pub(super) fn parse_type(e: &Expression) -> Option<VarType> {
     match e {
         Expression::Variable(v) => match v.as_str() {
             "string" => Some(VarType::String),
@@ -285,7 +285,7 @@ fn parse_type(e: &Expression) -> Option<VarType> {
     }
 }
 
-fn check_type(v: &Json, ty: VarType) -> Result<(), String> {
+pub(super) fn check_type(v: &Json, ty: VarType) -> Result<(), String> {
     let ok = match ty {
         VarType::String => v.is_string(),
         VarType::Number => v.is_number(),

@@ -6,6 +6,7 @@
 mod apply;
 mod wants;
 
+use crate::config::instance::block_address;
 use crate::plan::{Drift, DriftKind};
 use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
@@ -75,14 +76,14 @@ impl ResourceKind for BootstrapKind {
                 // Volumes are attached, and the host key is the server's own, before anything
                 // is installed on a server.
                 if let Target::Server(name) = &t {
-                    d = d.depends_on(format!("host_key.{name}"));
+                    d = d.depends_on(block_address("host_key", name));
                     for v in ctx
                         .stack
                         .volumes
                         .iter()
                         .filter(|v| v.server.as_ref().is_some_and(|s| s.value == *name))
                     {
-                        d = d.depends_on(format!("volume.{}", v.name));
+                        d = d.depends_on(block_address("volume", &v.name));
                     }
                 }
                 d

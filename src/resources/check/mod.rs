@@ -4,6 +4,7 @@
 
 mod apply;
 
+use crate::config::instance::block_address;
 use crate::resources::node::prior_str;
 use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::{ApplyContext, Facts, InPlace, Operate, Read};
@@ -50,7 +51,7 @@ impl ResourceKind for CheckKind {
                     .attr("spec", spec)
                     .attr("within", c.within.clone())
                     .attr("project_inputs", hex::encode(h.finalize()))
-                    .depends_on(format!("compose.{}", c.compose.value))
+                    .depends_on(block_address("compose", &c.compose.value))
             })
             .collect()
     }

@@ -184,8 +184,8 @@ pub(crate) fn labels_json(labels: &Labels) -> Json {
 }
 
 /// The block name of an address: `server.app` -> `app`.
-pub(crate) fn block_name(address: &str) -> &str {
-    address.split_once('.').map_or(address, |(_, name)| name)
+pub(crate) fn block_name(address: &str) -> String {
+    crate::config::instance::block_name_of(address)
 }
 
 /// The provider id recorded for `address`, as the API's integer id.

@@ -1,5 +1,6 @@
 //! cloud-init user data for one server, carrying the host key generated for it.
 
+use crate::config::instance::block_address;
 use crate::config::{Server, Stack};
 use crate::providers::ssh::GeneratedHostKey;
 use crate::render::{ArtifactKind, HostKeyPair, RenderOptions, render_stack};
@@ -31,11 +32,13 @@ pub(crate) fn render(
     let artifacts = render_stack(&stack, &opts)?;
     artifacts
         .into_iter()
-        .find(|a| a.kind == ArtifactKind::CloudInit && a.node == format!("server.{}", server.name))
+        .find(|a| {
+            a.kind == ArtifactKind::CloudInit && a.node == block_address("server", &server.name)
+        })
         .map(|a| String::from_utf8_lossy(&a.content).into_owned())
         .ok_or_else(|| {
             super::attrs::precondition(
-                &format!("server.{}", server.name),
+                &block_address("server", &server.name),
                 "the renderer produced no cloud-init for this server",
             )
         })

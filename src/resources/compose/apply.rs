@@ -36,7 +36,7 @@ impl NodeOps for ComposeKind {
             changed,
         } = op;
         let address = &desired.address;
-        let name = address.strip_prefix("compose.").unwrap_or(address);
+        let name = &crate::config::instance::block_name_of(address);
         let node = attr_str(desired, "node")?;
         let compose = cx.stack.compose(name);
         let project = ComposeProject {

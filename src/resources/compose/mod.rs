@@ -4,6 +4,7 @@
 
 mod apply;
 
+use crate::config::instance::block_address;
 use crate::plan::{Drift, DriftKind};
 use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
@@ -58,7 +59,7 @@ impl ResourceKind for ComposeKind {
                     .attr("project", c.project.clone())
                     .attr("directory", c.directory.value.clone())
                     .attr("destroy_volumes", c.destroy_volumes)
-                    .depends_on(format!("bootstrap.{}", c.on.value.name()));
+                    .depends_on(block_address("bootstrap", c.on.value.name()));
                 let mut services = Map::new();
                 for s in &c.services {
                     let hash = ctx
@@ -84,7 +85,7 @@ impl ResourceKind for ComposeKind {
                         .iter()
                         .filter(|f| f.apply_to.iter().any(|s| s.value == *server))
                     {
-                        d = d.depends_on(format!("firewall.{}", fw.name));
+                        d = d.depends_on(block_address("firewall", &fw.name));
                     }
                 }
                 d
@@ -119,7 +120,7 @@ impl NodeRead for ComposeKind {
         address: &str,
         r: &ResourceState,
     ) -> Result<Option<Observed>, ApplyError> {
-        let name = address.strip_prefix("compose.").unwrap_or(address);
+        let name = &crate::config::instance::block_name_of(address);
         let jobs = cx.stack.compose(name).map(|c| c.jobs()).unwrap_or_default();
         Ok(observe_compose(report, docker_ok(report), r, &jobs))
     }

@@ -4,6 +4,7 @@
 
 mod apply;
 
+use crate::config::instance::block_address;
 use crate::plan::{Drift, DriftKind};
 use crate::providers::node::ProbeReport;
 use crate::providers::ssh::Transport;
@@ -102,7 +103,7 @@ impl ResourceKind for FileKind {
                     .attr("path", f.remote_path.clone())
                     .attr("mode", format!("{:04o}", f.mode))
                     .attr("owner", f.owner.clone().map_or(Json::Null, Json::String))
-                    .depends_on(format!("bootstrap.{node_name}"));
+                    .depends_on(block_address("bootstrap", node_name));
                 match &f.content {
                     FileContent::Plain(text) if !f.unknowns.is_empty() => {
                         // The text shows placeholders; the real hash exists only after apply.

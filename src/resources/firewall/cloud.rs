@@ -2,6 +2,7 @@
 //! `apply_to_resources` / `remove_from_resources`, rename/relabel, delete (removed from
 //! everything first, as the API requires).
 
+use crate::config::instance::block_address;
 use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
@@ -53,7 +54,7 @@ pub(super) fn applied_servers(f: &Firewall) -> BTreeSet<ServerId> {
 fn desired_servers(cx: &ApplyContext, a: &Attrs) -> Result<BTreeSet<ServerId>, ApplyError> {
     a.strings("apply_to")?
         .iter()
-        .map(|name| dependency_id(cx, &a.address, &format!("server.{name}")).map(ServerId))
+        .map(|name| dependency_id(cx, &a.address, &block_address("server", name)).map(ServerId))
         .collect()
 }
 

@@ -5,6 +5,7 @@ mod cloud;
 mod policy;
 
 use crate::config::Stack;
+use crate::config::instance::block_address;
 use crate::config::{Direction, FirewallRule};
 use crate::resources::PolicyFinding;
 use crate::resources::cloud::Cloud;
@@ -53,7 +54,7 @@ impl ResourceKind for FirewallKind {
                 let mut servers: Vec<String> = f.apply_to.iter().map(|s| s.value.clone()).collect();
                 servers.sort();
                 for s in &servers {
-                    d = d.depends_on(format!("server.{s}"));
+                    d = d.depends_on(block_address("server", s));
                 }
                 let rules: Vec<Json> = f.rules.iter().map(rule_json).collect();
                 d.attr(

@@ -13,6 +13,7 @@ mod rotate;
 pub use rotate::{CloudInitLayout, ROTATE_SCRIPT, Rotation, STEPS, Staged};
 
 use crate::config::Target;
+use crate::config::instance::block_address;
 use crate::providers::ssh::{HostKeyFingerprint, HostKeyPolicy};
 use crate::resources::node::reach::fingerprint;
 use crate::resources::node::{NodeOps, NodeProvider, NodeRead, OnNode, attr_str};
@@ -65,8 +66,8 @@ impl ResourceKind for HostKeyKind {
             .into_iter()
             .map(|n| {
                 Desired::new(RECORDED_KIND, n)
-                    .attr("node", format!("server.{n}"))
-                    .depends_on(format!("server.{n}"))
+                    .attr("node", block_address("server", n))
+                    .depends_on(block_address("server", n))
             })
             .collect()
     }
@@ -133,9 +134,9 @@ impl HostKeyState {
         };
         let cloud_init = fingerprint(node, cloud)?;
         let server_id = server.id.clone().unwrap_or_default();
-        let name = node.strip_prefix("server.").unwrap_or(node);
+        let name = &crate::config::instance::block_name_of(node);
         let recorded = cx
-            .resource(&format!("{RECORDED_KIND}.{name}"))
+            .resource(&block_address(RECORDED_KIND, name))
             .filter(|r| attr(&r.attributes, "server_id") == Some(server_id.as_str()));
         let Some(r) = recorded else {
             return Ok(Some(Self {

@@ -1,6 +1,7 @@
 //! `server`: create with a generated host key, rename/relabel, change type (off, change, on),
 //! delete. Volumes and firewalls attach themselves (`volume.server`, `firewall.apply_to`).
 
+use crate::config::instance::block_address;
 use serde_json::Value as Json;
 
 use super::ServerKind;
@@ -327,7 +328,7 @@ impl CloudResource for ServerKind {
         }
 
         let block = block_name(&d.address);
-        let config = cx.stack.server(block).ok_or_else(|| {
+        let config = cx.stack.server(&block).ok_or_else(|| {
             crate::resources::cloud::attrs::precondition(
                 &d.address,
                 format!("the stack has no server \"{block}\""),
@@ -335,7 +336,7 @@ impl CloudResource for ServerKind {
         })?;
         let mut ssh_keys = Vec::new();
         for k in &config.ssh_keys {
-            let id = dependency_id(cx, &d.address, &format!("ssh_key.{}", k.value))?;
+            let id = dependency_id(cx, &d.address, &block_address("ssh_key", &k.value))?;
             ssh_keys.push(id.to_string());
         }
         for k in &config.data_ssh_keys {

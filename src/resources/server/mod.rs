@@ -4,6 +4,7 @@
 mod cloud;
 mod node;
 
+use crate::config::instance::block_address;
 use crate::config::value;
 use crate::resources::cloud::Cloud;
 use crate::resources::node::NodeHost;
@@ -71,7 +72,7 @@ impl ResourceKind for ServerKind {
                     .collect();
                 ssh_keys.extend(s.data_ssh_keys.iter().map(|k| data_key_name(ctx, &k.value)));
                 for k in &s.ssh_keys {
-                    d = d.depends_on(format!("ssh_key.{}", k.value));
+                    d = d.depends_on(block_address("ssh_key", &k.value));
                 }
                 // The host key is generated at create time and is not part of this hash: what
                 // is hashed is everything else cloud-init is told, so changing it replaces.

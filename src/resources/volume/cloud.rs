@@ -1,6 +1,7 @@
 //! `volume`: create (next to its server, attached), grow, move between servers (detach, attach),
 //! rename/relabel, delete (detaching first). Volumes never shrink.
 
+use crate::config::instance::block_address;
 use serde_json::Value as Json;
 
 use super::VolumeKind;
@@ -22,7 +23,7 @@ use crate::state::ResourceState;
 /// The server the volume should be attached to, by its recorded id.
 fn desired_server(cx: &ApplyContext, a: &Attrs) -> Result<Option<ServerId>, ApplyError> {
     a.opt_str("server")
-        .map(|name| dependency_id(cx, &a.address, &format!("server.{name}")).map(ServerId))
+        .map(|name| dependency_id(cx, &a.address, &block_address("server", name)).map(ServerId))
         .transpose()
 }
 

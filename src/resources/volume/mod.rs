@@ -3,6 +3,7 @@
 
 mod cloud;
 
+use crate::config::instance::block_address;
 use crate::resources::cloud::Cloud;
 use crate::resources::{
     Desired, DesiredContext, Facts, InPlace, Operate, Read, ResourceKind, labels_json,
@@ -51,7 +52,7 @@ impl ResourceKind for VolumeKind {
                         .map(|l| (*l).to_string())
                 });
                 if let Some(s) = &server {
-                    d = d.depends_on(format!("server.{s}"));
+                    d = d.depends_on(block_address("server", s));
                 }
                 d.attr(
                     "name",
