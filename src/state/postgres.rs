@@ -28,6 +28,11 @@ use super::pg_conn::{PgSettings, Target};
 use super::snapshot;
 
 const LOCK_POLL: Duration = Duration::from_millis(100);
+/// How long a lock whose holder has written no info is waited for, whatever the timeout: such a
+/// holder is a session just starting (its info follows at once) or one whose process has just
+/// ended (the server releases its locks once it notices the closed connection). A moment tells
+/// which, so a run right after another is not refused by the first one's departing session.
+const LOCK_SETTLE: Duration = Duration::from_secs(3);
 /// Key of the transaction lock that serializes table creation.
 const DDL_LOCK_KEY: i64 = 0x736f_7673_7461_636b; // "sovstack"
 
@@ -352,7 +357,8 @@ impl StateBackend for PgBackend {
     async fn lock(&self, operation: &str, timeout: Duration) -> Result<PgWriter, StateError> {
         let (client, task) = self.connect().await?;
         let key = self.lock_key();
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         loop {
             let got: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
@@ -363,21 +369,21 @@ impl StateBackend for PgBackend {
                 break;
             }
             let holder = self.holder_info(&client).await?;
-            if timeout.is_zero() {
+            let settling = holder.is_none() && started.elapsed() < LOCK_SETTLE;
+            if !settling && timeout.is_zero() {
                 return Err(StateError::LockHeld {
                     location: self.location(),
                     holder,
                 });
             }
-            if Instant::now() >= deadline {
+            if !settling && Instant::now() >= deadline {
                 return Err(StateError::LockTimeout {
                     location: self.location(),
                     waited: timeout,
                     holder,
                 });
             }
-            tokio::time::sleep(LOCK_POLL.min(deadline.saturating_duration_since(Instant::now())))
-                .await;
+            tokio::time::sleep(LOCK_POLL).await;
         }
         let info = LockInfo::for_current_process(operation);
         let info_json = serde_json::to_string(&info).map_err(StateError::Encode)?;
