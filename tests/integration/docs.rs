@@ -204,3 +204,20 @@ fn the_whole_stack_example_loads_and_validates_cleanly() {
         diagnostic::render(&diags, &loaded.source)
     );
 }
+
+/// The README's main command is a bare `cargo run -- plan`; the workspace also builds the test
+/// stand-ins' binaries, so without `default-run` cargo would not know which one to run.
+#[test]
+fn the_readme_main_command_runs_sovstack() {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README");
+    assert!(readme.contains("cargo run --locked -- plan"), "README");
+    let manifest = std::fs::read_to_string(repo("Cargo.toml")).expect("Cargo.toml");
+    let package = manifest
+        .split("\n[")
+        .next()
+        .expect("the [package] table comes first");
+    assert!(
+        package.contains("default-run = \"sovstack\""),
+        "[package] needs default-run = \"sovstack\""
+    );
+}
