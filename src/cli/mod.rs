@@ -187,14 +187,17 @@ fn build_runtime(
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
 }
 
+/// The state as recorded and the stack prepared against it.
+type ReadAndPrepared = (
+    crate::engine::prepare::ReadState,
+    crate::engine::prepare::Prepared,
+);
+
 /// The state as recorded and the stack prepared against it, with what either warns of shown.
 fn read_and_prepare(
     ws: &Workspace,
     rt: &tokio::runtime::Runtime,
-) -> miette::Result<(
-    crate::engine::prepare::ReadState,
-    crate::engine::prepare::Prepared,
-)> {
+) -> miette::Result<ReadAndPrepared> {
     let read = rt.block_on(crate::engine::prepare::read_state(ws))?;
     prepare_read(ws, read)
 }
@@ -203,12 +206,9 @@ fn read_and_prepare(
 fn prepare_read(
     ws: &Workspace,
     read: crate::engine::prepare::ReadState,
-) -> miette::Result<(
-    crate::engine::prepare::ReadState,
-    crate::engine::prepare::Prepared,
-)> {
+) -> miette::Result<ReadAndPrepared> {
     state_cmd::show_state_warnings(&read.warnings);
-    let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
+    let (read, prepared) = prepare_quietly(ws, read)?;
     validate::show_warnings(&prepared.warnings);
     Ok((read, prepared))
 }
@@ -218,11 +218,16 @@ fn prepare_read(
 fn read_and_prepare_unshown(
     ws: &Workspace,
     rt: &tokio::runtime::Runtime,
-) -> miette::Result<(
-    crate::engine::prepare::ReadState,
-    crate::engine::prepare::Prepared,
-)> {
+) -> miette::Result<ReadAndPrepared> {
     let read = rt.block_on(crate::engine::prepare::read_state(ws))?;
+    prepare_quietly(ws, read)
+}
+
+/// The stack prepared against a state already read, nothing shown.
+fn prepare_quietly(
+    ws: &Workspace,
+    read: crate::engine::prepare::ReadState,
+) -> miette::Result<ReadAndPrepared> {
     let prepared = crate::engine::prepare::prepare(ws, read.state.as_ref(), read.hasher.as_ref())?;
     Ok((read, prepared))
 }
