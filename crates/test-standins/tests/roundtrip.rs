@@ -99,6 +99,8 @@ fn a_traced_completion_reaches_the_audit_file() {
             "Qwen/Qwen2.5-1.5B-Instruct",
             "--served-model-name",
             "qwen",
+            "--gpu-memory-utilization",
+            "0.85",
             "--otlp-traces-endpoint",
             &endpoint,
             "--host",
@@ -178,13 +180,23 @@ fn both_refuse_what_the_real_ones_refuse() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least one pipeline"));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_vllm"))
-        .args(["serve", "m", "--tensor-parallel-size", "2"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("unrecognized arguments: --tensor-parallel-size 2")
-    );
+    for (args, said) in [
+        (
+            ["--tensor-parallel-size", "2"],
+            "unrecognized arguments: --tensor-parallel-size 2",
+        ),
+        (
+            ["--gpu-memory-utilization", "most"],
+            "argument --gpu-memory-utilization: invalid float value: 'most'",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vllm"))
+            .args(["serve", "m"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{stderr}");
+    }
 }

@@ -74,6 +74,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                     usage_error(&format!("argument --max-model-len: invalid value: '{v}'"))
                 })?);
             }
+            // Read and checked as vLLM's parser does; no GPU memory is reserved.
+            "--gpu-memory-utilization" => {
+                let v = value()?;
+                v.parse::<f64>().map_err(|_| {
+                    usage_error(&format!(
+                        "argument --gpu-memory-utilization: invalid float value: '{v}'"
+                    ))
+                })?;
+            }
             "--otlp-traces-endpoint" => args.otlp_traces_endpoint = Some(value()?),
             "--host" => args.host = value()?,
             "--port" => {
