@@ -9,6 +9,7 @@ use sovstack::providers::ssh::{
 };
 use tokio::time::Instant;
 
+use crate::harness::agent::Agent;
 use crate::harness::sshd::{Sshd, fingerprint_by_ssh_keygen};
 
 fn options() -> SshOptions {
@@ -526,10 +527,11 @@ async fn wait_for_sshd_returns_the_banner_of_a_live_server() {
 #[tokio::test]
 async fn agent_authentication_uses_the_agents_keys() {
     let Some(sshd) = Sshd::start() else { return };
-    let Some(agent) = Agent::start() else {
+    if which("ssh-agent").is_none() {
         eprintln!("=== SKIPPED: ssh-agent is missing ===");
         return;
-    };
+    }
+    let agent = Agent::start();
     let mut endpoint = sshd.pinned_endpoint();
     endpoint.auth = SshAuth::Agent {
         socket: Some(agent.socket.clone()),
@@ -622,61 +624,6 @@ impl Drop for ClosedPort {
         unsafe {
             libc::close(self.fd);
         }
-    }
-}
-
-/// A real ssh-agent on a private socket, killed on drop.
-struct Agent {
-    child: std::process::Child,
-    socket: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    fn start() -> Option<Agent> {
-        which("ssh-agent")?;
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        let child = std::process::Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "ssh-agent did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(Agent {
-            child,
-            socket,
-            _dir: dir,
-        })
-    }
-
-    fn add(&self, key: &std::path::Path) {
-        let out = std::process::Command::new("ssh-add")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &self.socket)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -23,6 +23,7 @@
 //! Nodes are reached the way the stack says, on port 22 of their own addresses, inside their
 //! own network namespaces, with the operator key in an ssh-agent this test starts.
 
+use crate::harness::agent::{Agent, OperatorKey};
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::dockerd::EngineOptions;
 use crate::harness::file_server::FileServer;
@@ -36,9 +37,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 const TOKEN: &str = "stack-e2e-token-never-printed";
 const CANARY: &str = "canary-jwt-9f3c2e71-must-stay-on-the-node";
@@ -226,63 +226,6 @@ fn with_machine_limits(stack: &str) -> String {
     }
 }
 
-/// An ssh-agent of our own holding the harness client keys, like an operator's agent.
-struct Agent {
-    child: Child,
-    _dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start() -> Agent {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        let child = Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ssh-agent");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "ssh-agent did not create its socket"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Agent {
-            child,
-            _dir: dir,
-            socket,
-        }
-    }
-
-    fn add(&self, key: &Path) {
-        let out = Command::new("ssh-add")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &self.socket)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ssh-add");
-        assert!(
-            out.status.success(),
-            "ssh-add: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Lets the nodes tell the sandbox that `compose down` is about to run, so the sandbox's request
 /// log orders node commands and API calls on one sequence, with no clocks involved. The nodes'
 /// `docker` is a wrapper that, for `down`, first sends a request to a unix socket (reachable
@@ -352,34 +295,6 @@ fn relay(conn: std::os::unix::net::UnixStream, sandbox: &OnceLock<String>) -> st
     api.read_to_end(&mut ignored)?;
     let mut out = conn;
     out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-}
-
-/// The operator's key pair (what `ssh_key.admin` stands for): every node authorizes it, the
-/// agent holds it.
-struct OperatorKey {
-    _dir: tempfile::TempDir,
-    private: PathBuf,
-    public: String,
-}
-
-impl OperatorKey {
-    fn generate() -> OperatorKey {
-        let dir = tempfile::tempdir().unwrap();
-        let private = dir.path().join("operator");
-        let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f"])
-            .arg(&private)
-            .stdin(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let public = fs::read_to_string(private.with_extension("pub")).unwrap();
-        OperatorKey {
-            _dir: dir,
-            private,
-            public,
-        }
-    }
 }
 
 /// The server's sshd, started by the sandbox's boot hook with the host key from the user data,

@@ -1,6 +1,7 @@
 //! Shared test harness: paths, the sovstack binary, temporary workspaces, real servers, and
 //! test hosts with real Docker Engines (see README.md beside this file).
 
+pub mod agent;
 pub mod audit;
 pub mod cli;
 pub mod cloud;
