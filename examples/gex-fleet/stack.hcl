@@ -22,12 +22,28 @@ variable "otlp_ingest" {
   description = "OTLP/gRPC ingest of the SigNoz collector, reachable over the vSwitch."
 }
 
+variable "deploy_root" {
+  type        = string
+  default     = "/opt/sovstack"
+  description = "Directory on each machine under which its compose project lives."
+}
+
+variable "docker_minimum" {
+  type        = string
+  default     = "25.0.2"
+  description = "The oldest Docker Engine bootstrap accepts as installed: sovstack's own minimum. Lower it only for a distribution's engine carrying the fixes as backports (Debian 12's docker.io 20.10.24+dfsg1)."
+}
+
 host "gpu" {
   for_each = var.gex
   address  = each.value.address
   host_key = each.value.host_key
   location = "fsn1"
   gpus     = 1
+
+  bootstrap {
+    docker_minimum = var.docker_minimum
+  }
 
   ssh {
     user = "root"
@@ -90,8 +106,9 @@ collector "sidecar" {
 
 compose "llm" {
   for_each = var.gex
-  on       = host.gpu[each.key]
-  volumes  = ["hf-cache"]
+  on        = host.gpu[each.key]
+  directory = "${var.deploy_root}/llm-${each.key}"
+  volumes   = ["hf-cache"]
 
   # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
   logging {

@@ -13,6 +13,7 @@ mod compose_wait;
 mod docker_host;
 mod docs;
 mod drift;
+mod fleet_e2e;
 mod harness;
 mod hcloud_client;
 mod hcloud_official;

@@ -1,0 +1,363 @@
+//! `examples/gex-fleet` applied end to end through the real binary, with the example's own stack
+//! file, against four test hosts (network namespaces with their own sshd and Docker Engine, the
+//! engine with the NVIDIA runtime stand-in, as on a GEX44; see the harness README).
+//!
+//! The test hosts' addresses and host keys reach the example through a variable file
+//! (`--var-file`), as an operator's would: the example is not edited. What the test sets besides
+//! `gex` is what a test machine differs in, each a variable of the example with the real default:
+//! `docker_minimum` (Debian's engine 20.10, fixes backported), `deploy_root` (the hosts share
+//! this machine's file system, so each test has its own directory) and `otlp_ingest` (see
+//! [`SIGNOZ_INGEST`]).
+//!
+//! Per host: vLLM and its collector sidecar running (vLLM healthy, by the real `docker
+//! inspect`), both checks passing, and the traced request's span found in the audit file of that
+//! host's sidecar and no other. Then the plan is empty; a second variable file without one key
+//! destroys exactly that machine's instances (its compose project gone from its host, every
+//! other host's containers the same); the first file alone adds it again.
+//!
+//! Not covered: the span's way on to SigNoz. The collector stand-in accepts `otlp_grpc`
+//! exporters and drops what they get (harness README), so nothing leaves a host for the ingest.
+
+use crate::harness::agent::{Agent, OperatorKey};
+use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
+use crate::harness::cli::{copy_stack_dir, repo_root};
+use crate::harness::dockerd::EngineOptions;
+use crate::harness::sshd::Sshd;
+use crate::harness::test_host::DockerHost;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+/// The machines, as the example's map names them.
+const KEYS: [&str; 4] = ["gex-a", "gex-b", "gex-c", "gex-d"];
+/// The machine the test removes from the map and adds again.
+const REMOVED: &str = "gex-c";
+
+/// Where the sidecars export to: an address in the test range that no namespace has, so a
+/// connection fails at once and nothing leaves the machine (today nothing is sent at all).
+const SIGNOZ_INGEST: &str = "10.251.0.1:4317";
+
+/// Every address and name the assertions use, in one place: when the example moves to the
+/// shipped modules (`module "llm" { for_each = var.gex ... }`), only these change.
+mod example {
+    pub const DIR: &str = "examples/gex-fleet";
+    pub const VLLM_SERVICE: &str = "vllm";
+    pub const SIDECAR_SERVICE: &str = "otel-collector";
+    /// The `service.name` vLLM's spans carry.
+    pub const VLLM_OTEL_NAME: &str = "vllm";
+    /// The audit file, relative to the project directory.
+    pub const AUDIT_FILE: &str = "audit/spans.jsonl";
+
+    pub fn compose(key: &str) -> String {
+        format!("compose.llm[\"{key}\"]")
+    }
+
+    /// The compose project on the machine (`-p`).
+    pub fn project(key: &str) -> String {
+        format!("llm-{key}")
+    }
+
+    /// The project directory under `deploy_root`.
+    pub fn directory(deploy_root: &std::path::Path, key: &str) -> std::path::PathBuf {
+        deploy_root.join(project(key))
+    }
+
+    pub fn health_check(key: &str) -> String {
+        format!("check.vllm[\"{key}\"]")
+    }
+
+    pub fn roundtrip_check(key: &str) -> String {
+        format!("check.audit[\"{key}\"]")
+    }
+
+    /// Whether a state address belongs to machine `key`.
+    pub fn is_instance_of(address: &str, key: &str) -> bool {
+        address.contains(&format!("[\"{key}\"]"))
+    }
+}
+
+/// One machine of the fleet: a test host and its sshd, which admits the operator's key.
+struct Machine {
+    key: &'static str,
+    sshd: Sshd,
+    host: DockerHost,
+}
+
+struct Fleet {
+    /// Before the hosts: each sshd stops before its namespace goes.
+    machines: Vec<Machine>,
+    agent: Agent,
+    _operator: OperatorKey,
+    workspace: tempfile::TempDir,
+    deploy: tempfile::TempDir,
+}
+
+/// A GEX44 with the NVIDIA Container Toolkit installed: bootstrap installs nothing.
+const NVIDIA_CTK: &str = "#!/bin/sh\necho 'NVIDIA Container Toolkit CLI version 1.20.1'\n";
+
+fn start_fleet() -> Option<Fleet> {
+    let started = Instant::now();
+    let operator = OperatorKey::generate();
+    let hosts = DockerHost::start_all(&[EngineOptions { nvidia: true }; KEYS.len()])?;
+    let mut machines = Vec::new();
+    for (key, host) in KEYS.into_iter().zip(hosts) {
+        let sshd = host.sshd().authorize(&operator.public).start()?;
+        sshd.install_tool("nvidia-ctk", NVIDIA_CTK);
+        machines.push(Machine { key, sshd, host });
+    }
+    eprintln!(
+        "fleet: {} test hosts up in {:.1}s",
+        machines.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let agent = Agent::start();
+    agent.add(&operator.private);
+    Some(Fleet {
+        machines,
+        agent,
+        _operator: operator,
+        workspace: copy_stack_dir(&repo_root().join(example::DIR)),
+        deploy: tempfile::tempdir().unwrap(),
+    })
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The variable file giving `machines` (by key) and what a test machine differs in.
+fn var_file(machines: &[&Machine], deploy_root: &Path) -> String {
+    let entries: String = machines
+        .iter()
+        .map(|m| {
+            format!(
+                "  \"{}\" = {{ address = \"{}\", host_key = \"{}\" }}\n",
+                m.key,
+                m.host.ip(),
+                m.sshd.host_key_fingerprint()
+            )
+        })
+        .collect();
+    format!(
+        "gex = {{\n{entries}}}\notlp_ingest    = \"{SIGNOZ_INGEST}\"\ndeploy_root    = \"{}\"\ndocker_minimum = \"20.10.24\"\n",
+        deploy_root.display()
+    )
+}
+
+/// The variable file of the whole fleet, and one that names the machines without [`REMOVED`].
+const ALL: &str = "fleet.vars.hcl";
+const WITHOUT_ONE: &str = "fleet-without-one.vars.hcl";
+
+impl Fleet {
+    fn dir(&self) -> &Path {
+        self.workspace.path()
+    }
+
+    fn write_var_files(&self) {
+        let all: Vec<&Machine> = self.machines.iter().collect();
+        let kept: Vec<&Machine> = all.iter().copied().filter(|m| m.key != REMOVED).collect();
+        std::fs::write(self.dir().join(ALL), var_file(&all, self.deploy.path())).unwrap();
+        std::fs::write(
+            self.dir().join(WITHOUT_ONE),
+            var_file(&kept, self.deploy.path()),
+        )
+        .unwrap();
+    }
+
+    /// The real binary in the workspace, with the operator's agent, given these var files.
+    fn run(&self, args: &[&str], var_files: &[&str]) -> Output {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_sovstack"))
+            .current_dir(self.dir())
+            .args(args)
+            .args(var_files.iter().flat_map(|f| ["--var-file", f]))
+            .env("SSH_AUTH_SOCK", &self.agent.socket)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("SOVSTACK_STATE_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sovstack");
+        eprintln!(
+            "fleet: sovstack {} took {:.1}s",
+            args.join(" "),
+            started.elapsed().as_secs_f64()
+        );
+        out
+    }
+
+    fn apply(&self, var_files: &[&str]) -> String {
+        let out = self.run(&["apply", "--auto-approve"], var_files);
+        let applied = text(&out);
+        assert!(out.status.success(), "{applied}");
+        assert!(applied.contains("Apply complete"), "{applied}");
+        applied
+    }
+
+    fn assert_plan_empty(&self, var_files: &[&str]) {
+        let out = self.run(&["plan", "--detailed-exitcode"], var_files);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+
+    fn state_addresses(&self) -> Vec<String> {
+        let out = self.run(&["state", "list"], &[ALL]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| l.contains('.'))
+            .collect()
+    }
+
+    fn machine(&self, key: &str) -> &Machine {
+        self.machines.iter().find(|m| m.key == key).unwrap()
+    }
+
+    /// Container ids by service, per machine, as each engine reports them.
+    fn container_ids(&self) -> BTreeMap<&'static str, BTreeMap<String, String>> {
+        self.machines
+            .iter()
+            .map(|m| {
+                let ids = m
+                    .host
+                    .containers(&example::project(m.key))
+                    .into_iter()
+                    .map(|(service, c)| (service, c.id))
+                    .collect();
+                (m.key, ids)
+            })
+            .collect()
+    }
+
+    /// Machine `key` runs vLLM (healthy) and its sidecar, both checks passed in `applied`, and
+    /// the traced request's span is in that machine's audit file and in no other.
+    fn assert_serving(&self, key: &str, applied: &str) {
+        let machine = self.machine(key);
+        let containers = machine.host.containers(&example::project(key));
+        assert_eq!(
+            containers.keys().collect::<Vec<_>>(),
+            [example::SIDECAR_SERVICE, example::VLLM_SERVICE],
+            "{key}"
+        );
+        let vllm = &containers[example::VLLM_SERVICE];
+        assert_eq!(
+            (vllm.status.as_str(), vllm.health.as_str()),
+            ("running", "healthy"),
+            "{key}"
+        );
+        assert_eq!(
+            containers[example::SIDECAR_SERVICE].status,
+            "running",
+            "{key}"
+        );
+        for check in [example::health_check(key), example::roundtrip_check(key)] {
+            assert!(
+                applied.contains(&format!("{check}: created after")),
+                "{check}: {applied}"
+            );
+        }
+        let roundtrip = example::roundtrip_check(key);
+        let trace_id = checked_trace_id(applied.lines().filter(|l| l.contains(&roundtrip)));
+        for other in &self.machines {
+            let audit = std::fs::read_to_string(
+                example::directory(self.deploy.path(), other.key).join(example::AUDIT_FILE),
+            )
+            .unwrap_or_default();
+            if other.key == key {
+                let (resource, span) = audited_span(&audit, &trace_id);
+                assert_emitted_by_vllm(&resource, &span, example::VLLM_OTEL_NAME);
+            } else {
+                assert!(
+                    !audit.contains(&trace_id),
+                    "{key}'s trace in {}'s audit file",
+                    other.key
+                );
+            }
+        }
+    }
+}
+
+/// The ids of every machine but `changed` are the same in `after` as in `before`.
+fn assert_untouched_except(
+    before: &BTreeMap<&str, BTreeMap<String, String>>,
+    after: &BTreeMap<&str, BTreeMap<String, String>>,
+    changed: &str,
+) {
+    for key in KEYS.iter().filter(|k| **k != changed) {
+        assert!(!before[key].is_empty(), "{key} ran nothing");
+        assert_eq!(before[key], after[key], "{key}'s containers changed");
+    }
+}
+
+#[test]
+fn the_gex_fleet_example_applies_end_to_end() {
+    let Some(fleet) = start_fleet() else { return };
+    let started = Instant::now();
+    fleet.write_var_files();
+
+    // 1. The whole fleet from nothing: every machine serving, checked, traced to its own audit.
+    let applied = fleet.apply(&[ALL]);
+    for key in KEYS {
+        fleet.assert_serving(key, &applied);
+    }
+    fleet.assert_plan_empty(&[ALL]);
+    let everything = fleet.state_addresses();
+    let of_removed: Vec<&String> = everything
+        .iter()
+        .filter(|a| example::is_instance_of(a, REMOVED))
+        .collect();
+    assert!(
+        of_removed.contains(&&example::compose(REMOVED)),
+        "{everything:#?}"
+    );
+
+    // 2. One key removed: exactly that machine's instances are destroyed, and its project is
+    // gone from its host; the other hosts keep their containers.
+    let before = fleet.container_ids();
+    let applied = fleet.apply(&[ALL, WITHOUT_ONE]);
+    assert!(
+        applied.contains(&format!(
+            "Plan: 0 to add, 0 to change, {} to destroy",
+            of_removed.len()
+        )),
+        "{applied}"
+    );
+    let after = fleet.container_ids();
+    assert!(after[REMOVED].is_empty(), "{:?}", after[REMOVED]);
+    assert_untouched_except(&before, &after, REMOVED);
+    let left = fleet.state_addresses();
+    let expected: Vec<&String> = everything
+        .iter()
+        .filter(|a| !example::is_instance_of(a, REMOVED))
+        .collect();
+    assert_eq!(left.iter().collect::<Vec<_>>(), expected);
+    assert!(
+        !example::directory(fleet.deploy.path(), REMOVED)
+            .join("compose.yaml")
+            .exists(),
+        "{REMOVED}'s compose file left on its host"
+    );
+    fleet.assert_plan_empty(&[ALL, WITHOUT_ONE]);
+
+    // 3. The key again: the machine is set up anew, the others untouched.
+    let applied = fleet.apply(&[ALL]);
+    assert!(
+        applied.contains(&format!(
+            "Plan: {} to add, 0 to change, 0 to destroy",
+            of_removed.len()
+        )),
+        "{applied}"
+    );
+    fleet.assert_serving(REMOVED, &applied);
+    assert_untouched_except(&after, &fleet.container_ids(), REMOVED);
+    assert_eq!(fleet.state_addresses(), everything);
+    fleet.assert_plan_empty(&[ALL]);
+    eprintln!(
+        "fleet: the test's runs took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
