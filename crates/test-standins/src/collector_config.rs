@@ -2,9 +2,10 @@
 //! collector checks it before it starts: every pipeline names components that are defined,
 //! has a receiver and an exporter, and every component type is one the stand-in knows.
 //!
-//! Implemented: `otlp` receivers (traces over gRPC and HTTP), `file` exporters, the
-//! `health_check` extension. Known but inert (accepted so the reference stack's config loads,
-//! and listed in the stand-in's docs): every other type in [`INERT`].
+//! Implemented: `otlp` receivers (traces over gRPC and HTTP), `file` exporters, `otlp` and
+//! `otlp_grpc` exporters in plain text (`tls: {insecure: true}`), the `health_check` extension.
+//! Known but inert (accepted so the reference stack's config loads, and listed in the
+//! stand-in's docs): every other type in [`INERT`], and OTLP exporters that would use TLS.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +25,7 @@ pub const INERT: [(&str, &[&str]); 4] = [
             "attributes",
         ],
     ),
-    ("exporters", &["otlp", "otlp_grpc", "otlphttp", "debug"]),
+    ("exporters", &["otlphttp", "debug"]),
     ("extensions", &[]),
 ];
 
@@ -32,9 +33,12 @@ pub const INERT: [(&str, &[&str]); 4] = [
 const IMPLEMENTED: [(&str, &[&str]); 4] = [
     ("receivers", &["otlp"]),
     ("processors", &[]),
-    ("exporters", &["file"]),
+    ("exporters", &["file", "otlp", "otlp_grpc"]),
     ("extensions", &["health_check"]),
 ];
+
+/// The exporter types that send traces on over OTLP/gRPC.
+const OTLP_GRPC_EXPORTERS: [&str; 2] = ["otlp", "otlp_grpc"];
 
 /// The default endpoints of the `otlp` receiver's protocols (collector >= 0.104).
 const DEFAULT_GRPC: &str = "localhost:4317";
@@ -77,6 +81,15 @@ pub struct OtlpReceiver {
     pub http: Option<SocketAddr>,
     /// Paths of the `file` exporters of every traces pipeline this receiver feeds.
     pub trace_files: Vec<PathBuf>,
+    /// Endpoints (`host:port`) of the plain-text OTLP/gRPC exporters of those pipelines.
+    pub trace_forwards: Vec<String>,
+}
+
+/// Where the traces of one receiver go.
+#[derive(Debug, Default, Clone)]
+struct Outputs {
+    files: BTreeSet<PathBuf>,
+    forwards: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,25 +207,52 @@ fn file_path(doc: &Value, id: &str) -> Result<PathBuf, ConfigError> {
         })
 }
 
-/// Which file paths each receiver's traces reach, over every traces pipeline.
-fn trace_files(doc: &Value) -> Result<BTreeMap<String, BTreeSet<PathBuf>>, ConfigError> {
+/// The endpoint of an OTLP/gRPC exporter that sends in plain text; `None` for one that would
+/// use TLS, which the stand-in cannot (it stays inert, as if it dropped what it gets).
+fn plain_forward(doc: &Value, id: &str) -> Result<Option<String>, ConfigError> {
+    let config = section(doc, "exporters").get(id).copied();
+    let endpoint = config
+        .and_then(|v| v.get("endpoint"))
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ConfigError::Invalid {
+            what: format!("exporters::{id}"),
+            why: "requires a non-empty \"endpoint\"".to_string(),
+        })?;
+    let insecure = config
+        .and_then(|v| v.get("tls"))
+        .and_then(|t| t.get("insecure"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(insecure.then(|| endpoint.to_string()))
+}
+
+/// Where each receiver's traces go, over every traces pipeline.
+fn trace_outputs(doc: &Value) -> Result<BTreeMap<String, Outputs>, ConfigError> {
     let service = doc.get("service").cloned().unwrap_or(Value::Null);
     let pipelines = section(&service, "pipelines");
     if pipelines.is_empty() {
         return Err(ConfigError::NoPipelines);
     }
-    let mut out: BTreeMap<String, BTreeSet<PathBuf>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Outputs> = BTreeMap::new();
     for (name, pipeline) in pipelines {
         let (receivers, exporters) = pipeline_refs(doc, name, pipeline)?;
         if component_type(name) != "traces" {
             continue;
         }
-        let mut files = BTreeSet::new();
-        for id in exporters.iter().filter(|id| component_type(id) == "file") {
-            files.insert(file_path(doc, id)?);
+        let mut outputs = Outputs::default();
+        for id in &exporters {
+            let kind = component_type(id);
+            if kind == "file" {
+                outputs.files.insert(file_path(doc, id)?);
+            } else if OTLP_GRPC_EXPORTERS.contains(&kind) {
+                outputs.forwards.extend(plain_forward(doc, id)?);
+            }
         }
         for r in receivers {
-            out.entry(r.to_string()).or_default().extend(files.clone());
+            let mine = out.entry(r.to_string()).or_default();
+            mine.files.extend(outputs.files.iter().cloned());
+            mine.forwards.extend(outputs.forwards.iter().cloned());
         }
     }
     Ok(out)
@@ -249,7 +289,7 @@ impl CollectorConfig {
         let doc: Value =
             serde_saphyr::from_str(yaml).map_err(|e| ConfigError::Yaml(e.to_string()))?;
         check_types(&doc)?;
-        let files = trace_files(&doc)?;
+        let outputs = trace_outputs(&doc)?;
         let mut receivers = Vec::new();
         for (id, config) in section(&doc, "receivers") {
             if component_type(id) != "otlp" {
@@ -273,7 +313,16 @@ impl CollectorConfig {
                 http: http
                     .map(|h| endpoint(&format!("{what}::http"), h, DEFAULT_HTTP))
                     .transpose()?,
-                trace_files: files.get(id).into_iter().flatten().cloned().collect(),
+                trace_files: outputs
+                    .get(id)
+                    .into_iter()
+                    .flat_map(|o| o.files.clone())
+                    .collect(),
+                trace_forwards: outputs
+                    .get(id)
+                    .into_iter()
+                    .flat_map(|o| o.forwards.clone())
+                    .collect(),
             });
         }
         Ok(CollectorConfig {
@@ -344,9 +393,32 @@ service:
                 grpc: Some("0.0.0.0:4317".parse().unwrap()),
                 http: Some("0.0.0.0:4318".parse().unwrap()),
                 trace_files: vec!["/var/lib/otelcol/audit/spans.jsonl".into()],
+                trace_forwards: vec![],
             }]
         );
         assert_eq!(c.health_check, Some("0.0.0.0:13133".parse().unwrap()));
+    }
+
+    /// An OTLP/gRPC exporter sends on in plain text when its TLS is off, and is inert otherwise.
+    #[test]
+    fn plain_text_otlp_exporters_forward() {
+        let yaml = |tls: &str| {
+            format!(
+                "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  otlp_grpc/signoz:\n    endpoint: 10.0.0.2:4317\n{tls}  otlp:\n    endpoint: 10.0.0.3:4317\n    tls:\n      insecure: true\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp_grpc/signoz, otlp]\n"
+            )
+        };
+        let plain = CollectorConfig::parse(&yaml("    tls:\n      insecure: true\n")).unwrap();
+        assert_eq!(
+            plain.receivers[0].trace_forwards,
+            ["10.0.0.2:4317", "10.0.0.3:4317"]
+        );
+        let with_tls = CollectorConfig::parse(&yaml("")).unwrap();
+        assert_eq!(with_tls.receivers[0].trace_forwards, ["10.0.0.3:4317"]);
+        let without_endpoint = "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  otlp: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp]\n";
+        assert!(matches!(
+            CollectorConfig::parse(without_endpoint),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   OpenAI-compatible HTTP API and Prometheus metrics, and one real OTLP/gRPC span per chat
 //!   completion carrying the request's `traceparent`.
 //! - `otelcol-contrib` (`src/bin/otelcol_contrib.rs`): reads the rendered collector config,
-//!   receives OTLP traces over gRPC and HTTP where the `otlp` receiver says, and writes them as
-//!   the file exporter's JSON lines to the exporter's path.
+//!   receives OTLP traces over gRPC and HTTP where the `otlp` receiver says, writes them as
+//!   the file exporter's JSON lines to the exporter's path, and sends them on through plain-text
+//!   OTLP/gRPC exporters.
 
 pub mod collector_config;
 pub mod file_exporter;

@@ -1,6 +1,7 @@
 //! The two stand-ins as processes on loopback: a chat completion with a `traceparent` reaches
 //! the collector stand-in over OTLP/gRPC and lands in its file exporter's path as one JSON line
-//! holding the request's trace id; and both refuse what the real programs refuse.
+//! holding the request's trace id, and travels on through its OTLP/gRPC exporter to a second
+//! collector (as a sidecar's reach SigNoz's); and both refuse what the real programs refuse.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -65,15 +66,33 @@ fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn collector_config(dir: &Path, grpc: u16, http: u16, health: u16) -> std::path::PathBuf {
+/// A collector writing what it receives to `audit/spans.jsonl` under `dir`, sending it on to
+/// the collector at `upstream` (plain-text OTLP/gRPC) when given.
+fn collector_config(
+    dir: &Path,
+    grpc: u16,
+    http: u16,
+    health: u16,
+    upstream: Option<u16>,
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("config.yaml");
+    let (exporter, exporters) = match upstream {
+        Some(port) => (
+            format!(
+                "  otlp_grpc/upstream:\n    endpoint: 127.0.0.1:{port}\n    tls:\n      insecure: true\n"
+            ),
+            "[otlp_grpc/upstream, file/audit]",
+        ),
+        None => (String::new(), "[file/audit]"),
+    };
     std::fs::write(
         &config,
         format!(
             "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n      http:\n        endpoint: 127.0.0.1:{http}\n\
-             exporters:\n  file/audit:\n    path: {audit}\n  otlp_grpc/upstream:\n    endpoint: 127.0.0.1:9\n\
+             exporters:\n  file/audit:\n    path: {audit}\n{exporter}\
              extensions:\n  health_check:\n    endpoint: 127.0.0.1:{health}\n\
-             service:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp_grpc/upstream, file/audit]\n",
+             service:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: {exporters}\n",
             audit = dir.join("audit/spans.jsonl").display()
         ),
     )
@@ -81,15 +100,27 @@ fn collector_config(dir: &Path, grpc: u16, http: u16, health: u16) -> std::path:
     config
 }
 
-#[test]
-fn a_traced_completion_reaches_the_audit_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (grpc, otlp_http, health, api) = (free_port(), free_port(), free_port(), free_port());
-    let config = collector_config(dir.path(), grpc, otlp_http, health);
-    let _collector = spawn(
+/// A collector process from `config`, polled until its health check answers.
+fn start_collector(config: &Path, health: u16) -> Running {
+    let running = spawn(
         env!("CARGO_BIN_EXE_otelcol-contrib"),
         &["--config", config.to_str().unwrap()],
     );
+    let up = poll("collector health", || http(health, "GET", "/", "", ""));
+    assert!(up.starts_with("HTTP/1.1 200"), "{up}");
+    running
+}
+
+#[test]
+fn a_traced_completion_reaches_the_audit_file_and_the_next_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grpc, otlp_http, health, api) = (free_port(), free_port(), free_port(), free_port());
+    let (up_grpc, up_http, up_health) = (free_port(), free_port(), free_port());
+    let upstream_dir = dir.path().join("upstream");
+    let upstream = collector_config(&upstream_dir, up_grpc, up_http, up_health, None);
+    let _upstream = start_collector(&upstream, up_health);
+    let config = collector_config(dir.path(), grpc, otlp_http, health, Some(up_grpc));
+    let _collector = start_collector(&config, health);
     let endpoint = format!("http://127.0.0.1:{grpc}");
     let port = api.to_string();
     let _vllm = spawn(
@@ -109,8 +140,6 @@ fn a_traced_completion_reaches_the_audit_file() {
             &port,
         ],
     );
-    let up = poll("collector health", || http(health, "GET", "/", "", ""));
-    assert!(up.starts_with("HTTP/1.1 200"), "{up}");
     let ready = poll("vLLM /health", || http(api, "GET", "/health", "", ""));
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 
@@ -136,6 +165,14 @@ fn a_traced_completion_reaches_the_audit_file() {
         v["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
         "vllm-roundtrip"
     );
+    // The same batch, sent on by the exporter, in the next collector's file.
+    let upstream_audit = upstream_dir.join("audit/spans.jsonl");
+    let forwarded = poll("the span at the next collector", || {
+        std::fs::read_to_string(&upstream_audit)
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    assert_eq!(forwarded, line);
 
     // Unknown model: vLLM's 404; metrics count the one completion.
     let wrong = http(

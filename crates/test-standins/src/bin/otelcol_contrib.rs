@@ -5,7 +5,9 @@
 //! `collector_config`), then for every `otlp` receiver serves `TraceService/Export` over gRPC
 //! and `POST /v1/traces` (protobuf or JSON) over HTTP where the config says, and appends each
 //! received batch as one JSON line to the `file` exporters of the traces pipelines the receiver
-//! feeds. With the `health_check` extension enabled, `GET /` on its endpoint answers 200.
+//! feeds, and sends it on to their plain-text `otlp`/`otlp_grpc` exporters (in the background,
+//! retried as the exporters retry, so a receiver never waits for the next hop). With the
+//! `health_check` extension enabled, `GET /` on its endpoint answers 200.
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -20,6 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use sovstack_test_standins::collector_config::{CollectorConfig, OtlpReceiver};
 use sovstack_test_standins::file_exporter::json_line;
+use sovstack_test_standins::otlp_export::GrpcExporter;
 use sovstack_test_standins::shutdown;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -68,10 +71,19 @@ impl FileSink {
 #[derive(Clone)]
 struct Pipeline {
     sinks: Arc<Vec<Arc<FileSink>>>,
+    forwards: Arc<Vec<GrpcExporter>>,
 }
 
 impl Pipeline {
     fn consume(&self, request: &ExportTraceServiceRequest) -> Result<(), String> {
+        for exporter in self.forwards.iter() {
+            let (exporter, request) = (exporter.clone(), request.clone());
+            tokio::spawn(async move {
+                if let Err(e) = exporter.export(request).await {
+                    eprintln!("error\texporterhelper\tExporting failed. Dropping data.\t{e}");
+                }
+            });
+        }
         if self.sinks.is_empty() {
             return Ok(());
         }
@@ -185,8 +197,14 @@ async fn run(config: CollectorConfig) -> Result<(), String> {
             };
             mine.push(sink);
         }
+        let forwards = receiver
+            .trace_forwards
+            .iter()
+            .map(|endpoint| GrpcExporter::new(endpoint, "grpc").map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
         let pipeline = Pipeline {
             sinks: Arc::new(mine),
+            forwards: Arc::new(forwards),
         };
         start_receiver(&mut tasks, receiver, pipeline).await?;
     }
