@@ -6,37 +6,34 @@
 //! (`--var-file`), as an operator's would: the example is not edited. What the test sets besides
 //! `gex` is what a test machine differs in, each a variable of the example with the real default:
 //! `docker_minimum` (Debian's engine 20.10, fixes backported), `deploy_root` (the hosts share
-//! this machine's file system, so each test has its own directory) and `otlp_ingest` (see
-//! [`SIGNOZ_INGEST`]).
+//! this machine's file system, so each test has its own directory) and `otlp_ingest`.
 //!
 //! Per host: vLLM and its collector sidecar running (vLLM healthy, by the real `docker
-//! inspect`), both checks passing, and the traced request's span found in the audit file of that
-//! host's sidecar and no other. Then the plan is empty; a second variable file without one key
+//! inspect`), both checks passing, the traced request's span found in the audit file of that
+//! host's sidecar and no other, and sent on by that sidecar to the one SigNoz ingest. Then the plan is empty; a second variable file without one key
 //! destroys exactly that machine's instances (its compose project gone from its host, every
 //! other host's containers the same); the first file alone adds it again.
 //!
-//! Not covered: the span's way on to SigNoz. The collector stand-in accepts `otlp_grpc`
-//! exporters and drops what they get (harness README), so nothing leaves a host for the ingest.
+//! SigNoz is stood in for by its ingest alone (`harness/otlp_ingest.rs`: the collector stand-in
+//! in a namespace of its own, linked to each host as by a vSwitch, writing what it receives to a
+//! file); no ClickHouse, query service or UI, and the example does not yet deploy SigNoz itself.
 
 use crate::harness::agent::{Agent, OperatorKey};
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::cli::{copy_stack_dir, repo_root};
 use crate::harness::dockerd::EngineOptions;
+use crate::harness::otlp_ingest::OtlpIngest;
 use crate::harness::sshd::Sshd;
 use crate::harness::test_host::DockerHost;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The machines, as the example's map names them.
 const KEYS: [&str; 4] = ["gex-a", "gex-b", "gex-c", "gex-d"];
 /// The machine the test removes from the map and adds again.
 const REMOVED: &str = "gex-c";
-
-/// Where the sidecars export to: an address in the test range that no namespace has, so a
-/// connection fails at once and nothing leaves the machine (today nothing is sent at all).
-const SIGNOZ_INGEST: &str = "10.251.0.1:4317";
 
 /// Every address and name the assertions use, in one place: when the example moves to the
 /// shipped modules (`module "llm" { for_each = var.gex ... }`), only these change.
@@ -87,6 +84,8 @@ struct Machine {
 struct Fleet {
     /// Before the hosts: each sshd stops before its namespace goes.
     machines: Vec<Machine>,
+    /// SigNoz's OTLP ingest, linked to every machine.
+    ingest: OtlpIngest,
     agent: Agent,
     _operator: OperatorKey,
     workspace: tempfile::TempDir,
@@ -100,10 +99,12 @@ fn start_fleet() -> Option<Fleet> {
     let started = Instant::now();
     let operator = OperatorKey::generate();
     let hosts = DockerHost::start_all(&[EngineOptions { nvidia: true }; KEYS.len()])?;
+    let mut ingest = OtlpIngest::start().unwrap_or_else(|e| panic!("OTLP ingest: {e}"));
     let mut machines = Vec::new();
     for (key, host) in KEYS.into_iter().zip(hosts) {
         let sshd = host.sshd().authorize(&operator.public).start()?;
         sshd.install_tool("nvidia-ctk", NVIDIA_CTK);
+        ingest.admit(&host);
         machines.push(Machine { key, sshd, host });
     }
     eprintln!(
@@ -115,6 +116,7 @@ fn start_fleet() -> Option<Fleet> {
     agent.add(&operator.private);
     Some(Fleet {
         machines,
+        ingest,
         agent,
         _operator: operator,
         workspace: copy_stack_dir(&repo_root().join(example::DIR)),
@@ -131,7 +133,7 @@ fn text(o: &Output) -> String {
 }
 
 /// The variable file giving `machines` (by key) and what a test machine differs in.
-fn var_file(machines: &[&Machine], deploy_root: &Path) -> String {
+fn var_file(machines: &[&Machine], deploy_root: &Path, ingest: &str) -> String {
     let entries: String = machines
         .iter()
         .map(|m| {
@@ -144,7 +146,7 @@ fn var_file(machines: &[&Machine], deploy_root: &Path) -> String {
         })
         .collect();
     format!(
-        "gex = {{\n{entries}}}\notlp_ingest    = \"{SIGNOZ_INGEST}\"\ndeploy_root    = \"{}\"\ndocker_minimum = \"20.10.24\"\n",
+        "gex = {{\n{entries}}}\notlp_ingest    = \"{ingest}\"\ndeploy_root    = \"{}\"\ndocker_minimum = \"20.10.24\"\n",
         deploy_root.display()
     )
 }
@@ -161,12 +163,13 @@ impl Fleet {
     fn write_var_files(&self) {
         let all: Vec<&Machine> = self.machines.iter().collect();
         let kept: Vec<&Machine> = all.iter().copied().filter(|m| m.key != REMOVED).collect();
-        std::fs::write(self.dir().join(ALL), var_file(&all, self.deploy.path())).unwrap();
-        std::fs::write(
-            self.dir().join(WITHOUT_ONE),
-            var_file(&kept, self.deploy.path()),
-        )
-        .unwrap();
+        let ingest = self.ingest.endpoint();
+        let write = |name: &str, machines: &[&Machine]| {
+            let text = var_file(machines, self.deploy.path(), &ingest);
+            std::fs::write(self.dir().join(name), text).unwrap();
+        };
+        write(ALL, &all);
+        write(WITHOUT_ONE, &kept);
     }
 
     /// The real binary in the workspace, with the operator's agent, given these var files.
@@ -278,6 +281,18 @@ impl Fleet {
                 );
             }
         }
+        // The sidecar sent it on to SigNoz's ingest.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.ingest.received().contains(&trace_id) {
+            assert!(
+                Instant::now() < deadline,
+                "{key}'s span never reached the ingest: {}",
+                self.ingest.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (resource, span) = audited_span(&self.ingest.received(), &trace_id);
+        assert_emitted_by_vllm(&resource, &span, example::VLLM_OTEL_NAME);
     }
 }
 

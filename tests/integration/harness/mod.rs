@@ -13,6 +13,7 @@ pub mod images;
 pub mod netns;
 pub mod openapi;
 pub mod otlp;
+pub mod otlp_ingest;
 pub mod postgres;
 pub mod request_gate;
 pub mod sandbox_cli;

@@ -11,6 +11,9 @@
 //! route, added once, below the hosts' own /30s), so a connection to a host that is gone fails
 //! at once instead of leaving the machine by the default route.
 //!
+//! Two hosts can be joined by a direct link ([`NetNs::link_to`]), as a private network (Hetzner's
+//! vSwitch) joins machines, without the test's namespace forwarding anything between them.
+//!
 //! Daemons run in it through `nsenter --net=...` ([`NetNs::command`]), not `ip netns exec`,
 //! which remounts /sys and hides the cgroup mounts dockerd needs.
 
@@ -138,6 +141,51 @@ impl NetNs {
             .arg("--")
             .arg(program);
         c
+    }
+}
+
+/// A direct link from one test host to another: a veth pair with one end in each namespace
+/// (point-to-point addresses `10.252.A.B` and `10.253.A.B`) and, in the first, a route to the
+/// second's address over it. Dropping it deletes the pair (deleting a namespace does too).
+pub struct Link {
+    ns: String,
+    end: String,
+}
+
+impl NetNs {
+    /// Lets this host reach `other`'s address ([`NetNs::ip`]) over a link of their own; `other`
+    /// answers over the same link. Packets never pass through the test's namespace.
+    pub fn link_to(&self, other: &NetNs) -> Result<Link, String> {
+        let (a, b) = (self.index, other.index);
+        let (here, there) = (format!("sovl{a}x{b}"), format!("sovl{b}x{a}"));
+        let (near, far) = (format!("10.252.{a}.{b}"), format!("10.253.{a}.{b}"));
+        // A stale pair from a run killed while linking would block the name.
+        let _ = ip(&["link", "delete", &here]);
+        ip(&["link", "add", &here, "type", "veth", "peer", "name", &there])?;
+        ip(&["link", "set", &here, "netns", &self.name])?;
+        ip(&["link", "set", &there, "netns", &other.name])?;
+        for (ns, dev, local, peer) in [
+            (&self.name, &here, &near, &far),
+            (&other.name, &there, &far, &near),
+        ] {
+            ip(&["-n", ns, "addr", "add", local, "peer", peer, "dev", dev])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        let target = format!("{}/32", other.ip());
+        ip(&[
+            "-n", &self.name, "route", "add", &target, "via", &far, "dev", &here,
+        ])?;
+        Ok(Link {
+            ns: self.name.clone(),
+            end: here,
+        })
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Gone already when its namespace went first.
+        let _ = ip(&["-n", &self.ns, "link", "delete", &self.end]);
     }
 }
 

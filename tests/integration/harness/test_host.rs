@@ -158,6 +158,11 @@ impl DockerHost {
         self.netns.ip()
     }
 
+    /// The host's network namespace (to link another host to it, [`NetNs::link_to`]).
+    pub fn netns(&self) -> &NetNs {
+        &self.netns
+    }
+
     pub fn engine(&self) -> &Dockerd {
         &self.dockerd
     }
