@@ -189,7 +189,11 @@ async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_on
         by_name("mods-peer")["labels"]["web"],
         b["public_net"]["ipv4"]["ip"]
     );
-    let kept = [by_name("mods-web-a--app")["id"].clone(), b["id"].clone()];
+    let mut kept = vec![
+        by_name("mods-web-a--app")["id"].to_string(),
+        b["id"].to_string(),
+    ];
+    kept.sort();
 
     ws.edit_stack(|_| stack_with_module_instances(&["a", "b"]));
     let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
@@ -202,13 +206,15 @@ async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_on
         "{plan}"
     );
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
-    let ids: Vec<_> = ws
+    // Instances are created in parallel: their ids are in no particular order.
+    let mut ids: Vec<_> = ws
         .list("servers")
         .await
         .iter()
         .filter(|s| s["name"] != "mods-peer")
-        .map(|s| s["id"].clone())
+        .map(|s| s["id"].to_string())
         .collect();
+    ids.sort();
     assert_eq!(ids, kept);
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
@@ -240,11 +246,12 @@ async fn a_module_with_count_three_to_two_destroys_exactly_the_last_instance() {
         state_list(&ws).await,
         ["module.web[0].server.app", "module.web[1].server.app"]
     );
-    let names: Vec<_> = ws
+    let mut names: Vec<_> = ws
         .list("servers")
         .await
         .iter()
-        .map(|s| s["name"].clone())
+        .map(|s| s["name"].to_string())
         .collect();
-    assert_eq!(names, ["mods-web-0--app", "mods-web-1--app"]);
+    names.sort();
+    assert_eq!(names, ["\"mods-web-0--app\"", "\"mods-web-1--app\""]);
 }
