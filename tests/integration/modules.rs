@@ -255,3 +255,46 @@ async fn a_module_with_count_three_to_two_destroys_exactly_the_last_instance() {
     names.sort();
     assert_eq!(names, ["\"mods-web-0--app\"", "\"mods-web-1--app\""]);
 }
+
+/// Instances of a block moved into instances of a module by `moved` blocks with instance
+/// addresses on both sides: kept (same ids), renamed in place, nothing created.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_move_into_instances_of_a_module_without_being_recreated() {
+    let ws = CloudWorkspace::start().await;
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nserver \"app\" {\n  for_each    = toset([\"a\", \"b\"])\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n".to_string()
+    });
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    let before = ws.ids("servers").await;
+    write_module(&ws);
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nmodule \"web\" {\n  for_each = toset([\"a\", \"b\"])\n  source   = \"./modules/web\"\n  size     = \"cx23\"\n}\n\nmoved {\n  from = server.app[\"a\"]\n  to   = module.web[\"a\"].server.app\n}\n\nmoved {\n  from = server.app[\"b\"]\n  to   = module.web[\"b\"].server.app\n}\n".to_string()
+    });
+    let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    assert!(
+        plan.contains(
+            "# module.web[\"a\"].server.app will be updated in-place (moved from server.app[\"a\"])"
+        ) || plan.contains("(moved from server.app[\"a\"])"),
+        "{plan}"
+    );
+    assert!(plan.contains("0 to add"), "{plan}");
+    assert!(plan.contains("0 to destroy"), "{plan}");
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    assert_eq!(ws.ids("servers").await, before);
+    assert_eq!(
+        state_list(&ws).await,
+        [
+            "module.web[\"a\"].server.app",
+            "module.web[\"b\"].server.app"
+        ]
+    );
+    let mut names: Vec<_> = ws
+        .list("servers")
+        .await
+        .iter()
+        .map(|s| s["name"].to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["\"mods-web-a--app\"", "\"mods-web-b--app\""]);
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
+}
