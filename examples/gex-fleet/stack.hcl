@@ -105,7 +105,7 @@ collector "sidecar" {
 }
 
 compose "llm" {
-  for_each = var.gex
+  for_each  = var.gex
   on        = host.gpu[each.key]
   directory = "${var.deploy_root}/llm-${each.key}"
   volumes   = ["hf-cache"]
