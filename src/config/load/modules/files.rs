@@ -182,18 +182,30 @@ impl Splicer<'_> {
 
     /// The module's files: every `.hcl` file of a local directory in name order, or the
     /// files of a shipped module.
+    /// Read and parsed once per source: every call of it (each instance of a `for_each`
+    /// module, a module called twice) splices the same syntax tree, so its spans, and the
+    /// findings at them, are one place in one file.
     pub(super) fn read_source(&mut self, source: &Source, call: &Block) -> Option<Body> {
-        match source {
-            Source::Local(dir) => self.read_dir(dir, call),
+        let key = match source {
+            Source::Local(dir) => dir.display().to_string(),
+            Source::Shipped(m) => format!("{}{}", shipped::SOURCE_PREFIX, m.name),
+        };
+        if let Some(body) = self.parsed.get(&key) {
+            return Some(body.clone());
+        }
+        let body = match source {
+            Source::Local(dir) => self.read_dir(dir, call)?,
             Source::Shipped(m) => {
                 let mut body = Body::new();
                 for f in m.files {
                     let file = SourceFile::new(m.file_name(f), f.text);
                     body.extend(self.parse_file(file));
                 }
-                Some(body)
+                body
             }
-        }
+        };
+        self.parsed.insert(key, body.clone());
+        Some(body)
     }
 
     /// Every `.hcl` file of `dir`, in name order, each parsed at its own offset.

@@ -91,6 +91,7 @@ pub(super) fn splice(
         outputs: BTreeMap::new(),
         instanced: BTreeMap::new(),
         ev,
+        parsed: BTreeMap::new(),
     };
     let mut out = Body::builder();
     let mut locals = Vec::new();
@@ -146,6 +147,8 @@ struct Splicer<'e> {
     /// Module calls with `count` or `for_each` -> their instances.
     instanced: BTreeMap<String, Instanced>,
     ev: Option<&'e Evaluator>,
+    /// Each source read so far (its path, or `sovstack/<name>`) -> its files parsed.
+    parsed: BTreeMap<String, Body>,
 }
 
 /// What one module call adds to the stack.
