@@ -95,11 +95,24 @@ impl Sovstack {
 }
 
 /// A temporary directory holding a copy of `src_dir`'s `stack.hcl` and the files it reads
-/// (`keys/`), so a test may rewrite it.
+/// (`keys/`, the shipped `modules/`), so a test may rewrite it. An example calling the shipped
+/// modules by their path in the repository (`../../modules/x`) calls the copy (`./modules/x`).
 pub fn copy_stack_dir(src_dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     copy_tree(src_dir, tmp.path());
+    let stack = tmp.path().join("stack.hcl");
+    let text = std::fs::read_to_string(&stack).unwrap_or_default();
+    if text.contains("\"../../modules/") {
+        copy_shipped_modules(tmp.path());
+        std::fs::write(&stack, text.replace("\"../../modules/", "\"./modules/"))
+            .expect("rewrite stack.hcl");
+    }
     tmp
+}
+
+/// A copy of the modules that ship with sovstack (`modules/`) in `dir/modules`.
+pub fn copy_shipped_modules(dir: &Path) {
+    copy_tree(&repo_root().join("modules"), &dir.join("modules"));
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -113,8 +126,9 @@ fn copy_tree(from: &Path, to: &Path) {
             continue;
         }
         if ty.is_dir() {
-            // The repository root holds the crate; a stack only needs its `keys/` next to it.
-            if from == repo_root() && name != "keys" {
+            // The repository root holds the crate; a stack only needs its `keys/` and the
+            // shipped `modules/` next to it.
+            if from == repo_root() && name != "keys" && name != "modules" {
                 continue;
             }
             copy_tree(&e.path(), &to.join(&name));
