@@ -303,3 +303,49 @@ fn tempo_with_minimal_inputs_validates_and_renders() {
         [("host.obs/opt/sovstack/tracing/grafana.env", 0o600)]
     );
 }
+
+/// Each module's compose project waits for every file of its own (their addresses are the
+/// module's: `module.vllm.file.inference[...]`), so `compose up` never runs before the upload.
+#[test]
+fn a_modules_compose_project_depends_on_its_files() {
+    let ws = workspace(SIGNOZ_AND_VLLM);
+    let run = sovstack(ws.path(), &["plan", "--json"]);
+    run.expect_code(0);
+    let lines = crate::harness::events::stream(run.stdout.as_bytes());
+    let plan = crate::harness::events::document(&lines, "plan", "plan");
+    let changes = plan["changes"].as_array().expect("changes");
+    let addresses = |prefix: &str| -> Vec<String> {
+        changes
+            .iter()
+            .filter_map(|c| c["address"].as_str())
+            .filter(|a| a.starts_with(prefix))
+            .map(str::to_string)
+            .collect()
+    };
+    for (compose, files) in [
+        (
+            "module.vllm.compose.inference",
+            "module.vllm.file.inference[",
+        ),
+        ("module.signoz.compose.signoz", "module.signoz.file.signoz["),
+    ] {
+        let change = changes
+            .iter()
+            .find(|c| c["address"] == compose)
+            .unwrap_or_else(|| panic!("no {compose}"));
+        let depends: Vec<String> = change["depends_on"]
+            .as_array()
+            .expect("depends_on")
+            .iter()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect();
+        let files = addresses(files);
+        assert!(!files.is_empty(), "{compose}");
+        for f in files {
+            assert!(
+                depends.contains(&f),
+                "{compose} does not wait for {f}: {depends:?}"
+            );
+        }
+    }
+}
