@@ -161,14 +161,14 @@ host "gpu" {
 # The collector next to vLLM: redacts, stamps where the data lives, keeps every span in an audit
 # log on the GPU host and forwards to SigNoz's collector.
 module "sidecar" {
-  source      = "./modules/otel-sidecar"
+  source      = "sovstack/otel-sidecar"
   endpoint    = local.signoz_ingest
   region      = local.location
   environment = "production"
 }
 
 module "vllm" {
-  source          = "./modules/vllm"
+  source          = "sovstack/vllm"
   on              = host.gpu
   directory       = "${var.deploy_root}/inference"
   collector       = local.sidecar
@@ -176,7 +176,7 @@ module "vllm" {
 }
 
 module "signoz" {
-  source              = "./modules/signoz"
+  source              = "sovstack/signoz"
   on                  = server.observability
   directory           = "${var.deploy_root}/signoz"
   clickhouse_data     = "${local.clickhouse_mount}/data"

@@ -117,13 +117,13 @@ collector "sidecar" {
 }
 
 module "vllm" {
-  source    = "../../modules/vllm"
+  source    = "sovstack/vllm"
   on        = host.gpu
   collector = collector.sidecar
 }
 
 module "tempo" {
-  source                 = "../../modules/tempo"
+  source                 = "sovstack/tempo"
   on                     = server.tracing
   grafana_admin_password = var.grafana_admin_password
 }

@@ -81,8 +81,8 @@ pub fn run(cli: &Cli, args: &Args) -> miette::Result<ExitCode> {
     let ws = cli.workspace()?;
     let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
-        loaded.diagnostics.extend(crate::validate::check(stack));
-        loaded.diagnostics.sort();
+        let findings = crate::validate::check(stack);
+        loaded.add_findings(findings);
     }
     // Warnings are shown but do not stop a render; errors do.
     let text = diagnostic::render(&loaded.diagnostics, &loaded.source);

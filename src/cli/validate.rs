@@ -20,8 +20,8 @@ fn load_and_check(cli: &Cli) -> miette::Result<crate::config::Loaded> {
     let ws = cli.workspace()?;
     let mut loaded = prepare::load(&ws, Default::default())?;
     if let Some(stack) = &loaded.stack {
-        loaded.diagnostics.extend(crate::validate::check(stack));
-        loaded.diagnostics.sort();
+        let findings = crate::validate::check(stack);
+        loaded.add_findings(findings);
     }
     Ok(loaded)
 }

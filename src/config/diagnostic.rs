@@ -140,11 +140,72 @@ impl Diagnostics {
             ka.cmp(&kb).then_with(|| a.message.cmp(&b.message))
         });
         self.items.dedup();
+        self.merge_instances();
+    }
+
+    /// One finding per place: the instances of a block with `count`/`for_each` (or of a
+    /// module) share their spans, so the same finding about each would print once per
+    /// instance at the same line. The first stays, saying how many instances it is about.
+    fn merge_instances(&mut self) {
+        let mut out: Vec<Diagnostic> = Vec::with_capacity(self.items.len());
+        let mut more = 0usize;
+        let same_place = |a: &Diagnostic, b: &Diagnostic| {
+            a.code == b.code
+                && a.severity == b.severity
+                && a.span.is_some()
+                && a.span == b.span
+                && a.file.as_ref().map(SourceFile::name) == b.file.as_ref().map(SourceFile::name)
+                && without_instance_keys(&a.message) == without_instance_keys(&b.message)
+        };
+        for d in std::mem::take(&mut self.items) {
+            match out.last_mut() {
+                Some(last) if same_place(last, &d) => more += 1,
+                _ => {
+                    note_more(out.last_mut(), more);
+                    more = 0;
+                    out.push(d);
+                }
+            }
+        }
+        note_more(out.last_mut(), more);
+        self.items = out;
     }
 
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
     }
+}
+
+fn note_more(d: Option<&mut Diagnostic>, more: usize) {
+    if let Some(d) = d
+        && more > 0
+    {
+        let s = if more == 1 { "" } else { "s" };
+        d.message
+            .push_str(&format!(" (and in {more} more instance{s})"));
+    }
+}
+
+/// `text` without instance keys (`["a"]`, `[0]`), to compare findings about instances.
+fn without_instance_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        match crate::config::instance::InstanceKey::parse_prefix(after) {
+            Some((_, tail)) => {
+                out.push_str("[]");
+                rest = tail;
+            }
+            None => {
+                out.push('[');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl IntoIterator for Diagnostics {
@@ -267,4 +328,38 @@ pub fn render(diags: &Diagnostics, stack_source: &SourceFile) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(message: &str, start: usize) -> Diagnostic {
+        Diagnostic::warning("compose::no-log-cap", message).at(start..start + 3)
+    }
+
+    /// The same finding about each instance of a block is one finding that says so; findings
+    /// at other places, or saying other things, stay apart.
+    #[test]
+    fn findings_about_each_instance_of_a_block_print_once() {
+        let mut d: Diagnostics = [
+            at("service `vllm` of `llm[\"gex-b\"]` has no cap", 10),
+            at("service `vllm` of `llm[\"gex-a\"]` has no cap", 10),
+            at("service `vllm` of `llm[\"gex-c\"]` has no cap", 10),
+            at("service `otel` of `llm[\"gex-a\"]` has no cap", 10),
+            at("service `vllm` of `llm[\"gex-a\"]` has no cap", 40),
+        ]
+        .into_iter()
+        .collect();
+        d.sort();
+        let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "service `otel` of `llm[\"gex-a\"]` has no cap",
+                "service `vllm` of `llm[\"gex-a\"]` has no cap (and in 2 more instances)",
+                "service `vllm` of `llm[\"gex-a\"]` has no cap",
+            ]
+        );
+    }
 }

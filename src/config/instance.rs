@@ -38,18 +38,68 @@ impl InstanceKey {
 /// identifier in references and never collides with a block of the stack.
 pub const MODULE_SEPARATOR: char = '\u{b7}';
 
+/// Marks an instance key inside a module's part of an internal name: `m‿gex-a·llm` is block
+/// `llm` of instance `["gex-a"]` of module `m`, `m⁀0·llm` of instance `[0]`. Both are
+/// identifier characters (connector punctuation) no written name holds, so the whole internal
+/// name stays one identifier in references; a module's instance keys are limited to letters,
+/// digits, `-` and `_` ([`module_key_is_valid`]) so that they need no quoting here.
+pub const MODULE_KEY: char = '\u{203f}';
+pub const MODULE_INDEX: char = '\u{2040}';
+
+/// Whether `key` may name an instance of a module (`for_each` key): see [`MODULE_KEY`].
+pub fn module_key_is_valid(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The internal name of instance `key` of module `module` (`m‿a`, `m⁀0`).
+pub fn module_instance(module: &str, key: &InstanceKey) -> String {
+    match key {
+        InstanceKey::Index(i) => format!("{module}{MODULE_INDEX}{i}"),
+        InstanceKey::Key(k) => format!("{module}{MODULE_KEY}{k}"),
+    }
+}
+
+/// A module's part of an internal name as users read it: `m`, `m["a"]`, `m[0]`.
+pub fn module_shown(segment: &str) -> String {
+    if let Some((m, k)) = segment.split_once(MODULE_KEY) {
+        format!("{m}[\"{k}\"]")
+    } else if let Some((m, i)) = segment.split_once(MODULE_INDEX) {
+        format!("{m}[{i}]")
+    } else {
+        segment.to_string()
+    }
+}
+
 /// The address of block `name` of `kind` as users read it: `server.gpu`, and for a block
-/// inside module `m` (named `m·gpu`) Terraform's `module.m.server.gpu`.
+/// inside module `m` (named `m·gpu`) Terraform's `module.m.server.gpu`
+/// (`module.m["a"].server.gpu` inside an instance of a module with `for_each`).
 pub fn block_address(kind: &str, name: &str) -> String {
     let (modules, base) = module_path(name);
     let mut out = String::with_capacity(kind.len() + name.len() + 8 * modules.len() + 1);
     for m in modules {
         out.push_str("module.");
-        out.push_str(m);
+        out.push_str(&module_shown(m));
         out.push('.');
     }
     out.push_str(kind);
     out.push('.');
+    out.push_str(base);
+    out
+}
+
+/// An internal name with each module part written as users read it: `m["a"].llm` for
+/// `m‿a·llm`, for messages that name a block without its kind.
+pub fn shown_name(name: &str) -> String {
+    let (modules, base) = module_path(name);
+    let mut out = String::new();
+    for m in modules {
+        out.push_str("module.");
+        out.push_str(&module_shown(m));
+        out.push('.');
+    }
     out.push_str(base);
     out
 }
@@ -67,15 +117,26 @@ pub fn module_path(name: &str) -> (Vec<&str>, &str) {
 }
 
 /// `module.m.server.gpu...` -> (`m·`, `server.gpu...`): the module prefix of an internal
-/// name and the rest of the address.
+/// name and the rest of the address (`module.m["a"].` and `module.m[0].` name instances).
 pub fn strip_module_path(text: &str) -> (String, &str) {
     let mut prefix = String::new();
     let mut rest = text;
     while let Some(after) = rest.strip_prefix("module.") {
-        let Some((m, tail)) = after.split_once('.') else {
+        let end = after.find(['.', '[']).unwrap_or(after.len());
+        let m = &after[..end];
+        let mut tail = &after[end..];
+        let mut segment = m.to_string();
+        if tail.starts_with('[') {
+            let Some((key, after_key)) = InstanceKey::parse_prefix(tail) else {
+                break;
+            };
+            segment = module_instance(m, &key);
+            tail = after_key;
+        }
+        let Some(tail) = tail.strip_prefix('.') else {
             break;
         };
-        prefix.push_str(m);
+        prefix.push_str(&segment);
         prefix.push(MODULE_SEPARATOR);
         rest = tail;
     }
@@ -116,8 +177,23 @@ pub fn resource_name(stack: &str, name: &str) -> String {
 /// `gpu`, `gpu-0`, `gpu-fsn1-a` (what neither can hold turned into `-`).
 pub fn flat_name(name: &str) -> String {
     // A module's blocks: `m--gpu` (two dashes, which a host name may hold).
+    // An instance of a module: `m-a--gpu` (its key is letters, digits, `-` and `_`).
     if name.contains(MODULE_SEPARATOR) {
-        return flat_name(&name.replace(MODULE_SEPARATOR, "--"));
+        let (modules, base) = module_path(name);
+        let mut out = String::new();
+        for m in modules {
+            let flat: String = m
+                .chars()
+                .map(|c| match c {
+                    MODULE_KEY | MODULE_INDEX | '_' => '-',
+                    c => c,
+                })
+                .collect();
+            out.push_str(&flat);
+            out.push_str("--");
+        }
+        out.push_str(&flat_name(base));
+        return out;
     }
     let (base, key) = split(name);
     match key {
@@ -157,6 +233,16 @@ mod tests {
         assert_eq!(resource_name("s", "gpu[0]"), "s-gpu-0");
         assert_eq!(resource_name("s", "gpu[\"fsn1_a.x\"]"), "s-gpu-fsn1-a-x");
         assert_eq!(resource_name("s", "m\u{b7}gpu[0]"), "s-m--gpu-0");
+        let inst = module_instance("m", &InstanceKey::Key("gex_a".into()));
+        assert_eq!(
+            resource_name("s", &format!("{inst}\u{b7}gpu")),
+            "s-m-gex-a--gpu"
+        );
+        let inst = module_instance("m", &InstanceKey::Index(2));
+        assert_eq!(
+            resource_name("s", &format!("{inst}\u{b7}gpu")),
+            "s-m-2--gpu"
+        );
     }
 
     #[test]
@@ -169,6 +255,24 @@ mod tests {
         assert_eq!(
             strip_module_path("module.a.module.b.server.gpu"),
             ("a\u{b7}b\u{b7}".to_string(), "server.gpu")
+        );
+    }
+
+    #[test]
+    fn instances_of_modules_have_terraforms_addresses() {
+        let a = module_instance("m", &InstanceKey::Key("gex-a".into()));
+        let zero = module_instance("n", &InstanceKey::Index(0));
+        let name = format!("{a}\u{b7}{zero}\u{b7}gpu[1]");
+        let address = "module.m[\"gex-a\"].module.n[0].server.gpu[1]";
+        assert_eq!(block_address("server", &name), address);
+        assert_eq!(block_name_of(address), name);
+        assert_eq!(shown_name(&name), "module.m[\"gex-a\"].module.n[0].gpu[1]");
+        assert_eq!(
+            split(&name),
+            (
+                format!("{a}\u{b7}{zero}\u{b7}gpu").as_str(),
+                Some(InstanceKey::Index(1))
+            )
         );
     }
 }

@@ -10,6 +10,7 @@ mod load;
 pub mod model;
 pub mod refs;
 pub mod schema;
+pub mod shipped;
 pub mod source;
 pub mod suggest;
 pub mod value;

@@ -168,8 +168,7 @@ pub fn prepare(
         });
     };
     check_stack_identity(ws, &stack, state)?;
-    loaded.diagnostics.extend(crate::validate::check(&stack));
-    loaded.diagnostics.sort();
+    loaded.add_findings(crate::validate::check(&stack));
     let rendered = diagnostic::render(&loaded.diagnostics, &loaded.source);
     if loaded.diagnostics.has_errors() {
         return Err(EngineError::Invalid { rendered });

@@ -13,6 +13,7 @@ mod compose;
 mod firewall;
 pub mod knowledge;
 mod logs;
+mod names;
 mod policy;
 mod signoz;
 mod vllm;
@@ -24,6 +25,7 @@ use crate::config::{Diagnostics, Stack};
 pub fn check(stack: &Stack) -> Diagnostics {
     let mut out = Diagnostics::new();
     policy::check(stack, &mut out);
+    names::check(stack, &mut out);
     firewall::check(stack, &mut out);
     compose::check(stack, &mut out);
     vllm::check(stack, &mut out);

@@ -142,3 +142,155 @@ async fn a_module_calling_a_module_is_applied_under_both_names() {
     );
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
+
+/// The stack with module `web` called once per key of `keys`, and a peer labelled with the
+/// output of instance `b`.
+fn stack_with_module_instances(keys: &[&str]) -> String {
+    let keys: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    format!(
+        "stack \"mods\" {{}}\n\nmodule \"web\" {{\n  for_each = toset([{}])\n  source   = \"./modules/web\"\n  size     = \"cx23\"\n}}\n\nserver \"peer\" {{\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  labels      = {{ web = module.web[\"b\"].address }}\n}}\n",
+        keys.join(", ")
+    )
+}
+
+/// `for_each` on a module call: one instance of the module's server per key, addressed
+/// `module.web["a"].server.app` and named `mods-web-a--app`; a key removed destroys exactly
+/// that instance's server and leaves the others (same ids).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_only_its_instance() {
+    let ws = CloudWorkspace::start().await;
+    write_module(&ws);
+    ws.edit_stack(|_| stack_with_module_instances(&["a", "b", "c"]));
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    assert_eq!(
+        state_list(&ws).await,
+        [
+            "module.web[\"a\"].server.app",
+            "module.web[\"b\"].server.app",
+            "module.web[\"c\"].server.app",
+            "server.peer"
+        ]
+    );
+    let servers = ws.list("servers").await;
+    let by_name = |n: &str| {
+        servers
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap_or_else(|| panic!("no server {n} in {servers:?}"))
+            .clone()
+    };
+    let b = by_name("mods-web-b--app");
+    // A label value holds no brackets or quotes: the address as labels write it.
+    assert_eq!(
+        b["labels"]["sovstack.address"],
+        "module.web__b__.server.app"
+    );
+    assert_eq!(
+        by_name("mods-peer")["labels"]["web"],
+        b["public_net"]["ipv4"]["ip"]
+    );
+    let mut kept = vec![
+        by_name("mods-web-a--app")["id"].to_string(),
+        b["id"].to_string(),
+    ];
+    kept.sort();
+
+    ws.edit_stack(|_| stack_with_module_instances(&["a", "b"]));
+    let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    assert!(
+        plan.contains("module.web[\"c\"].server.app will be destroyed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("0 to add, 0 to change, 1 to destroy"),
+        "{plan}"
+    );
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    // Instances are created in parallel: their ids are in no particular order.
+    let mut ids: Vec<_> = ws
+        .list("servers")
+        .await
+        .iter()
+        .filter(|s| s["name"] != "mods-peer")
+        .map(|s| s["id"].to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, kept);
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
+}
+
+/// `count` on a module call: 3 -> 2 destroys exactly `module.web[2]`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_with_count_three_to_two_destroys_exactly_the_last_instance() {
+    let ws = CloudWorkspace::start().await;
+    write_module(&ws);
+    let stack = |n: u32| {
+        format!(
+            "stack \"mods\" {{}}\n\nmodule \"web\" {{\n  count  = {n}\n  source = \"./modules/web\"\n  size   = \"cx23\"\n}}\n\noutput \"addresses\" {{\n  value = module.web[*].address\n}}\n"
+        )
+    };
+    ws.edit_stack(|_| stack(3));
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    ws.edit_stack(|_| stack(2));
+    let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    assert!(
+        plan.contains("module.web[2].server.app will be destroyed"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("0 to add, 0 to change, 1 to destroy"),
+        "{plan}"
+    );
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    assert_eq!(
+        state_list(&ws).await,
+        ["module.web[0].server.app", "module.web[1].server.app"]
+    );
+    let mut names: Vec<_> = ws
+        .list("servers")
+        .await
+        .iter()
+        .map(|s| s["name"].to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["\"mods-web-0--app\"", "\"mods-web-1--app\""]);
+}
+
+/// Instances of a block moved into instances of a module by `moved` blocks with instance
+/// addresses on both sides: kept (same ids), renamed in place, nothing created.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_move_into_instances_of_a_module_without_being_recreated() {
+    let ws = CloudWorkspace::start().await;
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nserver \"app\" {\n  for_each    = toset([\"a\", \"b\"])\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n".to_string()
+    });
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    let before = ws.ids("servers").await;
+    write_module(&ws);
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nmodule \"web\" {\n  for_each = toset([\"a\", \"b\"])\n  source   = \"./modules/web\"\n  size     = \"cx23\"\n}\n\nmoved {\n  from = server.app[\"a\"]\n  to   = module.web[\"a\"].server.app\n}\n\nmoved {\n  from = server.app[\"b\"]\n  to   = module.web[\"b\"].server.app\n}\n".to_string()
+    });
+    let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
+    assert!(plan.contains("(moved from server.app[\"a\"])"), "{plan}");
+    assert!(plan.contains("(moved from server.app[\"b\"])"), "{plan}");
+    assert!(plan.contains("0 to add"), "{plan}");
+    assert!(plan.contains("0 to destroy"), "{plan}");
+    CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
+    assert_eq!(ws.ids("servers").await, before);
+    assert_eq!(
+        state_list(&ws).await,
+        [
+            "module.web[\"a\"].server.app",
+            "module.web[\"b\"].server.app"
+        ]
+    );
+    let mut names: Vec<_> = ws
+        .list("servers")
+        .await
+        .iter()
+        .map(|s| s["name"].to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["\"mods-web-a--app\"", "\"mods-web-b--app\""]);
+    CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
+}

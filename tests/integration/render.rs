@@ -222,6 +222,7 @@ fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) 
 /// in a copy of the stack and its modules.
 fn replaced(file: &str, from: &str, to: &str) -> Stack {
     let dir = crate::harness::cli::copy_stack_dir(&root());
+    crate::harness::cli::call_copied_modules(dir.path());
     let path = dir.path().join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.matches(from).count(), 1, "{from}");

@@ -1,5 +1,6 @@
-//! The modules that ship with sovstack (`modules/`), each called with only the inputs it
-//! requires from a throwaway stack, through the real binary: the stack validates without a
+//! The modules that ship with sovstack (`modules/`, embedded in the binary), each called as
+//! `sovstack/<name>` with only the inputs it requires from a throwaway stack, through the real
+//! binary: the stack validates without a
 //! finding, renders, and one module's output reaches another module's input. Secrets given to a
 //! module input stay secret: only in the 0600 env files of the services that need them, shown
 //! as `(sensitive)` in the plan, never in the saved plan or anything under `.sovstack/`; and a
@@ -9,7 +10,7 @@
 //! checked against upstream's facts in `render.rs` and applied in `stack_e2e.rs`;
 //! `examples/tempo`, which calls `vllm` and `tempo`, in `compose_v2.rs` and `cli.rs`.)
 
-use crate::harness::cli::{Run, Sovstack, copy_shipped_modules, repo_root};
+use crate::harness::cli::{Run, Sovstack, repo_root};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +46,7 @@ host "obs" {
 }
 
 module "signoz" {
-  source              = "./modules/signoz"
+  source              = "sovstack/signoz"
   on                  = host.obs
   clickhouse_data     = "/srv/clickhouse"
   jwt_secret          = var.jwt
@@ -58,12 +59,12 @@ locals {
 }
 
 module "sidecar" {
-  source   = "./modules/otel-sidecar"
+  source   = "sovstack/otel-sidecar"
   endpoint = local.ingest
 }
 
 module "vllm" {
-  source    = "./modules/vllm"
+  source    = "sovstack/vllm"
   on        = host.gpu
   collector = local.sidecar
 }
@@ -83,7 +84,7 @@ host "obs" {
 }
 
 module "tempo" {
-  source                 = "./modules/tempo"
+  source                 = "sovstack/tempo"
   on                     = host.obs
   grafana_admin_password = var.grafana
 }
@@ -102,10 +103,9 @@ pub fn module_files() -> Vec<PathBuf> {
     out
 }
 
-/// A directory with `stack` and a copy of the shipped modules.
+/// A directory with `stack`, which calls the modules the binary carries.
 fn workspace(stack: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    copy_shipped_modules(dir.path());
     std::fs::write(dir.path().join("stack.hcl"), stack).expect("stack.hcl");
     dir
 }
@@ -257,9 +257,7 @@ fn secrets_given_to_a_module_stay_out_of_plans_and_state() {
     let mut saved = Vec::new();
     walk(ws.path(), ws.path(), &mut saved);
     for (path, text, _) in &saved {
-        if !path.starts_with("modules/") {
-            everything.push(format!("{path}: {text}"));
-        }
+        everything.push(format!("{path}: {text}"));
     }
     assert!(saved.iter().any(|(p, _, _)| p == "plan.json"));
     for text in everything {

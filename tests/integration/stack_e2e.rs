@@ -78,10 +78,10 @@ fn with_fast_healthchecks(text: &str) -> (String, usize) {
     (lines.join("\n") + "\n", changed)
 }
 
-/// The reference stack and a copy of the shipped modules it calls, in `ws` (the stack calls
-/// the copy: `./modules/<name>`), with the test's differences made in the modules' files.
+/// The reference stack in `ws` calls a copy of the shipped modules (`./modules/<name>`
+/// instead of `sovstack/<name>`), with the test's differences made in the modules' files.
 fn write_modules(ws: &Path) {
-    crate::harness::cli::copy_shipped_modules(ws);
+    crate::harness::cli::call_copied_modules(ws);
     let mut intervals = 0;
     for file in [SIGNOZ_MODULE, VLLM_MODULE] {
         let path = ws.join(file);
@@ -739,12 +739,7 @@ async fn world() -> Option<World> {
             ),
         );
 
-    // Modules shipped in the binary (`sovstack/<name>`) are called as the test's copy.
-    fs::write(
-        ws.join("stack.hcl"),
-        with_debian_engines(&without_mount).replace("\"sovstack/", "\"./modules/"),
-    )
-    .unwrap();
+    fs::write(ws.join("stack.hcl"), with_debian_engines(&without_mount)).unwrap();
     write_modules(&ws);
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
     let host_key = host.host_key_fingerprint().to_string();

@@ -47,10 +47,10 @@ fn meta_argument(b: &Block) -> Option<(&'static str, &Expression)> {
 }
 
 /// One instance: its key and what `count`/`each` read in it.
-struct Instance {
-    key: InstanceKey,
+pub(super) struct Instance {
+    pub key: InstanceKey,
     /// `each.value` (for_each only).
-    value: Option<Json>,
+    pub value: Option<Json>,
 }
 
 /// A block whose `count` or `for_each` made no instances: it still exists to refer to, as an
@@ -132,7 +132,11 @@ fn both_given(b: &Block) -> Option<Diagnostic> {
 }
 
 /// The instances `count = N` or `for_each = <set or map>` make.
-fn instances(arg: &str, expr: &Expression, ev: &Evaluator) -> Result<Vec<Instance>, Diagnostic> {
+pub(super) fn instances(
+    arg: &str,
+    expr: &Expression,
+    ev: &Evaluator,
+) -> Result<Vec<Instance>, Diagnostic> {
     // Other blocks are read before they are expanded themselves: what they would give here is
     // not their instances.
     let reads_a_block = crate::config::refs::collect(expr)
@@ -225,7 +229,7 @@ fn kind(v: &Json) -> &'static str {
 }
 
 /// The block without `count`/`for_each`.
-fn without_meta(b: &Block) -> Block {
+pub(super) fn without_meta(b: &Block) -> Block {
     let mut out = b.clone();
     out.body = b
         .body
@@ -245,9 +249,13 @@ fn instance_block(b: &Block, i: &Instance) -> Block {
         let name = instance_name(&base, &i.key);
         *first = BlockLabel::String(hcl_edit::Decorated::new(name));
     }
-    let mut subst = Substitute { instance: i };
-    subst.visit_body_mut(&mut out.body);
+    substitute(&mut out.body, i);
     out
+}
+
+/// `count.index`, `each.key` and `each.value` in `body` replaced by instance `i`'s values.
+pub(super) fn substitute(body: &mut Body, i: &Instance) {
+    Substitute { instance: i }.visit_body_mut(body);
 }
 
 struct Substitute<'a> {

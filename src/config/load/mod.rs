@@ -31,6 +31,7 @@ mod var_files;
 mod variables;
 
 pub use expand::NoInstances;
+pub use modules::ModuleFiles;
 pub use ports::{parse_port_mapping, parse_port_range};
 pub use var_files::{AUTO_VAR_FILE_SUFFIX, DEFAULT_VAR_FILE, read_var_files, var_file_paths};
 
@@ -71,6 +72,20 @@ pub struct Loaded {
     pub source: SourceFile,
     pub stack: Option<Stack>,
     pub diagnostics: Diagnostics,
+    /// The module files spans may point into: findings made after loading (`validate`) are
+    /// added through [`Loaded::add_findings`], which moves them there.
+    pub module_files: ModuleFiles,
+}
+
+impl Loaded {
+    /// Findings about the loaded stack (`validate`'s rules), located in the stack or in the
+    /// module file their span lies in, with modules' blocks named by their addresses.
+    pub fn add_findings(&mut self, findings: Diagnostics) {
+        let files = &self.module_files;
+        self.diagnostics
+            .extend(findings.into_iter().map(|d| files.relocate(d)));
+        self.diagnostics.sort();
+    }
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -116,11 +131,22 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
                 source,
                 stack: None,
                 diagnostics: diags,
+                module_files: ModuleFiles::default(),
             };
         }
     };
     // Modules first: their blocks may have `count` and `for_each` of their own.
-    let spliced = modules::has_modules(&body).then(|| modules::splice(&body, text.len(), base_dir));
+    let spliced = modules::has_modules(&body).then(|| {
+        // A module call's `count`/`for_each` reads the stack's variables and locals: a scratch
+        // run over the stack without its module calls evaluates them (its findings are made
+        // again by the run over the whole file).
+        let scratch_ev = modules::has_module_instances(&body).then(|| {
+            let mut scratch = Diagnostics::new();
+            Loader::new(&source, &mut scratch, opts)
+                .variables_and_locals(&modules::without_modules(&body))
+        });
+        modules::splice(&body, text.len(), base_dir, scratch_ev.as_ref())
+    });
     let (body, combined) = match &spliced {
         Some(m) => {
             diags.extend(m.diagnostics.iter().cloned());
@@ -143,14 +169,17 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
     let mut loader = Loader::new(source_for_load, &mut diags, opts);
     loader.no_instances = empty;
     let stack = loader.run(&body);
-    if let Some(m) = &spliced {
-        diags = diags.into_iter().map(|d| m.relocate(d)).collect();
-    }
+    let module_files = spliced.map(|m| m.files).unwrap_or_default();
+    diags = diags
+        .into_iter()
+        .map(|d| module_files.relocate(d))
+        .collect();
     diags.sort();
     Loaded {
         source,
         stack,
         diagnostics: diags,
+        module_files,
     }
 }
 

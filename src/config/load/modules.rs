@@ -8,23 +8,34 @@
 //!   expression, or the variable's default), and references to the module's blocks follow
 //!   their new names;
 //! - `output "o"` becomes local `m·o`, which the caller reads as `module.m.o`;
-//! - a `module "n"` inside `m` is spliced the same way with the prefix `m·n·`.
+//! - a `module "n"` inside `m` is spliced the same way with the prefix `m·n·`;
+//! - a module call with `count` or `for_each` is spliced once per instance, as module
+//!   `m‿<key>` (`m⁀<index>`; `config::instance::MODULE_KEY`), and `module.m` reads local
+//!   `m‿`: the instances' outputs as a map by key (a list by index), so the caller writes
+//!   `module.m["a"].o` or `module.m[each.key].o` as in Terraform.
+//!
+//! `source` is a directory beside the calling file or a module shipped inside the binary
+//! (`sovstack/<name>`, `config::shipped`).
 //!
 //! The module's files are parsed at offsets past the end of the stack file (and of every file
 //! before them), so each span says which file it is in: [`Spliced::relocate`] moves a
 //! diagnostic into its module file (`Diagnostic::file`).
 
 use crate::config::diagnostic::Diagnostic;
+use crate::config::eval::Evaluator;
 use crate::config::eval::{REFERENCEABLE, literal, span_of};
-use crate::config::instance::MODULE_SEPARATOR;
+use crate::config::instance::{
+    InstanceKey, MODULE_KEY, MODULE_SEPARATOR, module_instance, module_key_is_valid,
+};
+use crate::config::shipped::{self, ShippedModule};
 use crate::config::source::{SourceFile, Span};
 use crate::config::suggest::help_for_unknown;
-use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::expr::{Array, Expression, Object, ObjectValue, Traversal, TraversalOperator};
 use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use hcl_edit::visit_mut::{VisitMut, visit_expr_mut};
 use hcl_edit::{Decorated, Ident};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::syntax::{attr_span, find_attr, header_span, label};
 
@@ -39,6 +50,12 @@ struct Placed {
 pub(super) struct Spliced {
     pub body: Body,
     pub diagnostics: Vec<Diagnostic>,
+    pub files: ModuleFiles,
+}
+
+/// The module files a stack's spans may point into, each at its offset past the stack file.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleFiles {
     files: Vec<Placed>,
 }
 
@@ -47,20 +64,43 @@ pub(super) fn has_modules(body: &Body) -> bool {
     super::syntax::blocks(body).any(|b| b.ident.as_str() == "module")
 }
 
-/// The stack `body` (of `root_len` bytes, in `base_dir`) with every module spliced in.
-pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
+/// Whether a module call has `count` or `for_each`: then the stack's variables and locals are
+/// evaluated first, by a scratch run over the stack without its module calls.
+pub(super) fn has_module_instances(body: &Body) -> bool {
+    super::syntax::blocks(body).any(|b| b.ident.as_str() == "module" && meta_argument(b).is_some())
+}
+
+/// The stack without its module calls: what a module's `count` or `for_each` may read.
+pub(super) fn without_modules(body: &Body) -> Body {
+    body.iter()
+        .filter(|s| !matches!(s, Structure::Block(b) if b.ident.as_str() == "module"))
+        .cloned()
+        .collect()
+}
+
+/// The stack `body` (of `root_len` bytes, in `base_dir`) with every module spliced in; `ev`
+/// evaluates the counts and collections of module calls ([`has_module_instances`]).
+pub(super) fn splice(
+    body: &Body,
+    root_len: usize,
+    base_dir: &Path,
+    ev: Option<&Evaluator>,
+) -> Spliced {
     let mut s = Splicer {
         next_offset: root_len + 1,
         files: Vec::new(),
         diags: Vec::new(),
         outputs: BTreeMap::new(),
+        instanced: BTreeMap::new(),
+        ev,
     };
     let mut out = Body::builder();
     let mut locals = Vec::new();
+    let base = Base::Dir(base_dir.to_path_buf());
     for st in body.iter() {
         match st {
             Structure::Block(b) if b.ident.as_str() == "module" => {
-                if let Some(m) = s.module(b, base_dir, "") {
+                for m in s.call(b, &base, "") {
                     for block in m.blocks {
                         out = out.block(block);
                     }
@@ -70,11 +110,13 @@ pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
             other => out = out.structure(other.clone()),
         }
     }
+    locals.extend(s.instance_locals());
     let mut body = out.build();
     // The caller reads outputs as `module.m.o`.
     let mut callers = CallerRefs {
         prefix: String::new(),
         outputs: &s.outputs,
+        instanced: &s.instanced,
         diags: &mut s.diags,
     };
     // Not in `moved` and `import`, whose addresses (`module.m.server.x`) are not outputs.
@@ -93,7 +135,7 @@ pub(super) fn splice(body: &Body, root_len: usize, base_dir: &Path) -> Spliced {
     Spliced {
         body,
         diagnostics: s.diags,
-        files: s.files,
+        files: ModuleFiles { files: s.files },
     }
 }
 
@@ -102,15 +144,21 @@ impl Spliced {
     /// `SourceFile::slice` reads a module's expressions while loading.
     pub fn combined(&self, root: &SourceFile) -> SourceFile {
         let mut text = root.text().to_string();
-        for p in &self.files {
+        for p in &self.files.files {
             text.push_str(&" ".repeat(p.offset - text.len()));
             text.push_str(p.file.text());
         }
         SourceFile::new(root.name(), text)
     }
+}
 
-    /// A diagnostic whose span lies in a module file, moved into that file.
+impl ModuleFiles {
+    /// A diagnostic as users read it: moved into its module file when its span lies in one,
+    /// and with the internal names of modules' blocks (`m·x`) written as addresses.
     pub fn relocate(&self, mut d: Diagnostic) -> Diagnostic {
+        d.message = readable_names(&d.message);
+        d.help = d.help.as_deref().map(readable_names);
+        d.label = d.label.as_deref().map(readable_names);
         let Some(start) = d.span.as_ref().map(|s| s.start) else {
             return d;
         };
@@ -128,19 +176,89 @@ impl Spliced {
             .related
             .iter()
             .filter(|(s, _)| s.start >= p.offset)
-            .map(|(s, l)| (shift(s), l.clone()))
+            .map(|(s, l)| (shift(s), readable_names(l)))
             .collect();
         d.file = Some(p.file.clone());
         d
     }
 }
 
-struct Splicer {
+/// `text` with every internal name of a module's block (`m·web`, `m‿a·web`) written as users
+/// read it (`module.m.web`, `module.m["a"].web`).
+fn readable_names(text: &str) -> String {
+    if !text.contains(MODULE_SEPARATOR) {
+        return text.to_string();
+    }
+    let in_name = |c: char| c.is_alphanumeric() || "_-\u{b7}\u{203f}\u{2040}".contains(c);
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find(in_name) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let end = after.find(|c: char| !in_name(c)).unwrap_or(after.len());
+        let word = &after[..end];
+        if word.contains(MODULE_SEPARATOR) {
+            // `compose.m·web` is the address `module.m.compose.web`.
+            let kind_len = out
+                .strip_suffix('.')
+                .map(|before| {
+                    before.len()
+                        - before
+                            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                            .len()
+                })
+                .unwrap_or(0);
+            if kind_len > 0 {
+                let kind = out[out.len() - 1 - kind_len..out.len() - 1].to_string();
+                out.truncate(out.len() - 1 - kind_len);
+                out.push_str(&crate::config::instance::block_address(&kind, word));
+            } else {
+                out.push_str(&crate::config::instance::shown_name(word));
+            }
+        } else {
+            out.push_str(word);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Splicer<'e> {
     next_offset: usize,
     files: Vec<Placed>,
     diags: Vec<Diagnostic>,
-    /// Module name -> its output names.
+    /// Module name (an instance's for a call with `count`/`for_each`) -> its output names.
     outputs: BTreeMap<String, Vec<String>>,
+    /// Module calls with `count` or `for_each` -> their instances.
+    instanced: BTreeMap<String, Instanced>,
+    ev: Option<&'e Evaluator>,
+}
+
+/// The instances of a module call with `count` (`count`) or `for_each`.
+struct Instanced {
+    count: bool,
+    /// Each instance's key and internal module name.
+    keys: Vec<(InstanceKey, String)>,
+}
+
+/// Where a module's source is.
+enum Source {
+    Local(PathBuf),
+    Shipped(&'static ShippedModule),
+}
+
+/// Where the calling file is: the directory `./` paths are relative to, or a shipped module.
+enum Base {
+    Dir(PathBuf),
+    Shipped(&'static ShippedModule),
+}
+
+/// `count` or `for_each` of a module call, with its name.
+fn meta_argument(call: &Block) -> Option<(&'static str, &Expression)> {
+    ["count", "for_each"]
+        .into_iter()
+        .find_map(|n| find_attr(&call.body, n).map(|a| (n, &a.value)))
 }
 
 /// What one module call adds to the stack.
@@ -157,16 +275,135 @@ struct Input {
     span: Span,
 }
 
-const CALL_ARGUMENTS: &[&str] = &["source"];
+const CALL_ARGUMENTS: &[&str] = &["source", "count", "for_each"];
 
-impl Splicer {
-    /// Module call `call` of the stack (`prefix` "") or of module `m` (`prefix` "m·").
-    fn module(&mut self, call: &Block, base_dir: &Path, prefix: &str) -> Option<Call> {
-        let (short, name_span) = call.labels.first().map(label)?;
+impl Splicer<'_> {
+    /// Module call `call` of the stack (`prefix` "") or of module `m` (`prefix` "m·"): spliced
+    /// once, or once per instance of its `count` or `for_each`.
+    fn call(&mut self, call: &Block, base: &Base, prefix: &str) -> Vec<Call> {
+        let Some((short, name_span)) = call.labels.first().map(label) else {
+            return Vec::new();
+        };
         let name = format!("{prefix}{short}");
-        let source = self.source(call)?;
-        let dir = base_dir.join(source.trim_start_matches("./"));
-        let body = self.read_dir(&dir, call)?;
+        if self.outputs.contains_key(&name) || self.instanced.contains_key(&name) {
+            self.diags.push(
+                Diagnostic::error(
+                    "language::duplicate",
+                    format!("module `{short}` is declared twice"),
+                )
+                .at(name_span)
+                .help("give each module call its own name"),
+            );
+            return Vec::new();
+        }
+        let Some((arg, expr)) = meta_argument(call) else {
+            return self.module(call, base, &name).into_iter().collect();
+        };
+        let count = arg == "count";
+        let mut calls = Vec::new();
+        let mut keys = Vec::new();
+        for i in self.instances(arg, expr, prefix) {
+            if let InstanceKey::Key(k) = &i.key
+                && !module_key_is_valid(k)
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "language::count-for-each",
+                        format!("`for_each` of module `{short}` has key `{k}`, which cannot name a module instance"),
+                    )
+                    .at(span_of(expr))
+                    .help("a module's instance keys hold only letters, digits, `-` and `_`; map the keys (`{ for k, v in var.x : replace(k, \".\", \"-\") => v }`)"),
+                );
+                continue;
+            }
+            let mut one = super::expand::without_meta(call);
+            super::expand::substitute(&mut one.body, &i);
+            let instance = module_instance(&name, &i.key);
+            calls.extend(self.module(&one, base, &instance));
+            keys.push((i.key, instance));
+        }
+        self.instanced.insert(name, Instanced { count, keys });
+        calls
+    }
+
+    /// The instances of a module call's `count` or `for_each`; none (reported) when they
+    /// cannot be known.
+    fn instances(
+        &mut self,
+        arg: &str,
+        expr: &Expression,
+        prefix: &str,
+    ) -> Vec<super::expand::Instance> {
+        let refuse = |what: &str| {
+            Diagnostic::error("language::count-for-each", format!("`{arg}` on {what}"))
+                .at(span_of(expr))
+        };
+        let found = match self.ev {
+            _ if !prefix.is_empty() => Err(refuse("a module called from a module is not supported yet")
+                .help("give the outer module the `count`/`for_each`, or use them on the blocks inside the inner module")),
+            None => Err(refuse("this module call cannot be evaluated")
+                .help("this is a bug in sovstack; please report it with the stack file")),
+            Some(ev) => super::expand::instances(arg, expr, ev),
+        };
+        found.unwrap_or_else(|d| {
+            self.diags.push(d);
+            Vec::new()
+        })
+    }
+
+    /// For each module call with instances, local `m‿`: the instances' outputs, a map by key
+    /// (`for_each`) or a list by index (`count`), which `module.m` reads.
+    fn instance_locals(&self) -> Vec<Attribute> {
+        let mut out = Vec::new();
+        for (name, inst) in &self.instanced {
+            let outputs = |instance: &str| {
+                let mut o = Object::new();
+                for output in self.outputs.get(instance).into_iter().flatten() {
+                    let read = Traversal::new(
+                        Expression::Variable(Decorated::new(Ident::new("local"))),
+                        vec![Decorated::new(TraversalOperator::GetAttr(Decorated::new(
+                            Ident::new_unchecked(inner(instance, output)),
+                        )))],
+                    );
+                    o.insert(Expression::from(output.as_str()), ObjectValue::new(read));
+                }
+                Expression::from(o)
+            };
+            let all = if inst.count {
+                let mut a = Array::new();
+                for (_, instance) in &inst.keys {
+                    a.push(outputs(instance));
+                }
+                Expression::from(a)
+            } else {
+                let mut o = Object::new();
+                for (key, instance) in &inst.keys {
+                    if let InstanceKey::Key(k) = key {
+                        o.insert(
+                            Expression::from(k.as_str()),
+                            ObjectValue::new(outputs(instance)),
+                        );
+                    }
+                }
+                Expression::from(o)
+            };
+            out.push(Attribute::new(
+                Decorated::new(Ident::new_unchecked(format!("{name}{MODULE_KEY}"))),
+                all,
+            ));
+        }
+        out
+    }
+
+    /// One splice of module call `call` as module `name` (internal: `m`, `outer·m`, `m‿a`).
+    fn module(&mut self, call: &Block, base: &Base, name: &str) -> Option<Call> {
+        let name = name.to_string();
+        let source = self.source(call, base)?;
+        let body = self.read_source(&source, call)?;
+        let inner_base = match &source {
+            Source::Local(dir) => Base::Dir(dir.clone()),
+            Source::Shipped(m) => Base::Shipped(m),
+        };
         let mut nested = Vec::new();
         let mut blocks = Vec::new();
         let mut inputs = Vec::new();
@@ -221,7 +458,7 @@ impl Splicer {
         let mut inner_blocks = Vec::new();
         for mut c in nested {
             rename.visit_body_mut(&mut c.body);
-            if let Some(m) = self.module(&c, &dir, &inner_prefix) {
+            for m in self.call(&c, &inner_base, &inner_prefix) {
                 inner_blocks.extend(m.blocks);
                 locals.extend(m.locals);
             }
@@ -230,6 +467,7 @@ impl Splicer {
         let mut callers = CallerRefs {
             prefix: inner_prefix,
             outputs: &self.outputs,
+            instanced: &self.instanced,
             diags: &mut self.diags,
         };
         for b in &mut blocks {
@@ -240,45 +478,88 @@ impl Splicer {
         }
         locals.extend(own);
         blocks.extend(inner_blocks);
-        if self.outputs.contains_key(&name) {
-            self.diags.push(
-                Diagnostic::error(
-                    "language::duplicate",
-                    format!("module `{short}` is declared twice"),
-                )
-                .at(name_span)
-                .help("give each module call its own name"),
-            );
-        }
         self.outputs
             .insert(name, outputs.into_iter().map(|(n, _)| n).collect());
         Some(Call { blocks, locals })
     }
 
-    /// `source`: a directory beside the stack, written `./dir` or `../dir`.
-    fn source(&mut self, call: &Block) -> Option<String> {
+    /// `source`: a directory beside the calling file (`./dir`, `../dir`) or a module shipped
+    /// with sovstack (`sovstack/signoz`).
+    fn source(&mut self, call: &Block, base: &Base) -> Option<Source> {
         let Some(a) = find_attr(&call.body, "source") else {
             self.diags.push(
                 Diagnostic::error("language::missing-attribute", "module has no `source`")
                     .at(header_span(call))
-                    .help("add `source = \"./modules/<name>\"`: a directory of .hcl files beside the stack"),
+                    .help("add `source = \"./modules/<name>\"` (a directory of .hcl files beside the stack) or `source = \"sovstack/<name>\"` (a module shipped with sovstack)"),
             );
             return None;
         };
-        match literal(&a.value) {
-            Some(serde_json::Value::String(s)) if s.starts_with("./") || s.starts_with("../") => {
-                Some(s)
-            }
+        let refuse = |message: String, help: String| {
+            Diagnostic::error("language::module-source", message)
+                .at(span_of(&a.value))
+                .help(help)
+        };
+        let text = match literal(&a.value) {
+            Some(serde_json::Value::String(s)) => s,
             _ => {
-                self.diags.push(
-                    Diagnostic::error(
-                        "language::module-source",
-                        "a module's `source` must be a literal local path",
-                    )
-                    .at(span_of(&a.value))
-                    .help("write the directory relative to the stack file: `source = \"./modules/signoz\"`"),
-                );
+                self.diags.push(refuse(
+                    "a module's `source` must be a literal string".into(),
+                    "write `source = \"./modules/signoz\"` or `source = \"sovstack/signoz\"`"
+                        .into(),
+                ));
+                return None;
+            }
+        };
+        if let Some(name) = text.strip_prefix(shipped::SOURCE_PREFIX) {
+            return match shipped::find(name) {
+                Some(m) => Some(Source::Shipped(m)),
+                None => {
+                    let shipped: Vec<String> = shipped::names()
+                        .map(|n| format!("{}{n}", shipped::SOURCE_PREFIX))
+                        .collect();
+                    self.diags.push(refuse(
+                        format!("sovstack ships no module `{name}`"),
+                        help_for_unknown(
+                            &text,
+                            shipped.iter().map(String::as_str),
+                            "shipped modules",
+                        ),
+                    ));
+                    None
+                }
+            };
+        }
+        if !(text.starts_with("./") || text.starts_with("../")) {
+            self.diags.push(refuse(
+                format!("`{text}` is neither a local path nor a shipped module"),
+                "write a directory relative to the calling file (`./modules/signoz`) or a shipped module (`sovstack/signoz`)".into(),
+            ));
+            return None;
+        }
+        match base {
+            Base::Dir(dir) => Some(Source::Local(dir.join(text.trim_start_matches("./")))),
+            Base::Shipped(m) => {
+                self.diags.push(refuse(
+                    format!("shipped module `{}` may call only shipped modules", m.name),
+                    "use `source = \"sovstack/<name>\"`".into(),
+                ));
                 None
+            }
+        }
+    }
+
+    /// The module's files: every `.hcl` file of a local directory in name order, or the
+    /// files of a shipped module.
+    fn read_source(&mut self, source: &Source, call: &Block) -> Option<Body> {
+        match source {
+            Source::Local(dir) => self.read_dir(dir, call),
+            Source::Shipped(m) => {
+                let mut body = Body::new();
+                for f in m.files {
+                    let file = SourceFile::new(m.file_name(f), f.text);
+                    body.extend(self.parse_file(file));
+                }
+                Some(body)
             }
         }
     }
@@ -314,37 +595,42 @@ impl Splicer {
         }
         let mut body = Body::new();
         for path in paths {
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => t,
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let file = SourceFile::new(path.display().to_string(), text);
+                    body.extend(self.parse_file(file));
+                }
                 Err(e) => {
                     self.diags
                         .push(unreadable(format!("cannot read {}: {e}", path.display())));
-                    continue;
                 }
-            };
-            let file = SourceFile::new(path.display().to_string(), text);
-            let offset = self.next_offset;
-            self.next_offset += file.text().len() + 1;
-            let padded = format!("{}{}", " ".repeat(offset), file.text());
-            match hcl_edit::parser::parse_body(&padded) {
-                Ok(b) => body.extend(b),
-                Err(e) => {
-                    let at = e.location().offset().saturating_sub(offset);
-                    self.diags.push(
-                        Diagnostic::error(
-                            "language::syntax",
-                            format!("syntax error: {}", e.message()),
-                        )
+            }
+        }
+        Some(body)
+    }
+
+    /// One module file parsed at the next free offset (empty after a syntax error, which is
+    /// reported in the file).
+    fn parse_file(&mut self, file: SourceFile) -> Body {
+        let offset = self.next_offset;
+        self.next_offset += file.text().len() + 1;
+        let padded = format!("{}{}", " ".repeat(offset), file.text());
+        let body = match hcl_edit::parser::parse_body(&padded) {
+            Ok(b) => b,
+            Err(e) => {
+                let at = e.location().offset().saturating_sub(offset);
+                self.diags.push(
+                    Diagnostic::error("language::syntax", format!("syntax error: {}", e.message()))
                         .at(at..at)
                         .label("here")
                         .help("fix the HCL syntax at this place")
                         .in_file(&file),
-                    );
-                }
+                );
+                Body::new()
             }
-            self.files.push(Placed { file, offset });
-        }
-        Some(body)
+        };
+        self.files.push(Placed { file, offset });
+        body
     }
 
     /// The module's inputs as locals: the caller's expression, else the default. A missing
@@ -360,17 +646,6 @@ impl Splicer {
             .filter(|a| !CALL_ARGUMENTS.contains(&a.key.as_str()))
             .collect();
         for a in &given {
-            if matches!(a.key.as_str(), "count" | "for_each") {
-                self.diags.push(
-                    Diagnostic::error(
-                        "language::count-for-each",
-                        format!("`{}` on a module block is not supported yet", a.key.as_str()),
-                    )
-                    .at(attr_span(a))
-                    .help("call the module once per instance, each with its own name, or use `count`/`for_each` on the blocks inside it"),
-                );
-                continue;
-            }
             if !inputs.iter().any(|i| i.name == a.key.as_str()) {
                 let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
                 self.diags.push(
@@ -478,9 +753,9 @@ fn output(b: &Block) -> Option<(String, Expression)> {
     Some((name, find_attr(&b.body, "value")?.value.clone()))
 }
 
-/// A module's name as its caller wrote it (`inner` for `outer·inner`).
-fn shown(module: &str) -> &str {
-    module.rsplit(MODULE_SEPARATOR).next().unwrap_or(module)
+/// A module's name as its caller wrote it (`inner` for `outer·inner`, `m["a"]` for `m‿a`).
+fn shown(module: &str) -> String {
+    crate::config::instance::module_shown(module.rsplit(MODULE_SEPARATOR).next().unwrap_or(module))
 }
 
 /// The internal name of `name` in module `module`.
@@ -591,6 +866,7 @@ struct CallerRefs<'a> {
     /// The internal prefix of the caller's modules: "" in the stack, "m·" in module `m`.
     prefix: String,
     outputs: &'a BTreeMap<String, Vec<String>>,
+    instanced: &'a BTreeMap<String, Instanced>,
     diags: &'a mut Vec<Diagnostic>,
 }
 
@@ -616,7 +892,7 @@ impl CallerRefs<'_> {
             Some(TraversalOperator::GetAttr(n)) => Some(n.as_str().to_string()),
             _ => None,
         };
-        let (Some(module), Some(output)) = (attr(0), attr(1)) else {
+        let Some(module) = attr(0) else {
             self.diags.push(
                 Diagnostic::error(
                     "language::undefined-reference",
@@ -628,6 +904,21 @@ impl CallerRefs<'_> {
             return;
         };
         let path = format!("{}{module}", self.prefix);
+        if let Some(inst) = self.instanced.get(&path) {
+            self.rewrite_instances(t, &module, &path, inst, span);
+            return;
+        }
+        let Some(output) = attr(1) else {
+            self.diags.push(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("module `{module}` is read by one of its outputs"),
+                )
+                .at(span)
+                .help(format!("write `module.{module}.<output>`")),
+            );
+            return;
+        };
         let Some(outputs) = self.outputs.get(&path) else {
             let names: Vec<&str> = self
                 .outputs
@@ -646,18 +937,8 @@ impl CallerRefs<'_> {
             return;
         };
         if !outputs.contains(&output) {
-            self.diags.push(
-                Diagnostic::error(
-                    "language::undefined-reference",
-                    format!("module `{module}` has no output `{output}`"),
-                )
-                .at(span)
-                .help(help_for_unknown(
-                    &output,
-                    outputs.iter().map(String::as_str),
-                    "outputs",
-                )),
-            );
+            self.diags
+                .push(no_such_output(&module, &output, outputs, span));
             return;
         }
         if let Expression::Variable(v) = &mut t.expr {
@@ -672,6 +953,105 @@ impl CallerRefs<'_> {
     }
 }
 
+impl CallerRefs<'_> {
+    /// `module.m...` of a module call with instances reads local `m‿` (the instances'
+    /// outputs); an output named after an instance (`module.m["a"].o`) must exist.
+    fn rewrite_instances(
+        &mut self,
+        t: &mut Traversal,
+        module: &str,
+        path: &str,
+        inst: &Instanced,
+        span: Span,
+    ) {
+        let output = match (
+            t.operators.get(1).map(|o| o.value()),
+            t.operators.get(2).map(|o| o.value()),
+        ) {
+            (
+                Some(TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_)),
+                Some(TraversalOperator::GetAttr(o)),
+            ) => Some(o.as_str().to_string()),
+            (Some(TraversalOperator::GetAttr(o)), _) => {
+                let index = if inst.count { "[0]" } else { "[\"<key>\"]" };
+                self.diags.push(
+                    Diagnostic::error(
+                        "language::undefined-reference",
+                        format!(
+                            "module `{module}` has {}: name one to read its output `{}`",
+                            if inst.count { "`count`" } else { "`for_each`" },
+                            o.as_str()
+                        ),
+                    )
+                    .at(span)
+                    .help(format!("write `module.{module}{index}.{}`", o.as_str())),
+                );
+                return;
+            }
+            _ => None,
+        };
+        let outputs = inst
+            .keys
+            .first()
+            .and_then(|(_, instance)| self.outputs.get(instance));
+        if let (Some(output), Some(outputs)) = (output, outputs)
+            && !outputs.contains(&output)
+        {
+            self.diags
+                .push(no_such_output(module, &output, outputs, span));
+            return;
+        }
+        if let Expression::Variable(v) = &mut t.expr {
+            **v = Ident::new("local");
+        }
+        // A literal key reads that instance's output alone, so what reads it depends on that
+        // instance only; any other index reads the map of all of them.
+        let literal_instance = match t.operators.get(1).map(|o| o.value()) {
+            Some(TraversalOperator::Index(e)) => match literal(e) {
+                Some(serde_json::Value::String(k)) if !inst.count => Some(InstanceKey::Key(k)),
+                Some(serde_json::Value::Number(n)) if inst.count => {
+                    n.as_u64().map(InstanceKey::Index)
+                }
+                _ => None,
+            },
+            Some(TraversalOperator::LegacyIndex(i)) if inst.count => Some(InstanceKey::Index(**i)),
+            _ => None,
+        }
+        .and_then(|k| inst.keys.iter().find(|(key, _)| *key == k))
+        .map(|(_, instance)| instance.clone());
+        if let (Some(instance), Some(TraversalOperator::GetAttr(o))) =
+            (literal_instance, t.operators.get(2).map(|o| o.value()))
+        {
+            let read = inner(&instance, o.as_str());
+            t.operators.drain(..2);
+            if let Some(op) = t.operators.first_mut() {
+                *op.value_mut() =
+                    TraversalOperator::GetAttr(Decorated::new(Ident::new_unchecked(read)));
+            }
+            return;
+        }
+        if let Some(op) = t.operators.first_mut()
+            && let TraversalOperator::GetAttr(id) = op.value_mut()
+        {
+            **id = Ident::new_unchecked(format!("{path}{MODULE_KEY}"));
+        }
+    }
+}
+
+/// `module.<module>.<output>` names an output the module does not have.
+fn no_such_output(module: &str, output: &str, outputs: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "language::undefined-reference",
+        format!("module `{module}` has no output `{output}`"),
+    )
+    .at(span)
+    .help(help_for_unknown(
+        output,
+        outputs.iter().map(String::as_str),
+        "outputs",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::{LoadOptions, Loaded, load_str};
@@ -681,11 +1061,16 @@ mod tests {
     const MODULE: &str = "variable \"size\" {\n  type = string\n}\n\nvariable \"where\" {\n  type    = string\n  default = \"fsn1\"\n}\n\nlocals {\n  role = \"db-${var.size}\"\n}\n\nserver \"main\" {\n  server_type = var.size\n  location    = var.where\n  image       = \"ubuntu-24.04\"\n  labels      = { role = local.role }\n}\n\noutput \"address\" {\n  value = server.main.ipv4_address\n}\n";
 
     fn load_with(module: &str, call: &str) -> (tempfile::TempDir, Loaded) {
+        load_reading(module, call, "module.db.address")
+    }
+
+    /// The stack calling module `db` with `call`; its server `app` has label `db = <read>`.
+    fn load_reading(module: &str, call: &str, read: &str) -> (tempfile::TempDir, Loaded) {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("db")).expect("module dir");
         std::fs::write(dir.path().join("db/main.hcl"), module).expect("module file");
         let text = format!(
-            "stack \"s\" {{}}\n{KEY}{call}\nserver \"app\" {{\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  ssh_keys    = [ssh_key.k]\n  labels      = {{ db = module.db.address }}\n}}\n"
+            "stack \"s\" {{}}\n{KEY}{call}\nserver \"app\" {{\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  ssh_keys    = [ssh_key.k]\n  labels      = {{ db = {read} }}\n}}\n"
         );
         let l = load_str("stack.hcl", &text, dir.path(), &LoadOptions::default());
         (dir, l)
@@ -825,16 +1210,13 @@ mod tests {
                 .iter()
                 .any(|d| d.code == "language::module-source")
         );
-        let (_d, l) = load_with(
-            MODULE,
-            "module \"db\" {\n  source = \"./db\"\n  size   = \"cx33\"\n  count  = 2\n}\n",
-        );
+        let (_d, l) = load_with(MODULE, "module \"db\" {\n  source = \"sovstack/dbx\"\n}\n");
         let d = l
             .diagnostics
             .iter()
-            .find(|d| d.code == "language::count-for-each")
+            .find(|d| d.code == "language::module-source")
             .expect("reported");
-        assert_eq!(d.message, "`count` on a module block is not supported yet");
+        assert_eq!(d.message, "sovstack ships no module `dbx`");
         let (_d, l) = load_with(
             &MODULE.replace("output \"address\"", "output \"addr\""),
             "module \"db\" {\n  source = \"./db\"\n  size   = \"cx33\"\n}\n",
@@ -846,5 +1228,169 @@ mod tests {
             .expect("reported");
         assert_eq!(d.message, "module `db` has no output `address`");
         assert!(d.file.is_none());
+    }
+
+    /// `for_each` on a module call: one splice per key, Terraform's addresses, each
+    /// instance's inputs from `each`, outputs read by key from the caller.
+    #[test]
+    fn a_module_with_for_each_makes_one_instance_per_key() {
+        let (_d, l) = load_with(
+            MODULE,
+            "variable \"dbs\" {\n  type    = map(string)\n  default = { a = \"cx23\", b = \"cx33\" }\n}\nmodule \"db\" {\n  for_each = var.dbs\n  source   = \"./db\"\n  size     = each.value\n  where    = \"hel1-${each.key}\"\n}\n",
+        );
+        // The root server reads `module.db.address`: refused, it must name an instance.
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::undefined-reference")
+            .expect("reported");
+        assert_eq!(
+            d.message,
+            "module `db` has `for_each`: name one to read its output `address`"
+        );
+        assert_eq!(
+            d.help.as_deref(),
+            Some("write `module.db[\"<key>\"].address`")
+        );
+
+        let (_d, l) = load_reading(
+            MODULE,
+            "variable \"dbs\" {\n  type    = map(string)\n  default = { a = \"cx23\", b = \"cx33\" }\n}\nmodule \"db\" {\n  for_each = var.dbs\n  source   = \"./db\"\n  size     = each.value\n  where    = \"hel1-${each.key}\"\n}\n",
+            "module.db[\"b\"].address",
+        );
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let names: Vec<(String, String, String)> = stack
+            .servers
+            .iter()
+            .map(|s| {
+                (
+                    crate::config::instance::block_address("server", &s.name),
+                    s.server_type.value.clone(),
+                    s.location.value.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "module.db[\"a\"].server.main".into(),
+                    "cx23".into(),
+                    "hel1-a".into()
+                ),
+                (
+                    "module.db[\"b\"].server.main".into(),
+                    "cx33".into(),
+                    "hel1-b".into()
+                ),
+                ("server.app".into(), "cx23".into(), "nbg1".into()),
+            ]
+        );
+        let used = stack
+            .references
+            .get("server.app")
+            .cloned()
+            .unwrap_or_default();
+        assert!(used.contains("module.db[\"b\"].server.main"), "{used:?}");
+        assert!(!used.contains("module.db[\"a\"].server.main"), "{used:?}");
+    }
+
+    /// `count` on a module call: instances by index; `module.m[*]` reads them all.
+    #[test]
+    fn a_module_with_count_makes_instances_by_index() {
+        let (_d, l) = load_reading(
+            MODULE,
+            "module \"db\" {\n  count  = 2\n  source = \"./db\"\n  size   = \"cx${count.index}3\"\n}\n",
+            "join(\",\", module.db[*].address)",
+        );
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let stack = l.stack.expect("a stack");
+        let db1 = stack
+            .servers
+            .iter()
+            .find(|s| {
+                crate::config::instance::block_address("server", &s.name)
+                    == "module.db[1].server.main"
+            })
+            .expect("instance 1");
+        assert_eq!(db1.server_type.value, "cx13");
+        assert_eq!(
+            crate::config::instance::resource_name("s", &db1.name),
+            "s-db-1--main"
+        );
+        let used = stack
+            .references
+            .get("server.app")
+            .cloned()
+            .unwrap_or_default();
+        assert!(used.contains("module.db[0].server.main"), "{used:?}");
+        assert!(used.contains("module.db[1].server.main"), "{used:?}");
+    }
+
+    /// Keys that cannot name a module instance, and instances of a module inside a module,
+    /// are refused at the `for_each`.
+    #[test]
+    fn module_instances_that_cannot_be_named_are_refused() {
+        let (_d, l) = load_with(
+            MODULE,
+            "module \"db\" {\n  for_each = toset([\"a.b\"])\n  source   = \"./db\"\n  size     = \"cx23\"\n}\n",
+        );
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "language::count-for-each")
+            .expect("reported");
+        assert_eq!(
+            d.message,
+            "`for_each` of module `db` has key `a.b`, which cannot name a module instance"
+        );
+    }
+
+    #[test]
+    fn messages_name_modules_blocks_by_their_addresses() {
+        assert_eq!(
+            super::readable_names(
+                "`compose.app\u{b7}web` has no attribute; add to compose `app\u{b7}web`"
+            ),
+            "`module.app.compose.web` has no attribute; add to compose `module.app.web`"
+        );
+        assert_eq!(
+            super::readable_names("server `m\u{203f}gex-a\u{b7}gpu[0]`, plain `x`"),
+            "server `module.m[\"gex-a\"].gpu[0]`, plain `x`"
+        );
+    }
+
+    /// `validate`'s findings about a module's block point into the module's file.
+    #[test]
+    fn findings_made_after_loading_point_into_the_module_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("app")).expect("module dir");
+        std::fs::write(
+            dir.path().join("app/main.hcl"),
+            "variable \"host\" {}\n\ncompose \"web\" {\n  on = var.host\n  service \"web\" {\n    image   = \"busybox:1.36\"\n    restart = \"unless-stopped\"\n  }\n}\n",
+        )
+        .expect("module file");
+        let text = "stack \"s\" {}\nhost \"gpu\" {\n  address  = \"203.0.113.21\"\n  host_key = \"SHA256:Jq3v8mN5bYx2cT7wQ1pR4sL9eK6hD0fG3aU8iO5yZ2A\"\n  location = \"fsn1\"\n  ssh {\n    user = \"root\"\n  }\n}\nmodule \"app\" {\n  source = \"./app\"\n  host   = host.gpu\n}\n";
+        let mut l = load_str("stack.hcl", text, dir.path(), &LoadOptions::default());
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let findings = crate::validate::check(l.stack.as_ref().expect("a stack"));
+        l.add_findings(findings);
+        let d = l
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "compose::no-log-cap")
+            .expect("reported");
+        let file = d.file.as_ref().expect("in the module's file");
+        assert!(file.name().ends_with("app/main.hcl"), "{}", file.name());
+        let span = d.span.clone().expect("located");
+        assert_eq!(file.line_col(span.start).0, 5);
+        assert!(
+            d.help
+                .as_deref()
+                .is_some_and(|h| h.contains("compose `module.app.web`")),
+            "{:?}",
+            d.help
+        );
     }
 }

@@ -95,24 +95,25 @@ impl Sovstack {
 }
 
 /// A temporary directory holding a copy of `src_dir`'s `stack.hcl` and the files it reads
-/// (`keys/`, the shipped `modules/`), so a test may rewrite it. An example calling the shipped
-/// modules by their path in the repository (`../../modules/x`) calls the copy (`./modules/x`).
+/// (`keys/`), so a test may rewrite it.
 pub fn copy_stack_dir(src_dir: &Path) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     copy_tree(src_dir, tmp.path());
-    let stack = tmp.path().join("stack.hcl");
-    let text = std::fs::read_to_string(&stack).unwrap_or_default();
-    if text.contains("\"../../modules/") {
-        copy_shipped_modules(tmp.path());
-        std::fs::write(&stack, text.replace("\"../../modules/", "\"./modules/"))
-            .expect("rewrite stack.hcl");
-    }
     tmp
 }
 
-/// A copy of the modules that ship with sovstack (`modules/`) in `dir/modules`.
-pub fn copy_shipped_modules(dir: &Path) {
+/// Makes the stack in `dir` call a copy of the modules shipped with sovstack (`modules/` of
+/// the repository, copied to `dir/modules`) instead of the binary's own, so that a test may
+/// change a module: `source = "sovstack/x"` becomes `source = "./modules/x"`.
+pub fn call_copied_modules(dir: &Path) {
     copy_tree(&repo_root().join("modules"), &dir.join("modules"));
+    let stack = dir.join("stack.hcl");
+    let text = std::fs::read_to_string(&stack).expect("stack.hcl");
+    assert!(
+        text.contains("\"sovstack/"),
+        "the stack calls no shipped module"
+    );
+    std::fs::write(&stack, text.replace("\"sovstack/", "\"./modules/")).expect("stack.hcl");
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -126,9 +127,8 @@ fn copy_tree(from: &Path, to: &Path) {
             continue;
         }
         if ty.is_dir() {
-            // The repository root holds the crate; a stack only needs its `keys/` and the
-            // shipped `modules/` next to it.
-            if from == repo_root() && name != "keys" && name != "modules" {
+            // The repository root holds the crate; a stack only needs its `keys/` next to it.
+            if from == repo_root() && name != "keys" {
                 continue;
             }
             copy_tree(&e.path(), &to.join(&name));
