@@ -239,6 +239,66 @@ pub fn unmoved_to_instances(
     out
 }
 
+/// Resources recorded in `state` whose block the stack no longer declares where it was, but
+/// declares under another module path (`server.app` in state, `module.web.server.app` or
+/// `module.web["a"].server.app` in the stack), with no move carrying them: the plan would
+/// destroy each and create it anew inside the module. Warnings that say which `moved` block
+/// keeps it (the instance of the module with the same key, when there is one).
+pub fn unmoved_into_modules(
+    state: &StateFile,
+    declared: &Declared,
+    moves: &Moves,
+) -> Vec<Diagnostic> {
+    use crate::config::instance::{module_path, split};
+    let block_of = |name: &str| {
+        let (modules, base) = module_path(name);
+        let (block, key) = split(base);
+        let module_keys: Vec<String> = modules.iter().map(|m| m.to_string()).collect();
+        (module_keys, block.to_string(), key)
+    };
+    let mut out = Vec::new();
+    for address in state.resources.keys() {
+        if declared.contains_key(address) || moves.pairs.contains_key(address) {
+            continue;
+        }
+        let Ok(a) = Address::parse(address) else {
+            continue;
+        };
+        if !a.kind.get().named_after().is_empty() {
+            continue;
+        }
+        let (modules, block, key) = block_of(&a.name);
+        let candidates: Vec<&String> = declared
+            .keys()
+            .filter(|d| !state.resources.contains_key(*d))
+            .filter(|d| {
+                Address::parse(d).is_ok_and(|c| {
+                    let (c_modules, c_block, _) = block_of(&c.name);
+                    c.kind == a.kind && c.key == a.key && c_block == block && c_modules != modules
+                })
+            })
+            .collect();
+        // `server.app["a"]` -> `module.web["a"].server.app` before any other instance.
+        let same_key = key.as_ref().and_then(|k| {
+            let shown = k.to_string();
+            candidates.iter().find(|d| d.contains(&format!("{shown}.")))
+        });
+        let Some(to) = same_key.or(candidates.first()) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning(
+                "language::moved-into-module",
+                format!("{address} is in state, but its block is now declared as {to}: the plan destroys it and creates {to} anew"),
+            )
+            .help(format!(
+                "to keep the resource, add `moved {{ from = {address}  to = {to} }}`"
+            )),
+        );
+    }
+    out
+}
+
 /// The move of one address to another, checked against the state and the addresses the stack
 /// declares (`declared`); `span` is the `moved` block's, for `state mv` none.
 pub fn plan_move(

@@ -203,9 +203,11 @@ pub fn prepare(
     let moves = resolve_moves(&stack, &desired, state)?;
     let mut warnings = rendered;
     if let Some(state) = state {
+        let declared = declared(&desired);
         let notes: diagnostic::Diagnostics =
-            super::moves::unmoved_to_instances(state, &declared(&desired), &moves)
+            super::moves::unmoved_to_instances(state, &declared, &moves)
                 .into_iter()
+                .chain(super::moves::unmoved_into_modules(state, &declared, &moves))
                 .collect();
         if !notes.is_empty() {
             warnings.push_str(&diagnostic::render(&notes, &loaded.source));

@@ -267,6 +267,22 @@ async fn instances_move_into_instances_of_a_module_without_being_recreated() {
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     let before = ws.ids("servers").await;
     write_module(&ws);
+    // Without the moves the plan would replace both, and says which moves keep them.
+    ws.edit_stack(|_| {
+        "stack \"mods\" {}\n\nmodule \"web\" {\n  for_each = toset([\"a\", \"b\"])\n  source   = \"./modules/web\"\n  size     = \"cx23\"\n}\n".to_string()
+    });
+    let plan = CloudWorkspace::expect(&ws.run(&["plan"]).await, 0);
+    let words = plan.split_whitespace().collect::<Vec<_>>().join(" ");
+    for key in ["a", "b"] {
+        let moved = format!(
+            "moved {{ from = server.app[\"{key}\"] to = module.web[\"{key}\"].server.app }}"
+        );
+        assert!(words.contains(&moved), "{plan}");
+    }
+    assert!(
+        plan.contains("warning[language::moved-into-module]"),
+        "{plan}"
+    );
     ws.edit_stack(|_| {
         "stack \"mods\" {}\n\nmodule \"web\" {\n  for_each = toset([\"a\", \"b\"])\n  source   = \"./modules/web\"\n  size     = \"cx23\"\n}\n\nmoved {\n  from = server.app[\"a\"]\n  to   = module.web[\"a\"].server.app\n}\n\nmoved {\n  from = server.app[\"b\"]\n  to   = module.web[\"b\"].server.app\n}\n".to_string()
     });
