@@ -228,6 +228,20 @@ fn bench(opts: &Options) -> Result<ExitCode, Error> {
             g.state_bytes,
         )?);
     }
+    let mut module_fleets = Vec::new();
+    for &hosts in &opts.fleets {
+        let dir = base.join(format!("module-fleet{hosts}"));
+        std::fs::create_dir_all(&dir)?;
+        let text = fleet::module_fleet_hcl(&dir, hosts, FLEET_IMAGE)?;
+        let g = generate_text(&dir, &text, hosts * fleet::RESOURCES_PER_HOST)?;
+        module_fleets.push(measure(
+            opts,
+            &dir,
+            hosts,
+            FLEET_CHANGED_IMAGE,
+            g.state_bytes,
+        )?);
+    }
     if !fleets.is_empty() {
         println!(
             "
@@ -241,6 +255,14 @@ for_each fleets ({} resources per host):",
                 .replace("     N |", " hosts |")
         );
         failed |= check_fleet_targets(&fleets);
+        println!("\nthe same fleets, each host a `for_each` instance of a local module:");
+        print!(
+            "{}",
+            table(&module_fleets)
+                .replace("µs/resource", "   µs/host")
+                .replace("     N |", " hosts |")
+        );
+        failed |= check_fleet_targets(&module_fleets);
     }
     Ok(if failed {
         ExitCode::FAILURE

@@ -34,6 +34,35 @@ pub fn fleet_hcl(hosts: usize, image: &str) -> String {
     s
 }
 
+/// The same fleet written with a module: the three blocks are `modules/node/main.hcl`, called
+/// once per host by `module "node" { for_each = var.gex ... }`. Returns the stack text; the
+/// module is written under `dir`.
+pub fn module_fleet_hcl(
+    dir: &std::path::Path,
+    hosts: usize,
+    image: &str,
+) -> std::io::Result<String> {
+    let module_dir = dir.join("modules/node");
+    std::fs::create_dir_all(&module_dir)?;
+    let module = format!(
+        "variable \"image\" {{}}\nvariable \"key\" {{}}\nvariable \"machine\" {{}}\n\n{}",
+        FLEET_BLOCKS
+            .replace("  for_each = var.gex\n", "")
+            .replace("host.gpu[each.key]", "host.gpu")
+            .replace("compose.app[each.key]", "compose.app")
+            .replace("each.key", "var.key")
+            .replace("each.value", "var.machine")
+    );
+    std::fs::write(module_dir.join("main.hcl"), module)?;
+    let fleet = fleet_hcl(hosts, image);
+    let (variables, _) = fleet
+        .split_once("host \"gpu\"")
+        .unwrap_or((fleet.as_str(), ""));
+    Ok(format!(
+        "{variables}module \"node\" {{\n  for_each = var.gex\n  source   = \"./modules/node\"\n  image    = var.image\n  key      = each.key\n  machine  = each.value\n}}\n"
+    ))
+}
+
 const FLEET_BLOCKS: &str = r#"host "gpu" {
   for_each = var.gex
   address  = each.value.address

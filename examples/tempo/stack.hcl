@@ -1,5 +1,7 @@
 # The reference design with Grafana Tempo (and Grafana to browse it) instead of SigNoz.
 # vLLM and the collector sidecar run on a GEX44; Tempo and Grafana on a Cloud server in Helsinki.
+# vLLM and Tempo come from the modules that ship with sovstack (docs/modules.md); the sidecar's
+# pipeline is written here, as Tempo takes traces only.
 
 stack "llm-tempo" {
   policy {
@@ -88,7 +90,7 @@ collector "sidecar" {
   processor "batch" {}
 
   exporter "otlp_grpc/tempo" {
-    endpoint = "${server.tracing.ipv4_address}:4317"
+    endpoint = module.tempo.otlp_grpc_endpoint
     tls {
       insecure = true
     }
@@ -114,121 +116,30 @@ collector "sidecar" {
   }
 }
 
-compose "inference" {
-  on      = host.gpu
-  volumes = ["hf-cache"]
-
-  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
-  logging {
-    driver  = "json-file"
-    options = { max-size = "50m", max-file = "3" }
-  }
-
-  service "vllm" {
-    image = "vllm/vllm-openai:v0.33.0"
-    command = [
-      "Qwen/Qwen2.5-1.5B-Instruct",
-      "--served-model-name", "qwen2.5-1.5b",
-      "--otlp-traces-endpoint", "http://otel-collector:4317",
-    ]
-    environment = {
-      OTEL_SERVICE_NAME = "vllm"
-    }
-    ports   = ["127.0.0.1:8000:8000"]
-    volumes = ["hf-cache:/root/.cache/huggingface"]
-    gpus    = "all"
-    ipc     = "host"
-    healthcheck {
-      test         = ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]
-      start_period = "15m"
-    }
-  }
-
-  service "otel-collector" {
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    # memory_limiter's percentages are of this limit, not of the RAM vLLM shares.
-    mem_limit = "1g"
-    file "/etc/otelcol-contrib/config.yaml" {
-      collector = collector.sidecar
-    }
-  }
+module "vllm" {
+  source    = "sovstack/vllm"
+  on        = host.gpu
+  collector = collector.sidecar
 }
 
-compose "tracing" {
-  on      = server.tracing
-  volumes = ["tempo-data", "grafana-data"]
-
-  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
-  logging {
-    driver  = "json-file"
-    options = { max-size = "50m", max-file = "3" }
-  }
-
-  service "tempo" {
-    image   = "grafana/tempo:2.6.1"
-    command = ["-config.file=/etc/tempo.yaml"]
-    # The data volume is created root-owned; Tempo must be able to write it.
-    user    = "root"
-    ports   = ["4317:4317", "127.0.0.1:3200:3200"]
-    volumes = ["tempo-data:/var/tempo"]
-    restart = "unless-stopped"
-    # stream_over_http_enabled: Grafana streams search results from Tempo over HTTP (Tempo's own
-    # example, example/docker-compose/shared/tempo.yaml, sets it first thing).
-    file "/etc/tempo.yaml" {
-      content = <<-YAML
-        stream_over_http_enabled: true
-        server:
-          http_listen_port: 3200
-        distributor:
-          receivers:
-            otlp:
-              protocols:
-                grpc:
-                  endpoint: 0.0.0.0:4317
-        storage:
-          trace:
-            backend: local
-            local:
-              path: /var/tempo/traces
-            wal:
-              path: /var/tempo/wal
-        compactor:
-          compaction:
-            block_retention: 720h
-      YAML
-    }
-  }
-
-  service "grafana" {
-    image   = "grafana/grafana:11.3.0"
-    ports   = ["3000:3000"]
-    volumes = ["grafana-data:/var/lib/grafana"]
-    environment = {
-      GF_AUTH_ANONYMOUS_ENABLED = "false"
-    }
-    secret_environment = {
-      GF_SECURITY_ADMIN_PASSWORD = var.grafana_admin_password
-    }
-    depends_on = ["tempo"]
-    restart    = "unless-stopped"
-    file "/etc/grafana/provisioning/datasources/tempo.yaml" {
-      content = <<-YAML
-        apiVersion: 1
-        datasources:
-          - name: Tempo
-            type: tempo
-            access: proxy
-            url: http://tempo:3200
-      YAML
-    }
-  }
+module "tempo" {
+  source                 = "sovstack/tempo"
+  on                     = server.tracing
+  grafana_admin_password = var.grafana_admin_password
 }
 
-check "tempo-ready" {
-  compose = compose.tracing
-  http {
-    url = "http://127.0.0.1:3200/ready"
-  }
+# Where these blocks were before they came from the modules.
+moved {
+  from = compose.inference
+  to   = module.vllm.compose.inference
+}
+
+moved {
+  from = compose.tracing
+  to   = module.tempo.compose.tracing
+}
+
+moved {
+  from = check.tempo-ready
+  to   = module.tempo.check.ready
 }

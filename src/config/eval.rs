@@ -29,7 +29,9 @@ pub struct Evaluator {
     ctx: Context<'static>,
     locals: hcl::Map<String, hcl::Value>,
     sensitive_vars: BTreeSet<String>,
-    sensitive_locals: BTreeSet<String>,
+    /// Sensitive locals, each with the sensitive variables it is made from (through other
+    /// locals too: a module's input is a local holding the caller's `var.secret`).
+    sensitive_locals: BTreeMap<String, Vec<String>>,
 }
 
 impl Evaluator {
@@ -101,7 +103,7 @@ impl Evaluator {
             ctx,
             locals: hcl::Map::new(),
             sensitive_vars,
-            sensitive_locals: BTreeSet::new(),
+            sensitive_locals: BTreeMap::new(),
         }
     }
 
@@ -151,10 +153,17 @@ impl Evaluator {
 
     /// Records a local's value. It is visible to [`Evaluator::eval_local`] at once, and to
     /// [`Evaluator::eval`] after [`Evaluator::finish_locals`].
-    pub fn set_local(&mut self, name: &str, value: serde_json::Value, sensitive: bool) {
+    /// `sensitive_sources`: the sensitive variables its expression reads (none: not sensitive).
+    pub fn set_local(
+        &mut self,
+        name: &str,
+        value: serde_json::Value,
+        sensitive_sources: Vec<String>,
+    ) {
         self.locals.insert(name.to_string(), json_to_hcl(&value));
-        if sensitive {
-            self.sensitive_locals.insert(name.to_string());
+        if !sensitive_sources.is_empty() {
+            self.sensitive_locals
+                .insert(name.to_string(), sensitive_sources);
         }
     }
 
@@ -203,20 +212,36 @@ impl Evaluator {
         refs::collect(expr).iter().any(|r| self.ref_is_sensitive(r))
     }
 
-    /// The sensitive variables an expression depends on.
+    /// The sensitive variables an expression depends on, directly or through locals.
     pub fn sensitive_sources(&self, expr: &Expression) -> Vec<String> {
-        refs::collect(expr)
+        let mut out: Vec<String> = Vec::new();
+        for r in refs::collect(expr)
             .iter()
-            .filter(|r| r.root == "var" && self.ref_is_sensitive(r))
-            .filter_map(|r| r.path.first().cloned())
-            .collect()
+            .filter(|r| self.ref_is_sensitive(r))
+        {
+            let first = r.path.first().cloned().unwrap_or_default();
+            let found = match r.root.as_str() {
+                "local" => self
+                    .sensitive_locals
+                    .get(&first)
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => vec![first],
+            };
+            for v in found {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        out
     }
 
     fn ref_is_sensitive(&self, r: &Reference) -> bool {
         let first = r.path.first().map(String::as_str).unwrap_or("");
         match r.root.as_str() {
             "var" => self.sensitive_vars.contains(first),
-            "local" => self.sensitive_locals.contains(first),
+            "local" => self.sensitive_locals.contains_key(first),
             _ => false,
         }
     }

@@ -93,6 +93,18 @@ fn every_checked_in_stack_is_formatted() {
         run.expect_code(0);
         assert_eq!(run.stdout, "", "{} is not formatted", dir.display());
     }
+    // The modules that ship with sovstack, file by file.
+    for file in crate::shipped_modules::module_files()
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "hcl"))
+    {
+        let run = Sovstack::in_dir(&repo_root())
+            .args(["fmt", "--check", "--stack"])
+            .args([&file])
+            .run();
+        run.expect_code(0);
+        assert_eq!(run.stdout, "", "{} is not formatted", file.display());
+    }
 }
 
 /// The reference stack with its layout destroyed: no indentation, no alignment around `=` on

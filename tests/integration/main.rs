@@ -28,6 +28,7 @@ mod plan;
 mod progress;
 mod render;
 mod sandbox;
+mod shipped_modules;
 mod ssh;
 mod stack_e2e;
 mod state;

@@ -43,13 +43,14 @@ fn plan_of_the_reference_stack_lists_every_resource_and_exits_2() {
         "host.gpu",
         "bootstrap.gpu",
         "bootstrap.observability",
-        "compose.inference",
-        "compose.signoz",
-        "file.inference[\"compose.yaml\"]",
-        "file.signoz[\"signoz.env\"]",
-        "check.audit-trail",
-        "check.vllm-health",
-        "check.signoz-ui",
+        // The shipped modules' blocks, at their module addresses.
+        "module.vllm.compose.inference",
+        "module.signoz.compose.signoz",
+        "module.vllm.file.inference[\"compose.yaml\"]",
+        "module.signoz.file.signoz[\"signoz.env\"]",
+        "module.vllm.check.audit-trail",
+        "module.vllm.check.health",
+        "module.signoz.check.ui",
     ] {
         assert!(
             text.contains(&format!("# {addr} will be created")),

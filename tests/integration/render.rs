@@ -194,11 +194,16 @@ fn the_secret_appears_only_in_its_env_file() {
     );
 }
 
-fn hashes_of(text: &str) -> BTreeMap<String, String> {
-    service_hashes(&render(&load_text(text, Some(CANARY))))
+fn hashes_of(stack: &Stack) -> BTreeMap<String, String> {
+    service_hashes(&render(stack))
         .into_iter()
-        .map(|((_, compose, svc), h)| (format!("{compose}.{svc}"), h))
+        .map(|((_, compose, svc), h)| (format!("{}.{svc}", shown(&compose)), h))
         .collect()
+}
+
+/// A compose block's name as addresses show it: `module.signoz.compose.signoz`.
+fn shown(compose: &str) -> String {
+    sovstack::config::instance::block_address("compose", compose)
 }
 
 fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
@@ -213,50 +218,74 @@ fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) 
         .collect()
 }
 
-fn replaced(from: &str, to: &str) -> String {
-    let text = reference_text();
+/// The reference stack with one edit in `file` (`stack.hcl` or a shipped module's file), made
+/// in a copy of the stack and its modules.
+fn replaced(file: &str, from: &str, to: &str) -> Stack {
+    let dir = crate::harness::cli::copy_stack_dir(&root());
+    crate::harness::cli::call_copied_modules(dir.path());
+    let path = dir.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.matches(from).count(), 1, "{from}");
-    text.replace(from, to)
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    let stack = std::fs::read_to_string(dir.path().join("stack.hcl")).unwrap();
+    let mut opts = LoadOptions::default();
+    opts.vars.insert("signoz_jwt_secret".into(), CANARY.into());
+    opts.vars
+        .insert("clickhouse_password".into(), CH_PASSWORD.into());
+    let loaded = load_str("stack.hcl", &stack, dir.path(), &opts);
+    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+    loaded.stack.expect("stack")
 }
+
+const SIGNOZ: &str = "modules/signoz/main.hcl";
 
 #[test]
 fn one_environment_change_moves_only_that_services_hash() {
-    let base = hashes_of(&reference_text());
+    let base = hashes_of(&reference());
     assert_eq!(base.len(), 8);
     let after = hashes_of(&replaced(
+        SIGNOZ,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m""#,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "11m""#,
     ));
-    assert_eq!(changed(&base, &after), vec!["signoz.schema-migrator"]);
+    assert_eq!(
+        changed(&base, &after),
+        vec!["module.signoz.compose.signoz.schema-migrator"]
+    );
 }
 
 #[test]
 fn a_collector_pipeline_change_moves_only_the_collector_services_hash() {
-    let base = hashes_of(&reference_text());
+    let base = hashes_of(&reference());
     let after = hashes_of(&replaced(
+        "modules/otel-sidecar/main.hcl",
         r#"    processors = ["memory_limiter", "resource", "batch"]"#,
         r#"    processors = ["memory_limiter", "batch"]"#,
     ));
-    assert_eq!(changed(&base, &after), vec!["inference.otel-collector"]);
+    assert_eq!(
+        changed(&base, &after),
+        vec!["module.vllm.compose.inference.otel-collector"]
+    );
 }
 
 #[test]
 fn a_mounted_file_or_secret_change_moves_only_its_service() {
-    let base = hashes_of(&reference_text());
+    let base = hashes_of(&reference());
     let after = hashes_of(&replaced(
+        SIGNOZ,
         "server_endpoint: ws://signoz:4320/v1/opamp",
         "server_endpoint: ws://signoz:4321/v1/opamp",
     ));
-    assert_eq!(changed(&base, &after), vec!["signoz.signoz-otel-collector"]);
+    assert_eq!(
+        changed(&base, &after),
+        vec!["module.signoz.compose.signoz.signoz-otel-collector"]
+    );
 
-    let other_secret: BTreeMap<String, String> = service_hashes(&render(&load_text(
-        &reference_text(),
-        Some("another-secret"),
-    )))
-    .into_iter()
-    .map(|((_, c, s), h)| (format!("{c}.{s}"), h))
-    .collect();
-    assert_eq!(changed(&base, &other_secret), vec!["signoz.signoz"]);
+    let other_secret = hashes_of(&load_text(&reference_text(), Some("another-secret")));
+    assert_eq!(
+        changed(&base, &other_secret),
+        vec!["module.signoz.compose.signoz.signoz"]
+    );
 }
 
 #[test]
@@ -426,11 +455,12 @@ fn cloud_init_carries_the_pinned_host_key_exactly_and_nothing_else_secret() {
 
 #[test]
 fn dollar_signs_reach_the_container_literally() {
-    let text = replaced(
+    let stack = replaced(
+        SIGNOZ,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "10m""#,
         r#"SIGNOZ_OTEL_COLLECTOR_TIMEOUT                = "$${HOME}x$y""#,
     );
-    let artifacts = render(&load_text(&text, Some(CANARY)));
+    let artifacts = render(&stack);
     let compose = artifacts
         .iter()
         .find(|a| a.remote_path == "/opt/sovstack/signoz/compose.yaml")

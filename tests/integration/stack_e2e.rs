@@ -19,6 +19,8 @@
 //! Where the test's copy differs from the reference stack (health checks every second, Debian's
 //! engine accepted, ClickHouse's data and open-file limit on this machine, the release from a
 //! mirror on the server's host) is said at each `with_*` function and in the harness README.
+//! The stack's services come from the modules that ship with sovstack; the test calls a copy of
+//! them (`modules/` in its workspace), where its differences inside them are made.
 //!
 //! Nodes are reached the way the stack says, on port 22 of their own addresses, inside their
 //! own network namespaces, with the operator key in an ssh-agent this test starts.
@@ -48,14 +50,21 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The shipped modules' files the reference stack's services come from, as the test's copy
+/// holds them (under `modules/` in the workspace).
+const SIGNOZ_MODULE: &str = "modules/signoz/main.hcl";
+const VLLM_MODULE: &str = "modules/vllm/main.hcl";
+const SIDECAR_MODULE: &str = "modules/otel-sidecar/main.hcl";
+
 /// The test's one difference from the reference stack: every `interval = "30s"` health check
-/// runs every second. Docker runs a container's first check one interval after it starts, and
-/// the SigNoz services wait for each other's health in a chain (ZooKeeper, then ClickHouse,
-/// then the migrator and SigNoz), so the real intervals would add minutes of waiting. Nothing
-/// else of what sovstack renders changes.
-fn with_fast_healthchecks(stack: &str) -> String {
+/// (of the shipped `signoz` and `vllm` modules) runs every second. Docker runs a container's
+/// first check one interval after it starts, and the SigNoz services wait for each other's
+/// health in a chain (ZooKeeper, then ClickHouse, then the migrator and SigNoz), so the real
+/// intervals would add minutes of waiting. Nothing else of what sovstack renders changes.
+/// Returns the text and how many it changed.
+fn with_fast_healthchecks(text: &str) -> (String, usize) {
     let mut changed = 0;
-    let lines: Vec<String> = stack
+    let lines: Vec<String> = text
         .lines()
         .map(|l| {
             if l.trim_start().starts_with("interval") && l.contains("\"30s\"") {
@@ -66,11 +75,29 @@ fn with_fast_healthchecks(stack: &str) -> String {
             }
         })
         .collect();
+    (lines.join("\n") + "\n", changed)
+}
+
+/// The reference stack in `ws` calls a copy of the shipped modules (`./modules/<name>`
+/// instead of `sovstack/<name>`), with the test's differences made in the modules' files.
+fn write_modules(ws: &Path) {
+    crate::harness::cli::call_copied_modules(ws);
+    let mut intervals = 0;
+    for file in [SIGNOZ_MODULE, VLLM_MODULE] {
+        let path = ws.join(file);
+        let (text, changed) = with_fast_healthchecks(&fs::read_to_string(&path).unwrap());
+        intervals += changed;
+        let text = if file == SIGNOZ_MODULE {
+            with_machine_limits(&text)
+        } else {
+            text
+        };
+        fs::write(&path, text).unwrap();
+    }
     assert_eq!(
-        changed, 4,
+        intervals, 4,
         "the reference stack's health checks changed; update this test"
     );
-    lines.join("\n") + "\n"
 }
 
 /// The test's other difference: its machines run Debian's `docker.io` 20.10.24+dfsg1, whose
@@ -442,7 +469,12 @@ impl World {
     }
 
     fn edit_stack(&self, from: &str, to: &str) {
-        let path = self.dir().join("stack.hcl");
+        self.edit_file("stack.hcl", from, to);
+    }
+
+    /// One edit in a file of the workspace (the stack or a module's file).
+    fn edit_file(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir().join(file);
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches(from).count(), 1, "edit anchor {from:?}");
         fs::write(&path, text.replace(from, to)).unwrap();
@@ -622,13 +654,8 @@ async fn world() -> Option<World> {
             ),
         );
 
-    fs::write(
-        ws.join("stack.hcl"),
-        with_machine_limits(&with_debian_engines(&with_fast_healthchecks(
-            &without_mount,
-        ))),
-    )
-    .unwrap();
+    fs::write(ws.join("stack.hcl"), with_debian_engines(&without_mount)).unwrap();
+    write_modules(&ws);
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
     let host_key = host.host_key_fingerprint().to_string();
     Some(World {
@@ -660,7 +687,7 @@ async fn reference_stack_end_to_end() {
     // The env file holding the secret is planned, but shown only as sensitive.
     let env_plan: String = applied
         .lines()
-        .skip_while(|l| !l.contains(r#"+ file.signoz["signoz.env"] {"#))
+        .skip_while(|l| !l.contains(r#"+ module.signoz.file.signoz["signoz.env"] {"#))
         .take(3)
         .collect::<Vec<_>>()
         .join("\n");
@@ -679,15 +706,16 @@ async fn reference_stack_end_to_end() {
         "bootstrap.observability",
         // The server's host key, rotated to one generated on it after the first login.
         "host_key.observability",
-        "file.inference[\"compose.yaml\"]",
-        "file.inference[\"files/otel-collector/etc/otelcol-contrib/config.yaml\"]",
-        "file.signoz[\"compose.yaml\"]",
-        "file.signoz[\"signoz.env\"]",
-        "compose.inference",
-        "compose.signoz",
-        "check.vllm-health",
-        "check.audit-trail",
-        "check.signoz-ui",
+        // The shipped modules' blocks.
+        "module.vllm.file.inference[\"compose.yaml\"]",
+        "module.vllm.file.inference[\"files/otel-collector/etc/otelcol-contrib/config.yaml\"]",
+        "module.signoz.file.signoz[\"compose.yaml\"]",
+        "module.signoz.file.signoz[\"signoz.env\"]",
+        "module.vllm.compose.inference",
+        "module.signoz.compose.signoz",
+        "module.vllm.check.health",
+        "module.vllm.check.audit-trail",
+        "module.signoz.check.ui",
     ] {
         assert!(
             listed.lines().any(|l| l.trim() == address),
@@ -768,9 +796,13 @@ async fn reference_stack_end_to_end() {
     assert!(w.server.machine.containers("inference").is_empty());
     // The three checks passed; the traced request's span reached the audit file on the GPU
     // host through the collector, as vLLM emitted it.
-    for check in ["vllm-health", "audit-trail", "signoz-ui"] {
+    for check in [
+        "module.vllm.check.health",
+        "module.vllm.check.audit-trail",
+        "module.signoz.check.ui",
+    ] {
         assert!(
-            applied.contains(&format!("check.{check}: created after")),
+            applied.contains(&format!("{check}: created after")),
             "{check}: {applied}"
         );
     }
@@ -791,18 +823,18 @@ async fn reference_stack_end_to_end() {
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    // 2a. One environment variable of one service: a diff of that compose file, then exactly
-    // one recreate, of that service's container.
+    // 2a. One environment variable of one service (given as an input of the `vllm` module):
+    // a diff of that compose file, then exactly one recreate, of that service's container.
     w.edit_stack(
-        r#"OTEL_SERVICE_NAME                  = "vllm""#,
-        r#"OTEL_SERVICE_NAME                  = "vllm-e2e""#,
+        "  collector_image = local.sidecar_image\n",
+        "  collector_image = local.sidecar_image\n  service_name    = \"vllm-e2e\"\n",
     );
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let planned = text(&out);
     for line in [
-        r#"--- file.inference["compose.yaml"] (applied)"#,
-        r#"+++ file.inference["compose.yaml"] (planned)"#,
+        r#"--- module.vllm.file.inference["compose.yaml"] (applied)"#,
+        r#"+++ module.vllm.file.inference["compose.yaml"] (planned)"#,
         "-      OTEL_SERVICE_NAME: vllm",
         "+      OTEL_SERVICE_NAME: vllm-e2e",
     ] {
@@ -811,7 +843,10 @@ async fn reference_stack_end_to_end() {
             "{line:?} missing from the plan:\n{planned}"
         );
     }
-    assert!(planned.contains("~ compose.inference"), "{planned}");
+    assert!(
+        planned.contains("~ module.vllm.compose.inference"),
+        "{planned}"
+    );
     assert!(!planned.contains("signoz"), "{planned}");
     let applied = w.apply_recreating(Some("vllm")).await;
     // The new vLLM container's spans carry the new service name.
@@ -822,8 +857,10 @@ async fn reference_stack_end_to_end() {
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
-    // 2b. The collector pipeline: only the collector is recreated.
-    w.edit_stack(
+    // 2b. The collector pipeline (in the `otel-sidecar` module, as an upgrade of sovstack
+    // would change it): only the collector is recreated.
+    w.edit_file(
+        SIDECAR_MODULE,
         r#"processors = ["memory_limiter", "resource", "batch"]"#,
         r#"processors = ["memory_limiter", "batch"]"#,
     );
@@ -835,7 +872,8 @@ async fn reference_stack_end_to_end() {
         "{applied}"
     );
     assert!(
-        applied.contains("compose.inference: recreating otel-collector (inputs changed)"),
+        applied
+            .contains("module.vllm.compose.inference: recreating otel-collector (inputs changed)"),
         "{applied}"
     );
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
@@ -850,7 +888,7 @@ async fn reference_stack_end_to_end() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains(
-            "compose.inference: containers stopped, restarting or unhealthy: otel-collector (exited (0))"
+            "module.vllm.compose.inference: containers stopped, restarting or unhealthy: otel-collector (exited (0))"
         ),
         "{}",
         text(&out)
@@ -894,8 +932,8 @@ async fn reference_stack_end_to_end() {
     // Without refresh, the apply itself connects (the pin is an attribute of host.gpu, and a
     // pending compose change needs the host) and stops there; the rest is skipped.
     w.edit_stack(
-        r#"OTEL_SERVICE_NAME                  = "vllm-e2e""#,
-        r#"OTEL_SERVICE_NAME                  = "vllm-e2e-2""#,
+        r#"service_name    = "vllm-e2e""#,
+        r#"service_name    = "vllm-e2e-2""#,
     );
     let out = w
         .run_with_key(&["apply", "--auto-approve", "--refresh=false"], &wrong)
@@ -1018,10 +1056,10 @@ async fn reference_stack_end_to_end() {
     w.sb.shutdown().await;
 }
 
-/// The reference stack's init-clickhouse script, as its `<<-SH` heredoc gives it (the common
-/// indentation removed).
+/// The reference stack's init-clickhouse script (the shipped `signoz` module's), as its `<<-SH`
+/// heredoc gives it (the common indentation removed).
 fn install_script() -> String {
-    let stack = fs::read_to_string(repo().join("stack.hcl")).unwrap();
+    let stack = fs::read_to_string(repo().join(SIGNOZ_MODULE)).unwrap();
     let (_, rest) = stack
         .split_once("install_histogram_quantile = <<-SH\n")
         .expect("the reference stack's init script");

@@ -405,6 +405,37 @@ fn split_command(s: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A secret behind a local (as a module's input is) is still the variable's secret, and a
+    /// local that reads no sensitive variable is refused in `secret_environment`.
+    #[test]
+    fn a_secret_through_locals_names_its_variable() {
+        let text = |value: &str| {
+            format!(
+                "stack \"s\" {{}}\nvariable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\nlocals {{\n  inner = var.pw\n  outer = \"x-${{local.inner}}\"\n  plain = \"not-secret\"\n}}\nhost \"h\" {{\n  address  = \"192.0.2.1\"\n  host_key = \"SHA256:Jq3v8mN5bYx2cT7wQ1pR4sL9eK6hD0fG3aU8iO5yZ2E\"\n  location = \"fsn1\"\n}}\ncompose \"c\" {{\n  on = host.h\n  service \"s\" {{\n    image              = \"busybox:1.36\"\n    secret_environment = {{ PW = {value} }}\n  }}\n}}\n"
+            )
+        };
+        let mut opts = crate::config::LoadOptions::default();
+        opts.vars.insert("pw".into(), "hunter2-hunter2".into());
+        let load = |value: &str| {
+            crate::config::load_str("stack.hcl", &text(value), std::path::Path::new("."), &opts)
+        };
+        let loaded = load("local.outer");
+        assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+        let stack = loaded.stack.expect("a stack");
+        let secret = &stack.composes[0].services[0].secret_environment[0];
+        assert_eq!(secret.variable, "pw");
+        assert_eq!(secret.value.as_deref(), Some("x-hunter2-hunter2"));
+        let refused = load("local.plain");
+        assert!(
+            refused
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "language::secret-not-sensitive"),
+            "{:?}",
+            refused.diagnostics
+        );
+    }
+
     #[test]
     fn commands_split_like_a_shell() {
         assert_eq!(

@@ -42,14 +42,14 @@ impl Loader<'_> {
         self.close_local_uses(&order);
         for name in order {
             let Some(a) = defs.get(name) else { continue };
-            let sensitive = ev.is_sensitive(&a.value);
+            let sensitive = ev.sensitive_sources(&a.value);
             let uses: Option<Vec<String>> = (!whole.contains(name)).then(|| {
                 deps.get(name)
                     .map(|d| d.iter().map(|(n, _)| (*n).to_string()).collect())
                     .unwrap_or_default()
             });
             match ev.eval_local(&a.value, uses.as_deref()) {
-                Ok(v) => ev.set_local(name, v, sensitive),
+                Ok(v) => ev.set_local(name, v, sensitive.clone()),
                 Err(d) => {
                     // Only report when the cause is not an earlier reference error.
                     if !self.diags.has_errors() {

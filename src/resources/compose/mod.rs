@@ -71,10 +71,10 @@ impl ResourceKind for ComposeKind {
                 }
                 d = d.attr("services", Json::Object(services));
                 for f in ctx.files.iter().filter(|f| f.compose == c.name) {
-                    d = d.depends_on(format!(
-                        "file.{}[{}]",
-                        c.name,
-                        Json::String(f.relative_path.clone())
+                    // The file resource's address (`module.m.file.c["..."]` in a module).
+                    d = d.depends_on(block_address(
+                        "file",
+                        &format!("{}[{}]", c.name, Json::String(f.relative_path.clone())),
                     ));
                 }
                 // Firewalls protecting the server are in place before anything listens on it.

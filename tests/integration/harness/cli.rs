@@ -102,6 +102,20 @@ pub fn copy_stack_dir(src_dir: &Path) -> tempfile::TempDir {
     tmp
 }
 
+/// Makes the stack in `dir` call a copy of the modules shipped with sovstack (`modules/` of
+/// the repository, copied to `dir/modules`) instead of the binary's own, so that a test may
+/// change a module: `source = "sovstack/x"` becomes `source = "./modules/x"`.
+pub fn call_copied_modules(dir: &Path) {
+    copy_tree(&repo_root().join("modules"), &dir.join("modules"));
+    let stack = dir.join("stack.hcl");
+    let text = std::fs::read_to_string(&stack).expect("stack.hcl");
+    assert!(
+        text.contains("\"sovstack/"),
+        "the stack calls no shipped module"
+    );
+    std::fs::write(&stack, text.replace("\"sovstack/", "\"./modules/")).expect("stack.hcl");
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create dir");
     for e in std::fs::read_dir(from).expect("readable dir") {
