@@ -1,7 +1,9 @@
 # A fleet of dedicated Hetzner GEX44 machines from one map (name -> address and host key), each
-# running vLLM and a collector sidecar, every sidecar exporting to one SigNoz ingest given by
-# variable. Each host, compose project and check is one instance per key: `host.gpu["gex-a"]`,
-# `compose.llm["gex-a"]`, `check.vllm["gex-a"]`; adding a machine is one line in `gex`.
+# running vLLM and a collector sidecar from the modules that ship with sovstack (`vllm`,
+# `otel-sidecar`; docs/modules.md), every sidecar exporting to one SigNoz ingest given by
+# variable. Each host and module call is one instance per key: `host.gpu["gex-a"]`,
+# `module.llm["gex-a"].compose.inference`, `module.llm["gex-a"].check.health`; adding a machine is
+# one line in `gex`.
 
 stack "gex-fleet" {}
 
@@ -51,126 +53,32 @@ host "gpu" {
   }
 }
 
-collector "sidecar" {
-  version = "0.159.0"
-
-  receiver "otlp" {
-    protocols {
-      grpc {
-        endpoint = "0.0.0.0:4317"
-      }
-    }
-  }
-
-  processor "memory_limiter" {
-    check_interval   = "1s"
-    limit_percentage = 75
-  }
-
-  processor "resource" {
-    attributes = [
-      { key = "cloud.provider", value = "hetzner", action = "upsert" },
-      { key = "cloud.region", value = "fsn1", action = "upsert" },
-      { key = "deployment.environment.name", value = "production", action = "upsert" },
-    ]
-  }
-
-  processor "batch" {}
-
-  exporter "otlp_grpc/signoz" {
-    endpoint = var.otlp_ingest
-    tls {
-      insecure = true
-    }
-  }
-
-  exporter "file/audit" {
-    path = "/var/lib/otelcol/audit/spans.jsonl"
-    # Without rotation the audit log grows until the disk is full.
-    rotation {
-      max_megabytes = 100
-      max_backups   = 100
-    }
-  }
-
-  extension "health_check" {
-    endpoint = "0.0.0.0:13133"
-  }
-
-  pipeline "traces" {
-    receivers  = ["otlp"]
-    processors = ["memory_limiter", "resource", "batch"]
-    exporters  = ["otlp_grpc/signoz", "file/audit"]
-  }
+# The collector pipeline every machine's sidecar runs: spans to the machine's audit log and on,
+# with the metrics vLLM exposes, to SigNoz's ingest.
+module "sidecar" {
+  source   = "sovstack/otel-sidecar"
+  endpoint = var.otlp_ingest
+  region   = "fsn1"
 }
 
-compose "llm" {
-  for_each  = var.gex
-  on        = host.gpu[each.key]
-  directory = "${var.deploy_root}/llm-${each.key}"
-  volumes   = ["hf-cache"]
-
-  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
-  logging {
-    driver  = "json-file"
-    options = { max-size = "50m", max-file = "3" }
-  }
-
-  service "vllm" {
-    image = "vllm/vllm-openai:v0.33.0"
-    command = [
-      "Qwen/Qwen2.5-1.5B-Instruct",
-      "--served-model-name", "qwen2.5-1.5b",
-      "--max-model-len", "8192",
-      "--gpu-memory-utilization", "0.85",
-      "--otlp-traces-endpoint", "http://otel-collector:4317",
-    ]
-    environment = {
-      OTEL_SERVICE_NAME = "vllm"
-    }
-    ports   = ["127.0.0.1:8000:8000"]
-    volumes = ["hf-cache:/root/.cache/huggingface"]
-    gpus    = "all"
-    ipc     = "host"
-    restart = "unless-stopped"
-    healthcheck {
-      test         = ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]
-      interval     = "30s"
-      retries      = 5
-      start_period = "15m"
-    }
-  }
-
-  service "otel-collector" {
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    restart = "unless-stopped"
-    # memory_limiter's percentages are of this limit, not of the RAM vLLM shares.
-    mem_limit = "1g"
-    file "/etc/otelcol-contrib/config.yaml" {
-      collector = collector.sidecar
-    }
-  }
+# One module's output as another's input, by way of a local: the loader does not yet rewrite
+# `module.x.y` written directly in a module call's inputs.
+locals {
+  sidecar       = module.sidecar.collector
+  sidecar_image = module.sidecar.image
 }
 
-check "vllm" {
-  for_each = var.gex
-  compose  = compose.llm[each.key]
-  within   = "20m"
-  http {
-    url = "http://127.0.0.1:8000/health"
-  }
-}
-
-check "audit" {
-  for_each = var.gex
-  compose  = compose.llm[each.key]
-  trace_roundtrip {
-    url        = "http://127.0.0.1:8000/v1/chat/completions"
-    model      = "qwen2.5-1.5b"
-    audit_file = "audit/spans.jsonl"
-  }
+# vLLM and its sidecar on each machine: one compose project per key, with its checks (vLLM's
+# /health, a traced request reaching the machine's audit log).
+module "llm" {
+  for_each        = var.gex
+  source          = "sovstack/vllm"
+  on              = host.gpu[each.key]
+  project         = "llm-${each.key}"
+  directory       = "${var.deploy_root}/llm-${each.key}"
+  collector       = local.sidecar
+  collector_image = local.sidecar_image
+  extra_args      = ["--gpu-memory-utilization", "0.85"]
 }
 
 output "gpu_addresses" {

@@ -35,8 +35,8 @@ const KEYS: [&str; 4] = ["gex-a", "gex-b", "gex-c", "gex-d"];
 /// The machine the test removes from the map and adds again.
 const REMOVED: &str = "gex-c";
 
-/// Every address and name the assertions use, in one place: when the example moves to the
-/// shipped modules (`module "llm" { for_each = var.gex ... }`), only these change.
+/// Every address and name the assertions use, in one place: what the example's calls of the
+/// shipped modules (`module "llm" { for_each = var.gex  source = "sovstack/vllm" ... }`) make.
 mod example {
     pub const DIR: &str = "examples/gex-fleet";
     pub const VLLM_SERVICE: &str = "vllm";
@@ -46,8 +46,12 @@ mod example {
     /// The audit file, relative to the project directory.
     pub const AUDIT_FILE: &str = "audit/spans.jsonl";
 
+    fn module(key: &str) -> String {
+        format!("module.llm[\"{key}\"]")
+    }
+
     pub fn compose(key: &str) -> String {
-        format!("compose.llm[\"{key}\"]")
+        format!("{}.compose.inference", module(key))
     }
 
     /// The compose project on the machine (`-p`).
@@ -61,16 +65,18 @@ mod example {
     }
 
     pub fn health_check(key: &str) -> String {
-        format!("check.vllm[\"{key}\"]")
+        format!("{}.check.health", module(key))
     }
 
     pub fn roundtrip_check(key: &str) -> String {
-        format!("check.audit[\"{key}\"]")
+        format!("{}.check.audit-trail", module(key))
     }
 
-    /// Whether a state address belongs to machine `key`.
+    /// Whether a state address belongs to machine `key` (its host, or its module instance).
     pub fn is_instance_of(address: &str, key: &str) -> bool {
-        address.contains(&format!("[\"{key}\"]"))
+        address.starts_with(&format!("host.gpu[\"{key}\"]"))
+            || address.starts_with(&format!("bootstrap.gpu[\"{key}\"]"))
+            || address.starts_with(&module(key))
     }
 }
 

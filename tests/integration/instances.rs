@@ -177,8 +177,9 @@ output "ips" {
     insta::assert_snapshot!(run.stdout);
 }
 
-/// The fleet example: one host, compose project and checks per key of its map, each project on
-/// its own host and waiting for nothing of the others.
+/// The fleet example: one host and one instance of the shipped `vllm` module (compose project,
+/// files, checks) per key of its map, each project on its own host and waiting for nothing of
+/// the others.
 #[test]
 fn the_gex_fleet_example_plans_one_instance_per_machine() {
     let dir = crate::harness::cli::repo_root().join("examples/gex-fleet");
@@ -190,9 +191,9 @@ fn the_gex_fleet_example_plans_one_instance_per_machine() {
     for key in ["gex-a", "gex-b", "gex-c", "gex-d"] {
         for address in [
             format!("host.gpu[\"{key}\"]"),
-            format!("compose.llm[\"{key}\"]"),
-            format!("file.llm[\"{key}\"][\"compose.yaml\"]"),
-            format!("check.vllm[\"{key}\"]"),
+            format!("module.llm[\"{key}\"].compose.inference"),
+            format!("module.llm[\"{key}\"].file.inference[\"compose.yaml\"]"),
+            format!("module.llm[\"{key}\"].check.health"),
         ] {
             assert!(
                 run.stdout.contains(&format!("# {address} will be created")),
@@ -214,7 +215,7 @@ fn the_gex_fleet_example_plans_one_instance_per_machine() {
     let into_a: Vec<&str> = graph
         .stdout
         .lines()
-        .filter(|l| l.contains("-> \"compose.llm[\\\"gex-a\\\"]\""))
+        .filter(|l| l.contains("-> \"module.llm[\\\"gex-a\\\"].compose.inference\""))
         .collect();
     assert_eq!(into_a.len(), 4, "{into_a:?}");
     assert!(into_a.iter().all(|l| l.contains("gex-a")), "{into_a:?}");
