@@ -93,12 +93,6 @@ locals {
   # (/dev/disk/by-id/scsi-0HC_Volume_<id>, with a `nofail` fstab entry), not at Hetzner's
   # /mnt/HC_Volume_<id>: the path stays when the volume is resized or attached again.
   clickhouse_mount = "/mnt/clickhouse"
-
-  # One module's output as another's input, by way of a local: the loader does not yet rewrite
-  # `module.x.y` written directly in a module call's inputs.
-  signoz_ingest = module.signoz.otlp_grpc_endpoint
-  sidecar       = module.sidecar.collector
-  sidecar_image = module.sidecar.image
 }
 
 ssh_key "admin" {
@@ -162,7 +156,7 @@ host "gpu" {
 # log on the GPU host and forwards to SigNoz's collector.
 module "sidecar" {
   source      = "sovstack/otel-sidecar"
-  endpoint    = local.signoz_ingest
+  endpoint    = module.signoz.otlp_grpc_endpoint
   region      = local.location
   environment = "production"
 }
@@ -171,8 +165,8 @@ module "vllm" {
   source          = "sovstack/vllm"
   on              = host.gpu
   directory       = "${var.deploy_root}/inference"
-  collector       = local.sidecar
-  collector_image = local.sidecar_image
+  collector       = module.sidecar.collector
+  collector_image = module.sidecar.image
 }
 
 module "signoz" {

@@ -104,6 +104,14 @@ pub fn shown_name(name: &str) -> String {
     out
 }
 
+/// The internal name of a block named as [`shown_name`] writes it: `module.m["a"].web` ->
+/// `m‿a·web`; a name outside modules is itself (as is an internal name, which state written
+/// before names were shown may hold).
+pub fn name_from_shown(shown: &str) -> String {
+    let (prefix, rest) = strip_module_path(shown);
+    format!("{prefix}{rest}")
+}
+
 /// `m·n·gpu[0]` -> (`[m, n]`, `gpu[0]`).
 pub fn module_path(name: &str) -> (Vec<&str>, &str) {
     let bracket = name.find('[').unwrap_or(name.len());
@@ -267,6 +275,8 @@ mod tests {
         assert_eq!(block_address("server", &name), address);
         assert_eq!(block_name_of(address), name);
         assert_eq!(shown_name(&name), "module.m[\"gex-a\"].module.n[0].gpu[1]");
+        assert_eq!(name_from_shown(&shown_name(&name)), name);
+        assert_eq!(name_from_shown("gpu"), "gpu");
         assert_eq!(
             split(&name),
             (

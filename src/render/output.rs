@@ -3,6 +3,7 @@
 
 use super::error::RenderError;
 use super::{Artifact, ArtifactKind};
+use crate::config::instance::shown_name;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -61,7 +62,7 @@ impl Manifest {
                 mode: format!("{:04o}", a.mode),
                 sensitive: a.sensitive,
                 digest: a.digest.clone(),
-                compose: a.compose.clone(),
+                compose: a.compose.as_deref().map(shown_name),
                 service: a.service.clone(),
                 complete: a.is_complete(),
                 unknowns: a.unknowns.clone(),
@@ -70,7 +71,7 @@ impl Manifest {
         for ((node, compose, service), inputs_hash) in super::service_hashes(artifacts) {
             out.services.push(ManifestService {
                 node,
-                compose,
+                compose: shown_name(&compose),
                 service,
                 inputs_hash,
             });

@@ -168,6 +168,9 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
     };
     let mut loader = Loader::new(source_for_load, &mut diags, opts);
     loader.no_instances = empty;
+    if let Some(m) = &spliced {
+        loader.bad_refs = m.reported.clone();
+    }
     let stack = loader.run(&body);
     let module_files = spliced.map(|m| m.files).unwrap_or_default();
     diags = diags

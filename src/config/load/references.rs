@@ -29,7 +29,9 @@ impl Loader<'_> {
             let mut uses = Uses::default();
             for e in exprs {
                 for r in refs::collect(e) {
-                    if let Some(d) = self.check_reference(&r) {
+                    // Reported already (a module's reference to what it does not declare).
+                    let reported = self.bad_refs.contains(&(r.span.start, r.span.end));
+                    if !reported && let Some(d) = self.check_reference(&r) {
                         self.bad_refs.insert((r.span.start, r.span.end));
                         self.err(d);
                     }

@@ -15,7 +15,7 @@ impl NodeOps for CheckKind {
         let compose_name = attr_str(desired, "compose")?;
         let compose = cx
             .stack
-            .compose(&compose_name)
+            .compose(&crate::config::instance::name_from_shown(&compose_name))
             .ok_or_else(|| ApplyError::Precondition {
                 address: address.clone(),
                 message: format!("compose `{compose_name}` is not in the stack"),

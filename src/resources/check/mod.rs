@@ -4,7 +4,7 @@
 
 mod apply;
 
-use crate::config::instance::block_address;
+use crate::config::instance::{block_address, name_from_shown, shown_name};
 use crate::resources::node::prior_str;
 use crate::resources::node::{NodeRead, OnNode};
 use crate::resources::{ApplyContext, Facts, InPlace, Operate, Read};
@@ -47,7 +47,8 @@ impl ResourceKind for CheckKind {
                     }
                 }
                 Desired::new("check", &c.name)
-                    .attr("compose", c.compose.value.clone())
+                    // As users read it (`module.vllm.inference`), not the internal name.
+                    .attr("compose", shown_name(&c.compose.value))
                     .attr("spec", spec)
                     .attr("within", c.within.clone())
                     .attr("project_inputs", hex::encode(h.finalize()))
@@ -73,6 +74,8 @@ impl NodeRead for CheckKind {
     /// A check runs on the node of the project it checks.
     fn node_of(&self, cx: &ApplyContext, _address: &str, r: &ResourceState) -> Option<String> {
         let compose = prior_str(r, "compose")?;
-        cx.stack.compose(&compose).map(|c| c.on.value.address())
+        cx.stack
+            .compose(&name_from_shown(&compose))
+            .map(|c| c.on.value.address())
     }
 }

@@ -67,7 +67,7 @@ pub(super) fn readable_names(text: &str) -> String {
     if !text.contains(MODULE_SEPARATOR) {
         return text.to_string();
     }
-    let in_name = |c: char| c.is_alphanumeric() || "_-\u{b7}\u{203f}\u{2040}".contains(c);
+    let in_name = |c: char| c.is_alphanumeric() || "_-\u{b7}\u{203f}\u{2040}\u{ff3f}".contains(c);
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
     while let Some(start) = rest.find(in_name) {
@@ -75,6 +75,8 @@ pub(super) fn readable_names(text: &str) -> String {
         let after = &rest[start..];
         let end = after.find(|c: char| !in_name(c)).unwrap_or(after.len());
         let word = &after[..end];
+        // A module's input or local: `m·var＿x` is `var.x` of module `m`.
+        let word = &word.replace(super::rewrite::NAMESPACE, ".");
         if word.contains(MODULE_SEPARATOR) {
             // `compose.m·web` is the address `module.m.compose.web`.
             let kind_len = out

@@ -42,13 +42,13 @@ impl Splicer<'_> {
             match given.iter().find(|a| a.key.as_str() == i.name) {
                 Some(a) => {
                     self.check_type(module, i, a);
-                    locals.push(local(module, &i.name, a.value.clone()));
+                    locals.push(local(input_name(module, &i.name), a.value.clone()));
                 }
                 None => match &i.default {
                     Some(d) => {
                         let mut d = d.clone();
                         rename.visit_expr_mut(&mut d);
-                        locals.push(local(module, &i.name, d));
+                        locals.push(local(input_name(module, &i.name), d));
                     }
                     None => {
                         self.diags.push(
@@ -64,8 +64,7 @@ impl Splicer<'_> {
                         );
                         // Declared, so that what reads it is not reported a second time.
                         locals.push(local(
-                            module,
-                            &i.name,
+                            input_name(module, &i.name),
                             Expression::Null(Decorated::new(hcl_edit::expr::Null)),
                         ));
                     }

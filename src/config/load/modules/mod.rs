@@ -48,12 +48,17 @@ pub use files::ModuleFiles;
 use files::{Base, Placed, Source};
 use inputs::{input, output};
 use instances::{Instanced, meta_argument};
-use rewrite::{CallerRefs, Rename, declared_blocks, inner, local, rename_label, shown};
+use rewrite::{
+    CallerRefs, Rename, declared_blocks, inner, input_name, local, local_name, rename_label, shown,
+};
 
 /// The stack with its modules spliced in, and where each module file's spans lie.
 pub(super) struct Spliced {
     pub body: Body,
     pub diagnostics: Vec<Diagnostic>,
+    /// Spans of references already reported here (a module's reference to what it does not
+    /// declare): the loader does not report them again.
+    pub reported: BTreeSet<(usize, usize)>,
     pub files: ModuleFiles,
 }
 
@@ -92,9 +97,11 @@ pub(super) fn splice(
         instanced: BTreeMap::new(),
         ev,
         parsed: BTreeMap::new(),
+        reported: BTreeSet::new(),
     };
     let mut out = Body::builder();
     let mut locals = Vec::new();
+    let mut inputs = Vec::new();
     let base = Base::Dir(base_dir.to_path_buf());
     for st in body.iter() {
         match st {
@@ -104,6 +111,7 @@ pub(super) fn splice(
                         out = out.block(block);
                     }
                     locals.extend(m.locals);
+                    inputs.extend(m.inputs);
                 }
             }
             other => out = out.structure(other.clone()),
@@ -126,6 +134,18 @@ pub(super) fn splice(
             callers.visit_block_mut(b);
         }
     }
+    // Inputs are expressions of the calling file, which may read any module's outputs: they
+    // are rewritten once every module's outputs are known, with their caller's prefix.
+    for (prefix, mut a) in inputs {
+        CallerRefs {
+            prefix,
+            outputs: &s.outputs,
+            instanced: &s.instanced,
+            diags: &mut s.diags,
+        }
+        .visit_expr_mut(&mut a.value);
+        locals.push(a);
+    }
     if !locals.is_empty() {
         let mut block = Block::new(Ident::new("locals"));
         block.body = locals.into_iter().map(Structure::Attribute).collect();
@@ -134,6 +154,7 @@ pub(super) fn splice(
     Spliced {
         body,
         diagnostics: s.diags,
+        reported: s.reported,
         files: ModuleFiles { files: s.files },
     }
 }
@@ -149,12 +170,17 @@ struct Splicer<'e> {
     ev: Option<&'e Evaluator>,
     /// Each source read so far (its path, or `sovstack/<name>`) -> its files parsed.
     parsed: BTreeMap<String, Body>,
+    /// Spans of the references reported by [`Splicer::report_unknown`].
+    reported: BTreeSet<(usize, usize)>,
 }
 
 /// What one module call adds to the stack.
 struct Call {
     blocks: Vec<Block>,
     locals: Vec<Attribute>,
+    /// Its inputs (and those of the modules it calls), each with the internal prefix of the
+    /// file that gives it ("" for the stack, "m·" for module `m`).
+    inputs: Vec<(String, Attribute)>,
 }
 
 /// A module's `variable` block: its input.
@@ -204,23 +230,30 @@ impl Splicer<'_> {
         let local_names: BTreeSet<String> = own_locals
             .iter()
             .map(|a| a.key.as_str().to_string())
-            .chain(outputs.iter().map(|(n, _)| n.clone()))
             .collect();
         let mut rename = Rename {
             module: &name,
             blocks: &declared,
             inputs: &input_names,
             locals: &local_names,
+            unknown: Vec::new(),
         };
-        let mut locals = self.inputs(call, &name, &inputs, &mut rename);
+        let caller = name.rfind(MODULE_SEPARATOR).map_or(String::new(), |i| {
+            name[..i + MODULE_SEPARATOR.len_utf8()].to_string()
+        });
+        let mut call_inputs: Vec<(String, Attribute)> = self
+            .inputs(call, &name, &inputs, &mut rename)
+            .into_iter()
+            .map(|a| (caller.clone(), a))
+            .collect();
         let mut own = Vec::new();
         for mut a in own_locals {
             rename.visit_expr_mut(&mut a.value);
-            own.push(local(&name, a.key.as_str(), a.value));
+            own.push(local(local_name(&name, a.key.as_str()), a.value));
         }
         for (o, mut value) in outputs.clone() {
             rename.visit_expr_mut(&mut value);
-            own.push(local(&name, &o, value));
+            own.push(local(inner(&name, &o), value));
         }
         for b in &mut blocks {
             rename_label(b, &name);
@@ -229,13 +262,17 @@ impl Splicer<'_> {
         // Modules this module calls: their inputs are in this module's scope.
         let inner_prefix = format!("{name}{MODULE_SEPARATOR}");
         let mut inner_blocks = Vec::new();
+        let mut locals = Vec::new();
         for mut c in nested {
             rename.visit_body_mut(&mut c.body);
             for m in self.call(&c, &inner_base, &inner_prefix) {
                 inner_blocks.extend(m.blocks);
                 locals.extend(m.locals);
+                call_inputs.extend(m.inputs);
             }
         }
+        let unknown = std::mem::take(&mut rename.unknown);
+        self.report_unknown(&name, unknown, &input_names, &local_names, &declared);
         // `module.<inner>.<output>` in this module's own parts.
         let mut callers = CallerRefs {
             prefix: inner_prefix,
@@ -253,7 +290,62 @@ impl Splicer<'_> {
         blocks.extend(inner_blocks);
         self.outputs
             .insert(name, outputs.into_iter().map(|(n, _)| n).collect());
-        Some(Call { blocks, locals })
+        Some(Call {
+            blocks,
+            locals,
+            inputs: call_inputs,
+        })
+    }
+
+    /// References in a module to inputs, locals or blocks it does not declare: a module sees
+    /// only its own (the stack's must be passed in as inputs).
+    fn report_unknown(
+        &mut self,
+        module: &str,
+        unknown: Vec<(String, Span)>,
+        inputs: &BTreeSet<String>,
+        locals: &BTreeSet<String>,
+        blocks: &BTreeMap<String, BTreeSet<String>>,
+    ) {
+        for (reference, span) in unknown {
+            if !self.reported.insert((span.start, span.end)) {
+                continue;
+            }
+            let (kind, name) = reference.rsplit_once('.').unwrap_or(("", &reference));
+            let (what, known): (&str, Vec<&str>) = match kind {
+                "var" => ("input", inputs.iter().map(String::as_str).collect()),
+                "local" => ("local", locals.iter().map(String::as_str).collect()),
+                k => (
+                    k,
+                    blocks
+                        .get(k)
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect(),
+                ),
+            };
+            let help = if known.is_empty() && !matches!(kind, "var" | "local") {
+                format!(
+                    "a module sees only its own blocks and inputs: declare `variable \"{name}\"` in the module and give it `{reference}` in the module block"
+                )
+            } else {
+                let plural = match kind {
+                    "var" => "inputs",
+                    "local" => "locals",
+                    _ => "names",
+                };
+                help_for_unknown(name, known.iter().copied(), plural)
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    "language::undefined-reference",
+                    format!("module `{}` has no {what} `{name}`", shown(module)),
+                )
+                .at(span)
+                .help(help),
+            );
+        }
     }
 }
 

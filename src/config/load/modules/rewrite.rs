@@ -13,11 +13,25 @@ pub(super) fn inner(module: &str, name: &str) -> String {
     format!("{module}{MODULE_SEPARATOR}{name}")
 }
 
-pub(super) fn local(module: &str, name: &str, value: Expression) -> Attribute {
-    Attribute::new(
-        Decorated::new(Ident::new_unchecked(inner(module, name))),
-        value,
-    )
+/// Marks the namespace of a module's input or local in its internal name: `m·var＿x` is input
+/// `x` of module `m`, `m·local＿x` its local `x`, and `m·x` its output `x`, so that an input, a
+/// local and an output of one name stay three values, as in Terraform. A fullwidth low line:
+/// an identifier character no written (ASCII) name holds.
+pub(super) const NAMESPACE: char = '\u{ff3f}';
+
+/// The internal name of input `name` of module `module`.
+pub(super) fn input_name(module: &str, name: &str) -> String {
+    inner(module, &format!("var{NAMESPACE}{name}"))
+}
+
+/// The internal name of local `name` of module `module`.
+pub(super) fn local_name(module: &str, name: &str) -> String {
+    inner(module, &format!("local{NAMESPACE}{name}"))
+}
+
+/// A stack local named `internal`.
+pub(super) fn local(internal: String, value: Expression) -> Attribute {
+    Attribute::new(Decorated::new(Ident::new_unchecked(internal)), value)
 }
 
 /// kind -> names of the module's blocks (`data.<kind>` for data blocks).
@@ -48,12 +62,16 @@ pub(super) fn rename_label(b: &mut Block, module: &str) {
     }
 }
 
-/// Rewrites references inside a module's body to the names its parts have in the stack.
+/// Rewrites references inside a module's body to the names its parts have in the stack. A
+/// module sees only its own inputs, locals and blocks: a reference to anything else is kept
+/// in `unknown` (to be reported) and made to read nothing of the stack's.
 pub(super) struct Rename<'a> {
     pub(super) module: &'a str,
     pub(super) blocks: &'a BTreeMap<String, BTreeSet<String>>,
     pub(super) inputs: &'a BTreeSet<String>,
     pub(super) locals: &'a BTreeSet<String>,
+    /// References to what the module does not declare: (`var.x`, its span).
+    pub(super) unknown: Vec<(String, Span)>,
 }
 
 impl VisitMut for Rename<'_> {
@@ -66,7 +84,7 @@ impl VisitMut for Rename<'_> {
 }
 
 impl Rename<'_> {
-    pub(super) fn rename(&self, t: &mut Traversal) {
+    pub(super) fn rename(&mut self, t: &mut Traversal) {
         let Expression::Variable(root) = &t.expr else {
             return;
         };
@@ -95,8 +113,14 @@ impl Rename<'_> {
             _ => self.blocks.get(&kind).is_some_and(|s| s.contains(&name)),
         };
         if !ours {
-            return;
+            let span = hcl_edit::Span::span(&*t).unwrap_or(0..0);
+            self.unknown.push((format!("{kind}.{name}"), span));
         }
+        let renamed = match root.as_str() {
+            "var" => input_name(self.module, &name),
+            "local" => local_name(self.module, &name),
+            _ => inner(self.module, &name),
+        };
         if root == "var"
             && let Expression::Variable(v) = &mut t.expr
         {
@@ -106,7 +130,7 @@ impl Rename<'_> {
             && let TraversalOperator::GetAttr(id) = op.value_mut()
         {
             // In place: the name keeps its span.
-            **id = Ident::new_unchecked(inner(self.module, &name));
+            **id = Ident::new_unchecked(renamed);
         }
     }
 }

@@ -324,3 +324,91 @@ fn findings_made_after_loading_point_into_the_module_file() {
         d.help
     );
 }
+
+/// One module's output written directly in another module's inputs (the stack's and a
+/// module's own calls), whichever module is declared first.
+#[test]
+fn a_modules_output_is_another_modules_input() {
+    let (_d, l) = load_with(
+        MODULE,
+        "module \"db\" {\n  source = \"./db\"\n  size   = module.first.address\n}\nmodule \"first\" {\n  source = \"./db\"\n  size   = \"cx23\"\n}\n",
+    );
+    assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+    let stack = l.stack.expect("a stack");
+    let db = stack.server("db\u{b7}main").expect("the module's server");
+    assert_eq!(
+        db.server_type.value,
+        crate::config::value::after_apply("module.first.server.main.ipv4_address")
+    );
+}
+
+/// An input, a local and an output of one name are three values, as in Terraform.
+#[test]
+fn a_modules_input_local_and_output_of_one_name_stay_apart() {
+    let module = "variable \"size\" {}\nlocals {\n  size = \"cx${var.size}\"\n}\nserver \"main\" {\n  server_type = local.size\n  location    = \"fsn1\"\n  image       = \"ubuntu-24.04\"\n}\noutput \"size\" {\n  value = \"out-${local.size}\"\n}\noutput \"address\" {\n  value = server.main.ipv4_address\n}\n";
+    let (_d, l) = load_reading(
+        module,
+        "module \"db\" {\n  source = \"./db\"\n  size   = \"23\"\n}\n",
+        "module.db.size",
+    );
+    assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+    let stack = l.stack.expect("a stack");
+    assert_eq!(
+        stack
+            .server("db\u{b7}main")
+            .expect("the module's server")
+            .server_type
+            .value,
+        "cx23"
+    );
+    assert_eq!(
+        stack.server("app").expect("server app").labels["db"],
+        "out-cx23"
+    );
+}
+
+/// A module sees only its own inputs, locals and blocks: the stack's are not in its scope.
+#[test]
+fn a_module_does_not_see_the_stacks_names() {
+    let module = MODULE
+        .replace("location    = var.where", "location    = var.region")
+        .replace(
+            "labels      = { role = local.role }",
+            "labels      = { role = local.rol, key = ssh_key.k.name }",
+        );
+    let (_d, l) = load_with(
+        &module,
+        "variable \"region\" {\n  default = \"fsn1\"\n}\nmodule \"db\" {\n  source = \"./db\"\n  size   = \"cx33\"\n}\n",
+    );
+    let found: Vec<(String, Option<String>)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "language::undefined-reference")
+        .map(|d| (d.message.clone(), d.help.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "module `db` has no input `region`".to_string(),
+                Some("valid inputs: size, where".to_string())
+            ),
+            (
+                "module `db` has no local `rol`".to_string(),
+                Some("did you mean `role`?".to_string())
+            ),
+            (
+                "module `db` has no ssh_key `k`".to_string(),
+                Some("a module sees only its own blocks and inputs: declare `variable \"k\"` in the module and give it `ssh_key.k` in the module block".to_string())
+            ),
+        ],
+        "{:?}",
+        l.diagnostics
+    );
+    assert!(
+        l.diagnostics
+            .iter()
+            .filter(|d| d.code == "language::undefined-reference")
+            .all(|d| d.file.is_some())
+    );
+}
