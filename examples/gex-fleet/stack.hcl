@@ -61,13 +61,6 @@ module "sidecar" {
   region   = "fsn1"
 }
 
-# One module's output as another's input, by way of a local: the loader does not yet rewrite
-# `module.x.y` written directly in a module call's inputs.
-locals {
-  sidecar       = module.sidecar.collector
-  sidecar_image = module.sidecar.image
-}
-
 # vLLM and its sidecar on each machine: one compose project per key, with its checks (vLLM's
 # /health, a traced request reaching the machine's audit log).
 module "llm" {
@@ -76,8 +69,8 @@ module "llm" {
   on              = host.gpu[each.key]
   project         = "llm-${each.key}"
   directory       = "${var.deploy_root}/llm-${each.key}"
-  collector       = local.sidecar
-  collector_image = local.sidecar_image
+  collector       = module.sidecar.collector
+  collector_image = module.sidecar.image
   extra_args      = ["--gpu-memory-utilization", "0.85"]
 }
 
