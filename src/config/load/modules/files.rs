@@ -76,7 +76,12 @@ pub(super) fn readable_names(text: &str) -> String {
         let end = after.find(|c: char| !in_name(c)).unwrap_or(after.len());
         let word = &after[..end];
         // A module's input or local: `m·var＿x` is `var.x` of module `m`.
+        let namespaced = word.contains(super::rewrite::NAMESPACE);
         let word = &word.replace(super::rewrite::NAMESPACE, ".");
+        // `local.m·var＿x` is what the module wrote as `var.x`: `module.m.var.x`.
+        if namespaced && out.ends_with("local.") {
+            out.truncate(out.len() - "local.".len());
+        }
         if word.contains(MODULE_SEPARATOR) {
             // `compose.m·web` is the address `module.m.compose.web`.
             let kind_len = out
@@ -88,7 +93,7 @@ pub(super) fn readable_names(text: &str) -> String {
                             .len()
                 })
                 .unwrap_or(0);
-            if kind_len > 0 {
+            if kind_len > 0 && !namespaced {
                 let kind = out[out.len() - 1 - kind_len..out.len() - 1].to_string();
                 out.truncate(out.len() - 1 - kind_len);
                 out.push_str(&crate::config::instance::block_address(&kind, word));
@@ -293,6 +298,10 @@ mod tests {
         assert_eq!(
             super::readable_names("server `m\u{203f}gex-a\u{b7}gpu[0]`, plain `x`"),
             "server `module.m[\"gex-a\"].gpu[0]`, plain `x`"
+        );
+        assert_eq!(
+            super::readable_names("in `f(local.db\u{b7}var\u{ff3f}size)`"),
+            "in `f(module.db.var.size)`"
         );
     }
 }
