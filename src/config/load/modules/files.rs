@@ -149,9 +149,15 @@ impl Splicer<'_> {
                 return None;
             }
         };
+        let version = find_attr(&call.body, "version");
         if let Some(name) = text.strip_prefix(shipped::SOURCE_PREFIX) {
             return match shipped::find(name) {
-                Some(m) => Some(Source::Shipped(m)),
+                Some(m) => {
+                    if let Some(v) = version {
+                        self.check_version(&text, v)?;
+                    }
+                    Some(Source::Shipped(m))
+                }
                 None => {
                     let shipped: Vec<String> = shipped::names()
                         .map(|n| format!("{}{n}", shipped::SOURCE_PREFIX))
@@ -167,6 +173,16 @@ impl Splicer<'_> {
                     None
                 }
             };
+        }
+        if let Some(v) = version {
+            self.diags.push(
+                Diagnostic::error(
+                    "language::module-source",
+                    "`version` applies only to modules shipped with sovstack",
+                )
+                .at(attr_span(v))
+                .help("a local module is the files in its directory; remove `version`"),
+            );
         }
         if !(text.starts_with("./") || text.starts_with("../")) {
             self.diags.push(refuse(
@@ -185,6 +201,45 @@ impl Splicer<'_> {
                 None
             }
         }
+    }
+
+    /// `version` of a shipped module: the modules are versioned with the binary, so it names
+    /// the sovstack release whose modules the stack was written for: `0.1` (any 0.1.x) or
+    /// `0.1.0` (that release). Another release's modules are refused, not silently used.
+    fn check_version(&mut self, source: &str, v: &Attribute) -> Option<()> {
+        let ours = env!("CARGO_PKG_VERSION");
+        let wanted = match literal(&v.value) {
+            Some(serde_json::Value::String(s)) => s,
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "language::module-source",
+                        "`version` must be a literal string",
+                    )
+                    .at(span_of(&v.value))
+                    .help(format!("write `version = \"{ours}\"`")),
+                );
+                return None;
+            }
+        };
+        let matches = ours == wanted
+            || ours
+                .strip_prefix(wanted.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+        if matches {
+            return Some(());
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "language::module-source",
+                format!("the stack wants `{source}` of sovstack {wanted}; this is sovstack {ours}"),
+            )
+            .at(span_of(&v.value))
+            .help(format!(
+                "shipped modules are versioned with sovstack: run sovstack {wanted}, or check the module's changes (docs/modules.md) and write `version = \"{ours}\"`"
+            )),
+        );
+        None
     }
 
     /// The module's files: every `.hcl` file of a local directory in name order, or the

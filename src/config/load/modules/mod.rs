@@ -200,7 +200,7 @@ struct Input {
     validations: Vec<(Expression, Expression)>,
 }
 
-const CALL_ARGUMENTS: &[&str] = &["source", "count", "for_each"];
+const CALL_ARGUMENTS: &[&str] = &["source", "version", "count", "for_each"];
 
 impl Splicer<'_> {
     /// One splice of module call `call` as module `name` (internal: `m`, `outer·m`, `m‿a`).

@@ -464,3 +464,37 @@ fn module_inputs_are_held_to_their_sensitive_and_validation() {
         )]
     );
 }
+
+/// `version` on a shipped module names the sovstack release it was written for.
+#[test]
+fn a_shipped_modules_version_is_the_binarys() {
+    let ours = env!("CARGO_PKG_VERSION");
+    let minor = ours.rsplit_once('.').map_or(ours, |(m, _)| m);
+    let load = |version: &str| {
+        let text = format!(
+            "stack \"s\" {{}}\nmodule \"sidecar\" {{\n  source   = \"sovstack/otel-sidecar\"\n  version  = \"{version}\"\n  endpoint = \"10.0.0.2:4317\"\n  region   = \"fsn1\"\n}}\n"
+        );
+        load_str(
+            "stack.hcl",
+            &text,
+            std::path::Path::new("."),
+            &LoadOptions::default(),
+        )
+    };
+    for fine in [ours, minor] {
+        let l = load(fine);
+        assert!(!l.diagnostics.has_errors(), "{fine}: {:?}", l.diagnostics);
+    }
+    let l = load("9.9");
+    let d = l
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "language::module-source")
+        .expect("refused");
+    assert_eq!(
+        d.message,
+        format!("the stack wants `sovstack/otel-sidecar` of sovstack 9.9; this is sovstack {ours}")
+    );
+    let partial = format!("{}1", &ours[..ours.len() - 1]);
+    assert!(load(&partial).diagnostics.has_errors() || partial == ours);
+}
