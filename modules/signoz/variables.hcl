@@ -23,6 +23,11 @@ variable "clickhouse_password" {
   type        = string
   sensitive   = true
   description = "Password of the ClickHouse user `signoz` (hex, at least 32 characters: `openssl rand -hex 32`); pass a sensitive variable of the stack."
+
+  validation {
+    condition     = length(var.clickhouse_password) >= 32
+    error_message = "Use at least 32 characters, e.g. `openssl rand -hex 32`."
+  }
 }
 
 variable "project" {

@@ -203,6 +203,11 @@ impl Evaluator {
         ctx
     }
 
+    /// Is local `name` made from a sensitive variable?
+    pub fn local_is_sensitive(&self, name: &str) -> bool {
+        self.sensitive_locals.contains_key(name)
+    }
+
     /// Does the expression depend on a sensitive variable (directly or through locals)?
     pub fn is_sensitive(&self, expr: &Expression) -> bool {
         // Most stacks have few secrets; most expressions then need no walk at all.

@@ -35,6 +35,8 @@ pub(super) struct Loader<'a> {
     pub(super) instances: HashMap<String, Vec<String>>,
     /// Blocks whose `count` or `for_each` made no instances.
     pub(super) no_instances: Vec<super::expand::NoInstances>,
+    /// Module inputs to check once values are known (`input_checks`).
+    pub(super) input_checks: Vec<super::modules::InputCheck>,
 }
 
 impl<'a> Loader<'a> {
@@ -57,6 +59,7 @@ impl<'a> Loader<'a> {
             uses: HashMap::new(),
             instances: HashMap::new(),
             no_instances: Vec::new(),
+            input_checks: Vec::new(),
         }
     }
 
@@ -137,6 +140,8 @@ impl<'a> Loader<'a> {
         }
         self.locals(body, &mut ev);
         self.variable_validations(body, &variables, &ev);
+        let checks = std::mem::take(&mut self.input_checks);
+        self.module_input_checks(&checks, &ev);
         (variables, ev)
     }
 }

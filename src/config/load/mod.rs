@@ -16,6 +16,7 @@ mod data;
 mod expand;
 mod formats;
 mod infrastructure;
+mod input_checks;
 mod limits;
 mod loader;
 mod locals;
@@ -170,6 +171,7 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path, opts: &LoadOptions) -> 
     loader.no_instances = empty;
     if let Some(m) = &spliced {
         loader.bad_refs = m.reported.clone();
+        loader.input_checks = m.input_checks.clone();
     }
     let stack = loader.run(&body);
     let module_files = spliced.map(|m| m.files).unwrap_or_default();

@@ -76,7 +76,12 @@ pub(super) fn readable_names(text: &str) -> String {
         let end = after.find(|c: char| !in_name(c)).unwrap_or(after.len());
         let word = &after[..end];
         // A module's input or local: `m·var＿x` is `var.x` of module `m`.
+        let namespaced = word.contains(super::rewrite::NAMESPACE);
         let word = &word.replace(super::rewrite::NAMESPACE, ".");
+        // `local.m·var＿x` is what the module wrote as `var.x`: `module.m.var.x`.
+        if namespaced && out.ends_with("local.") {
+            out.truncate(out.len() - "local.".len());
+        }
         if word.contains(MODULE_SEPARATOR) {
             // `compose.m·web` is the address `module.m.compose.web`.
             let kind_len = out
@@ -88,7 +93,7 @@ pub(super) fn readable_names(text: &str) -> String {
                             .len()
                 })
                 .unwrap_or(0);
-            if kind_len > 0 {
+            if kind_len > 0 && !namespaced {
                 let kind = out[out.len() - 1 - kind_len..out.len() - 1].to_string();
                 out.truncate(out.len() - 1 - kind_len);
                 out.push_str(&crate::config::instance::block_address(&kind, word));
@@ -144,9 +149,15 @@ impl Splicer<'_> {
                 return None;
             }
         };
+        let version = find_attr(&call.body, "version");
         if let Some(name) = text.strip_prefix(shipped::SOURCE_PREFIX) {
             return match shipped::find(name) {
-                Some(m) => Some(Source::Shipped(m)),
+                Some(m) => {
+                    if let Some(v) = version {
+                        self.check_version(&text, v)?;
+                    }
+                    Some(Source::Shipped(m))
+                }
                 None => {
                     let shipped: Vec<String> = shipped::names()
                         .map(|n| format!("{}{n}", shipped::SOURCE_PREFIX))
@@ -162,6 +173,16 @@ impl Splicer<'_> {
                     None
                 }
             };
+        }
+        if let Some(v) = version {
+            self.diags.push(
+                Diagnostic::error(
+                    "language::module-source",
+                    "`version` applies only to modules shipped with sovstack",
+                )
+                .at(attr_span(v))
+                .help("a local module is the files in its directory; remove `version`"),
+            );
         }
         if !(text.starts_with("./") || text.starts_with("../")) {
             self.diags.push(refuse(
@@ -180,6 +201,45 @@ impl Splicer<'_> {
                 None
             }
         }
+    }
+
+    /// `version` of a shipped module: the modules are versioned with the binary, so it names
+    /// the sovstack release whose modules the stack was written for: `0.1` (any 0.1.x) or
+    /// `0.1.0` (that release). Another release's modules are refused, not silently used.
+    fn check_version(&mut self, source: &str, v: &Attribute) -> Option<()> {
+        let ours = env!("CARGO_PKG_VERSION");
+        let wanted = match literal(&v.value) {
+            Some(serde_json::Value::String(s)) => s,
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "language::module-source",
+                        "`version` must be a literal string",
+                    )
+                    .at(span_of(&v.value))
+                    .help(format!("write `version = \"{ours}\"`")),
+                );
+                return None;
+            }
+        };
+        let matches = ours == wanted
+            || ours
+                .strip_prefix(wanted.as_str())
+                .is_some_and(|rest| rest.starts_with('.'));
+        if matches {
+            return Some(());
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "language::module-source",
+                format!("the stack wants `{source}` of sovstack {wanted}; this is sovstack {ours}"),
+            )
+            .at(span_of(&v.value))
+            .help(format!(
+                "shipped modules are versioned with sovstack: run sovstack {wanted}, or check the module's changes (docs/modules.md) and write `version = \"{ours}\"`"
+            )),
+        );
+        None
     }
 
     /// The module's files: every `.hcl` file of a local directory in name order, or the
@@ -293,6 +353,10 @@ mod tests {
         assert_eq!(
             super::readable_names("server `m\u{203f}gex-a\u{b7}gpu[0]`, plain `x`"),
             "server `module.m[\"gex-a\"].gpu[0]`, plain `x`"
+        );
+        assert_eq!(
+            super::readable_names("in `f(local.db\u{b7}var\u{ff3f}size)`"),
+            "in `f(module.db.var.size)`"
         );
     }
 }

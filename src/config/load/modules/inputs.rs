@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// What the loader checks of one module input once values are known: that a `sensitive`
+/// input is given a sensitive value, and its `validation` conditions.
+#[derive(Debug, Clone)]
+pub struct InputCheck {
+    /// The local holding the input's value (`m·var＿x`).
+    pub local: String,
+    /// The module as its caller wrote it, and the input's name, for messages.
+    pub module: String,
+    pub input: String,
+    /// The input is declared `sensitive` and the caller gives it a value.
+    pub sensitive: bool,
+    /// (condition, error message), reading the input as its local.
+    pub validations: Vec<(Expression, Expression)>,
+    /// Where findings point: the caller's value, or the variable block for a default.
+    pub span: Span,
+}
+
 impl Splicer<'_> {
     /// The module's inputs as locals: the caller's expression, else the default. A missing
     /// required input, an unknown one and a literal of the wrong type are reported.
@@ -39,7 +56,28 @@ impl Splicer<'_> {
         }
         let mut locals = Vec::new();
         for i in inputs {
-            match given.iter().find(|a| a.key.as_str() == i.name) {
+            let given_value = given.iter().find(|a| a.key.as_str() == i.name);
+            if i.sensitive || !i.validations.is_empty() {
+                let validations = i
+                    .validations
+                    .iter()
+                    .map(|(c, m)| {
+                        let (mut c, mut m) = (c.clone(), m.clone());
+                        rename.visit_expr_mut(&mut c);
+                        rename.visit_expr_mut(&mut m);
+                        (c, m)
+                    })
+                    .collect();
+                self.input_checks.push(InputCheck {
+                    local: input_name(module, &i.name),
+                    module: shown(module),
+                    input: i.name.clone(),
+                    sensitive: i.sensitive && given_value.is_some(),
+                    validations,
+                    span: given_value.map_or(i.span.clone(), |a| span_of(&a.value)),
+                });
+            }
+            match given_value {
                 Some(a) => {
                     self.check_type(module, i, a);
                     locals.push(local(input_name(module, &i.name), a.value.clone()));
@@ -115,6 +153,17 @@ pub(super) fn input(b: &Block) -> Option<Input> {
         default: find_attr(&b.body, "default").map(|a| a.value.clone()),
         ty: find_attr(&b.body, "type").and_then(|a| super::super::variables::parse_type(&a.value)),
         span: header_span(b),
+        sensitive: find_attr(&b.body, "sensitive")
+            .is_some_and(|a| matches!(literal(&a.value), Some(serde_json::Value::Bool(true)))),
+        validations: super::super::syntax::blocks(&b.body)
+            .filter(|v| v.ident.as_str() == "validation")
+            .filter_map(|v| {
+                Some((
+                    find_attr(&v.body, "condition")?.value.clone(),
+                    find_attr(&v.body, "error_message")?.value.clone(),
+                ))
+            })
+            .collect(),
     })
 }
 

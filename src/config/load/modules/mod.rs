@@ -46,6 +46,7 @@ mod rewrite;
 
 pub use files::ModuleFiles;
 use files::{Base, Placed, Source};
+pub use inputs::InputCheck;
 use inputs::{input, output};
 use instances::{Instanced, meta_argument};
 use rewrite::{
@@ -59,6 +60,8 @@ pub(super) struct Spliced {
     /// Spans of references already reported here (a module's reference to what it does not
     /// declare): the loader does not report them again.
     pub reported: BTreeSet<(usize, usize)>,
+    /// What the loader checks of the module inputs once values are known.
+    pub input_checks: Vec<InputCheck>,
     pub files: ModuleFiles,
 }
 
@@ -98,6 +101,7 @@ pub(super) fn splice(
         ev,
         parsed: BTreeMap::new(),
         reported: BTreeSet::new(),
+        input_checks: Vec::new(),
     };
     let mut out = Body::builder();
     let mut locals = Vec::new();
@@ -155,6 +159,7 @@ pub(super) fn splice(
         body,
         diagnostics: s.diags,
         reported: s.reported,
+        input_checks: s.input_checks,
         files: ModuleFiles { files: s.files },
     }
 }
@@ -172,6 +177,7 @@ struct Splicer<'e> {
     parsed: BTreeMap<String, Body>,
     /// Spans of the references reported by [`Splicer::report_unknown`].
     reported: BTreeSet<(usize, usize)>,
+    input_checks: Vec<InputCheck>,
 }
 
 /// What one module call adds to the stack.
@@ -189,9 +195,12 @@ struct Input {
     default: Option<Expression>,
     ty: Option<crate::config::model::VarType>,
     span: Span,
+    sensitive: bool,
+    /// Its `validation` blocks: (condition, error message).
+    validations: Vec<(Expression, Expression)>,
 }
 
-const CALL_ARGUMENTS: &[&str] = &["source", "count", "for_each"];
+const CALL_ARGUMENTS: &[&str] = &["source", "version", "count", "for_each"];
 
 impl Splicer<'_> {
     /// One splice of module call `call` as module `name` (internal: `m`, `outer·m`, `m‿a`).

@@ -412,3 +412,89 @@ fn a_module_does_not_see_the_stacks_names() {
             .all(|d| d.file.is_some())
     );
 }
+
+/// A module whose input `token` is sensitive and validated, used by a server's label.
+const SECRET_MODULE: &str = "variable \"token\" {\n  type      = string\n  sensitive = true\n  validation {\n    condition     = length(var.token) >= 8\n    error_message = \"Use at least 8 characters.\"\n  }\n}\nvariable \"size\" {\n  default = \"cx23\"\n  validation {\n    condition     = length(var.size) == 4\n    error_message = \"Four characters.\"\n  }\n}\nserver \"main\" {\n  server_type = var.size\n  location    = \"fsn1\"\n  image       = \"ubuntu-24.04\"\n}\noutput \"address\" {\n  value = server.main.ipv4_address\n}\n";
+
+fn input_findings(call: &str, opts: &LoadOptions) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("db")).expect("module dir");
+    std::fs::write(dir.path().join("db/main.hcl"), SECRET_MODULE).expect("module file");
+    let text = format!("stack \"s\" {{}}\nvariable \"secret\" {{\n  sensitive = true\n}}\n{call}");
+    let l = load_str("stack.hcl", &text, dir.path(), opts);
+    l.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let at = d.span.clone().map(|s| l.source.slice(&s).to_string());
+            (d.message.clone(), at.unwrap_or_default())
+        })
+        .collect()
+}
+
+/// A `sensitive` input takes only values made from sensitive variables, and a module's
+/// `validation` conditions hold for the values it is given, reported at the caller's value;
+/// a secret not given yet (plan without secrets) is not checked.
+#[test]
+fn module_inputs_are_held_to_their_sensitive_and_validation() {
+    let opts = LoadOptions::default();
+    assert_eq!(
+        input_findings("module \"db\" {\n  source = \"./db\"\n  token  = \"hunter22x\"\n  size   = \"ccx33\"\n}\n", &opts),
+        [
+            (
+                "input `token` of module `db` is sensitive, but its value is not made from a sensitive variable".to_string(),
+                "\"hunter22x\"".to_string()
+            ),
+            (
+                "invalid value for input `size` of module `db`: Four characters.".to_string(),
+                "\"ccx33\"".to_string()
+            ),
+        ]
+    );
+    let call = "module \"db\" {\n  source = \"./db\"\n  token  = var.secret\n}\n";
+    assert_eq!(input_findings(call, &opts), []);
+    let mut short = LoadOptions::default();
+    short.vars.insert("secret".into(), "short".into());
+    assert_eq!(
+        input_findings(call, &short),
+        [(
+            "invalid value for input `token` of module `db`: Use at least 8 characters."
+                .to_string(),
+            "var.secret".to_string()
+        )]
+    );
+}
+
+/// `version` on a shipped module names the sovstack release it was written for.
+#[test]
+fn a_shipped_modules_version_is_the_binarys() {
+    let ours = env!("CARGO_PKG_VERSION");
+    let minor = ours.rsplit_once('.').map_or(ours, |(m, _)| m);
+    let load = |version: &str| {
+        let text = format!(
+            "stack \"s\" {{}}\nmodule \"sidecar\" {{\n  source   = \"sovstack/otel-sidecar\"\n  version  = \"{version}\"\n  endpoint = \"10.0.0.2:4317\"\n  region   = \"fsn1\"\n}}\n"
+        );
+        load_str(
+            "stack.hcl",
+            &text,
+            std::path::Path::new("."),
+            &LoadOptions::default(),
+        )
+    };
+    for fine in [ours, minor] {
+        let l = load(fine);
+        assert!(!l.diagnostics.has_errors(), "{fine}: {:?}", l.diagnostics);
+    }
+    let l = load("9.9");
+    let d = l
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "language::module-source")
+        .expect("refused");
+    assert_eq!(
+        d.message,
+        format!("the stack wants `sovstack/otel-sidecar` of sovstack 9.9; this is sovstack {ours}")
+    );
+    let partial = format!("{}1", &ours[..ours.len() - 1]);
+    assert!(load(&partial).diagnostics.has_errors() || partial == ours);
+}
