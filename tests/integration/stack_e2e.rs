@@ -826,8 +826,8 @@ async fn reference_stack_end_to_end() {
     // 2a. One environment variable of one service (given as an input of the `vllm` module):
     // a diff of that compose file, then exactly one recreate, of that service's container.
     w.edit_stack(
-        "  collector_image = local.sidecar_image\n",
-        "  collector_image = local.sidecar_image\n  service_name    = \"vllm-e2e\"\n",
+        "  collector_image = module.sidecar.image\n",
+        "  collector_image = module.sidecar.image\n  service_name    = \"vllm-e2e\"\n",
     );
     let out = w.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
