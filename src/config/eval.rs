@@ -10,6 +10,7 @@ use super::value;
 use hcl::eval::{Context, Evaluate};
 use hcl_edit::Span as _;
 use hcl_edit::expr::Expression;
+use hcl_edit::visit_mut::VisitMut as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Block kinds that can be referenced as `<kind>.<name>.<attribute>`, with the attributes that
@@ -252,6 +253,18 @@ impl Evaluator {
     }
 
     pub fn eval(&self, expr: &Expression) -> Result<serde_json::Value, Diagnostic> {
+        // hcl-rs copies the whole `local` object for every `local.x` it reads: with many
+        // locals (a module called once per host of a fleet makes several per host) every
+        // expression reading one cost as much as all of them. The locals it reads are put in
+        // as their values instead.
+        if self.locals.len() > INLINE_LOCALS_FROM && reads_a_local(expr) {
+            let mut inlined = expr.clone();
+            InlineLocals {
+                locals: &self.locals,
+            }
+            .visit_expr_mut(&mut inlined);
+            return eval_at(&self.ctx, &inlined, span_of(expr));
+        }
         eval_in(&self.ctx, expr)
     }
 }
@@ -285,11 +298,56 @@ fn instances_value(members: BTreeMap<InstanceKey, hcl::Value>) -> hcl::Value {
     )
 }
 
+/// Locals an evaluator holds before [`Evaluator::eval`] puts the ones an expression reads in as
+/// values: below it, copying them all is cheaper than walking the expression.
+const INLINE_LOCALS_FROM: usize = 64;
+
+/// Whether `expr` reads `local.<name>` anywhere.
+fn reads_a_local(expr: &Expression) -> bool {
+    refs::collect(expr)
+        .iter()
+        .any(|r| r.root == "local" && !r.path.is_empty())
+}
+
+/// Replaces each `local.<name>...` by the local's value (then `...`).
+struct InlineLocals<'a> {
+    locals: &'a hcl::Map<String, hcl::Value>,
+}
+
+impl hcl_edit::visit_mut::VisitMut for InlineLocals<'_> {
+    fn visit_expr_mut(&mut self, node: &mut Expression) {
+        if let Expression::Traversal(t) = node
+            && let Expression::Variable(root) = &t.expr
+            && root.as_str() == "local"
+            && let Some(hcl_edit::expr::TraversalOperator::GetAttr(name)) =
+                t.operators.first().map(|o| o.value())
+            && let Some(v) = self.locals.get(name.as_str())
+        {
+            let value: Expression = hcl::Expression::from(v.clone()).into();
+            if t.operators.len() == 1 {
+                *node = value;
+                return;
+            }
+            t.expr = value;
+            t.operators.remove(0);
+        }
+        hcl_edit::visit_mut::visit_expr_mut(self, node);
+    }
+}
+
 pub fn eval_in(ctx: &Context<'_>, expr: &Expression) -> Result<serde_json::Value, Diagnostic> {
+    eval_at(ctx, expr, span_of(expr))
+}
+
+/// [`eval_in`], with findings at `span` (the expression as written, when `expr` is a rewrite).
+fn eval_at(
+    ctx: &Context<'_>,
+    expr: &Expression,
+    span: Span,
+) -> Result<serde_json::Value, Diagnostic> {
     if let Some(v) = literal(expr) {
         return Ok(v);
     }
-    let span = span_of(expr);
     let e: hcl::Expression = expr.clone().into();
     let v = e.evaluate(ctx).map_err(|err| {
         let d = Diagnostic::error(
@@ -449,6 +507,45 @@ mod tests {
         ] {
             let expr: Expression = text.parse().unwrap();
             assert_eq!(literal(&expr), None, "{text}");
+        }
+    }
+
+    /// With many locals, what reads them evaluates to what it did with the whole `local`
+    /// object in the context: values, attributes of objects, indexes, templates, functions.
+    #[test]
+    fn locals_put_in_as_values_evaluate_as_read_from_the_context() {
+        let mut ev = Evaluator::new(
+            &BTreeMap::new(),
+            BTreeSet::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            &[],
+        );
+        for i in 0..=INLINE_LOCALS_FROM {
+            ev.set_local(&format!("l{i}"), serde_json::json!(i), Vec::new());
+        }
+        ev.set_local(
+            "obj",
+            serde_json::json!({ "a": { "b": ["x", "y"] }, "n": 2 }),
+            Vec::new(),
+        );
+        ev.finish_locals();
+        for (text, want) in [
+            ("local.l3", serde_json::json!(3)),
+            ("local.obj.a.b[1]", serde_json::json!("y")),
+            (
+                "\"${local.obj.a.b[0]}-${local.l7}\"",
+                serde_json::json!("x-7"),
+            ),
+            ("length(local.obj.a.b) + local.obj.n", serde_json::json!(4)),
+            ("[for k, v in local.obj : k]", serde_json::json!(["a", "n"])),
+            ("local.obj[\"n\"]", serde_json::json!(2)),
+        ] {
+            let expr: Expression = text.parse().unwrap();
+            assert!(reads_a_local(&expr), "{text}");
+            assert_eq!(ev.eval(&expr).unwrap(), want, "{text}");
+            assert_eq!(eval_in(&ev.ctx, &expr).unwrap(), want, "{text}");
         }
     }
 }
