@@ -1,9 +1,9 @@
 # A fleet of dedicated Hetzner GEX44 machines from one map (name -> address and host key), each
 # running vLLM and a collector sidecar from the modules that ship with sovstack (`vllm`,
-# `otel-sidecar`; docs/modules.md), every sidecar exporting to one SigNoz ingest given by
-# variable. Each host and module call is one instance per key: `host.gpu["gex-a"]`,
-# `module.llm["gex-a"].compose.inference`, `module.llm["gex-a"].check.health`; adding a machine is
-# one line in `gex`.
+# `otel-sidecar`; docs/modules.md), every sidecar exporting to one SigNoz (the `signoz` module) on
+# a dedicated machine of its own, `host.observability`, over the vSwitch. Each GPU host and module
+# call is one instance per key: `host.gpu["gex-a"]`, `module.llm["gex-a"].compose.inference`,
+# `module.llm["gex-a"].check.health`; adding a machine is one line in `gex`.
 
 stack "gex-fleet" {}
 
@@ -18,10 +18,46 @@ variable "gex" {
   }
 }
 
-variable "otlp_ingest" {
+variable "observability" {
+  type        = any
+  description = "The machine SigNoz runs on: { address, host_key, vswitch_address } (the GEX machines reach its collector at vswitch_address)."
+  default = {
+    address         = "203.0.113.30"
+    host_key        = "SHA256:Jq3v8mN5bYx2cT7wQ1pR4sL9eK6hD0fG3aU8iO5yZ2Q"
+    vswitch_address = "10.0.0.2"
+  }
+}
+
+variable "clickhouse_data" {
   type        = string
-  default     = "10.0.0.2:4317"
-  description = "OTLP/gRPC ingest of the SigNoz collector, reachable over the vSwitch."
+  default     = "/var/lib/clickhouse-data"
+  description = "Directory on the observability machine's own disk for ClickHouse's data."
+}
+
+variable "signoz_jwt_secret" {
+  type        = string
+  sensitive   = true
+  description = "Signing key for SigNoz sessions (never the default `secret`)."
+}
+
+variable "clickhouse_password" {
+  type        = string
+  sensitive   = true
+  description = "Password of the ClickHouse user `signoz` (hex: `openssl rand -hex 32`)."
+}
+
+# Where init-clickhouse downloads SigNoz's histogram-quantile release, and its digest: the pinned
+# upstream release, or the same file on a mirror of your own.
+variable "histogram_quantile_url" {
+  type        = string
+  default     = "https://github.com/SigNoz/signoz/releases/download/histogram-quantile%2Fv0.0.1/histogram-quantile_linux_amd64.tar.gz"
+  description = "URL of SigNoz's histogram-quantile release (linux amd64 tar.gz), upstream's or a mirror's."
+}
+
+variable "histogram_quantile_sha256" {
+  type        = string
+  default     = "33997073eb6d82b7be4f27f9fc8ec9e28a395e0f20674d5d54bb2fa28a75488d"
+  description = "sha256 of that tar.gz; init-clickhouse refuses any other file."
 }
 
 variable "deploy_root" {
@@ -53,11 +89,41 @@ host "gpu" {
   }
 }
 
+host "observability" {
+  address  = var.observability.address
+  host_key = var.observability.host_key
+  location = "fsn1"
+
+  bootstrap {
+    docker_minimum = var.docker_minimum
+  }
+
+  ssh {
+    user = "root"
+    port = 22
+  }
+}
+
+# SigNoz, ClickHouse and SigNoz's collector (the OTLP ingest of every sidecar), reached by the
+# GEX machines at the observability machine's vSwitch address.
+module "signoz" {
+  source              = "sovstack/signoz"
+  on                  = host.observability
+  address             = var.observability.vswitch_address
+  directory           = "${var.deploy_root}/signoz"
+  clickhouse_data     = var.clickhouse_data
+  jwt_secret          = var.signoz_jwt_secret
+  clickhouse_password = var.clickhouse_password
+
+  histogram_quantile_url    = var.histogram_quantile_url
+  histogram_quantile_sha256 = var.histogram_quantile_sha256
+}
+
 # The collector pipeline every machine's sidecar runs: spans to the machine's audit log and on,
-# with the metrics vLLM exposes, to SigNoz's ingest.
+# with the metrics vLLM exposes, to SigNoz's collector.
 module "sidecar" {
   source   = "sovstack/otel-sidecar"
-  endpoint = var.otlp_ingest
+  endpoint = module.signoz.otlp_grpc_endpoint
   region   = "fsn1"
 }
 
@@ -76,4 +142,8 @@ module "llm" {
 
 output "gpu_addresses" {
   value = [for h in values(host.gpu) : h.address]
+}
+
+output "signoz_ui" {
+  value = module.signoz.ui_url
 }

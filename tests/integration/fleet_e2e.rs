@@ -1,29 +1,41 @@
 //! `examples/gex-fleet` applied end to end through the real binary, with the example's own stack
-//! file, against four test hosts (network namespaces with their own sshd and Docker Engine, the
-//! engine with the NVIDIA runtime stand-in, as on a GEX44; see the harness README).
+//! file, against five test hosts (network namespaces with their own sshd and Docker Engine, the
+//! GPU machines' engines with the NVIDIA runtime stand-in, as on a GEX44; see the harness
+//! README): four GEX machines and the observability machine SigNoz runs on, each GEX machine
+//! linked to it as by a vSwitch.
 //!
 //! The test hosts' addresses and host keys reach the example through a variable file
-//! (`--var-file`), as an operator's would: the example is not edited. What the test sets besides
-//! `gex` is what a test machine differs in, each a variable of the example with the real default:
-//! `docker_minimum` (Debian's engine 20.10, fixes backported), `deploy_root` (the hosts share
-//! this machine's file system, so each test has its own directory) and `otlp_ingest`.
+//! (`--var-file`), as an operator's would, and SigNoz's secrets through `SOVSTACK_VAR_`. What
+//! the test sets besides is what a test machine differs in, each a variable of the example with
+//! the real default: `docker_minimum` (Debian's engine 20.10, fixes backported), `deploy_root`
+//! and `clickhouse_data` (the hosts share this machine's file system, so each test has its own
+//! directory), and the histogram-quantile release from a mirror on the observability host. The
+//! example calls the test hosts' copy of the shipped modules
+//! (`harness::signoz::call_modules_for_test_hosts`): health checks every second, as in the
+//! reference stack's test. With the real 30 s the SigNoz chain (ZooKeeper, ClickHouse, SigNoz,
+//! then its collector) takes about two minutes to accept spans, longer than a sidecar retries
+//! an export, and the test would wait minutes on vLLM's first check.
 //!
-//! Per host: vLLM and its collector sidecar running (vLLM healthy, by the real `docker
+//! Per GEX machine: vLLM and its collector sidecar running (vLLM healthy, by the real `docker
 //! inspect`), both checks passing, the traced request's span found in the audit file of that
-//! host's sidecar and no other, and sent on by that sidecar to the one SigNoz ingest. Then the plan is empty; a second variable file without one key
-//! destroys exactly that machine's instances (its compose project gone from its host, every
-//! other host's containers the same); the first file alone adds it again.
+//! host's sidecar and no other, and sent on by that sidecar to SigNoz's collector on the
+//! observability host. SigNoz's services run there, healthy. Then the plan is empty; a second
+//! variable file without one key destroys exactly that machine's instances (its compose project
+//! gone from its host, every other host's containers, SigNoz's included, the same); the first
+//! file alone adds it again.
 //!
-//! SigNoz is stood in for by its ingest alone (`harness/otlp_ingest.rs`: the collector stand-in
-//! in a namespace of its own, linked to each host as by a vSwitch, writing what it receives to a
-//! file); no ClickHouse, query service or UI, and the example does not yet deploy SigNoz itself.
+//! SigNoz's services are the harness's stand-ins (`images.rs`): its collector receives OTLP and
+//! keeps what it received in a file, but stores nothing in ClickHouse, and no UI or query service
+//! answers more than a health check.
 
 use crate::harness::agent::{Agent, OperatorKey};
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::cli::{copy_stack_dir, repo_root};
 use crate::harness::dockerd::EngineOptions;
-use crate::harness::otlp_ingest::OtlpIngest;
+use crate::harness::netns::Link;
+use crate::harness::signoz::{self, HistogramMirror};
 use crate::harness::sshd::Sshd;
+use crate::harness::test_host::ContainerFacts;
 use crate::harness::test_host::DockerHost;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +46,9 @@ use std::time::{Duration, Instant};
 const KEYS: [&str; 4] = ["gex-a", "gex-b", "gex-c", "gex-d"];
 /// The machine the test removes from the map and adds again.
 const REMOVED: &str = "gex-c";
+/// SigNoz's secrets, as an operator passes them (`SOVSTACK_VAR_`).
+const JWT_SECRET: &str = "fleet-e2e-jwt-secret-not-secret";
+const CH_PASSWORD: &str = "0ddba11c1c0ffee5ca1ab1e0ddba11c1";
 
 /// Every address and name the assertions use, in one place: what the example's calls of the
 /// shipped modules (`module "llm" { for_each = var.gex  source = "sovstack/vllm" ... }`) make.
@@ -87,11 +102,20 @@ struct Machine {
     host: DockerHost,
 }
 
+/// The observability machine: SigNoz's host, and the mirror on it init-clickhouse downloads from.
+struct Observability {
+    /// Before the host: the file server and sshd stop before its namespace goes.
+    mirror: HistogramMirror,
+    sshd: Sshd,
+    host: DockerHost,
+}
+
 struct Fleet {
     /// Before the hosts: each sshd stops before its namespace goes.
     machines: Vec<Machine>,
-    /// SigNoz's OTLP ingest, linked to every machine.
-    ingest: OtlpIngest,
+    observability: Observability,
+    /// Every GEX machine's link to the observability machine (its vSwitch).
+    _links: Vec<Link>,
     agent: Agent,
     _operator: OperatorKey,
     workspace: tempfile::TempDir,
@@ -104,28 +128,40 @@ const NVIDIA_CTK: &str = "#!/bin/sh\necho 'NVIDIA Container Toolkit CLI version 
 fn start_fleet() -> Option<Fleet> {
     let started = Instant::now();
     let operator = OperatorKey::generate();
-    let hosts = DockerHost::start_all(&[EngineOptions { nvidia: true }; KEYS.len()])?;
-    let mut ingest = OtlpIngest::start().unwrap_or_else(|e| panic!("OTLP ingest: {e}"));
+    let mut options = vec![EngineOptions { nvidia: true }; KEYS.len()];
+    options.push(EngineOptions::default());
+    let mut hosts = DockerHost::start_all(&options)?;
+    let observability = hosts.pop()?;
     let mut machines = Vec::new();
+    let mut links = Vec::new();
     for (key, host) in KEYS.into_iter().zip(hosts) {
         let sshd = host.sshd().authorize(&operator.public).start()?;
         sshd.install_tool("nvidia-ctk", NVIDIA_CTK);
-        ingest.admit(&host);
+        let link = host.netns().link_to(observability.netns());
+        links.push(link.unwrap_or_else(|e| panic!("linking {key} to SigNoz's host: {e}")));
         machines.push(Machine { key, sshd, host });
     }
+    let observability = Observability {
+        mirror: HistogramMirror::start(&observability),
+        sshd: observability.sshd().authorize(&operator.public).start()?,
+        host: observability,
+    };
     eprintln!(
         "fleet: {} test hosts up in {:.1}s",
-        machines.len(),
+        machines.len() + 1,
         started.elapsed().as_secs_f64()
     );
     let agent = Agent::start();
     agent.add(&operator.private);
+    let workspace = copy_stack_dir(&repo_root().join(example::DIR));
+    signoz::call_modules_for_test_hosts(workspace.path());
     Some(Fleet {
         machines,
-        ingest,
+        observability,
+        _links: links,
         agent,
         _operator: operator,
-        workspace: copy_stack_dir(&repo_root().join(example::DIR)),
+        workspace,
         deploy: tempfile::tempdir().unwrap(),
     })
 }
@@ -138,8 +174,9 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The variable file giving `machines` (by key) and what a test machine differs in.
-fn var_file(machines: &[&Machine], deploy_root: &Path, ingest: &str) -> String {
+/// The variable file giving `machines` (by key), the observability machine, and what a test
+/// machine differs in.
+fn var_file(machines: &[&Machine], observability: &Observability, deploy_root: &Path) -> String {
     let entries: String = machines
         .iter()
         .map(|m| {
@@ -151,9 +188,22 @@ fn var_file(machines: &[&Machine], deploy_root: &Path, ingest: &str) -> String {
             )
         })
         .collect();
+    let ip = observability.host.ip();
+    let mirror: String = observability
+        .mirror
+        .vars()
+        .iter()
+        .filter_map(|v| v.split_once('='))
+        .map(|(name, value)| format!("{name} = \"{value}\"\n"))
+        .collect();
     format!(
-        "gex = {{\n{entries}}}\notlp_ingest    = \"{ingest}\"\ndeploy_root    = \"{}\"\ndocker_minimum = \"20.10.24\"\n",
-        deploy_root.display()
+        "gex = {{\n{entries}}}\n\
+         observability = {{ address = \"{ip}\", host_key = \"{}\", vswitch_address = \"{ip}\" }}\n\
+         deploy_root     = \"{root}\"\n\
+         clickhouse_data = \"{root}/clickhouse-data\"\n\
+         docker_minimum  = \"20.10.24\"\n{mirror}",
+        observability.sshd.host_key_fingerprint(),
+        root = deploy_root.display()
     )
 }
 
@@ -169,9 +219,8 @@ impl Fleet {
     fn write_var_files(&self) {
         let all: Vec<&Machine> = self.machines.iter().collect();
         let kept: Vec<&Machine> = all.iter().copied().filter(|m| m.key != REMOVED).collect();
-        let ingest = self.ingest.endpoint();
         let write = |name: &str, machines: &[&Machine]| {
-            let text = var_file(machines, self.deploy.path(), &ingest);
+            let text = var_file(machines, &self.observability, self.deploy.path());
             std::fs::write(self.dir().join(name), text).unwrap();
         };
         write(ALL, &all);
@@ -186,6 +235,8 @@ impl Fleet {
             .args(args)
             .args(var_files.iter().flat_map(|f| ["--var-file", f]))
             .env("SSH_AUTH_SOCK", &self.agent.socket)
+            .env("SOVSTACK_VAR_signoz_jwt_secret", JWT_SECRET)
+            .env("SOVSTACK_VAR_clickhouse_password", CH_PASSWORD)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .env_remove("SOVSTACK_STATE_KEY")
             .stdin(Stdio::null())
@@ -287,18 +338,29 @@ impl Fleet {
                 );
             }
         }
-        // The sidecar sent it on to SigNoz's ingest.
+        // The sidecar sent it on to SigNoz's collector, on the observability machine.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.ingest.received().contains(&trace_id) {
+        let received = loop {
+            let received = signoz::received(&self.observability.host);
+            if received.contains(&trace_id) {
+                break received;
+            }
             assert!(
                 Instant::now() < deadline,
-                "{key}'s span never reached the ingest: {}",
-                self.ingest.log()
+                "{key}'s span never reached SigNoz's collector: {received}"
             );
             std::thread::sleep(Duration::from_millis(50));
-        }
-        let (resource, span) = audited_span(&self.ingest.received(), &trace_id);
+        };
+        let (resource, span) = audited_span(&received, &trace_id);
         assert_emitted_by_vllm(&resource, &span, example::VLLM_OTEL_NAME);
+    }
+
+    /// SigNoz's containers, by service.
+    fn signoz_ids(&self) -> BTreeMap<String, String> {
+        let ids = self.observability.host.containers(signoz::PROJECT);
+        ids.into_iter()
+            .map(|(service, c): (String, ContainerFacts)| (service, c.id))
+            .collect()
     }
 }
 
@@ -320,8 +382,18 @@ fn the_gex_fleet_example_applies_end_to_end() {
     let started = Instant::now();
     fleet.write_var_files();
 
-    // 1. The whole fleet from nothing: every machine serving, checked, traced to its own audit.
+    // 1. The whole fleet from nothing: SigNoz running on its machine, every GEX machine
+    // serving, checked, traced to its own audit file and on to SigNoz's collector.
     let applied = fleet.apply(&[ALL]);
+    signoz::assert_running(&fleet.observability.host);
+    assert!(
+        applied.contains("module.signoz.check.ui: created after"),
+        "{applied}"
+    );
+    fleet
+        .observability
+        .mirror
+        .assert_installed(&fleet.observability.host);
     for key in KEYS {
         fleet.assert_serving(key, &applied);
     }
@@ -337,8 +409,9 @@ fn the_gex_fleet_example_applies_end_to_end() {
     );
 
     // 2. One key removed: exactly that machine's instances are destroyed, and its project is
-    // gone from its host; the other hosts keep their containers.
+    // gone from its host; the other hosts keep their containers, SigNoz its own.
     let before = fleet.container_ids();
+    let signoz_before = fleet.signoz_ids();
     let applied = fleet.apply(&[ALL, WITHOUT_ONE]);
     assert!(
         applied.contains(&format!(
@@ -350,6 +423,7 @@ fn the_gex_fleet_example_applies_end_to_end() {
     let after = fleet.container_ids();
     assert!(after[REMOVED].is_empty(), "{:?}", after[REMOVED]);
     assert_untouched_except(&before, &after, REMOVED);
+    assert_eq!(fleet.signoz_ids(), signoz_before);
     let left = fleet.state_addresses();
     let expected: Vec<&String> = everything
         .iter()
@@ -375,6 +449,7 @@ fn the_gex_fleet_example_applies_end_to_end() {
     );
     fleet.assert_serving(REMOVED, &applied);
     assert_untouched_except(&after, &fleet.container_ids(), REMOVED);
+    assert_eq!(fleet.signoz_ids(), signoz_before);
     assert_eq!(fleet.state_addresses(), everything);
     fleet.assert_plan_empty(&[ALL]);
     eprintln!(

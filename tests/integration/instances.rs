@@ -179,7 +179,7 @@ output "ips" {
 
 /// The fleet example: one host and one instance of the shipped `vllm` module (compose project,
 /// files, checks) per key of its map, each project on its own host and waiting for nothing of
-/// the others.
+/// the others; and one observability host running the shipped `signoz` module.
 #[test]
 fn the_gex_fleet_example_plans_one_instance_per_machine() {
     let dir = crate::harness::cli::repo_root().join("examples/gex-fleet");
@@ -187,7 +187,19 @@ fn the_gex_fleet_example_plans_one_instance_per_machine() {
         .args(["plan", "--detailed-exitcode"])
         .run();
     run.expect_code(2);
-    assert!(run.stdout.contains("Plan: 28 to add"), "{}", run.stdout);
+    assert!(run.stdout.contains("Plan: 43 to add"), "{}", run.stdout);
+    for address in [
+        "host.observability",
+        "module.signoz.compose.signoz",
+        "module.signoz.file.signoz[\"compose.yaml\"]",
+        "module.signoz.check.ui",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("# {address} will be created")),
+            "{address}:\n{}",
+            run.stdout
+        );
+    }
     for key in ["gex-a", "gex-b", "gex-c", "gex-d"] {
         for address in [
             format!("host.gpu[\"{key}\"]"),

@@ -28,10 +28,11 @@
 use crate::harness::agent::{Agent, OperatorKey};
 use crate::harness::audit::{assert_emitted_by_vllm, audited_span, checked_trace_id};
 use crate::harness::dockerd::EngineOptions;
-use crate::harness::file_server::FileServer;
+use crate::harness::signoz::{
+    HistogramMirror, RELEASE, SIDECAR_MODULE, SIGNOZ_MODULE, call_modules_for_test_hosts,
+};
 use crate::harness::sshd::{Sshd, fingerprint_by_ssh_keygen};
 use crate::harness::test_host::{ContainerFacts, DockerHost};
-use sha2::{Digest, Sha256};
 use sovstack::sandbox::{BootEvent, Sandbox, SandboxConfig, SandboxHandle, ServerIpv4};
 use std::collections::BTreeMap;
 use std::fs;
@@ -50,56 +51,6 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shipped modules' files the reference stack's services come from, as the test's copy
-/// holds them (under `modules/` in the workspace).
-const SIGNOZ_MODULE: &str = "modules/signoz/main.hcl";
-const VLLM_MODULE: &str = "modules/vllm/main.hcl";
-const SIDECAR_MODULE: &str = "modules/otel-sidecar/main.hcl";
-
-/// The test's one difference from the reference stack: every `interval = "30s"` health check
-/// (of the shipped `signoz` and `vllm` modules) runs every second. Docker runs a container's
-/// first check one interval after it starts, and the SigNoz services wait for each other's
-/// health in a chain (ZooKeeper, then ClickHouse, then the migrator and SigNoz), so the real
-/// intervals would add minutes of waiting. Nothing else of what sovstack renders changes.
-/// Returns the text and how many it changed.
-fn with_fast_healthchecks(text: &str) -> (String, usize) {
-    let mut changed = 0;
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.trim_start().starts_with("interval") && l.contains("\"30s\"") {
-                changed += 1;
-                l.replace("\"30s\"", "\"1s\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    (lines.join("\n") + "\n", changed)
-}
-
-/// The reference stack in `ws` calls a copy of the shipped modules (`./modules/<name>`
-/// instead of `sovstack/<name>`), with the test's differences made in the modules' files.
-fn write_modules(ws: &Path) {
-    crate::harness::cli::call_copied_modules(ws);
-    let mut intervals = 0;
-    for file in [SIGNOZ_MODULE, VLLM_MODULE] {
-        let path = ws.join(file);
-        let (text, changed) = with_fast_healthchecks(&fs::read_to_string(&path).unwrap());
-        intervals += changed;
-        let text = if file == SIGNOZ_MODULE {
-            with_machine_limits(&text)
-        } else {
-            text
-        };
-        fs::write(&path, text).unwrap();
-    }
-    assert_eq!(
-        intervals, 4,
-        "the reference stack's health checks changed; update this test"
-    );
-}
-
 /// The test's other difference: its machines run Debian's `docker.io` 20.10.24+dfsg1, whose
 /// security fixes are backports under an older version number, so both nodes accept it
 /// (`docker_minimum`; validate warns, as it would for a user).
@@ -111,146 +62,6 @@ fn with_debian_engines(stack: &str) -> String {
         out = out.replacen(header, &format!("{header}{accept}"), 1);
     }
     out
-}
-
-/// The mirror init-clickhouse downloads SigNoz's histogram-quantile release from: a release
-/// archive of the same shape (a tar.gz holding `histogram-quantile`), served by a file server
-/// on the observability server's own address. The test stack names it through the reference
-/// stack's variables `histogram_quantile_url` and `histogram_quantile_sha256`, as an operator
-/// with a mirror would; the init container's script downloads it, checks the digest and installs
-/// it where ClickHouse's function config points. (The binary inside is a script that computes
-/// nothing: the ClickHouse stand-in never calls the function.)
-struct HistogramMirror {
-    server: FileServer,
-    _dir: tempfile::TempDir,
-    /// sha256 of the archive, as the variable gives it.
-    archive_sha256: String,
-    /// sha256 of the binary inside.
-    binary_sha256: String,
-}
-
-const RELEASE: &str = "histogram-quantile_linux_amd64.tar.gz";
-
-impl HistogramMirror {
-    fn start(machine: &DockerHost) -> HistogramMirror {
-        let dir = tempfile::tempdir().unwrap();
-        let build = dir.path().join("build");
-        let www = dir.path().join("www");
-        fs::create_dir_all(&build).unwrap();
-        fs::create_dir_all(&www).unwrap();
-        let binary = build.join("histogram-quantile");
-        fs::write(
-            &binary,
-            "#!/bin/sh\necho 'histogram-quantile from the test mirror: computes nothing' >&2\nexit 1\n",
-        )
-        .unwrap();
-        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
-        let status = Command::new("tar")
-            .arg("-czf")
-            .arg(www.join(RELEASE))
-            .arg("-C")
-            .arg(&build)
-            .arg("histogram-quantile")
-            .status()
-            .unwrap();
-        assert!(status.success(), "tar of the mirror's release");
-        let digest = |p: &Path| hex::encode(Sha256::digest(fs::read(p).unwrap()));
-        HistogramMirror {
-            archive_sha256: digest(&www.join(RELEASE)),
-            binary_sha256: digest(&binary),
-            server: machine.serve_files(&www),
-            _dir: dir,
-        }
-    }
-
-    fn vars(&self) -> [String; 2] {
-        [
-            format!("histogram_quantile_url={}", self.server.url(RELEASE)),
-            format!("histogram_quantile_sha256={}", self.archive_sha256),
-        ]
-    }
-
-    /// The release was fetched from the mirror, and ClickHouse's container sees the binary,
-    /// executable, where its function config points, with the digest the script recorded.
-    fn assert_installed(&self, machine: &DockerHost) {
-        // Downloaded once, by a container (from its compose network, not the host's address).
-        let clients = self.server.clients_of(RELEASE);
-        assert_eq!(clients.len(), 1, "{}", self.server.log());
-        assert!(
-            !clients[0].starts_with(&format!("{}:", machine.ip())),
-            "{clients:?}"
-        );
-        let exec = |script: &str| {
-            let out = machine
-                .engine()
-                .docker(&["exec", "signoz-clickhouse-1", "sh", "-c", script]);
-            assert!(out.status.success(), "{script}: {}", text(&out));
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        let dir = "/var/lib/clickhouse/user_scripts";
-        let installed = exec(&format!(
-            "test -x {dir}/histogramQuantile && sha256sum {dir}/histogramQuantile"
-        ));
-        assert_eq!(
-            installed.split_whitespace().next(),
-            Some(self.binary_sha256.as_str()),
-            "{installed}"
-        );
-        assert_eq!(
-            exec(&format!("cat {dir}/histogramQuantile.sha256")),
-            self.archive_sha256
-        );
-    }
-}
-
-/// ClickHouse's open-file limit as the reference stack sets it.
-const CLICKHOUSE_NOFILE: &str = "nofile = { soft = 262144, hard = 262144 }";
-
-/// The highest open-file limit a container can be given here: runc sets the container's limits
-/// as the engine's user, and without `CAP_SYS_RESOURCE` (some sandboxes that run CI drop it)
-/// nothing goes above the hard limit this process inherited. `None` when the stack's own value
-/// can be set, as on a real node.
-fn nofile_ceiling() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return None;
-        }
-        let wanted = libc::rlimit {
-            rlim_cur: limit.rlim_cur,
-            rlim_max: limit.rlim_max.max(262_144),
-        };
-        // Raising our own hard limit succeeds exactly where runc's would.
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
-            return None;
-        }
-    }
-    Some(limit.rlim_max)
-}
-
-/// The test's third difference, only on machines that cannot grant it: ClickHouse's open-file
-/// limit lowered to the ceiling (`nofile_ceiling`), so its container can start at all.
-fn with_machine_limits(stack: &str) -> String {
-    assert!(
-        stack.contains(CLICKHOUSE_NOFILE),
-        "the reference stack's ClickHouse ulimits changed; update this test"
-    );
-    match nofile_ceiling() {
-        None => stack.to_string(),
-        Some(max) => {
-            eprintln!(
-                "this machine caps open files at {max}: ClickHouse's nofile is lowered to it"
-            );
-            stack.replace(
-                CLICKHOUSE_NOFILE,
-                &format!("nofile = {{ soft = {max}, hard = {max} }}"),
-            )
-        }
-    }
 }
 
 /// Lets the nodes tell the sandbox that `compose down` is about to run, so the sandbox's request
@@ -655,7 +466,7 @@ async fn world() -> Option<World> {
         );
 
     fs::write(ws.join("stack.hcl"), with_debian_engines(&without_mount)).unwrap();
-    write_modules(&ws);
+    call_modules_for_test_hosts(&ws);
     fs::copy(repo().join("keys/admin.pub"), ws.join("keys/admin.pub")).unwrap();
     let host_key = host.host_key_fingerprint().to_string();
     Some(World {
@@ -739,8 +550,7 @@ async fn reference_stack_end_to_end() {
             .any(|c| c.starts_with("sh -s -- ") && c.contains("--nvidia-ctk=1.20.1")),
         "{gpu_commands:#?}"
     );
-    // Every service the stack declares runs on its own node, healthy where it has a check; the
-    // schema migrator ran to completion, as `service_completed_successfully` asks.
+    // Every service the stack declares runs on its own node, healthy where it has a check.
     let inference = w.gpu.containers("inference");
     assert_eq!(
         inference.keys().collect::<Vec<_>>(),
@@ -755,43 +565,7 @@ async fn reference_stack_end_to_end() {
         ("running", "healthy")
     );
     assert!(w.gpu.containers("signoz").is_empty());
-    let signoz = w.server.machine.containers("signoz");
-    assert_eq!(
-        signoz.keys().collect::<Vec<_>>(),
-        [
-            "clickhouse",
-            "init-clickhouse",
-            "schema-migrator",
-            "signoz",
-            "signoz-otel-collector",
-            "zookeeper"
-        ]
-    );
-    for healthy in ["clickhouse", "signoz", "zookeeper"] {
-        assert_eq!(
-            (
-                signoz[healthy].status.as_str(),
-                signoz[healthy].health.as_str()
-            ),
-            ("running", "healthy"),
-            "{healthy}"
-        );
-    }
-    assert_eq!(signoz["signoz-otel-collector"].status, "running");
-    assert_eq!(
-        (
-            signoz["schema-migrator"].status.as_str(),
-            signoz["schema-migrator"].exit_code
-        ),
-        ("exited", 0)
-    );
-    assert_eq!(
-        (
-            signoz["init-clickhouse"].status.as_str(),
-            signoz["init-clickhouse"].exit_code
-        ),
-        ("exited", 0)
-    );
+    crate::harness::signoz::assert_running(&w.server.machine);
     w.mirror.assert_installed(&w.server.machine);
     assert!(w.server.machine.containers("inference").is_empty());
     // The three checks passed; the traced request's span reached the audit file on the GPU

@@ -9,8 +9,10 @@
 //!   written;
 //! - the collector stand-in (`otelcol-contrib`) with its libraries;
 //! - Debian's static busybox (sh, httpd, grep, tar, sha256sum...), curl, bash, coreutils'
-//!   `install` and GNU wget with their libraries, answering on the ports and paths the SigNoz-shaped services' health checks ask
-//!   for; the ClickHouse tag runs a command it is given, as its real entrypoint does.
+//!   `install` and GNU wget with their libraries, answering on the ports and paths the
+//!   SigNoz-shaped services' health checks ask for; the ClickHouse tag runs a command it is
+//!   given, as its real entrypoint does; SigNoz's collector tag runs the collector stand-in as
+//!   an OTLP ingest.
 //!
 //! What each image does and does not do is in the harness README.
 
@@ -116,14 +118,40 @@ pid=$!
 wait "$pid"
 "#;
 
-/// The SigNoz collector's two uses in the reference stack: `migrate ...` (the schema
-/// migrator) succeeds without a ClickHouse; anything else serves its health_check port.
+/// The SigNoz collector's two uses in the `signoz` module: `migrate ...` (the schema migrator)
+/// succeeds without a ClickHouse; anything else is the OTLP ingest: the collector stand-in
+/// receiving OTLP/gRPC on 4317 and writing every trace batch it receives to
+/// [`SIGNOZ_RECEIVED`] (with its health_check on 13133). The module's own `--config` (its
+/// ClickHouse exporters, span metrics, OpAMP) is not read.
 const SIGNOZ_COLLECTOR: &str = r#"#!/bin/sh
 case "${1-}" in
   migrate) echo "signoz-otel-collector stand-in: migrate ${2-} ${3-} done (no ClickHouse touched)"; exit 0 ;;
 esac
-exec /usr/local/bin/serve 13133
+mkdir -p /var/lib/signoz-otel-collector
+cat > /tmp/ingest.yaml <<'YAML'
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+exporters:
+  file/received:
+    path: /var/lib/signoz-otel-collector/received.jsonl
+extensions:
+  health_check:
+    endpoint: 0.0.0.0:13133
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file/received]
+YAML
+exec /usr/local/bin/otelcol-contrib --config /tmp/ingest.yaml
 "#;
+
+/// Where the SigNoz collector stand-in writes what it received, inside its container.
+pub const SIGNOZ_RECEIVED: &str = "/var/lib/signoz-otel-collector/received.jsonl";
 
 /// ClickHouse's `/entrypoint.sh` as far as the stack uses it: without arguments, or with
 /// options only, it starts the server; anything else (init-clickhouse's `bash -ec SCRIPT`) is
@@ -284,6 +312,7 @@ fn add_busybox(root: &Path) -> Result<(), String> {
     add_program(root, Path::new(CURL), CURL)?;
     write_file(root, "/usr/local/bin/serve", SERVE, 0o755)?;
     write_file(root, "/signoz-otel-collector", SIGNOZ_COLLECTOR, 0o755)?;
+    add_standin(root, "otelcol-contrib", "/usr/local/bin/otelcol-contrib")?;
     write_file(root, "/entrypoint.sh", CLICKHOUSE_ENTRYPOINT, 0o755)?;
     for tool in GNU_TOOLS {
         add_program(root, Path::new(tool), tool)?;
