@@ -202,6 +202,21 @@ pub fn expand(from: &Address, to: &Address, state: &StateFile) -> Vec<(String, S
     out
 }
 
+/// Resources in `state` of a block's own kind (not one named after another block) that the
+/// stack no longer declares at their address and no move carries, with their addresses parsed.
+fn unmoved<'a>(
+    state: &'a StateFile,
+    declared: &'a Declared,
+    moves: &'a Moves,
+) -> impl Iterator<Item = (&'a String, Address)> + 'a {
+    state
+        .resources
+        .keys()
+        .filter(|a| !declared.contains_key(*a) && !moves.pairs.contains_key(*a))
+        .filter_map(|address| Some((address, Address::parse(address).ok()?)))
+        .filter(|(_, a)| a.kind.get().named_after().is_empty())
+}
+
 /// Blocks recorded in `state` without instances that the stack now declares only as instances
 /// (`server.gpu` in state, `server.gpu["a"]` in the stack) and no move carries: the plan would
 /// destroy the resource and create each instance anew. Warnings that say which `moved` block
@@ -212,14 +227,8 @@ pub fn unmoved_to_instances(
     moves: &Moves,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for address in state.resources.keys() {
-        if declared.contains_key(address) || moves.pairs.contains_key(address) {
-            continue;
-        }
-        let Ok(a) = Address::parse(address) else {
-            continue;
-        };
-        if a.key.is_some() || a.name.contains('[') || !a.kind.get().named_after().is_empty() {
+    for (address, a) in unmoved(state, declared, moves) {
+        if a.key.is_some() || a.name.contains('[') {
             continue;
         }
         let prefix = format!("{address}[");
@@ -257,16 +266,7 @@ pub fn unmoved_into_modules(
         (module_keys, block.to_string(), key)
     };
     let mut out = Vec::new();
-    for address in state.resources.keys() {
-        if declared.contains_key(address) || moves.pairs.contains_key(address) {
-            continue;
-        }
-        let Ok(a) = Address::parse(address) else {
-            continue;
-        };
-        if !a.kind.get().named_after().is_empty() {
-            continue;
-        }
+    for (address, a) in unmoved(state, declared, moves) {
         let (modules, block, key) = block_of(&a.name);
         let candidates: Vec<&String> = declared
             .keys()

@@ -35,15 +35,14 @@ fn meta_argument(b: &Block) -> Option<(&'static str, &Expression)> {
     if !EXPANDABLE.contains(&b.ident.as_str()) {
         return None;
     }
-    ["count", "for_each"].into_iter().find_map(|name| {
-        b.body
-            .iter()
-            .find_map(|s| match s {
-                Structure::Attribute(a) if a.key.as_str() == name => Some(&a.value),
-                _ => None,
-            })
-            .map(|e| (name, e))
-    })
+    count_or_for_each(b)
+}
+
+/// `count` or `for_each` of any block (a module call's too), with its name.
+pub(super) fn count_or_for_each(b: &Block) -> Option<(&'static str, &Expression)> {
+    ["count", "for_each"]
+        .into_iter()
+        .find_map(|name| super::syntax::find_attr(&b.body, name).map(|a| (name, &a.value)))
 }
 
 /// One instance: its key and what `count`/`each` read in it.

@@ -34,7 +34,7 @@ impl Loader<'_> {
             if c.validations.is_empty()
                 || ev
                     .eval(&read_local(&c.local))
-                    .is_ok_and(|v| contains_unknown(&v))
+                    .is_ok_and(|v| json_is_unknown(&v))
             {
                 continue;
             }
@@ -97,12 +97,4 @@ fn read_local(name: &str) -> Expression {
             Ident::new_unchecked(name),
         )))],
     )))
-}
-
-fn contains_unknown(v: &Json) -> bool {
-    match v {
-        Json::Array(a) => a.iter().any(contains_unknown),
-        Json::Object(o) => o.values().any(contains_unknown),
-        v => json_is_unknown(v),
-    }
 }

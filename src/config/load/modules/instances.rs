@@ -10,13 +10,6 @@ pub(super) struct Instanced {
     pub(super) keys: Vec<(InstanceKey, String)>,
 }
 
-/// `count` or `for_each` of a module call, with its name.
-pub(super) fn meta_argument(call: &Block) -> Option<(&'static str, &Expression)> {
-    ["count", "for_each"]
-        .into_iter()
-        .find_map(|n| find_attr(&call.body, n).map(|a| (n, &a.value)))
-}
-
 impl Splicer<'_> {
     /// Module call `call` of the stack (`prefix` "") or of module `m` (`prefix` "m·"): spliced
     /// once, or once per instance of its `count` or `for_each`.
@@ -36,7 +29,7 @@ impl Splicer<'_> {
             );
             return Vec::new();
         }
-        let Some((arg, expr)) = meta_argument(call) else {
+        let Some((arg, expr)) = super::super::expand::count_or_for_each(call) else {
             return self.module(call, base, &name).into_iter().collect();
         };
         let count = arg == "count";

@@ -48,7 +48,7 @@ pub use files::ModuleFiles;
 use files::{Base, Placed, Source};
 pub use inputs::InputCheck;
 use inputs::{input, output};
-use instances::{Instanced, meta_argument};
+use instances::Instanced;
 use rewrite::{
     CallerRefs, Rename, declared_blocks, inner, input_name, local, local_name, rename_label, shown,
 };
@@ -73,7 +73,8 @@ pub(super) fn has_modules(body: &Body) -> bool {
 /// Whether a module call has `count` or `for_each`: then the stack's variables and locals are
 /// evaluated first, by a scratch run over the stack without its module calls.
 pub(super) fn has_module_instances(body: &Body) -> bool {
-    super::syntax::blocks(body).any(|b| b.ident.as_str() == "module" && meta_argument(b).is_some())
+    super::syntax::blocks(body)
+        .any(|b| b.ident.as_str() == "module" && super::expand::count_or_for_each(b).is_some())
 }
 
 /// The stack without its module calls: what a module's `count` or `for_each` may read.
