@@ -27,18 +27,6 @@ fn volumes(keys: &[&str]) -> String {
     )
 }
 
-/// The names the sandbox holds for `what`, sorted.
-async fn names(ws: &CloudWorkspace, what: &str) -> Vec<String> {
-    let mut names: Vec<String> = ws
-        .list(what)
-        .await
-        .iter()
-        .filter_map(|v| v["name"].as_str().map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
-
 /// The line of each planned change (`# server.web[2] will be destroyed`).
 fn change_lines(plan: &str) -> Vec<&str> {
     plan.lines()
@@ -55,7 +43,7 @@ async fn count_three_to_two_destroys_exactly_the_last_instance() {
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
     let before = ws.list("servers").await;
     assert_eq!(
-        names(&ws, "servers").await,
+        ws.names("servers").await,
         ["fleet-web-0", "fleet-web-1", "fleet-web-2"]
     );
     ws.edit_stack(|_| servers_behind_a_firewall(2));
@@ -94,7 +82,7 @@ async fn a_key_removed_from_for_each_destroys_exactly_its_instance() {
     ws.edit_stack(|_| volumes(&["a", "b", "c"]));
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     assert_eq!(
-        names(&ws, "volumes").await,
+        ws.names("volumes").await,
         ["fleet-data-a", "fleet-data-b", "fleet-data-c"]
     );
     ws.edit_stack(|_| volumes(&["a", "c"]));
@@ -105,10 +93,7 @@ async fn a_key_removed_from_for_each_destroys_exactly_its_instance() {
         "{plan}"
     );
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
-    assert_eq!(
-        names(&ws, "volumes").await,
-        ["fleet-data-a", "fleet-data-c"]
-    );
+    assert_eq!(ws.names("volumes").await, ["fleet-data-a", "fleet-data-c"]);
     let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
     assert!(list.contains("volume.data[\"a\"]"), "{list}");
     assert!(!list.contains("volume.data[\"b\"]"), "{list}");
@@ -141,7 +126,7 @@ async fn a_block_turned_into_instances_needs_a_moved_block_and_says_so() {
     assert!(plan.contains("0 to destroy"), "{plan}");
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     assert_eq!(ws.ids("volumes").await, id);
-    assert_eq!(names(&ws, "volumes").await, ["fleet-data-a"]);
+    assert_eq!(ws.names("volumes").await, ["fleet-data-a"]);
 }
 
 /// Instances of every shape in one offline plan: `count` servers, `for_each` volumes, a

@@ -11,10 +11,21 @@ const MODULE: &str = "variable \"size\" {\n  type = string\n}\n\nserver \"app\" 
 /// The stack: the module, and a server of its own labelled with the module's output.
 const STACK: &str = "stack \"mods\" {}\n\nmodule \"web\" {\n  source = \"./modules/web\"\n  size   = \"cx23\"\n}\n\nserver \"peer\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n  labels      = { web = module.web.address }\n}\n";
 
+/// A stack of one server, `server.app`, outside any module.
+const ONE_SERVER: &str = "stack \"mods\" {}\n\nserver \"app\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n";
+
 /// What `state list` prints, one address a line.
 async fn state_list(ws: &CloudWorkspace) -> Vec<String> {
     let list = CloudWorkspace::expect(&ws.run(&["state", "list"]).await, 0);
     list.lines().map(str::to_string).collect()
+}
+
+/// The server named `name` among `servers` (as the API lists them).
+fn named<'a>(servers: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    servers
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no server {name} in {servers:?}"))
 }
 
 fn write_module(ws: &CloudWorkspace) {
@@ -32,12 +43,7 @@ async fn a_modules_server_is_addressed_under_the_module_and_its_output_flows_out
     insta::assert_snapshot!("module_plan", plan);
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     let servers = ws.list("servers").await;
-    let by_name = |n: &str| {
-        servers
-            .iter()
-            .find(|s| s["name"] == n)
-            .unwrap_or_else(|| panic!("no server {n} in {servers:?}"))
-    };
+    let by_name = |n: &str| named(&servers, n);
     let web = by_name("mods-web--app");
     assert_eq!(web["labels"]["sovstack.address"], "module.web.server.app");
     let peer = by_name("mods-peer");
@@ -52,9 +58,7 @@ async fn a_modules_server_is_addressed_under_the_module_and_its_output_flows_out
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_moves_into_a_module_without_being_recreated() {
     let ws = CloudWorkspace::start().await;
-    ws.edit_stack(|_| {
-        "stack \"mods\" {}\n\nserver \"app\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n".to_string()
-    });
+    ws.edit_stack(|_| ONE_SERVER.to_string());
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     let before = ws.ids("servers").await;
     write_module(&ws);
@@ -74,9 +78,7 @@ async fn a_server_moves_into_a_module_without_being_recreated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn state_mv_records_a_server_under_a_module_address() {
     let ws = CloudWorkspace::start().await;
-    ws.edit_stack(|_| {
-        "stack \"mods\" {}\n\nserver \"app\" {\n  server_type = \"cx23\"\n  location    = \"nbg1\"\n  image       = \"ubuntu-24.04\"\n}\n".to_string()
-    });
+    ws.edit_stack(|_| ONE_SERVER.to_string());
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     let before = ws.ids("servers").await;
     write_module(&ws);
@@ -127,14 +129,8 @@ async fn a_module_calling_a_module_is_applied_under_both_names() {
     });
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
     let servers = ws.list("servers").await;
-    let inner = servers
-        .iter()
-        .find(|s| s["name"] == "mods-outer--web--app")
-        .unwrap_or_else(|| panic!("no inner server in {servers:?}"));
-    let peer = servers
-        .iter()
-        .find(|s| s["name"] == "mods-peer")
-        .expect("the peer");
+    let inner = named(&servers, "mods-outer--web--app");
+    let peer = named(&servers, "mods-peer");
     assert_eq!(peer["labels"]["web"], inner["public_net"]["ipv4"]["ip"]);
     assert_eq!(
         state_list(&ws).await,
@@ -172,13 +168,7 @@ async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_on
         ]
     );
     let servers = ws.list("servers").await;
-    let by_name = |n: &str| {
-        servers
-            .iter()
-            .find(|s| s["name"] == n)
-            .unwrap_or_else(|| panic!("no server {n} in {servers:?}"))
-            .clone()
-    };
+    let by_name = |n: &str| named(&servers, n);
     let b = by_name("mods-web-b--app");
     // A label value holds no brackets or quotes: the address as labels write it.
     assert_eq!(
@@ -189,11 +179,9 @@ async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_on
         by_name("mods-peer")["labels"]["web"],
         b["public_net"]["ipv4"]["ip"]
     );
-    let mut kept = vec![
-        by_name("mods-web-a--app")["id"].to_string(),
-        b["id"].to_string(),
-    ];
-    kept.sort();
+    let removed = by_name("mods-web-c--app")["id"].as_u64();
+    let mut kept = ws.ids("servers").await;
+    kept.retain(|id| Some(*id) != removed);
 
     ws.edit_stack(|_| stack_with_module_instances(&["a", "b"]));
     let plan = CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 2);
@@ -206,16 +194,7 @@ async fn a_module_with_for_each_is_applied_per_key_and_a_removed_key_destroys_on
         "{plan}"
     );
     CloudWorkspace::expect(&ws.run(&["apply", "--auto-approve"]).await, 0);
-    // Instances are created in parallel: their ids are in no particular order.
-    let mut ids: Vec<_> = ws
-        .list("servers")
-        .await
-        .iter()
-        .filter(|s| s["name"] != "mods-peer")
-        .map(|s| s["id"].to_string())
-        .collect();
-    ids.sort();
-    assert_eq!(ids, kept);
+    assert_eq!(ws.ids("servers").await, kept);
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }
 
@@ -246,14 +225,10 @@ async fn a_module_with_count_three_to_two_destroys_exactly_the_last_instance() {
         state_list(&ws).await,
         ["module.web[0].server.app", "module.web[1].server.app"]
     );
-    let mut names: Vec<_> = ws
-        .list("servers")
-        .await
-        .iter()
-        .map(|s| s["name"].to_string())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["\"mods-web-0--app\"", "\"mods-web-1--app\""]);
+    assert_eq!(
+        ws.names("servers").await,
+        ["mods-web-0--app", "mods-web-1--app"]
+    );
 }
 
 /// Instances of a block moved into instances of a module by `moved` blocks with instance
@@ -300,13 +275,9 @@ async fn instances_move_into_instances_of_a_module_without_being_recreated() {
             "module.web[\"b\"].server.app"
         ]
     );
-    let mut names: Vec<_> = ws
-        .list("servers")
-        .await
-        .iter()
-        .map(|s| s["name"].to_string())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["\"mods-web-a--app\"", "\"mods-web-b--app\""]);
+    assert_eq!(
+        ws.names("servers").await,
+        ["mods-web-a--app", "mods-web-b--app"]
+    );
     CloudWorkspace::expect(&ws.run(&["plan", "--detailed-exitcode"]).await, 0);
 }

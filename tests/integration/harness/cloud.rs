@@ -90,6 +90,18 @@ impl CloudWorkspace {
         ids
     }
 
+    /// The names of everything of `what` the sandbox holds, sorted.
+    pub async fn names(&self, what: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .list(what)
+            .await
+            .iter()
+            .filter_map(|v| v["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// How many of `what` (`servers`, `volumes`...) the sandbox holds.
     pub async fn count(&self, what: &str) -> usize {
         self.list(what).await.len()
