@@ -1,6 +1,7 @@
 # vLLM on a dedicated Hetzner GEX44 (RTX 4000 SFF Ada, 20 GB), a machine sovstack configures
 # but does not create: it is reached by address, its host key pinned here.
-# Spans go to a local audit log and to an existing SigNoz ingest given by variable.
+# Spans go to a local audit log and to an existing SigNoz ingest given by variable. vLLM and its
+# collector sidecar come from the modules that ship with sovstack (docs/modules.md).
 
 stack "gex44" {}
 
@@ -34,120 +35,37 @@ host "gex44" {
   }
 }
 
-collector "sidecar" {
-  version = "0.159.0"
-
-  receiver "otlp" {
-    protocols {
-      grpc {
-        endpoint = "0.0.0.0:4317"
-      }
-    }
-  }
-
-  processor "memory_limiter" {
-    check_interval   = "1s"
-    limit_percentage = 75
-  }
-
-  processor "resource" {
-    attributes = [
-      { key = "cloud.provider", value = "hetzner", action = "upsert" },
-      { key = "cloud.region", value = "fsn1", action = "upsert" },
-      { key = "deployment.environment.name", value = "production", action = "upsert" },
-    ]
-  }
-
-  processor "batch" {}
-
-  exporter "otlp_grpc/signoz" {
-    endpoint = var.otlp_ingest
-    tls {
-      insecure = true
-    }
-  }
-
-  exporter "file/audit" {
-    path = "/var/lib/otelcol/audit/spans.jsonl"
-    # Without rotation the audit log grows until the disk is full.
-    rotation {
-      max_megabytes = 100
-      max_backups   = 100
-    }
-  }
-
-  extension "health_check" {
-    endpoint = "0.0.0.0:13133"
-  }
-
-  pipeline "traces" {
-    receivers  = ["otlp"]
-    processors = ["memory_limiter", "resource", "batch"]
-    exporters  = ["otlp_grpc/signoz", "file/audit"]
-  }
+# The sidecar's pipeline: every span to the audit log and on to SigNoz's ingest.
+module "sidecar" {
+  source   = "sovstack/otel-sidecar"
+  endpoint = var.otlp_ingest
+  region   = "fsn1"
 }
 
-compose "llm" {
-  on      = host.gex44
-  volumes = ["hf-cache"]
-
-  # Docker keeps container output unbounded by default; capped as SigNoz's own compose does.
-  logging {
-    driver  = "json-file"
-    options = { max-size = "50m", max-file = "3" }
-  }
-
-  service "vllm" {
-    image = "vllm/vllm-openai:v0.33.0"
-    command = [
-      "Qwen/Qwen2.5-1.5B-Instruct",
-      "--served-model-name", "qwen2.5-1.5b",
-      "--max-model-len", "8192",
-      "--gpu-memory-utilization", "0.85",
-      "--otlp-traces-endpoint", "http://otel-collector:4317",
-    ]
-    environment = {
-      OTEL_SERVICE_NAME = "vllm"
-    }
-    ports   = ["127.0.0.1:8000:8000"]
-    volumes = ["hf-cache:/root/.cache/huggingface"]
-    gpus    = "all"
-    ipc     = "host"
-    restart = "unless-stopped"
-    healthcheck {
-      test         = ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]
-      interval     = "30s"
-      retries      = 5
-      start_period = "15m"
-    }
-  }
-
-  service "otel-collector" {
-    image   = "otel/opentelemetry-collector-contrib:0.159.0"
-    user    = "10001:10001"
-    volumes = ["./audit:/var/lib/otelcol/audit"]
-    restart = "unless-stopped"
-    # memory_limiter's percentages are of this limit, not of the RAM vLLM shares.
-    mem_limit = "1g"
-    file "/etc/otelcol-contrib/config.yaml" {
-      collector = collector.sidecar
-    }
-  }
+# vLLM and the sidecar as one compose project, with its health and audit-trail checks.
+module "llm" {
+  source          = "sovstack/vllm"
+  on              = host.gex44
+  project         = "llm"
+  directory       = "/opt/sovstack/llm"
+  collector       = module.sidecar.collector
+  collector_image = module.sidecar.image
+  extra_args      = ["--gpu-memory-utilization", "0.85"]
 }
 
-check "vllm" {
-  compose = compose.llm
-  within  = "20m"
-  http {
-    url = "http://127.0.0.1:8000/health"
-  }
+# Where these blocks were before they came from the modules: an applied stack keeps its
+# containers, files and checks (same project name and directory).
+moved {
+  from = compose.llm
+  to   = module.llm.compose.inference
 }
 
-check "audit" {
-  compose = compose.llm
-  trace_roundtrip {
-    url        = "http://127.0.0.1:8000/v1/chat/completions"
-    model      = "qwen2.5-1.5b"
-    audit_file = "audit/spans.jsonl"
-  }
+moved {
+  from = check.vllm
+  to   = module.llm.check.health
+}
+
+moved {
+  from = check.audit
+  to   = module.llm.check.audit-trail
 }
